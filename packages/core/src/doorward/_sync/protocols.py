@@ -1,0 +1,177 @@
+# Generated from packages/core/src/doorward/_async/protocols.py by scripts/unasync.py. Do not edit: edit the source.
+"""The protocols a store, a hasher and a mailer implement.
+
+Written once with ``async def`` in ``doorward/_async/``; the sync face in
+``doorward/_sync/`` is generated from it by ``scripts/unasync.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any, Protocol
+
+from doorward.mail import Mail
+from doorward.records import Credential, CredentialKind, NewUser, Role
+
+__all__ = ["Mailer", "PasswordHasher", "UserStore"]
+
+
+class UserStore(Protocol):
+    """Where users, roles and credentials live.
+
+    Every method is one atomic operation: a store never leaves half a change behind
+    (a failure raises and the old state is intact). Users are the application's own
+    objects (see ``doorward.records.UserLike``); ids cross this boundary as ``str``.
+    Errors of the database driver are raised as ``doorward.exceptions.StoreUnavailable``
+    with no driver message; a duplicate normalised email as ``EmailTaken``.
+
+    ``doorward.testing`` holds the contract suite that checks every rule below.
+    """
+
+    # -- users -------------------------------------------------------------------------
+
+    def create_user(self, new: NewUser) -> Any:
+        """Insert a user with ``new.as_fields()`` and return the application's object.
+
+        Raise ``EmailTaken`` when another user has the same ``normalized_email``. The rule
+        must hold under concurrency: it is enforced by a unique index (or equivalent), not
+        by reading first. Nothing is written when it is raised.
+        """
+
+    def get_user(self, user_id: str) -> Any | None:
+        """The user with this id, or ``None`` (also for an id of the wrong shape)."""
+
+    def get_user_by_email(self, normalized_email: str) -> Any | None:
+        """The user whose ``normalized_email`` equals the argument exactly, or ``None``."""
+
+    def update_user(self, user: Any, changes: Mapping[str, Any]) -> Any:
+        """Set the given documented fields and return the user with the new values.
+
+        Only the named fields are written; the application's other fields are untouched.
+        Raise ``EmailTaken`` if ``normalized_email`` would collide, writing nothing.
+        """
+
+    def compare_and_set_stamp(
+        self, user: Any, expected_stamp: str, changes: Mapping[str, Any]
+    ) -> Any | None:
+        """Apply ``changes`` only if the stored ``security_stamp`` still equals ``expected_stamp``.
+
+        ``changes`` always contains a new ``security_stamp``. This is one conditional update
+        (``UPDATE ... WHERE id = ? AND security_stamp = ?``); of any number of concurrent
+        calls with the same expected stamp exactly one succeeds. Return the updated user,
+        or ``None`` when the stamp had already moved (nothing is written then). May raise
+        ``EmailTaken`` like ``update_user``.
+        """
+
+    def delete_user(self, user: Any) -> None:
+        """Delete the user, their role links and all their credentials."""
+
+    def increment_failed_logins(self, user: Any, at: datetime) -> int:
+        """Atomically add one to ``failed_logins``, set ``last_failed_login_at = at``.
+
+        Return the new count. Concurrent calls from any number of processes add up
+        exactly (``SET n = n + 1``, ``$inc``), never read-then-write.
+        """
+
+    def record_login(self, user: Any, at: datetime, ip: str | None) -> Any:
+        """Record a successful login in one atomic update and return the updated user.
+
+        ``last_login_at``/``last_login_ip`` take the previous ``current_*`` values,
+        ``current_login_at = at``, ``current_login_ip = ip``, ``login_count += 1``,
+        ``failed_logins = 0`` and ``last_failed_login_at = None``.
+        """
+
+    # -- roles -------------------------------------------------------------------------
+
+    def save_role(self, role: Role) -> Role:
+        """Create the role, or replace the description and permissions of an existing one."""
+
+    def get_role(self, name: str) -> Role | None:
+        """The role with this exact name, or ``None``."""
+
+    def list_roles(self) -> list[Role]:
+        """All roles, sorted by name."""
+
+    def delete_role(self, name: str) -> bool:
+        """Delete the role and its links to users; ``False`` if there was no such role."""
+
+    def add_user_role(self, user: Any, name: str) -> bool:
+        """Give the user the role. ``False`` if they had it; ``NotFound`` if no such role."""
+
+    def remove_user_role(self, user: Any, name: str) -> bool:
+        """Take the role away; ``False`` if they did not have it."""
+
+    def get_user_roles(self, user: Any) -> frozenset[str]:
+        """The names of the user's roles."""
+
+    def get_user_permissions(self, user: Any) -> frozenset[str]:
+        """The union of the permissions of the user's roles."""
+
+    # -- credentials (sessions, remember-me tokens, API tokens) ---------------------------
+
+    def create_credential(self, credential: Credential) -> None:
+        """Store the record. ``(kind, secret_hash)`` and ``id`` are unique."""
+
+    def get_credential(
+        self, kind: CredentialKind, secret_hash: str
+    ) -> tuple[Credential, Any] | None:
+        """The credential of this kind and hash together with its user, or ``None``.
+
+        This is on every authenticated request: one indexed lookup (a join where the
+        database has them). Expiry and stamp are checked by the caller, not here.
+        """
+
+    def list_credentials(self, user_id: str, kind: CredentialKind) -> list[Credential]:
+        """The user's credentials of one kind, oldest first."""
+
+    def touch_credential(
+        self,
+        credential_id: str,
+        *,
+        last_used_at: datetime,
+        authenticated_at: datetime | None = None,
+    ) -> None:
+        """Set ``last_used_at`` (and ``authenticated_at`` when given) of one credential."""
+
+    def delete_credential(self, credential_id: str, user_id: str | None = None) -> bool:
+        """Delete one credential (only if it belongs to ``user_id`` when that is given).
+
+        Return ``True`` only to the caller whose call removed it: of concurrent calls for
+        the same id exactly one gets ``True`` (single-use rotation relies on it).
+        """
+
+    def delete_credentials(
+        self,
+        user_id: str,
+        kinds: Iterable[CredentialKind],
+        *,
+        except_id: str | None = None,
+    ) -> int:
+        """Delete the user's credentials of these kinds, except one; return how many."""
+
+    def delete_expired_credentials(self, now: datetime) -> int:
+        """Delete every credential whose ``expires_at`` is before ``now``; return how many."""
+
+
+class PasswordHasher(Protocol):
+    """Turns passwords into stored hashes and checks them (default: ``Argon2Hasher``)."""
+
+    def hash(self, password: str) -> str:
+        """A new salted hash of the password."""
+
+    def verify(self, stored_hash: str | None, password: str) -> bool:
+        """Whether the password matches; with ``None`` (no password), do equal work, return False.
+
+        Implementations run exactly one hash computation per call on every path (LE-02).
+        """
+
+    def needs_rehash(self, stored_hash: str) -> bool:
+        """Whether the stored hash should be replaced by one with the current parameters."""
+
+
+class Mailer(Protocol):
+    """Delivers rendered mail. Raise ``MailerUnavailable`` when it cannot."""
+
+    def send(self, mail: Mail) -> None:
+        """Send one message to ``mail.to``."""

@@ -1,0 +1,204 @@
+"""The errors doorward raises, each with a stable machine ``code``.
+
+Adapters map them to HTTP with one table (``DoorwardError.status``) and render
+``{"error": {"code": ..., "message": ..., "fields": {...}}}``. Messages are written for
+end users and never contain secrets, hashes, tokens or driver messages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
+
+__all__ = [
+    "AccountLocked",
+    "ConfigurationError",
+    "DoorwardError",
+    "EmailTaken",
+    "Forbidden",
+    "InvalidCredentials",
+    "InvalidToken",
+    "MailerUnavailable",
+    "NotAuthenticated",
+    "NotFound",
+    "Overloaded",
+    "PasswordRejected",
+    "RateLimited",
+    "ReauthRequired",
+    "StoreUnavailable",
+    "ValidationFailed",
+]
+
+
+class DoorwardError(Exception):
+    """Base class of every error doorward raises on purpose.
+
+    ``code`` is stable and documented; ``status`` is the HTTP status the adapters use.
+    """
+
+    code: str = "error"
+    status: int = 400
+    default_message: str = "The request could not be completed."
+
+    def __init__(self, message: str | None = None) -> None:
+        self.message = message or self.default_message
+        super().__init__(self.message)
+
+    @property
+    def fields(self) -> Mapping[str, Sequence[str]]:
+        """Field name → messages, for errors about specific inputs."""
+        return MappingProxyType({})
+
+    def to_dict(self) -> dict[str, object]:
+        """The JSON error body of the HTTP contract."""
+        body: dict[str, object] = {"code": self.code, "message": self.message}
+        if self.fields:
+            body["fields"] = {k: list(v) for k, v in self.fields.items()}
+        return {"error": body}
+
+
+class ConfigurationError(DoorwardError, ValueError):
+    """Settings are missing or unsafe. Raised at start-up, never at the first request."""
+
+    code = "configuration_error"
+    status = 500
+
+
+class ValidationFailed(DoorwardError, ValueError):
+    """One or more inputs are malformed; ``fields`` says which and why."""
+
+    code = "validation_failed"
+    status = 400
+    default_message = "Some fields are not valid."
+
+    def __init__(
+        self, fields: Mapping[str, Sequence[str]], message: str | None = None
+    ) -> None:
+        self._fields = {k: tuple(v) for k, v in fields.items()}
+        super().__init__(message)
+
+    @property
+    def fields(self) -> Mapping[str, Sequence[str]]:
+        return MappingProxyType(self._fields)
+
+
+class PasswordRejected(ValidationFailed):
+    """The new password breaks the password policy; ``reasons`` says how."""
+
+    code = "password_rejected"
+    default_message = "This password cannot be used."
+
+    def __init__(self, reasons: Sequence[str], field: str = "password") -> None:
+        self.reasons = tuple(reasons)
+        super().__init__({field: self.reasons})
+
+
+class InvalidCredentials(DoorwardError):
+    """The identity and password do not match an active account.
+
+    Deliberately the same for an unknown email, a wrong password, an inactive,
+    unconfirmed or locked account (LE-01).
+    """
+
+    code = "invalid_credentials"
+    status = 400
+    default_message = "The email or password is not correct."
+
+
+class AccountLocked(InvalidCredentials):
+    """Too many failed attempts. Only raised when neutral login errors are switched off."""
+
+    code = "account_locked"
+    status = 400
+    default_message = "This account is temporarily locked."
+
+    def __init__(self, retry_after: float | None = None, message: str | None = None) -> None:
+        self.retry_after = retry_after
+        super().__init__(message)
+
+
+class EmailTaken(DoorwardError):
+    """A store refused to create or move an account to an address already in use.
+
+    Flows turn this into a neutral response where the contract demands it (LE-04).
+    """
+
+    code = "email_taken"
+    status = 409
+    default_message = "This email address is already in use."
+
+
+class InvalidToken(DoorwardError, ValueError):
+    """A token is malformed, forged, expired, already used or meant for another purpose."""
+
+    code = "invalid_token"
+    status = 400
+    default_message = "This link or token is invalid or has expired."
+
+
+class NotAuthenticated(DoorwardError):
+    """The request needs a logged-in user."""
+
+    code = "not_authenticated"
+    status = 401
+    default_message = "Authentication is required."
+
+
+class ReauthRequired(DoorwardError):
+    """The action needs a recent password entry (a fresh login)."""
+
+    code = "reauth_required"
+    status = 401
+    default_message = "Please confirm your password to continue."
+
+
+class Forbidden(DoorwardError):
+    """The user is known but lacks a role, permission or CSRF token."""
+
+    code = "forbidden"
+    status = 403
+    default_message = "You are not allowed to do this."
+
+
+class NotFound(DoorwardError, LookupError):
+    """The addressed record does not exist (or is not the caller's)."""
+
+    code = "not_found"
+    status = 404
+    default_message = "Not found."
+
+
+class RateLimited(DoorwardError):
+    """Too many requests for this key; ``retry_after`` is in seconds."""
+
+    code = "rate_limited"
+    status = 429
+    default_message = "Too many requests. Please wait and try again."
+
+    def __init__(self, retry_after: float, message: str | None = None) -> None:
+        self.retry_after = retry_after
+        super().__init__(message)
+
+
+class Overloaded(DoorwardError):
+    """The password hasher's queue is full; the request is shed, not queued forever."""
+
+    code = "overloaded"
+    status = 503
+    default_message = "The service is busy. Please try again shortly."
+
+
+class StoreUnavailable(DoorwardError):
+    """The user store could not be reached or failed. Nothing was half-written."""
+
+    code = "store_unavailable"
+    status = 503
+    default_message = "The service is temporarily unavailable."
+
+
+class MailerUnavailable(DoorwardError):
+    """The mailer could not send. Raised only where the caller must know."""
+
+    code = "mailer_unavailable"
+    status = 503
+    default_message = "Email could not be sent. Please try again later."

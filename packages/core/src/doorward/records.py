@@ -1,0 +1,168 @@
+"""The records that cross the store boundary.
+
+The application keeps its own user class. doorward only reads the attributes listed in
+:class:`UserLike` and only writes them through the store (``USER_FIELDS`` names them all);
+every other attribute of the application's object is left alone.
+
+Roles and credentials (sessions, remember-me tokens, API tokens) are small frozen attrs
+records that a store maps to rows or documents as it likes.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal, Protocol, runtime_checkable
+
+import attrs
+
+__all__ = [
+    "USER_FIELDS",
+    "Credential",
+    "CredentialKind",
+    "NewUser",
+    "Role",
+    "UserLike",
+]
+
+CredentialKind = Literal["session", "remember", "api"]
+
+#: Every user attribute doorward reads or writes. A store must persist all of them.
+USER_FIELDS: tuple[str, ...] = (
+    "id",
+    "email",
+    "normalized_email",
+    "password_hash",
+    "active",
+    "confirmed_at",
+    "security_stamp",
+    "pending_email",
+    "failed_logins",
+    "last_failed_login_at",
+    "created_at",
+    "last_login_at",
+    "current_login_at",
+    "last_login_ip",
+    "current_login_ip",
+    "login_count",
+)
+
+
+@runtime_checkable
+class UserLike(Protocol):
+    """What doorward reads from the application's user object.
+
+    ``id`` may be any type the store likes (int, UUID, ObjectId); it crosses the store
+    boundary as ``str(user.id)``. Datetimes are timezone-aware UTC.
+    """
+
+    @property
+    def id(self) -> Any: ...
+    @property
+    def email(self) -> str:
+        """The address as the user gave it (NFKC, validated); mail goes only here."""
+    @property
+    def normalized_email(self) -> str:
+        """The lookup key: unique in the store (``doorward.policies.normalize_email``)."""
+    @property
+    def password_hash(self) -> str | None: ...
+    @property
+    def active(self) -> bool: ...
+    @property
+    def confirmed_at(self) -> datetime | None: ...
+    @property
+    def security_stamp(self) -> str:
+        """Random; rotating it kills every session, token and emailed link of the user."""
+    @property
+    def pending_email(self) -> str | None:
+        """The new address of an email change waiting for confirmation."""
+    @property
+    def failed_logins(self) -> int: ...
+    @property
+    def last_failed_login_at(self) -> datetime | None: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def last_login_at(self) -> datetime | None: ...
+    @property
+    def current_login_at(self) -> datetime | None: ...
+    @property
+    def last_login_ip(self) -> str | None: ...
+    @property
+    def current_login_ip(self) -> str | None: ...
+    @property
+    def login_count(self) -> int: ...
+
+
+@attrs.frozen(kw_only=True)
+class NewUser:
+    """The fields of an account about to be created.
+
+    ``extra`` holds application fields the caller set explicitly (never request data);
+    a store passes them to the application's model constructor.
+    """
+
+    email: str
+    normalized_email: str
+    password_hash: str | None
+    security_stamp: str
+    created_at: datetime
+    active: bool = True
+    confirmed_at: datetime | None = None
+    extra: dict[str, Any] = attrs.field(factory=dict)
+
+    def as_fields(self) -> dict[str, Any]:
+        """All documented user fields with their initial values, then ``extra``."""
+        return {
+            "email": self.email,
+            "normalized_email": self.normalized_email,
+            "password_hash": self.password_hash,
+            "active": self.active,
+            "confirmed_at": self.confirmed_at,
+            "security_stamp": self.security_stamp,
+            "pending_email": None,
+            "failed_logins": 0,
+            "last_failed_login_at": None,
+            "created_at": self.created_at,
+            "last_login_at": None,
+            "current_login_at": None,
+            "last_login_ip": None,
+            "current_login_ip": None,
+            "login_count": 0,
+            **self.extra,
+        }
+
+
+@attrs.frozen(kw_only=True)
+class Role:
+    """A named role and the permissions it grants."""
+
+    name: str
+    description: str = ""
+    permissions: frozenset[str] = attrs.field(default=frozenset(), converter=frozenset)
+
+
+@attrs.frozen(kw_only=True)
+class Credential:
+    """A server-side record of something that authenticates requests.
+
+    ``kind`` is ``"session"`` (the session cookie), ``"remember"`` (the remember-me cookie)
+    or ``"api"`` (a bearer token). The secret itself is never stored: ``secret_hash`` is
+    its SHA-256 hex digest, unique per kind. ``stamp`` is the user's security stamp when the
+    credential was issued; a credential whose stamp differs from the user's is dead.
+    ``id`` is a public random identifier used to list and revoke.
+    """
+
+    id: str
+    user_id: str
+    kind: CredentialKind
+    secret_hash: str
+    stamp: str
+    created_at: datetime
+    expires_at: datetime | None = None
+    last_used_at: datetime | None = None
+    #: sessions: when the password was last entered in this session (freshness, SS-07)
+    authenticated_at: datetime | None = None
+    #: api tokens: the label the user gave it
+    name: str | None = None
+    ip: str | None = None
+    user_agent: str | None = None

@@ -1,0 +1,240 @@
+"""One validated settings object for the core and every adapter.
+
+``Settings`` is checked when it is built: a missing or short secret, a bad public base
+URL or an unsafe combination raises ``ConfigurationError`` at start-up (FT-05).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import attrs
+
+from doorward.exceptions import ConfigurationError
+
+__all__ = ["Argon2Params", "RateLimit", "Settings"]
+
+#: Secrets shorter than this many characters are refused.
+MIN_SECRET_LENGTH = 32
+#: NIST SP 800-63B rev 4 caps the consecutive-failure limit at 100.
+MAX_LOCKOUT_THRESHOLD = 100
+#: TK-10: remember-me lives at most this long.
+MAX_REMEMBER_LIFETIME = timedelta(days=30)
+#: TK-02: emailed tokens expire within a day at most.
+MAX_EMAIL_TOKEN_AGE = timedelta(hours=24)
+_LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+@attrs.frozen(kw_only=True)
+class Argon2Params:
+    """Argon2id cost parameters. The defaults are argon2-cffi's (RFC 9106 low-memory)."""
+
+    time_cost: int = 3
+    memory_cost: int = 65536  # KiB
+    parallelism: int = 4
+    hash_len: int = 32
+    salt_len: int = 16
+
+    @classmethod
+    def owasp_minimum(cls) -> Argon2Params:
+        """OWASP's and ASVS Appendix C's floor: m=19 MiB, t=2, p=1."""
+        return cls(time_cost=2, memory_cost=19456, parallelism=1)
+
+    @classmethod
+    def insecure_for_tests(cls) -> Argon2Params:
+        """Tiny costs so test suites run fast. Never use in production."""
+        return cls(time_cost=1, memory_cost=64, parallelism=1)
+
+
+@attrs.frozen
+class RateLimit:
+    """At most ``limit`` hits per ``window`` for one key."""
+
+    limit: int
+    window: timedelta
+
+
+def _secret_keys(value: str | Sequence[str]) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,)
+    return tuple(value)
+
+
+def _check_secrets(_: object, __: attrs.Attribute[Any], value: tuple[str, ...]) -> None:
+    if not value:
+        raise ConfigurationError("secret_keys is empty: set at least one secret key.")
+    for key in value:
+        if not isinstance(key, str) or len(key) < MIN_SECRET_LENGTH:
+            raise ConfigurationError(
+                f"Every secret key must be a string of at least {MIN_SECRET_LENGTH} "
+                "characters (try: python -c 'import secrets; print(secrets.token_urlsafe(48))')."
+            )
+
+
+def _check_base_url(_: object, __: attrs.Attribute[Any], value: str) -> None:
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ConfigurationError(
+            "base_url must be the absolute public URL of the site, e.g. https://example.com"
+        )
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise ConfigurationError("base_url must not have a query, fragment or credentials.")
+
+
+def _is_local(host: str) -> bool:
+    if host in _LOCAL_HOSTS:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@attrs.frozen(kw_only=True)
+class Settings:
+    """Everything doorward needs to know about the site; validated at construction.
+
+    Only ``secret_keys`` and ``base_url`` are required. ``secret_keys`` lists keys oldest
+    first: the newest signs, all verify (rotate by appending, later drop the oldest).
+    """
+
+    secret_keys: tuple[str, ...] = attrs.field(converter=_secret_keys, validator=_check_secrets)
+    #: Canonical public URL; emailed links are built from it only (CR-06).
+    base_url: str = attrs.field(validator=_check_base_url)
+    #: Where the adapters mount the routes; emailed links point below it.
+    url_prefix: str = "/auth"
+
+    # passwords (PW-01..PW-04, PW-08)
+    password_min_length: int = 15
+    password_max_length: int = 256
+    require_mfa: bool = False
+    password_blocklist: bool = True
+    argon2: Argon2Params = Argon2Params()
+    #: Stored hashes whose parameters exceed these are refused before verifying (PW-08).
+    argon2_max_memory_cost: int = 262144
+    argon2_max_time_cost: int = 10
+    argon2_max_parallelism: int = 16
+    #: At most this many hashes run at once in this process (64 MiB each by default) ...
+    max_concurrent_hashes: int = 2
+    #: ... and at most this many wait; more are refused with ``Overloaded`` (CC-06).
+    max_waiting_hashes: int = 32
+
+    # emails and tokens
+    email_max_length: int = 254
+    confirm_required: bool = True
+    confirm_max_age: timedelta = timedelta(hours=24)
+    reset_max_age: timedelta = timedelta(hours=1)
+    change_email_max_age: timedelta = timedelta(hours=24)
+
+    # login, lockout (RL-01, RL-02)
+    neutral_login_errors: bool = True
+    lockout_threshold: int = 10
+    lockout_duration: timedelta = timedelta(minutes=30)
+    #: From this many consecutive failures on, each further attempt must wait ...
+    delay_after: int = 3
+    #: ... this long, doubling per failure, up to ``delay_max``.
+    delay_base: timedelta = timedelta(seconds=1)
+    delay_max: timedelta = timedelta(seconds=60)
+
+    # sessions (SS-03, SS-07, TK-10)
+    session_idle_timeout: timedelta = timedelta(hours=1)
+    session_max_age: timedelta = timedelta(hours=24)
+    #: A session's last-use time is written at most this often.
+    session_touch_interval: timedelta = timedelta(seconds=60)
+    fresh_window: timedelta = timedelta(minutes=10)
+    remember_lifetime: timedelta = timedelta(days=30)
+    api_token_max_age: timedelta | None = timedelta(days=90)
+    #: SS-05: a password or email change ends the user's other sessions and tokens.
+    end_sessions_on_change: bool = True
+
+    # cookies (SS-01)
+    session_cookie: str = "__Host-doorward"
+    remember_cookie: str = "__Host-doorward-remember"
+    csrf_cookie: str = "__Host-doorward-csrf"
+    #: Development only: plain-http cookies (no ``Secure``, no ``__Host-``) on localhost.
+    insecure_development: bool = False
+
+    # rate limits per client address (RL-05)
+    rate_limits: dict[str, RateLimit] = attrs.field(
+        factory=lambda: {
+            "login": RateLimit(30, timedelta(minutes=5)),
+            "register": RateLimit(10, timedelta(hours=1)),
+            "send_confirmation": RateLimit(5, timedelta(hours=1)),
+            "forgot_password": RateLimit(5, timedelta(hours=1)),
+            "token": RateLimit(30, timedelta(minutes=5)),
+        }
+    )
+    #: How many proxies in front of the app append to X-Forwarded-For (RL-06). 0 = ignore it.
+    trusted_proxy_count: int = 0
+
+    def __attrs_post_init__(self) -> None:
+        self._check_policies()
+        self._check_site()
+
+    def _check_policies(self) -> None:
+        floor = 8 if self.require_mfa else 15
+        if self.password_min_length < floor:
+            raise ConfigurationError(
+                f"password_min_length must be at least {floor}"
+                + ("" if self.require_mfa else " (8 is allowed only with require_mfa)")
+            )
+        if self.password_max_length < max(64, self.password_min_length):
+            raise ConfigurationError("password_max_length must be at least 64.")
+        if not 1 <= self.lockout_threshold <= MAX_LOCKOUT_THRESHOLD:
+            raise ConfigurationError(f"lockout_threshold must be 1..{MAX_LOCKOUT_THRESHOLD}.")
+        if not timedelta(0) < self.remember_lifetime <= MAX_REMEMBER_LIFETIME:
+            raise ConfigurationError("remember_lifetime must be positive and at most 30 days.")
+        for name in ("confirm_max_age", "reset_max_age", "change_email_max_age"):
+            age = getattr(self, name)
+            if not timedelta(0) < age <= MAX_EMAIL_TOKEN_AGE:
+                raise ConfigurationError(f"{name} must be positive and at most 24 hours.")
+        if self.session_idle_timeout > self.session_max_age:
+            raise ConfigurationError("session_idle_timeout cannot exceed session_max_age.")
+        if self.max_concurrent_hashes < 1 or self.max_waiting_hashes < 0:
+            raise ConfigurationError("max_concurrent_hashes must be >= 1, max_waiting >= 0.")
+
+    def _check_site(self) -> None:
+        if not self.url_prefix.startswith("/") or self.url_prefix.endswith("/"):
+            raise ConfigurationError("url_prefix must start with '/' and not end with one.")
+        host = urlsplit(self.base_url).hostname or ""
+        if self.insecure_development and not _is_local(host):
+            raise ConfigurationError(
+                "insecure_development is only allowed when base_url is on localhost."
+            )
+        if not self.insecure_development and urlsplit(self.base_url).scheme != "https":
+            raise ConfigurationError(
+                "base_url must be https (set insecure_development=True for http://localhost)."
+            )
+
+    @property
+    def cookie_secure(self) -> bool:
+        """Whether cookies carry ``Secure`` (and the ``__Host-`` prefix)."""
+        return not self.insecure_development
+
+    def cookie_name(self, name: str) -> str:
+        """The cookie's real name: the ``__Host-`` prefix needs ``Secure``, so drop it in dev."""
+        if self.insecure_development:
+            return name.removeprefix("__Host-")
+        return name
+
+    def url(self, path: str) -> str:
+        """An absolute link below ``url_prefix`` built from ``base_url`` only (CR-06)."""
+        return self.base_url.rstrip("/") + self.url_prefix + path
+
+    @classmethod
+    def aal1(cls, **kwargs: Any) -> Settings:
+        """NIST 800-63B rev 4 AAL1 session timeouts: reauthenticate every 30 days."""
+        kwargs.setdefault("session_max_age", timedelta(days=30))
+        kwargs.setdefault("session_idle_timeout", timedelta(days=30))
+        return cls(**kwargs)
+
+    @classmethod
+    def aal2(cls, **kwargs: Any) -> Settings:
+        """AAL2: 24 hours absolute, 1 hour idle (the defaults)."""
+        kwargs.setdefault("session_max_age", timedelta(hours=24))
+        kwargs.setdefault("session_idle_timeout", timedelta(hours=1))
+        return cls(**kwargs)
