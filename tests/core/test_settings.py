@@ -31,7 +31,8 @@ def test_ft05_short_secret_stops_startup():
 
 
 @pytest.mark.parametrize(
-    "url", ["", "example.com", "ftp://example.com", "https://", "https://x.com/?a=1", "https://u:p@x.com"]
+    "url",
+    ["", "example.com", "ftp://example.com", "https://", "https://x.com/?a=1", "https://u:p@x.com"],
 )
 def test_ft05_bad_base_url_stops_startup(url):
     """A base URL that is not an absolute http(s) URL without query or credentials is refused."""
@@ -80,4 +81,6 @@ def test_tk10_remember_lifetime_capped_at_30_days():
 
 def test_links_use_the_configured_base_url():
     """Links are built from base_url and the prefix, nothing else (CR-06)."""
-    assert make(base_url="https://example.com/").url("/reset/x") == "https://example.com/auth/reset/x"
+    assert (
+        make(base_url="https://example.com/").url("/reset/x") == "https://example.com/auth/reset/x"
+    )

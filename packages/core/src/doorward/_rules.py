@@ -1,0 +1,137 @@
+"""Pure decisions shared by both faces of the flows: no I/O, no awaits."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import attrs
+
+from doorward.records import Credential, CredentialKind
+from doorward.settings import Settings
+
+
+@attrs.frozen(kw_only=True)
+class IssuedSession:
+    """A new login on one device: the cookie values to set, once.
+
+    ``token`` goes into the session cookie; ``remember_token`` (when remember-me was asked
+    for) into the remember-me cookie, which lives ``remember_max_age`` seconds.
+    """
+
+    token: str
+    credential: Credential
+    remember_token: str | None = None
+    remember_max_age: int | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Identity:
+    """Who made a request, and by what means.
+
+    ``via`` is the credential kind that authenticated it. ``fresh`` is whether the password
+    was entered in this session within ``Settings.fresh_window``. ``issued`` is set when a
+    remember-me cookie restored a session: the adapter must set both new cookies.
+    """
+
+    user: Any
+    credential: Credential
+    via: CredentialKind
+    fresh: bool
+    issued: IssuedSession | None = None
+
+    @property
+    def user_id(self) -> str:
+        """The user's id as a string."""
+        return str(self.user.id)
+
+
+def lockout_wait(
+    failed: int, last_failed_at: datetime | None, now: datetime, settings: Settings
+) -> timedelta | None:
+    """How long the password factor stays closed after ``failed`` consecutive failures.
+
+    From ``delay_after`` failures each attempt must wait ``delay_base * 2**k`` (capped at
+    ``delay_max``); from ``lockout_threshold`` failures the lock lasts ``lockout_duration``
+    or until a password reset (RL-01, RL-02). ``None`` means an attempt may be checked now.
+    """
+    if failed < settings.delay_after or last_failed_at is None:
+        return None
+    if failed >= settings.lockout_threshold:
+        span = settings.lockout_duration
+    else:
+        span = min(settings.delay_base * 2 ** (failed - settings.delay_after), settings.delay_max)
+    remaining = last_failed_at + span - now
+    return remaining if remaining > timedelta(0) else None
+
+
+def credential_alive(credential: Credential, user: Any, now: datetime, settings: Settings) -> bool:
+    """Whether a stored credential still authenticates its user right now.
+
+    Dead when the user is inactive (SS-06), the user's security stamp moved since it was
+    issued (logout everywhere, password or email change: SS-05, TK-09), it expired, or, for
+    sessions, the absolute or inactivity timeout passed (SS-03).
+    """
+    if not user.active or credential.stamp != user.security_stamp:
+        return False
+    if credential.expires_at is not None and now >= credential.expires_at:
+        return False
+    if credential.kind == "session":
+        if now >= credential.created_at + settings.session_max_age:
+            return False
+        last = credential.last_used_at or credential.created_at
+        if now >= last + settings.session_idle_timeout:
+            return False
+    return True
+
+
+def is_fresh(credential: Credential, now: datetime, settings: Settings) -> bool:
+    """Whether the password was entered in this session within the fresh window (SS-07)."""
+    entered = credential.authenticated_at
+    return entered is not None and now - entered <= settings.fresh_window
+
+
+def needs_touch(credential: Credential, now: datetime, settings: Settings) -> bool:
+    """Whether to write the last-use time now (at most once per touch interval)."""
+    last = credential.last_used_at or credential.created_at
+    return now - last >= settings.session_touch_interval
+
+
+def public_user(user: Any, roles: frozenset[str] | None = None) -> dict[str, Any]:
+    """The fields of a user that ``GET /me`` shows: never the hash, stamp or counters."""
+    body: dict[str, Any] = {
+        "id": str(user.id),
+        "email": user.email,
+        "active": bool(user.active),
+        "confirmed": user.confirmed_at is not None,
+        "confirmed_at": _iso(user.confirmed_at),
+        "created_at": _iso(user.created_at),
+        "last_login_at": _iso(user.last_login_at),
+        "current_login_at": _iso(user.current_login_at),
+        "login_count": user.login_count,
+    }
+    if roles is not None:
+        body["roles"] = sorted(roles)
+    return body
+
+
+def public_credential(credential: Credential, *, current: str | None = None) -> dict[str, Any]:
+    """A session or API token as listed to its owner: never the secret or its hash."""
+    body: dict[str, Any] = {
+        "id": credential.id,
+        "kind": credential.kind,
+        "created_at": _iso(credential.created_at),
+        "last_used_at": _iso(credential.last_used_at),
+        "expires_at": _iso(credential.expires_at),
+    }
+    if credential.kind == "api":
+        body["name"] = credential.name
+    else:
+        body["ip"] = credential.ip
+        body["user_agent"] = credential.user_agent
+        body["current"] = credential.id == current
+    return body
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None

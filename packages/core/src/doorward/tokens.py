@@ -1,0 +1,201 @@
+"""Token formats, owned by the core so every adapter reads and writes the same ones.
+
+Two families:
+
+* **Emailed tokens** (confirm, reset, change-email): itsdangerous timed signatures with one
+  salt per purpose (TK-01), ``max_age`` always required (TK-02), key rotation (TK-07). The
+  payload is readable base64, so it carries only the user id and short keyed fingerprints of
+  the values it is bound to (the security stamp, an email), never the values (TK-08).
+* **Credential secrets** (session cookie, remember-me cookie, API token): 256 random bits,
+  signed with a per-kind salt so garbage and cross-kind use are refused before any lookup,
+  and stored only as their SHA-256 (TK-09, SS-02).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any, Literal
+
+from itsdangerous import BadSignature, Signer, TimestampSigner, URLSafeTimedSerializer
+
+from doorward.clock import Clock, SystemClock
+from doorward.exceptions import InvalidToken
+from doorward.records import CredentialKind
+
+__all__ = [
+    "MAX_TOKEN_LENGTH",
+    "CredentialSecrets",
+    "CsrfTokens",
+    "EmailTokens",
+    "Purpose",
+    "hash_secret",
+    "new_stamp",
+]
+
+Purpose = Literal["confirm", "reset", "change_email"]
+PURPOSES: tuple[Purpose, ...] = ("confirm", "reset", "change_email")
+#: Longer inputs are refused before any work (TK-05).
+MAX_TOKEN_LENGTH = 512
+API_TOKEN_PREFIX = "dw_"  # noqa: S105 (a public prefix, not a secret)
+
+
+def new_stamp() -> str:
+    """A fresh random security stamp."""
+    return secrets.token_urlsafe(24)
+
+
+def hash_secret(secret: str) -> str:
+    """The stored form of a credential secret: SHA-256 hex (secrets are 256-bit random)."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _checked(token: object) -> str:
+    if not isinstance(token, str):
+        raise InvalidToken
+    token = token.strip()
+    if not token or len(token) > MAX_TOKEN_LENGTH or not token.isascii():
+        raise InvalidToken
+    return token
+
+
+class EmailTokens:
+    """Signs and checks the tokens sent in emails."""
+
+    def __init__(self, secret_keys: Sequence[str], clock: Clock | None = None) -> None:
+        now = (clock or SystemClock()).now
+        self._keys = [k.encode() for k in secret_keys]
+
+        class _ClockSigner(TimestampSigner):
+            def get_timestamp(self) -> int:
+                return int(now().timestamp())
+
+        self._serializers = {
+            purpose: URLSafeTimedSerializer(
+                list(secret_keys),
+                salt=f"doorward.{purpose}",
+                signer=_ClockSigner,
+                signer_kwargs={"digest_method": hashlib.sha256},
+            )
+            for purpose in PURPOSES
+        }
+
+    def fingerprint(self, value: str) -> str:
+        """A short keyed digest of ``value`` (a stamp, an email) made with the newest key."""
+        return self._fingerprint(self._keys[-1], value)
+
+    @staticmethod
+    def _fingerprint(key: bytes, value: str) -> str:
+        digest = hmac.new(key, b"doorward.fingerprint." + value.encode(), hashlib.sha256)
+        return digest.hexdigest()[:24]
+
+    def matches(self, fingerprint: object, value: str) -> bool:
+        """Whether ``fingerprint`` was made from ``value`` with any of the keys."""
+        if not isinstance(fingerprint, str):
+            return False
+        return any(
+            hmac.compare_digest(fingerprint, self._fingerprint(key, value)) for key in self._keys
+        )
+
+    def dumps(self, purpose: Purpose, user_id: str, *bound: str) -> str:
+        """A token for ``user_id`` bound to the fingerprints of the ``bound`` values."""
+        payload = [user_id, *(self.fingerprint(v) for v in bound)]
+        return str(self._serializers[purpose].dumps(payload))
+
+    def loads(self, purpose: Purpose, token: object, *, max_age: timedelta) -> list[Any]:
+        """The payload ``[user_id, fingerprint, ...]`` of a valid token, or ``InvalidToken``.
+
+        ``max_age`` is required: an emailed token never lives forever (TK-02).
+        """
+        if not isinstance(max_age, timedelta):
+            raise TypeError("max_age is required")
+        text = _checked(token)
+        try:
+            payload = self._serializers[purpose].loads(text, max_age=int(max_age.total_seconds()))
+        except (BadSignature, ValueError, TypeError) as exc:
+            raise InvalidToken from exc
+        if (
+            not isinstance(payload, list)
+            or len(payload) < 2
+            or not all(isinstance(part, str) for part in payload)
+        ):
+            raise InvalidToken
+        return payload
+
+
+class CredentialSecrets:
+    """Makes and checks the secrets of session cookies, remember-me cookies and API tokens."""
+
+    def __init__(self, secret_keys: Sequence[str]) -> None:
+        self._signers = {
+            kind: Signer(
+                list(secret_keys), salt=f"doorward.credential.{kind}", digest_method=hashlib.sha256
+            )
+            for kind in ("session", "remember", "api")
+        }
+
+    def new(self, kind: CredentialKind) -> tuple[str, str]:
+        """``(token, secret_hash)``: the value handed out once and the value stored."""
+        raw = secrets.token_urlsafe(32)
+        token = self._signers[kind].sign(raw).decode()
+        if kind == "api":
+            token = API_TOKEN_PREFIX + token
+        return token, hash_secret(raw)
+
+    def secret_hash(self, kind: CredentialKind, token: object) -> str | None:
+        """The stored hash a presented token maps to, or ``None`` if it is not one of ours.
+
+        Only a signature check: no lookup happens for a malformed or forged value (TK-05).
+        """
+        try:
+            text = _checked(token)
+        except InvalidToken:
+            return None
+        if kind == "api":
+            if not text.startswith(API_TOKEN_PREFIX):
+                return None
+            text = text[len(API_TOKEN_PREFIX) :]
+        try:
+            raw = self._signers[kind].unsign(text)
+        except BadSignature:
+            return None
+        return hash_secret(raw.decode())
+
+
+class CsrfTokens:
+    """Signed double-submit CSRF tokens (CR-01).
+
+    The CSRF cookie holds a random value; the token a form or the ``X-CSRF-Token`` header
+    must carry is a keyed digest of it. A cross-site page can neither read the cookie nor
+    compute the digest. Adapters issue a new cookie at login and logout.
+    """
+
+    def __init__(self, secret_keys: Sequence[str]) -> None:
+        self._keys = [k.encode() for k in secret_keys]
+
+    @staticmethod
+    def new_cookie() -> str:
+        """A fresh random value for the CSRF cookie."""
+        return secrets.token_urlsafe(32)
+
+    def token_for(self, cookie_value: str) -> str:
+        """The token that matches ``cookie_value`` (made with the newest key)."""
+        return self._digest(self._keys[-1], cookie_value)
+
+    def check(self, cookie_value: object, token: object) -> bool:
+        """Whether ``token`` was made for ``cookie_value`` with any current key."""
+        if not isinstance(cookie_value, str) or not isinstance(token, str):
+            return False
+        if not cookie_value or not token or len(cookie_value) > 128 or len(token) > 128:
+            return False
+        return any(
+            hmac.compare_digest(token, self._digest(key, cookie_value)) for key in self._keys
+        )
+
+    @staticmethod
+    def _digest(key: bytes, cookie_value: str) -> str:
+        mac = hmac.new(key, b"doorward.csrf." + cookie_value.encode(), hashlib.sha256)
+        return mac.hexdigest()
