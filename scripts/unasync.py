@@ -19,9 +19,12 @@ ROOT = Path(__file__).resolve().parent.parent
 
 SUBSTITUTIONS: list[tuple[str, str]] = [
     (r"async def ", "def "),
+    (r"await ", ""),
+    (r"\b_async\b", "_sync"),
     (r"\bAsync([A-Z]\w*)", r"\1"),
+    (r"pytestmark = pytest\.mark\.asyncio", "pytestmark: list[pytest.MarkDecorator] = []"),
 ]
-HAND_WRITTEN = frozenset({"_io.py"})
+HAND_WRITTEN = frozenset({"_io.py", "_concurrency.py"})
 HEADER = "# Generated from {source} by scripts/unasync.py. Do not edit: edit the source.\n"
 _COMPILED = [(re.compile(pattern), repl) for pattern, repl in SUBSTITUTIONS]
 

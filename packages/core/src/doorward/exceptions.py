@@ -13,6 +13,7 @@ from types import MappingProxyType
 __all__ = [
     "AccountLocked",
     "ConfigurationError",
+    "CsrfFailed",
     "DoorwardError",
     "EmailTaken",
     "Forbidden",
@@ -23,9 +24,11 @@ __all__ = [
     "NotFound",
     "Overloaded",
     "PasswordRejected",
+    "PayloadTooLarge",
     "RateLimited",
     "ReauthRequired",
     "StoreUnavailable",
+    "UnsupportedMediaType",
     "ValidationFailed",
 ]
 
@@ -71,9 +74,7 @@ class ValidationFailed(DoorwardError, ValueError):
     status = 400
     default_message = "Some fields are not valid."
 
-    def __init__(
-        self, fields: Mapping[str, Sequence[str]], message: str | None = None
-    ) -> None:
+    def __init__(self, fields: Mapping[str, Sequence[str]], message: str | None = None) -> None:
         self._fields = {k: tuple(v) for k, v in fields.items()}
         super().__init__(message)
 
@@ -158,6 +159,29 @@ class Forbidden(DoorwardError):
     code = "forbidden"
     status = 403
     default_message = "You are not allowed to do this."
+
+
+class CsrfFailed(Forbidden):
+    """An unsafe cookie-authenticated request lacks a valid CSRF token (CR-01)."""
+
+    code = "csrf_failed"
+    default_message = "The form has expired or the request is forged. Please try again."
+
+
+class UnsupportedMediaType(DoorwardError):
+    """A request body in a content type the endpoint does not take (CR-03)."""
+
+    code = "unsupported_media_type"
+    status = 415
+    default_message = "Send JSON or a form."
+
+
+class PayloadTooLarge(DoorwardError):
+    """A request body over ``Settings.max_body_size``."""
+
+    code = "payload_too_large"
+    status = 413
+    default_message = "The request is too large."
 
 
 class NotFound(DoorwardError, LookupError):

@@ -10,6 +10,7 @@ records that a store maps to rows or documents as it likes.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -60,9 +61,11 @@ class UserLike(Protocol):
     @property
     def email(self) -> str:
         """The address as the user gave it (NFKC, validated); mail goes only here."""
+
     @property
     def normalized_email(self) -> str:
         """The lookup key: unique in the store (``doorward.policies.normalize_email``)."""
+
     @property
     def password_hash(self) -> str | None: ...
     @property
@@ -72,9 +75,11 @@ class UserLike(Protocol):
     @property
     def security_stamp(self) -> str:
         """Random; rotating it kills every session, token and emailed link of the user."""
+
     @property
     def pending_email(self) -> str | None:
         """The new address of an email change waiting for confirmation."""
+
     @property
     def failed_logins(self) -> int: ...
     @property
@@ -132,13 +137,17 @@ class NewUser:
         }
 
 
+def _names(values: Iterable[str]) -> frozenset[str]:
+    return frozenset(values)
+
+
 @attrs.frozen(kw_only=True)
 class Role:
     """A named role and the permissions it grants."""
 
     name: str
     description: str = ""
-    permissions: frozenset[str] = attrs.field(default=frozenset(), converter=frozenset)
+    permissions: frozenset[str] = attrs.field(default=frozenset(), converter=_names)
 
 
 @attrs.frozen(kw_only=True)

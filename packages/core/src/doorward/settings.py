@@ -107,6 +107,15 @@ class Settings:
     base_url: str = attrs.field(validator=_check_base_url)
     #: Where the adapters mount the routes; emailed links point below it.
     url_prefix: str = "/auth"
+    #: Where browsers go after login / logout when no safe ``next`` is given.
+    login_redirect: str = "/"
+    logout_redirect: str = "/"
+    #: Hosts an absolute ``next`` URL may point to (CR-04); relative paths are always fine.
+    allowed_redirect_hosts: tuple[str, ...] = ()
+    #: Shown in mails and pages; defaults to the host of ``base_url``.
+    site_name: str = ""
+    #: Request bodies larger than this are refused with 413.
+    max_body_size: int = 65536
 
     # passwords (PW-01..PW-04, PW-08)
     password_min_length: int = 15
@@ -209,6 +218,11 @@ class Settings:
             raise ConfigurationError(
                 "base_url must be https (set insecure_development=True for http://localhost)."
             )
+
+    @property
+    def display_name(self) -> str:
+        """``site_name``, or the host of ``base_url``."""
+        return self.site_name or (urlsplit(self.base_url).hostname or "")
 
     @property
     def cookie_secure(self) -> bool:

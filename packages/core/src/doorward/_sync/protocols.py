@@ -1,7 +1,7 @@
 # Generated from packages/core/src/doorward/_async/protocols.py by scripts/unasync.py. Do not edit: edit the source.
 """The protocols a store, a hasher and a mailer implement.
 
-Written once with ``async def`` in ``doorward/_async/``; the sync face in
+Written once with ``async def`` in ``doorward/_sync/``; the sync face in
 ``doorward/_sync/`` is generated from it by ``scripts/unasync.py``.
 """
 

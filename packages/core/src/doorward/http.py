@@ -1,0 +1,176 @@
+"""The HTTP contract's framework-neutral half: request and response records, body
+parsing, content negotiation, cookies and the error table.
+
+An adapter turns its framework's request into an ``HttpRequest``, calls the views
+(``doorward.AsyncViews`` / ``doorward.Views``) and turns the ``HttpResponse`` back, so
+Flask and Starlette behave the same byte for byte. See ``docs/http-api.md``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import parse_qsl
+
+import attrs
+
+from doorward.exceptions import (
+    DoorwardError,
+    Overloaded,
+    PayloadTooLarge,
+    RateLimited,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
+from doorward.settings import Settings
+
+__all__ = [
+    "Cookie",
+    "HttpRequest",
+    "HttpResponse",
+    "error_response",
+    "parse_body",
+    "wants_json",
+]
+
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+@attrs.frozen(kw_only=True)
+class HttpRequest:
+    """What the views need of a request. Header names are lower case.
+
+    ``form`` is set by adapters that parsed a multipart body themselves; otherwise the
+    views parse ``body`` according to ``content-type``.
+    """
+
+    method: str
+    path: str
+    headers: Mapping[str, str] = attrs.field(factory=dict)
+    cookies: Mapping[str, str] = attrs.field(factory=dict)
+    query: Mapping[str, str] = attrs.field(factory=dict)
+    body: bytes = b""
+    form: Mapping[str, str] | None = None
+    remote_addr: str | None = None
+
+    @property
+    def content_type(self) -> str:
+        """The media type without parameters, lower case."""
+        return self.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+    @property
+    def bearer_token(self) -> str | None:
+        """The token of an ``Authorization: Bearer`` header; never read from the query (TK-09)."""
+        value = self.headers.get("authorization", "")
+        scheme, _, token = value.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return None
+        return token.strip()
+
+
+@attrs.frozen(kw_only=True)
+class Cookie:
+    """A cookie to set (``value``) or delete (``value=None``), flags per SS-01."""
+
+    name: str
+    value: str | None
+    max_age: int | None = None
+    http_only: bool = True
+    secure: bool = True
+    same_site: str = "Lax"
+    path: str = "/"
+
+
+@attrs.define(kw_only=True)
+class HttpResponse:
+    """What to answer: JSON, an HTML page to render, or a redirect, plus cookies and headers.
+
+    ``page`` names a template under ``doorward/templates/html`` (the adapters render it with
+    Jinja2 so applications can override it); ``context`` is its variables.
+    """
+
+    status: int = 200
+    json: Any = None
+    page: str | None = None
+    context: dict[str, Any] = attrs.field(factory=dict)
+    redirect: str | None = None
+    headers: dict[str, str] = attrs.field(factory=dict)
+    cookies: list[Cookie] = attrs.field(factory=list)
+
+
+def wants_json(request: HttpRequest) -> bool:
+    """JSON when the body is JSON or ``Accept`` prefers JSON to HTML; else HTML pages."""
+    if request.content_type == "application/json":
+        return True
+    accept = request.headers.get("accept", "")
+    best_json = _quality(accept, ("application/json",))
+    best_html = _quality(accept, ("text/html", "application/xhtml+xml"))
+    return best_json > 0 and best_json >= best_html
+
+
+def _quality(accept: str, types: tuple[str, ...]) -> float:
+    best = 0.0
+    for part in accept.split(","):
+        media, *params = (p.strip() for p in part.split(";"))
+        if media.lower() not in types:
+            continue
+        quality = 1.0
+        for param in params:
+            key, _, value = param.partition("=")
+            if key.strip() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        best = max(best, quality)
+    return best
+
+
+def parse_body(request: HttpRequest, settings: Settings) -> dict[str, Any]:
+    """The fields of a JSON object or form body (CR-03: nothing else is accepted).
+
+    An empty body is an empty object. JSON values keep their types (the flows check them:
+    IV-02); form values are strings.
+    """
+    if len(request.body) > settings.max_body_size:
+        raise PayloadTooLarge
+    if request.form is not None:
+        return dict(request.form)
+    if not request.body:
+        if request.content_type in ("", "application/json", *FORM_TYPES):
+            return {}
+        raise UnsupportedMediaType
+    if request.content_type == "application/json":
+        try:
+            data = json.loads(request.body.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            raise ValidationFailed({"body": ["The body is not valid JSON."]}) from None
+        if not isinstance(data, dict):
+            raise ValidationFailed({"body": ["The body must be a JSON object."]})
+        return data
+    if request.content_type == "application/x-www-form-urlencoded":
+        try:
+            text = request.body.decode("utf-8")
+            pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=False)
+        except (UnicodeDecodeError, ValueError):
+            raise ValidationFailed({"body": ["The form is not valid."]}) from None
+        return dict(pairs)
+    raise UnsupportedMediaType
+
+
+def error_response(exc: DoorwardError, *, json_body: bool) -> HttpResponse:
+    """The contract's error answer: status from the error, body ``{"error": {...}}``."""
+    headers: dict[str, str] = {}
+    if isinstance(exc, RateLimited):
+        headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
+    elif isinstance(exc, Overloaded):
+        headers["Retry-After"] = "1"
+    body = exc.to_dict()
+    if json_body:
+        return HttpResponse(status=exc.status, json=body, headers=headers)
+    return HttpResponse(
+        status=exc.status, page="error.html", context={"error": body["error"]}, headers=headers
+    )

@@ -1,0 +1,775 @@
+# Generated from packages/core/src/doorward/testing/_async/flows_contract.py by scripts/unasync.py. Do not edit: edit the source.
+"""The flows suite: every flow of ``Auth`` end to end against a given store.
+
+Subclass it and provide a ``store`` fixture that yields a fresh, empty store::
+
+    class TestMyStoreFlows(FlowsContract):
+        @pytest_asyncio.fixture
+        def store(self):
+            yield make_my_store()
+
+The ``mailer`` fixture is an in-memory outbox; override it (and ``read_mail``) to run the
+suite through a real SMTP server. ``FlowsContract`` is the generated sync twin.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import argon2
+import pytest
+
+from doorward._sync.mailers import Outbox
+from doorward._sync.service import Auth
+from doorward.clock import FrozenClock
+from doorward.exceptions import (
+    EmailTaken,
+    InvalidCredentials,
+    InvalidToken,
+    NotFound,
+    PasswordRejected,
+    RateLimited,
+    ReauthRequired,
+    ValidationFailed,
+)
+from doorward.hashing import Argon2Hasher
+from doorward.records import Role
+from doorward.settings import Argon2Params, RateLimit, Settings
+from doorward.testing._sync._concurrency import run_concurrently
+
+__all__ = ["FlowsContract"]
+
+PASSWORD = "correct horse battery staple"
+NEW_PASSWORD = "a brand new passphrase for me"
+EMAIL = "Alice.Example@Example.COM"
+SECRET = "flows-contract-secret-key-0123456789abcdef"
+
+
+class CountingHasher:
+    """Wraps a hasher and counts the hash computations, for LE-02."""
+
+    def __init__(self, inner: Argon2Hasher) -> None:
+        self.inner = inner
+        self.hashes = 0
+        self.verifies = 0
+
+    def hash(self, password: str) -> str:
+        self.hashes += 1
+        return self.inner.hash(password)
+
+    def verify(self, stored_hash: str | None, password: str) -> bool:
+        self.verifies += 1
+        return self.inner.verify(stored_hash, password)
+
+    def needs_rehash(self, stored_hash: str) -> bool:
+        return self.inner.needs_rehash(stored_hash)
+
+    @property
+    def total(self) -> int:
+        return self.hashes + self.verifies
+
+
+def token_of(link: str) -> str:
+    """The token at the end of an emailed link."""
+    return link.rstrip("/").rsplit("/", 1)[1]
+
+
+class FlowsContract:
+    """Every flow against the store given by the subclass's ``store`` fixture."""
+
+    pytestmark: list[pytest.MarkDecorator] = []
+
+    # -- fixtures a subclass may override ---------------------------------------------------
+
+    @pytest.fixture
+    def store(self) -> Any:
+        raise NotImplementedError("provide a `store` fixture yielding a fresh store")
+
+    @pytest.fixture
+    def clock(self) -> FrozenClock:
+        return FrozenClock(datetime(2030, 1, 1, tzinfo=UTC))
+
+    @pytest.fixture
+    def settings(self) -> Settings:
+        return Settings(
+            secret_keys=SECRET,
+            base_url="https://auth.example.com",
+            argon2=Argon2Params.insecure_for_tests(),
+            max_concurrent_hashes=4,
+        )
+
+    @pytest.fixture
+    def mailer(self) -> Any:
+        return Outbox()
+
+    @pytest.fixture
+    def read_mail(self, mailer: Any) -> Callable[[str], list[tuple[str, str]]]:
+        """``read_mail(to)`` → ``[(kind, first_link)]`` of the mails sent to ``to``."""
+
+        def read(to: str) -> list[tuple[str, str]]:
+            return [(m.kind, _first_link(m.text)) for m in mailer.messages if m.to == to]
+
+        return read
+
+    @pytest.fixture
+    def hasher(self, settings: Settings) -> CountingHasher:
+        return CountingHasher(Argon2Hasher.from_settings(settings))
+
+    @pytest.fixture
+    def auth(
+        self,
+        store: Any,
+        settings: Settings,
+        mailer: Any,
+        hasher: CountingHasher,
+        clock: FrozenClock,
+    ) -> Auth:
+        return Auth(settings, store, mailer=mailer, hasher=hasher, clock=clock)
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def confirmed_user(self, auth: Auth, email: str = EMAIL) -> Any:
+        """A registered and confirmed user with ``PASSWORD``."""
+        return auth.create_user(email, PASSWORD, confirmed=True)
+
+    def last_link(
+        self, read_mail: Callable[[str], list[tuple[str, str]]], to: str, kind: str
+    ) -> str:
+        links = [link for k, link in read_mail(to) if k == kind]
+        assert links, f"no {kind} mail to {to}"
+        return links[-1]
+
+    # -- registration and confirmation -------------------------------------------------------
+
+    def test_register_confirm_login(self, auth: Auth, read_mail: Any) -> None:
+        """A new account gets a confirmation link; once confirmed, the password logs in."""
+        user = auth.register(EMAIL, PASSWORD)
+        assert user is not None
+        assert user.confirmed_at is None
+        with pytest.raises(InvalidCredentials):
+            auth.login(EMAIL, PASSWORD)
+        link = self.last_link(read_mail, user.email, "confirm")
+        assert link.startswith("https://auth.example.com/auth/confirm/")
+        confirmed = auth.confirm_email(token_of(link))
+        assert confirmed.confirmed_at is not None
+        logged_in, issued = auth.login(EMAIL.lower(), PASSWORD)
+        assert str(logged_in.id) == str(user.id)
+        assert issued.token
+
+    def test_tk04_confirm_token_single_use(self, auth: Auth, read_mail: Any) -> None:
+        """A confirmation link works once; the second use is refused."""
+        user = auth.register(EMAIL, PASSWORD)
+        token = token_of(self.last_link(read_mail, user.email, "confirm"))
+        auth.confirm_email(token)
+        with pytest.raises(InvalidToken):
+            auth.confirm_email(token)
+
+    def test_tk04_confirm_token_bound_to_email(
+        self, auth: Auth, store: Any, read_mail: Any
+    ) -> None:
+        """A confirmation link sent to an address dies when the account's address changes."""
+        user = auth.register(EMAIL, PASSWORD)
+        token = token_of(self.last_link(read_mail, user.email, "confirm"))
+        store.update_user(
+            user, {"email": "other@example.com", "normalized_email": "other@example.com"}
+        )
+        with pytest.raises(InvalidToken):
+            auth.confirm_email(token)
+
+    def test_le04_register_existing_email_is_neutral(
+        self, auth: Auth, read_mail: Any
+    ) -> None:
+        """Registering a taken address creates nothing and mails its owner a notice instead."""
+        first = auth.register(EMAIL, PASSWORD)
+        second = auth.register(EMAIL.upper(), NEW_PASSWORD)
+        assert second is None
+        kinds = [kind for kind, _ in read_mail(first.email)]
+        assert kinds == ["confirm", "existing_account"]
+
+    def test_resend_confirmation_is_neutral(self, auth: Auth, read_mail: Any) -> None:
+        """Resending to an unknown address and to an unconfirmed one both return quietly."""
+        user = auth.register(EMAIL, PASSWORD)
+        assert auth.send_confirmation("nobody@example.com") is None
+        assert auth.send_confirmation(EMAIL) is None
+        assert len([k for k, _ in read_mail(user.email) if k == "confirm"]) == 2
+        assert read_mail("nobody@example.com") == []
+
+    def test_pw01_register_rejects_short_password(self, auth: Auth, store: Any) -> None:
+        """A password under the minimum is refused with a reason and nothing is stored."""
+        with pytest.raises(PasswordRejected) as info:
+            auth.register(EMAIL, "too short")
+        assert info.value.reasons
+        assert store.get_user_by_email(EMAIL.lower()) is None
+
+    def test_iv01_register_rejects_bad_email(self, auth: Auth) -> None:
+        """Malformed or operator-shaped addresses are refused with a field error."""
+        for bad in ("not-an-email", "a@x.com,b@y.com", {"$gt": ""}, 12, "a@x.com\r\nBcc: b@y.com"):
+            with pytest.raises(ValidationFailed) as info:
+                auth.register(bad, PASSWORD)
+            assert "email" in info.value.fields
+
+    # -- login, lockout, tracking ------------------------------------------------------------
+
+    def test_le01_every_refusal_is_the_same_error(self, auth: Auth, store: Any) -> None:
+        """Wrong password, unknown, inactive, unconfirmed and passwordless all give one error."""
+        self.confirmed_user(auth)
+        auth.create_user("unconfirmed@example.com", PASSWORD)
+        inactive = auth.create_user("inactive@example.com", PASSWORD, confirmed=True)
+        auth.set_active(inactive, False)
+        auth.create_user("nopass@example.com", None, confirmed=True)
+        attempts = [
+            (EMAIL, "wrong password for this user"),
+            ("unknown@example.com", PASSWORD),
+            ("unconfirmed@example.com", PASSWORD),
+            ("inactive@example.com", PASSWORD),
+            ("nopass@example.com", PASSWORD),
+        ]
+        errors = []
+        for email, password in attempts:
+            with pytest.raises(InvalidCredentials) as info:
+                auth.login(email, password)
+            errors.append((type(info.value), info.value.to_dict()))
+        assert len(set(map(repr, errors))) == 1
+
+    def test_le02_hasher_runs_once_per_login_attempt(
+        self, auth: Auth, hasher: CountingHasher
+    ) -> None:
+        """Every login path (unknown, wrong, locked, inactive, success) costs exactly one hash."""
+        self.confirmed_user(auth)
+        auth.create_user("unconfirmed@example.com", PASSWORD)
+        cases = [
+            ("unknown@example.com", PASSWORD),
+            (EMAIL, "wrong password for this user"),
+            ("unconfirmed@example.com", PASSWORD),
+            (EMAIL, PASSWORD),
+        ]
+        for email, password in cases:
+            before = hasher.total
+            with contextlib.suppress(InvalidCredentials):
+                auth.login(email, password)
+            assert hasher.total - before == 1, email
+
+    def test_le02_hasher_runs_once_while_locked(
+        self, auth: Auth, hasher: CountingHasher, settings: Settings
+    ) -> None:
+        """A login refused by the lock still costs one hash, so the lock is no timing oracle."""
+        self.confirmed_user(auth)
+        for _ in range(settings.lockout_threshold):
+            with pytest.raises(InvalidCredentials):
+                auth.login(EMAIL, "wrong password for this user")
+        before = hasher.total
+        with pytest.raises(InvalidCredentials):
+            auth.login(EMAIL, PASSWORD)
+        assert hasher.total - before == 1
+
+    def test_rl01_lockout_after_threshold(
+        self, auth: Auth, store: Any, clock: FrozenClock, settings: Settings
+    ) -> None:
+        """After N failures the right password fails too, and the refused attempt counts."""
+        user = self.confirmed_user(auth)
+        for _ in range(settings.lockout_threshold):
+            with pytest.raises(InvalidCredentials):
+                auth.login(EMAIL, "wrong password for this user")
+            clock.advance(settings.delay_max)
+        with pytest.raises(InvalidCredentials):
+            auth.login(EMAIL, PASSWORD)
+        stored = store.get_user(str(user.id))
+        assert settings.lockout_threshold + 1 == stored.failed_logins
+        clock.advance(settings.lockout_duration)
+        logged_in, _ = auth.login(EMAIL, PASSWORD)
+        assert logged_in.failed_logins == 0
+
+    def test_rl01_lock_sends_one_notice(
+        self, auth: Auth, read_mail: Any, clock: FrozenClock, settings: Settings
+    ) -> None:
+        """Reaching the threshold mails the owner once, with a reset link (the unlock path)."""
+        user = self.confirmed_user(auth)
+        for _ in range(settings.lockout_threshold + 2):
+            with pytest.raises(InvalidCredentials):
+                auth.login(EMAIL, "wrong password for this user")
+            clock.advance(settings.delay_max)
+        notices = [link for kind, link in read_mail(user.email) if kind == "account_locked"]
+        assert notices == ["https://auth.example.com/auth/reset"]
+
+    def test_rl02_increasing_delay(
+        self, auth: Auth, clock: FrozenClock, settings: Settings
+    ) -> None:
+        """From `delay_after` failures on, the next attempt must wait, twice as long each time."""
+        self.confirmed_user(auth)
+        for _ in range(settings.delay_after):
+            with pytest.raises(InvalidCredentials):
+                auth.login(EMAIL, "wrong password for this user")
+        with pytest.raises(InvalidCredentials):
+            auth.login(EMAIL, PASSWORD)  # refused: within the first delay (and counted)
+        clock.advance(settings.delay_base * 2 - timedelta(milliseconds=1))
+        with pytest.raises(InvalidCredentials):
+            auth.login(EMAIL, PASSWORD)  # 4 failures now: the delay doubled
+        clock.advance(settings.delay_base * 4)
+        user, _ = auth.login(EMAIL, PASSWORD)
+        assert user.failed_logins == 0
+
+    def test_rl03_success_clears_only_this_account(self, auth: Auth, store: Any) -> None:
+        """A success zeroes the user's own counter and leaves another account's alone."""
+        self.confirmed_user(auth)
+        other = auth.create_user("bob@example.com", PASSWORD, confirmed=True)
+        for email in (EMAIL, "bob@example.com"):
+            with pytest.raises(InvalidCredentials):
+                auth.login(email, "wrong password for this user")
+        user, _ = auth.login(EMAIL, PASSWORD)
+        assert user.failed_logins == 0
+        assert (store.get_user(str(other.id))).failed_logins == 1
+
+    def test_login_tracking(self, auth: Auth, clock: FrozenClock) -> None:
+        """Each login moves current time and address to last, and counts."""
+        self.confirmed_user(auth)
+        first, _ = auth.login(EMAIL, PASSWORD, ip="192.0.2.1")
+        clock.advance(60)
+        second, _ = auth.login(EMAIL, PASSWORD, ip="192.0.2.2")
+        assert second.login_count == 2
+        assert first.current_login_at == second.last_login_at
+        assert second.last_login_ip == "192.0.2.1"
+        assert second.current_login_ip == "192.0.2.2"
+        assert clock.now() == second.current_login_at
+
+    def test_pw07_rehash_on_login(self, auth: Auth, store: Any) -> None:
+        """A hash made with other parameters is replaced at the next successful login."""
+        user = self.confirmed_user(auth)
+        old = argon2.PasswordHasher(time_cost=2, memory_cost=128, parallelism=1).hash(PASSWORD)
+        store.update_user(user, {"password_hash": old})
+        auth.login(EMAIL, PASSWORD)
+        stored = store.get_user(str(user.id))
+        assert old != stored.password_hash
+        assert not auth.hasher.needs_rehash(stored.password_hash)
+
+    def test_pw08_oversized_stored_parameters_refused(
+        self, auth: Auth, store: Any
+    ) -> None:
+        """A stored hash asking for 4 GiB is refused without being computed."""
+        user = self.confirmed_user(auth)
+        huge = "$argon2id$v=19$m=4194304,t=3,p=4$c29tZXNhbHRzb21lc2FsdA$aGFzaGhhc2hoYXNoaGFzaA"
+        store.update_user(user, {"password_hash": huge})
+        with pytest.raises(InvalidCredentials):
+            auth.login(EMAIL, PASSWORD)
+
+    def test_le06_mail_goes_to_stored_address(self, auth: Auth, read_mail: Any) -> None:
+        """A reset asked with another spelling of the address is mailed to the stored one."""
+        user = self.confirmed_user(auth)
+        auth.forgot_password("ALICE.EXAMPLE@example.com")
+        assert read_mail("ALICE.EXAMPLE@example.com") == []
+        assert [kind for kind, _ in read_mail(user.email)] == ["reset"]
+
+    # -- sessions and remember-me --------------------------------------------------------------
+
+    def test_session_authenticates_until_logout(self, auth: Auth) -> None:
+        """The session token identifies the user; after logout the same token is anonymous."""
+        user = self.confirmed_user(auth)
+        _, issued = auth.login(EMAIL, PASSWORD)
+        identity = auth.authenticate(session_token=issued.token)
+        assert identity is not None
+        assert str(user.id) == identity.user_id
+        assert identity.fresh
+        auth.logout(identity)
+        assert auth.authenticate(session_token=issued.token) is None
+
+    def test_ss03_idle_and_absolute_timeouts(
+        self, auth: Auth, clock: FrozenClock, settings: Settings
+    ) -> None:
+        """A session dies after the idle timeout, and after the absolute one even when used."""
+        self.confirmed_user(auth)
+        _, idle = auth.login(EMAIL, PASSWORD)
+        clock.advance(settings.session_idle_timeout)
+        assert auth.authenticate(session_token=idle.token) is None
+        _, busy = auth.login(EMAIL, PASSWORD)
+        step = settings.session_idle_timeout / 2
+        used = timedelta(0)
+        while used + step < settings.session_max_age:
+            assert auth.authenticate(session_token=busy.token) is not None
+            clock.advance(step)
+            used += step
+        clock.advance(settings.session_max_age - used)
+        assert auth.authenticate(session_token=busy.token) is None
+
+    def test_tk10_remember_me_rotates_and_is_not_fresh(
+        self, auth: Auth, clock: FrozenClock, settings: Settings
+    ) -> None:
+        """A remember-me token restores a not-fresh session once and is replaced on use."""
+        self.confirmed_user(auth)
+        _, issued = auth.login(EMAIL, PASSWORD, remember=True)
+        assert issued.remember_token
+        clock.advance(settings.session_max_age)
+        identity = auth.authenticate(
+            session_token=issued.token, remember_token=issued.remember_token
+        )
+        assert identity is not None
+        assert identity.issued is not None
+        assert not identity.fresh
+        assert identity.issued.remember_token != issued.remember_token
+        again = auth.authenticate(remember_token=issued.remember_token)
+        assert again is None
+        assert auth.authenticate(session_token=identity.issued.token) is not None
+
+    def test_tk10_remember_me_absolute_lifetime(
+        self, auth: Auth, clock: FrozenClock, settings: Settings
+    ) -> None:
+        """Rotation keeps the original expiry: no remember-me outlives its lifetime."""
+        self.confirmed_user(auth)
+        _, issued = auth.login(EMAIL, PASSWORD, remember=True)
+        token = issued.remember_token
+        clock.advance(settings.remember_lifetime - timedelta(days=1))
+        identity = auth.authenticate(remember_token=token)
+        assert identity is not None
+        assert identity.issued is not None
+        clock.advance(timedelta(days=1))
+        assert auth.authenticate(remember_token=identity.issued.remember_token) is None
+
+    def test_tk10_devices_have_separate_tokens(self, auth: Auth) -> None:
+        """Two devices get different tokens; logout on one leaves the other, a password change kills both."""
+        self.confirmed_user(auth)
+        _, a = auth.login(EMAIL, PASSWORD, remember=True)
+        _, b = auth.login(EMAIL, PASSWORD, remember=True)
+        assert a.remember_token != b.remember_token
+        identity_a = auth.authenticate(session_token=a.token)
+        auth.logout(identity_a, remember_token=a.remember_token)
+        assert auth.authenticate(remember_token=a.remember_token) is None
+        identity_b = auth.authenticate(remember_token=b.remember_token)
+        assert identity_b is not None
+        assert identity_b.issued is not None
+        fresh_b = auth.reauthenticate(identity_b, PASSWORD)
+        _, c = auth.login(EMAIL, PASSWORD, remember=True)
+        auth.change_password(fresh_b, PASSWORD, NEW_PASSWORD)
+        assert auth.authenticate(remember_token=identity_b.issued.remember_token) is None
+        assert auth.authenticate(remember_token=c.remember_token) is None
+
+    def test_ss05_password_change_ends_other_sessions(self, auth: Auth) -> None:
+        """Changing the password on device A ends B's session and gives A a new one."""
+        self.confirmed_user(auth)
+        _, a = auth.login(EMAIL, PASSWORD)
+        _, b = auth.login(EMAIL, PASSWORD)
+        identity = auth.authenticate(session_token=a.token)
+        new_session = auth.change_password(identity, PASSWORD, NEW_PASSWORD)
+        assert auth.authenticate(session_token=b.token) is None
+        assert auth.authenticate(session_token=a.token) is None
+        assert auth.authenticate(session_token=new_session.token) is not None
+        auth.login(EMAIL, NEW_PASSWORD)
+
+    def test_change_password_needs_current_password(self, auth: Auth) -> None:
+        """A wrong current password is refused and counts as a failed attempt."""
+        self.confirmed_user(auth)
+        _, issued = auth.login(EMAIL, PASSWORD)
+        identity = auth.authenticate(session_token=issued.token)
+        with pytest.raises(InvalidCredentials):
+            auth.change_password(identity, "not my password at all", NEW_PASSWORD)
+        assert (auth.get_user_by_email(EMAIL)).failed_logins == 1
+        with pytest.raises(ValidationFailed) as info:
+            auth.change_password(identity, PASSWORD, "short")
+        assert "new_password" in info.value.fields
+
+    def test_ss04_logout_everywhere(self, auth: Auth) -> None:
+        """Logging out everywhere ends every session, remember-me and API token."""
+        user = self.confirmed_user(auth)
+        _, a = auth.login(EMAIL, PASSWORD, remember=True)
+        token, _ = auth.issue_api_token(user, "ci")
+        auth.logout_everywhere(user)
+        assert auth.authenticate(session_token=a.token) is None
+        assert auth.authenticate(remember_token=a.remember_token) is None
+        assert auth.authenticate(bearer_token=token) is None
+
+    def test_ss06_deactivation_kills_everything(self, auth: Auth) -> None:
+        """A deactivated user's session and API token stop working at once."""
+        user = self.confirmed_user(auth)
+        _, issued = auth.login(EMAIL, PASSWORD)
+        token, _ = auth.issue_api_token(user, "ci")
+        auth.set_active(user, False)
+        assert auth.authenticate(session_token=issued.token) is None
+        assert auth.authenticate(bearer_token=token) is None
+        reactivated = auth.set_active(auth.get_user_by_email(EMAIL), True)
+        assert reactivated.active
+        assert auth.authenticate(session_token=issued.token) is None
+
+    def test_ss07_freshness_and_reauth(
+        self, auth: Auth, clock: FrozenClock, settings: Settings
+    ) -> None:
+        """A session is fresh after login, stale after the window, fresh again after reauth."""
+        self.confirmed_user(auth)
+        _, issued = auth.login(EMAIL, PASSWORD)
+        identity = auth.authenticate(session_token=issued.token)
+        auth.require_fresh(identity)
+        clock.advance(settings.fresh_window + timedelta(seconds=1))
+        identity = auth.authenticate(session_token=issued.token)
+        assert not identity.fresh
+        with pytest.raises(ReauthRequired):
+            auth.require_fresh(identity)
+        with pytest.raises(InvalidCredentials):
+            auth.reauthenticate(identity, "not my password at all")
+        identity = auth.reauthenticate(identity, PASSWORD)
+        auth.require_fresh(identity)
+        assert (auth.authenticate(session_token=issued.token)).fresh
+
+    def test_ss08_list_and_revoke_sessions(self, auth: Auth) -> None:
+        """A user sees their sessions and can end one of them, but not someone else's."""
+        user = self.confirmed_user(auth)
+        other = auth.create_user("bob@example.com", PASSWORD, confirmed=True)
+        _, a = auth.login(EMAIL, PASSWORD)
+        _, b = auth.login(EMAIL, PASSWORD)
+        sessions = auth.list_sessions(user)
+        assert {a.credential.id, b.credential.id} == {s.id for s in sessions}
+        with pytest.raises(NotFound):
+            auth.revoke_session(other, b.credential.id)
+        auth.revoke_session(user, b.credential.id)
+        assert auth.authenticate(session_token=b.token) is None
+        assert auth.authenticate(session_token=a.token) is not None
+
+    # -- password reset --------------------------------------------------------------------------
+
+    def test_reset_flow(self, auth: Auth, read_mail: Any, store: Any) -> None:
+        """Forgot → mailed link → new password logs in, the old one does not."""
+        user = self.confirmed_user(auth)
+        auth.forgot_password(EMAIL)
+        token = token_of(self.last_link(read_mail, user.email, "reset"))
+        assert str(user.id) == str((auth.check_reset_token(token)).id)
+        auth.reset_password(token, NEW_PASSWORD)
+        with pytest.raises(InvalidCredentials):
+            auth.login(EMAIL, PASSWORD)
+        auth.login(EMAIL, NEW_PASSWORD)
+
+    def test_tk03_reset_token_single_use(self, auth: Auth, read_mail: Any) -> None:
+        """A reset link works once."""
+        user = self.confirmed_user(auth)
+        auth.forgot_password(EMAIL)
+        token = token_of(self.last_link(read_mail, user.email, "reset"))
+        auth.reset_password(token, NEW_PASSWORD)
+        with pytest.raises(InvalidToken):
+            auth.reset_password(token, "yet another new passphrase")
+
+    def test_tk02_reset_token_expires(
+        self, auth: Auth, read_mail: Any, clock: FrozenClock, settings: Settings
+    ) -> None:
+        """A reset link is valid at its max age and refused one second later."""
+        user = self.confirmed_user(auth)
+        auth.forgot_password(EMAIL)
+        token = token_of(self.last_link(read_mail, user.email, "reset"))
+        clock.advance(settings.reset_max_age)
+        auth.check_reset_token(token)
+        clock.advance(1)
+        with pytest.raises(InvalidToken):
+            auth.check_reset_token(token)
+
+    def test_rl04_reset_unlocks(
+        self, auth: Auth, read_mail: Any, settings: Settings, clock: FrozenClock
+    ) -> None:
+        """A password reset unlocks a locked account and zeroes its failures."""
+        user = self.confirmed_user(auth)
+        for _ in range(settings.lockout_threshold):
+            with pytest.raises(InvalidCredentials):
+                auth.login(EMAIL, "wrong password for this user")
+            clock.advance(settings.delay_max)
+        auth.forgot_password(EMAIL)
+        token = token_of(self.last_link(read_mail, user.email, "reset"))
+        updated = auth.reset_password(token, NEW_PASSWORD)
+        assert updated.failed_logins == 0
+        auth.login(EMAIL, NEW_PASSWORD)
+
+    def test_le03_forgot_password_neutral(self, auth: Auth, read_mail: Any) -> None:
+        """Forgot-password returns the same for a known and an unknown address."""
+        self.confirmed_user(auth)
+        assert auth.forgot_password(EMAIL) is None
+        assert auth.forgot_password("nobody@example.com") is None
+        assert read_mail("nobody@example.com") == []
+
+    def test_tk06_token_of_one_user_does_not_serve_another(
+        self, auth: Auth, read_mail: Any
+    ) -> None:
+        """A reset token names its user; it cannot be replayed for another account."""
+        alice = self.confirmed_user(auth)
+        bob = auth.create_user("bob@example.com", PASSWORD, confirmed=True)
+        auth.forgot_password(EMAIL)
+        token = token_of(self.last_link(read_mail, alice.email, "reset"))
+        auth.reset_password(token, NEW_PASSWORD)
+        auth.login("bob@example.com", PASSWORD)
+        assert str(bob.id) != str(alice.id)
+
+    def test_cc02_concurrent_reset_token_uses(self, auth: Auth, read_mail: Any) -> None:
+        """Of eight concurrent uses of one reset token exactly one succeeds."""
+        user = self.confirmed_user(auth)
+        auth.forgot_password(EMAIL)
+        token = token_of(self.last_link(read_mail, user.email, "reset"))
+
+        def use(i: int) -> Any:
+            return auth.reset_password(token, f"{NEW_PASSWORD} number {i}")
+
+        results = run_concurrently(use, 8)
+        winners = [r for r in results if not isinstance(r, BaseException)]
+        assert len(winners) == 1
+        assert all(isinstance(r, InvalidToken) for r in results if isinstance(r, BaseException))
+
+    def test_cc04_concurrent_change_and_reset(
+        self, auth: Auth, read_mail: Any, store: Any
+    ) -> None:
+        """A password change racing a reset: one wins, the stamp rotated once, old tokens die."""
+        user = self.confirmed_user(auth)
+        _, issued = auth.login(EMAIL, PASSWORD)
+        identity = auth.authenticate(session_token=issued.token)
+        auth.forgot_password(EMAIL)
+        token = token_of(self.last_link(read_mail, user.email, "reset"))
+        stamp_before = (store.get_user(str(user.id))).security_stamp
+
+        def act(i: int) -> Any:
+            if i == 0:
+                return auth.change_password(identity, PASSWORD, NEW_PASSWORD)
+            return auth.reset_password(token, "the reset passphrase wins")
+
+        results = run_concurrently(act, 2)
+        assert len([r for r in results if not isinstance(r, BaseException)]) == 1
+        after = store.get_user(str(user.id))
+        assert stamp_before != after.security_stamp
+        assert auth.authenticate(session_token=issued.token) is None
+        with pytest.raises(InvalidToken):
+            auth.reset_password(token, "one more new passphrase")
+
+    # -- email change ----------------------------------------------------------------------------
+
+    def test_change_email_flow(self, auth: Auth, read_mail: Any) -> None:
+        """The new address gets the link; using it moves the account and notifies the old one."""
+        user = self.confirmed_user(auth)
+        _, issued = auth.login(EMAIL, PASSWORD)
+        identity = auth.authenticate(session_token=issued.token)
+        auth.request_email_change(identity, PASSWORD, "New@Example.org")
+        link = self.last_link(read_mail, "New@example.org", "change_email")
+        updated = auth.confirm_email_change(token_of(link))
+        assert updated.email == "New@example.org"
+        assert [k for k, _ in read_mail(user.email)][-1:] == ["email_changed"]
+        auth.login("new@example.org", PASSWORD)
+        with pytest.raises(InvalidCredentials):
+            auth.login(EMAIL, PASSWORD)
+
+    def test_cc05_only_the_pending_address_can_be_confirmed(
+        self, auth: Auth, read_mail: Any
+    ) -> None:
+        """Of two change requests, the first link no longer confirms anything."""
+        self.confirmed_user(auth)
+        _, issued = auth.login(EMAIL, PASSWORD)
+        identity = auth.authenticate(session_token=issued.token)
+        auth.request_email_change(identity, PASSWORD, "first@example.org")
+        auth.request_email_change(identity, PASSWORD, "second@example.org")
+        first = token_of(self.last_link(read_mail, "first@example.org", "change_email"))
+        second = token_of(self.last_link(read_mail, "second@example.org", "change_email"))
+        with pytest.raises(InvalidToken):
+            auth.confirm_email_change(first)
+        updated = auth.confirm_email_change(second)
+        assert updated.email == "second@example.org"
+
+    def test_change_email_needs_password_and_hides_taken(
+        self, auth: Auth, read_mail: Any
+    ) -> None:
+        """A wrong password is refused; a taken address gets the same answer and no link."""
+        self.confirmed_user(auth)
+        auth.create_user("taken@example.org", PASSWORD, confirmed=True)
+        _, issued = auth.login(EMAIL, PASSWORD)
+        identity = auth.authenticate(session_token=issued.token)
+        with pytest.raises(InvalidCredentials):
+            auth.request_email_change(identity, "not my password", "x@example.org")
+        assert auth.request_email_change(identity, PASSWORD, "taken@example.org") is None
+        assert read_mail("taken@example.org") == []
+
+    # -- API tokens --------------------------------------------------------------------------------
+
+    def test_tk09_api_tokens(self, auth: Auth, store: Any) -> None:
+        """A token authenticates as a bearer, is stored hashed, listed without secret, revocable."""
+        user = self.confirmed_user(auth)
+        token, record = auth.issue_api_token(user, "deploy")
+        assert token not in record.secret_hash
+        identity = auth.authenticate(bearer_token=token)
+        assert identity is not None
+        assert identity.via == "api"
+        assert auth.authenticate(session_token=token) is None
+        listed = auth.list_api_tokens(user)
+        assert [c.name for c in listed] == ["deploy"]
+        other = auth.create_user("bob@example.com", PASSWORD, confirmed=True)
+        with pytest.raises(NotFound):
+            auth.revoke_api_token(other, record.id)
+        auth.revoke_api_token(user, record.id)
+        assert auth.authenticate(bearer_token=token) is None
+
+    def test_tk09_api_token_dies_on_password_change(self, auth: Auth) -> None:
+        """A password change ends the user's API tokens."""
+        user = self.confirmed_user(auth)
+        token, _ = auth.issue_api_token(user, "deploy")
+        _, issued = auth.login(EMAIL, PASSWORD)
+        identity = auth.authenticate(session_token=issued.token)
+        auth.change_password(identity, PASSWORD, NEW_PASSWORD)
+        assert auth.authenticate(bearer_token=token) is None
+
+    def test_api_token_expiry(self, auth: Auth, clock: FrozenClock) -> None:
+        """A token with a lifetime stops working when it ends."""
+        user = self.confirmed_user(auth)
+        token, _ = auth.issue_api_token(user, "short", expires_in=timedelta(hours=1))
+        clock.advance(timedelta(hours=1))
+        assert auth.authenticate(bearer_token=token) is None
+
+    # -- roles and administration ------------------------------------------------------------------
+
+    def test_roles_and_permissions(self, auth: Auth, store: Any) -> None:
+        """Roles grant permissions; checks see what the store holds."""
+        user = self.confirmed_user(auth)
+        store.save_role(
+            Role(name="admin", permissions=frozenset({"users:write", "users:read"}))
+        )
+        store.save_role(Role(name="viewer", permissions=frozenset({"users:read"})))
+        assert not auth.has_roles(user, "admin")
+        assert auth.add_role(user, "admin")
+        assert not auth.add_role(user, "admin")
+        assert auth.has_roles(user, "admin")
+        assert auth.has_any_role(user, "viewer", "admin")
+        assert auth.has_permissions(user, "users:write")
+        assert auth.remove_role(user, "admin")
+        assert not auth.has_permissions(user, "users:write")
+        with pytest.raises(NotFound):
+            auth.add_role(user, "no-such-role")
+
+    def test_create_user_duplicate_raises(self, auth: Auth) -> None:
+        """The administrative create refuses a taken address loudly."""
+        self.confirmed_user(auth)
+        with pytest.raises(EmailTaken):
+            auth.create_user(EMAIL.upper(), PASSWORD)
+
+    def test_delete_user(self, auth: Auth) -> None:
+        """A deleted user's session stops working and the address is free again."""
+        user = self.confirmed_user(auth)
+        _, issued = auth.login(EMAIL, PASSWORD)
+        auth.delete_user(user)
+        assert auth.authenticate(session_token=issued.token) is None
+        auth.create_user(EMAIL, PASSWORD)
+
+    def test_rl05_registration_rate_limited_per_address(
+        self, store: Any, settings: Settings, mailer: Any, clock: FrozenClock
+    ) -> None:
+        """Registrations from one client address are limited; another address is unaffected."""
+        limited = Auth(
+            _with_limits(settings, register=RateLimit(2, timedelta(hours=1))),
+            store,
+            mailer=mailer,
+            clock=clock,
+            hasher=Argon2Hasher.from_settings(settings),
+        )
+        for i in range(2):
+            limited.register(f"user{i}@example.com", PASSWORD, ip="198.51.100.7")
+        with pytest.raises(RateLimited) as info:
+            limited.register("user9@example.com", PASSWORD, ip="198.51.100.7")
+        assert info.value.retry_after > 0
+        limited.register("user9@example.com", PASSWORD, ip="198.51.100.8")
+
+
+def _with_limits(settings: Settings, **limits: RateLimit) -> Settings:
+    import attrs  # noqa: PLC0415
+
+    return attrs.evolve(settings, rate_limits={**settings.rate_limits, **limits})
+
+
+def _first_link(text: str) -> str:
+    for word in text.split():
+        if word.startswith(("https://", "http://")):
+            return word.rstrip(".,)>")
+    return ""
