@@ -33,9 +33,7 @@ class MailTemplates:
     """TEMPORARY minimal templates (replaced by the mailers branch)."""
 
 
-def render_mail(
-    kind: str, *, to: str, context: dict[str, str], templates: MailTemplates
-) -> Mail:
+def render_mail(kind: str, *, to: str, context: dict[str, str], templates: MailTemplates) -> Mail:
     del templates
     text = f"{_SUBJECTS[kind]}\n\n{context.get('link', '')}\n"
     return Mail(to=to, subject=_SUBJECTS[kind], text=text, kind=kind)

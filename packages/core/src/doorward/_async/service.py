@@ -31,6 +31,7 @@ from doorward.exceptions import (
     NotFound,
     RateLimited,
     ReauthRequired,
+    StoreUnavailable,
     ValidationFailed,
 )
 from doorward.hashing import AsyncArgon2Hasher
@@ -356,7 +357,7 @@ class AsyncAuth:
     async def logout_everywhere(self, user: Any) -> Any:
         """Rotate the security stamp: every session, remember-me and API token dies."""
         user = await self._rotate_stamp(user, {})
-        await self.store.delete_credentials(str(user.id), _ALL_KINDS)
+        await self._forget_credentials(user)
         self.events.emit("logged_out_everywhere", user_id=str(user.id))
         return user
 
@@ -436,7 +437,7 @@ class AsyncAuth:
         )
         if updated is None:
             raise InvalidToken
-        await self.store.delete_credentials(str(updated.id), _ALL_KINDS)
+        await self._forget_credentials(updated)
         self.events.emit("password_reset", user=updated, user_id=str(updated.id))
         await self._mail("password_changed", updated.email, link=self.settings.url("/reset"))
         return updated
@@ -486,7 +487,7 @@ class AsyncAuth:
         user = await self._rotate_stamp(
             user, {"password_hash": password_hash, "failed_logins": 0, "last_failed_login_at": None}
         )
-        await self.store.delete_credentials(str(user.id), _ALL_KINDS)
+        await self._forget_credentials(user)
         self.events.emit("password_changed", user=user, user_id=str(user.id), by="admin")
         return user
 
@@ -550,7 +551,7 @@ class AsyncAuth:
             raise InvalidToken("This address is no longer available.") from None
         if updated is None:
             raise InvalidToken
-        await self.store.delete_credentials(str(updated.id), _ALL_KINDS)
+        await self._forget_credentials(updated)
         self.events.emit("email_changed", user=updated, user_id=str(updated.id))
         await self._mail("email_changed", old_address, link=self.settings.url("/reset"))
         return updated
@@ -653,7 +654,7 @@ class AsyncAuth:
             self.events.emit("user_activated", user_id=str(user.id))
             return user
         user = await self._rotate_stamp(user, {"active": False})
-        await self.store.delete_credentials(str(user.id), _ALL_KINDS)
+        await self._forget_credentials(user)
         self.events.emit("user_deactivated", user_id=str(user.id))
         return user
 
@@ -726,11 +727,22 @@ class AsyncAuth:
             raise InvalidToken("The account changed meanwhile; please try again.")
         return updated
 
+    async def _forget_credentials(self, user: Any) -> None:
+        """Delete the records of credentials a stamp rotation already killed.
+
+        The rotation is what ends them (their stamp no longer matches, in the same atomic
+        update as the change itself: FT-03); this is clean-up, so a failure is logged.
+        """
+        try:
+            await self.store.delete_credentials(str(user.id), _ALL_KINDS)
+        except StoreUnavailable:
+            logger.warning("doorward: could not delete dead credentials of user %s", user.id)
+
     async def _after_stamp_rotation(self, user: Any, identity: Identity) -> None:
         """Delete the old credentials, or re-bind the other ones when sessions are kept."""
         user_id = str(user.id)
         if self.settings.end_sessions_on_change:
-            await self.store.delete_credentials(user_id, _ALL_KINDS)
+            await self._forget_credentials(user)
             return
         for kind in _ALL_KINDS:
             for credential in await self.store.list_credentials(user_id, kind):

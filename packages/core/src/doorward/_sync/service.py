@@ -32,6 +32,7 @@ from doorward.exceptions import (
     NotFound,
     RateLimited,
     ReauthRequired,
+    StoreUnavailable,
     ValidationFailed,
 )
 from doorward.hashing import Argon2Hasher
@@ -357,7 +358,7 @@ class Auth:
     def logout_everywhere(self, user: Any) -> Any:
         """Rotate the security stamp: every session, remember-me and API token dies."""
         user = self._rotate_stamp(user, {})
-        self.store.delete_credentials(str(user.id), _ALL_KINDS)
+        self._forget_credentials(user)
         self.events.emit("logged_out_everywhere", user_id=str(user.id))
         return user
 
@@ -437,7 +438,7 @@ class Auth:
         )
         if updated is None:
             raise InvalidToken
-        self.store.delete_credentials(str(updated.id), _ALL_KINDS)
+        self._forget_credentials(updated)
         self.events.emit("password_reset", user=updated, user_id=str(updated.id))
         self._mail("password_changed", updated.email, link=self.settings.url("/reset"))
         return updated
@@ -487,7 +488,7 @@ class Auth:
         user = self._rotate_stamp(
             user, {"password_hash": password_hash, "failed_logins": 0, "last_failed_login_at": None}
         )
-        self.store.delete_credentials(str(user.id), _ALL_KINDS)
+        self._forget_credentials(user)
         self.events.emit("password_changed", user=user, user_id=str(user.id), by="admin")
         return user
 
@@ -551,7 +552,7 @@ class Auth:
             raise InvalidToken("This address is no longer available.") from None
         if updated is None:
             raise InvalidToken
-        self.store.delete_credentials(str(updated.id), _ALL_KINDS)
+        self._forget_credentials(updated)
         self.events.emit("email_changed", user=updated, user_id=str(updated.id))
         self._mail("email_changed", old_address, link=self.settings.url("/reset"))
         return updated
@@ -654,7 +655,7 @@ class Auth:
             self.events.emit("user_activated", user_id=str(user.id))
             return user
         user = self._rotate_stamp(user, {"active": False})
-        self.store.delete_credentials(str(user.id), _ALL_KINDS)
+        self._forget_credentials(user)
         self.events.emit("user_deactivated", user_id=str(user.id))
         return user
 
@@ -727,11 +728,22 @@ class Auth:
             raise InvalidToken("The account changed meanwhile; please try again.")
         return updated
 
+    def _forget_credentials(self, user: Any) -> None:
+        """Delete the records of credentials a stamp rotation already killed.
+
+        The rotation is what ends them (their stamp no longer matches, in the same atomic
+        update as the change itself: FT-03); this is clean-up, so a failure is logged.
+        """
+        try:
+            self.store.delete_credentials(str(user.id), _ALL_KINDS)
+        except StoreUnavailable:
+            logger.warning("doorward: could not delete dead credentials of user %s", user.id)
+
     def _after_stamp_rotation(self, user: Any, identity: Identity) -> None:
         """Delete the old credentials, or re-bind the other ones when sessions are kept."""
         user_id = str(user.id)
         if self.settings.end_sessions_on_change:
-            self.store.delete_credentials(user_id, _ALL_KINDS)
+            self._forget_credentials(user)
             return
         for kind in _ALL_KINDS:
             for credential in self.store.list_credentials(user_id, kind):
