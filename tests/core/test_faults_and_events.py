@@ -186,3 +186,51 @@ def test_events_handlers_receive_fields_and_errors_are_contained():
     assert seen == [("login_succeeded", "7")]
     with pytest.raises(ValueError):
         events.connect("no_such_event", lambda name, **f: None)
+
+
+class BrokenLimiter:
+    """A rate limiter whose backing store is down."""
+
+    def hit(self, key, limit, now):
+        raise StoreUnavailable
+
+    def reset(self, key):
+        raise StoreUnavailable
+
+
+def test_ft04_limiter_failure_fails_closed():
+    """If the rate limiter cannot count, login and forgot-password refuse instead of going unlimited."""
+    auth = make()
+    auth.limiter = BrokenLimiter()
+    auth.create_user("a@example.com", PASSWORD, confirmed=True)
+    with pytest.raises(StoreUnavailable):
+        auth.login("a@example.com", PASSWORD, ip="192.0.2.1")
+    with pytest.raises(StoreUnavailable):
+        auth.forgot_password("a@example.com", ip="192.0.2.1")
+
+
+def test_ft04_lockout_counter_failure_fails_closed():
+    """If a failed attempt cannot be counted, the attempt errors; it is never silently uncounted."""
+    store = FaultyStore()
+    auth = make(store)
+    auth.create_user("a@example.com", PASSWORD, confirmed=True)
+    store.failing = {"increment_failed_logins"}
+    with pytest.raises(StoreUnavailable):
+        auth.login("a@example.com", "wrong password entirely")
+
+
+def test_ss02_session_ids_random_and_stored_hashed():
+    """A session id carries 256 random bits from `secrets`; the store holds only its SHA-256."""
+    store = MemoryStore()
+    auth = make(store)
+    user = auth.create_user("a@example.com", PASSWORD, confirmed=True)
+    tokens = {auth.login("a@example.com", PASSWORD)[1].token for _ in range(20)}
+    assert len(tokens) == 20
+    stored = store.list_credentials(str(user.id), "session")
+    hashes = {c.secret_hash for c in stored}
+    for token in tokens:
+        raw = token.rsplit(".", 1)[0]
+        assert len(raw) >= 43
+        assert raw not in hashes
+        assert all(raw not in h for h in hashes)
+    assert all(len(h) == 64 for h in hashes)
