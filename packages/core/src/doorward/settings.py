@@ -167,7 +167,7 @@ class Settings:
     #: Development only: plain-http cookies (no ``Secure``, no ``__Host-``) on localhost.
     insecure_development: bool = False
 
-    # rate limits per client address (RL-05)
+    # rate limits per client address, and mails per address and kind (RL-05)
     rate_limits: dict[str, RateLimit] = attrs.field(
         factory=lambda: {
             "login": RateLimit(30, timedelta(minutes=5)),
@@ -175,6 +175,7 @@ class Settings:
             "send_confirmation": RateLimit(5, timedelta(hours=1)),
             "forgot_password": RateLimit(5, timedelta(hours=1)),
             "token": RateLimit(30, timedelta(minutes=5)),
+            "mail_per_address": RateLimit(5, timedelta(hours=1)),
         }
     )
     #: How many proxies in front of the app append to X-Forwarded-For (RL-06). 0 = ignore it.

@@ -324,7 +324,7 @@ class AsyncViews:
         return self._page(call.request, "confirm_token.html", token=call.params["token"])
 
     async def _confirm(self, call: Call) -> HttpResponse:
-        user = await self.auth.confirm_email(call.params["token"])
+        user = await self.auth.confirm_email(call.params["token"], ip=self.client_ip(call.request))
         if call.as_json:
             return HttpResponse(json=self._user_json(user))
         target = self.settings.url_prefix + "/login?notice=confirmed"
@@ -390,13 +390,15 @@ class AsyncViews:
         return self._neutral(call.request, "forgot_password", call.as_json)
 
     async def _reset_page(self, call: Call) -> HttpResponse:
-        await self.auth.check_reset_token(call.params["token"])
+        await self.auth.check_reset_token(call.params["token"], ip=self.client_ip(call.request))
         if call.as_json:
             return HttpResponse(json={"valid": True})
         return self._page(call.request, "reset.html", token=call.params["token"])
 
     async def _reset_password(self, call: Call) -> HttpResponse:
-        user = await self.auth.reset_password(call.params["token"], call.fields.get("password"))
+        user = await self.auth.reset_password(
+            call.params["token"], call.fields.get("password"), ip=self.client_ip(call.request)
+        )
         if call.as_json:
             response = HttpResponse(json=self._user_json(user))
         else:
@@ -444,7 +446,9 @@ class AsyncViews:
         return self._page(call.request, "change_email_token.html", token=call.params["token"])
 
     async def _confirm_email_change(self, call: Call) -> HttpResponse:
-        user = await self.auth.confirm_email_change(call.params["token"])
+        user = await self.auth.confirm_email_change(
+            call.params["token"], ip=self.client_ip(call.request)
+        )
         if call.as_json:
             response = HttpResponse(json=self._user_json(user))
         else:

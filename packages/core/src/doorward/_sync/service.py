@@ -134,11 +134,12 @@ class Auth:
         if user is not None and user.active and user.confirmed_at is None:
             self._send_confirmation(user)
 
-    def confirm_email(self, token: object) -> Any:
+    def confirm_email(self, token: object, *, ip: str | None = None) -> Any:
         """Mark the address confirmed. The token is bound to the address it was sent to (TK-04).
 
         A second use fails: the token is only valid while the account is unconfirmed.
         """
+        self._limit("token", ip)
         payload = self._load_token("confirm", token, self.settings.confirm_max_age)
         if len(payload) != 2:
             raise InvalidToken
@@ -409,18 +410,22 @@ class Auth:
         token = self.tokens.dumps("reset", str(user.id), user.security_stamp)
         self._mail("reset", user.email, link=self.settings.url(f"/reset/{token}"))
 
-    def check_reset_token(self, token: object) -> Any:
+    def check_reset_token(self, token: object, *, ip: str | None = None) -> Any:
         """The user a reset token is for, without using it (for showing the form)."""
+        self._limit("token", ip)
         user, _ = self._user_for_stamp_token("reset", token, self.settings.reset_max_age)
         return user
 
-    def reset_password(self, token: object, new_password: object) -> Any:
+    def reset_password(
+        self, token: object, new_password: object, *, ip: str | None = None
+    ) -> Any:
         """Set a new password with an emailed token, once (TK-03).
 
         In one conditional update: the new hash, a new stamp (every session and token
         dies), the failure counter zeroed (RL-04), and the address confirmed (the mail
         proved it). Of concurrent uses exactly one succeeds (CC-02, CC-04).
         """
+        self._limit("token", ip)
         user, _ = self._user_for_stamp_token("reset", token, self.settings.reset_max_age)
         plain = check_new_password(
             new_password, self.settings, context=(user.email,), breach_checker=self.breach_checker
@@ -519,13 +524,14 @@ class Auth:
             "change_email", address, link=self.settings.url(f"/change-email/{token}"), strict=True
         )
 
-    def confirm_email_change(self, token: object) -> Any:
+    def confirm_email_change(self, token: object, *, ip: str | None = None) -> Any:
         """Move the account to the address the token was mailed to (TK-04, CC-05).
 
         The token must match both the stamp and the pending address, so of two parallel
         requests only the address that is pending now can be confirmed. The stamp rotates:
         the user's sessions end (SS-05). The old address gets a notice.
         """
+        self._limit("token", ip)
         user, prints = self._user_for_stamp_token(
             "change_email", token, self.settings.change_email_max_age
         )
@@ -756,7 +762,17 @@ class Auth:
         self.store.delete_credential(identity.credential.id, user_id)
 
     def _mail(self, kind: str, to: str, *, link: str, strict: bool = False) -> None:
-        """Render and send; failures are logged and swallowed unless ``strict`` (FT-02)."""
+        """Render and send; failures are logged and swallowed unless ``strict`` (FT-02).
+
+        Each address gets at most ``rate_limits["mail_per_address"]`` mails of one kind; the
+        surplus is dropped silently so the caller's answer stays neutral (RL-05).
+        """
+        limit = self.settings.rate_limits.get("mail_per_address")
+        if limit is not None:
+            key = f"mail:{kind}:{to.casefold()}"
+            if self.limiter.hit(key, limit, self.clock.now()) is not None:
+                self.events.emit("rate_limited", action=f"mail:{kind}")
+                return
         mail = render_mail(
             kind,
             to=to,

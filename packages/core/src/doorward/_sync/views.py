@@ -325,7 +325,7 @@ class Views:
         return self._page(call.request, "confirm_token.html", token=call.params["token"])
 
     def _confirm(self, call: Call) -> HttpResponse:
-        user = self.auth.confirm_email(call.params["token"])
+        user = self.auth.confirm_email(call.params["token"], ip=self.client_ip(call.request))
         if call.as_json:
             return HttpResponse(json=self._user_json(user))
         target = self.settings.url_prefix + "/login?notice=confirmed"
@@ -391,13 +391,15 @@ class Views:
         return self._neutral(call.request, "forgot_password", call.as_json)
 
     def _reset_page(self, call: Call) -> HttpResponse:
-        self.auth.check_reset_token(call.params["token"])
+        self.auth.check_reset_token(call.params["token"], ip=self.client_ip(call.request))
         if call.as_json:
             return HttpResponse(json={"valid": True})
         return self._page(call.request, "reset.html", token=call.params["token"])
 
     def _reset_password(self, call: Call) -> HttpResponse:
-        user = self.auth.reset_password(call.params["token"], call.fields.get("password"))
+        user = self.auth.reset_password(
+            call.params["token"], call.fields.get("password"), ip=self.client_ip(call.request)
+        )
         if call.as_json:
             response = HttpResponse(json=self._user_json(user))
         else:
@@ -445,7 +447,9 @@ class Views:
         return self._page(call.request, "change_email_token.html", token=call.params["token"])
 
     def _confirm_email_change(self, call: Call) -> HttpResponse:
-        user = self.auth.confirm_email_change(call.params["token"])
+        user = self.auth.confirm_email_change(
+            call.params["token"], ip=self.client_ip(call.request)
+        )
         if call.as_json:
             response = HttpResponse(json=self._user_json(user))
         else:

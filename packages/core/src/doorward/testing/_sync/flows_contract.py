@@ -761,6 +761,33 @@ class FlowsContract:
         assert info.value.retry_after > 0
         limited.register("user9@example.com", PASSWORD, ip="198.51.100.8")
 
+    def test_rl05_mails_per_address_limited_silently(
+        self, auth: Auth, read_mail: Any, settings: Settings
+    ) -> None:
+        """Forgot-password keeps answering the same, but one address gets at most N mails an hour."""
+        user = self.confirmed_user(auth)
+        limit = settings.rate_limits["mail_per_address"].limit
+        for _ in range(limit + 3):
+            assert auth.forgot_password(EMAIL) is None
+        assert limit == len([k for k, _ in read_mail(user.email) if k == "reset"])
+
+    def test_rl05_token_checks_rate_limited(
+        self, store: Any, settings: Settings, mailer: Any, clock: FrozenClock
+    ) -> None:
+        """Guessing tokens from one address is limited like other auth actions."""
+        limited = Auth(
+            _with_limits(settings, token=RateLimit(3, timedelta(minutes=5))),
+            store,
+            mailer=mailer,
+            clock=clock,
+            hasher=Argon2Hasher.from_settings(settings),
+        )
+        for _ in range(3):
+            with pytest.raises(InvalidToken):
+                limited.check_reset_token("not-a-token", ip="198.51.100.7")
+        with pytest.raises(RateLimited):
+            limited.confirm_email("not-a-token", ip="198.51.100.7")
+
 
 def _with_limits(settings: Settings, **limits: RateLimit) -> Settings:
     import attrs  # noqa: PLC0415
