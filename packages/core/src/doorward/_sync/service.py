@@ -384,12 +384,7 @@ class Auth:
 
     def list_sessions(self, user: Any) -> list[Credential]:
         """The user's live sessions, oldest first (SS-08)."""
-        now = self.clock.now()
-        return [
-            c
-            for c in self.store.list_credentials(str(user.id), "session")
-            if _rules.credential_alive(c, user, now, self.settings)
-        ]
+        return self._live_credentials(user, "session")
 
     def revoke_session(self, user: Any, session_id: str) -> None:
         """End one of the user's sessions; ``NotFound`` if it is not theirs."""
@@ -595,12 +590,7 @@ class Auth:
 
     def list_api_tokens(self, user: Any) -> list[Credential]:
         """The user's live API tokens, oldest first (never their secrets)."""
-        now = self.clock.now()
-        return [
-            c
-            for c in self.store.list_credentials(str(user.id), "api")
-            if _rules.credential_alive(c, user, now, self.settings)
-        ]
+        return self._live_credentials(user, "api")
 
     def revoke_api_token(self, user: Any, token_id: str) -> None:
         """Revoke one of the user's API tokens; ``NotFound`` if it is not theirs."""
@@ -733,6 +723,14 @@ class Auth:
         if updated is None:
             raise InvalidToken("The account changed meanwhile; please try again.")
         return updated
+
+    def _live_credentials(self, user: Any, kind: CredentialKind) -> list[Credential]:
+        now = self.clock.now()
+        return [
+            c
+            for c in self.store.list_credentials(str(user.id), kind)
+            if _rules.credential_alive(c, user, now, self.settings)
+        ]
 
     def _forget_credentials(self, user: Any) -> None:
         """Delete the records of credentials a stamp rotation already killed.

@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import argon2
+import attrs
 import pytest
 
 from doorward._async.mailers import AsyncOutbox
@@ -746,12 +747,8 @@ class AsyncFlowsContract:
         self, store: Any, settings: Settings, mailer: Any, clock: FrozenClock
     ) -> None:
         """Registrations from one client address are limited; another address is unaffected."""
-        limited = AsyncAuth(
-            _with_limits(settings, register=RateLimit(2, timedelta(hours=1))),
-            store,
-            mailer=mailer,
-            clock=clock,
-            hasher=AsyncArgon2Hasher.from_settings(settings),
+        limited = _limited_auth(
+            store, settings, mailer, clock, register=RateLimit(2, timedelta(hours=1))
         )
         for i in range(2):
             await limited.register(f"user{i}@example.com", PASSWORD, ip="198.51.100.7")
@@ -774,12 +771,8 @@ class AsyncFlowsContract:
         self, store: Any, settings: Settings, mailer: Any, clock: FrozenClock
     ) -> None:
         """Guessing tokens from one address is limited like other auth actions."""
-        limited = AsyncAuth(
-            _with_limits(settings, token=RateLimit(3, timedelta(minutes=5))),
-            store,
-            mailer=mailer,
-            clock=clock,
-            hasher=AsyncArgon2Hasher.from_settings(settings),
+        limited = _limited_auth(
+            store, settings, mailer, clock, token=RateLimit(3, timedelta(minutes=5))
         )
         for _ in range(3):
             with pytest.raises(InvalidToken):
@@ -788,10 +781,13 @@ class AsyncFlowsContract:
             await limited.confirm_email("not-a-token", ip="198.51.100.7")
 
 
-def _with_limits(settings: Settings, **limits: RateLimit) -> Settings:
-    import attrs  # noqa: PLC0415
-
-    return attrs.evolve(settings, rate_limits={**settings.rate_limits, **limits})
+def _limited_auth(
+    store: Any, settings: Settings, mailer: Any, clock: FrozenClock, **limits: RateLimit
+) -> AsyncAuth:
+    """An auth whose given rate limits replace the defaults."""
+    tight = attrs.evolve(settings, rate_limits={**settings.rate_limits, **limits})
+    hasher = AsyncArgon2Hasher.from_settings(settings)
+    return AsyncAuth(tight, store, mailer=mailer, clock=clock, hasher=hasher)
 
 
 def _first_link(text: str) -> str:

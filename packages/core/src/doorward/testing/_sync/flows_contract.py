@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import argon2
+import attrs
 import pytest
 
 from doorward._sync.mailers import Outbox
@@ -747,12 +748,8 @@ class FlowsContract:
         self, store: Any, settings: Settings, mailer: Any, clock: FrozenClock
     ) -> None:
         """Registrations from one client address are limited; another address is unaffected."""
-        limited = Auth(
-            _with_limits(settings, register=RateLimit(2, timedelta(hours=1))),
-            store,
-            mailer=mailer,
-            clock=clock,
-            hasher=Argon2Hasher.from_settings(settings),
+        limited = _limited_auth(
+            store, settings, mailer, clock, register=RateLimit(2, timedelta(hours=1))
         )
         for i in range(2):
             limited.register(f"user{i}@example.com", PASSWORD, ip="198.51.100.7")
@@ -775,12 +772,8 @@ class FlowsContract:
         self, store: Any, settings: Settings, mailer: Any, clock: FrozenClock
     ) -> None:
         """Guessing tokens from one address is limited like other auth actions."""
-        limited = Auth(
-            _with_limits(settings, token=RateLimit(3, timedelta(minutes=5))),
-            store,
-            mailer=mailer,
-            clock=clock,
-            hasher=Argon2Hasher.from_settings(settings),
+        limited = _limited_auth(
+            store, settings, mailer, clock, token=RateLimit(3, timedelta(minutes=5))
         )
         for _ in range(3):
             with pytest.raises(InvalidToken):
@@ -789,10 +782,13 @@ class FlowsContract:
             limited.confirm_email("not-a-token", ip="198.51.100.7")
 
 
-def _with_limits(settings: Settings, **limits: RateLimit) -> Settings:
-    import attrs  # noqa: PLC0415
-
-    return attrs.evolve(settings, rate_limits={**settings.rate_limits, **limits})
+def _limited_auth(
+    store: Any, settings: Settings, mailer: Any, clock: FrozenClock, **limits: RateLimit
+) -> Auth:
+    """An auth whose given rate limits replace the defaults."""
+    tight = attrs.evolve(settings, rate_limits={**settings.rate_limits, **limits})
+    hasher = Argon2Hasher.from_settings(settings)
+    return Auth(tight, store, mailer=mailer, clock=clock, hasher=hasher)
 
 
 def _first_link(text: str) -> str:
