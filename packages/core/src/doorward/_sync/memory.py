@@ -1,5 +1,21 @@
 # Generated from packages/core/src/doorward/_async/memory.py by scripts/unasync.py. Do not edit: edit the source.
-"""TEMPORARY minimal memory store (replaced by the memstore branch)."""
+"""The reference in-memory store: the model for writing your own.
+
+It keeps every rule of the store protocol the way a database store must, and the store
+contract suite (``doorward.testing``) proves it:
+
+* one lock guards all state, so each method is one atomic step (a database gets the
+  same from a single statement or a transaction);
+* ``create_user`` refuses a taken ``normalized_email`` inside that step (a database:
+  a unique index, never a read before the insert);
+* ``compare_and_set_stamp`` checks and writes in one step (``UPDATE ... WHERE
+  security_stamp = ?``), ``increment_failed_logins`` adds in place (``SET n = n + 1``),
+  ``delete_credential`` reports ``True`` only to the caller that removed the record;
+* callers get copies, so nothing changes unless it goes through the store.
+
+Memory never blocks for long, so the async face takes the lock directly. Data lives in
+the process: use it for tests, demos and single-process tools.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +34,8 @@ from doorward.records import Credential, CredentialKind, NewUser, Role
 
 @attrs.define
 class MemoryUser:
+    """The user record of the memory store; application fields go in ``extra``."""
+
     id: str
     email: str
     normalized_email: str
@@ -38,6 +56,8 @@ class MemoryUser:
 
 
 class MemoryStore:
+    """A thread-safe store in a few dicts."""
+
     def __init__(self) -> None:
         self._lock = threading.RLock()
         self._users: dict[str, MemoryUser] = {}

@@ -1,0 +1,23 @@
+"""The store contract, both faces, against the reference in-memory store."""
+
+import pytest
+
+from doorward import AsyncMemoryStore, MemoryStore
+from doorward.testing._async.store_contract import AsyncStoreContract
+from doorward.testing._sync.store_contract import StoreContract
+
+
+class TestAsyncMemoryStore(AsyncStoreContract):
+    """AsyncMemoryStore keeps every rule of the store protocol."""
+
+    @pytest.fixture
+    def store(self):
+        return AsyncMemoryStore()
+
+
+class TestMemoryStore(StoreContract):
+    """MemoryStore keeps every rule of the store protocol, under real threads."""
+
+    @pytest.fixture
+    def store(self):
+        return MemoryStore()
