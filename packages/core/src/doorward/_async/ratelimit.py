@@ -1,4 +1,11 @@
-"""TEMPORARY minimal limiter (replaced by the policies branch)."""
+"""Rate limiting: the protocol, and an in-process implementation.
+
+The flows call ``hit(key, limit, now)`` before work worth limiting (per client address:
+``login:<ip>``, ``register:<ip>``...; per address and mail kind: ``mail:<kind>:<email>``).
+``AsyncMemoryRateLimiter`` counts in this process only; several processes behind one
+site need a shared limiter (a store table, Redis) implementing the same two methods.
+A limiter that fails raises, and the flow fails closed (FT-04).
+"""
 
 from __future__ import annotations
 
@@ -8,27 +15,46 @@ from typing import Protocol
 
 from doorward.settings import RateLimit
 
+__all__ = ["AsyncMemoryRateLimiter", "AsyncRateLimiter"]
+
 
 class AsyncRateLimiter(Protocol):
-    async def hit(self, key: str, limit: RateLimit, now: datetime) -> float | None: ...
-    async def reset(self, key: str) -> None: ...
+    """Counts hits per key in fixed windows."""
+
+    async def hit(self, key: str, limit: RateLimit, now: datetime) -> float | None:
+        """Record one hit; ``None`` if allowed, else the seconds until the key may try again."""
+
+    async def reset(self, key: str) -> None:
+        """Forget the key's hits."""
 
 
 class AsyncMemoryRateLimiter:
-    def __init__(self) -> None:
-        self._hits: dict[str, list[datetime]] = {}
+    """Fixed-window counters in a dict, thread-safe, bounded to ``max_keys`` keys."""
+
+    def __init__(self, max_keys: int = 100_000) -> None:
+        self.max_keys = max_keys
+        self._windows: dict[str, tuple[datetime, int]] = {}
         self._lock = threading.Lock()
 
     async def hit(self, key: str, limit: RateLimit, now: datetime) -> float | None:
+        """Count a hit in the current window of ``limit.window``."""
         with self._lock:
-            hits = [t for t in self._hits.get(key, []) if now - t < limit.window]
-            if len(hits) >= limit.limit:
-                self._hits[key] = hits
-                return (hits[0] + limit.window - now).total_seconds()
-            hits.append(now)
-            self._hits[key] = hits
+            start, count = self._windows.get(key, (now, 0))
+            if now - start >= limit.window:
+                start, count = now, 0
+            if count >= limit.limit:
+                return max((start + limit.window - now).total_seconds(), 0.001)
+            if key not in self._windows and len(self._windows) >= self.max_keys:
+                self._prune(now, limit)
+            self._windows[key] = (start, count + 1)
             return None
 
     async def reset(self, key: str) -> None:
+        """Forget ``key``; other keys keep their counts (RL-03)."""
         with self._lock:
-            self._hits.pop(key, None)
+            self._windows.pop(key, None)
+
+    def _prune(self, now: datetime, limit: RateLimit) -> None:
+        stale = [k for k, (start, _) in self._windows.items() if now - start >= limit.window]
+        for k in stale or list(self._windows)[: len(self._windows) // 10 + 1]:
+            del self._windows[k]

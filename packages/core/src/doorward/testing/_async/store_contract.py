@@ -303,9 +303,9 @@ class AsyncStoreContract:
             str(alice.id), ["session", "api"], except_id="cred-session-0"
         )
         assert removed == 2
-        assert [
-            c.id for c in await store.list_credentials(str(alice.id), "session")
-        ] == ["cred-session-0"]
+        assert [c.id for c in await store.list_credentials(str(alice.id), "session")] == [
+            "cred-session-0"
+        ]
         assert len(await store.list_credentials(str(bob.id), "session")) == 1
 
     async def test_delete_expired_credentials(self, store: Any) -> None:
@@ -315,9 +315,9 @@ class AsyncStoreContract:
         await store.create_credential(credential(user, 2, expires_at=T0 + timedelta(seconds=1)))
         await store.create_credential(credential(user, 3, kind="api", expires_at=None))
         assert await store.delete_expired_credentials(T0) == 1
-        assert [
-            c.id for c in await store.list_credentials(str(user.id), "session")
-        ] == ["cred-session-2"]
+        assert [c.id for c in await store.list_credentials(str(user.id), "session")] == [
+            "cred-session-2"
+        ]
         assert len(await store.list_credentials(str(user.id), "api")) == 1
 
     # -- races -------------------------------------------------------------------------------------
