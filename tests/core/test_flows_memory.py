@@ -1,11 +1,37 @@
-"""The flows suite, both faces, against the reference in-memory store."""
+"""The flows suite, both faces, against the reference in-memory store, once over real SMTP."""
+
+import re
 
 import pytest
 
-from doorward._async.memory import AsyncMemoryStore
-from doorward._sync.memory import MemoryStore
-from doorward.testing._async.flows_contract import AsyncFlowsContract
-from doorward.testing._sync.flows_contract import FlowsContract
+from doorward import AsyncMemoryStore, MemoryStore
+from doorward._async.mailers import AsyncSmtpMailer
+from doorward._smtp import SmtpConfig
+from doorward._sync.mailers import SmtpMailer
+from doorward.testing import AsyncFlowsContract, FlowsContract
+from doorward.testing.smtp import SmtpServer
+
+
+@pytest.fixture(scope="module")
+def smtp():
+    with SmtpServer() as server:
+        yield server
+
+
+def read_from(smtp):
+    """``read_mail`` over what the SMTP server received."""
+
+    def read(to):
+        found = []
+        with smtp.lock:
+            messages = list(smtp.messages)
+        for message in messages:
+            if message["To"] == to:
+                match = re.search(r"https?://\S+", SmtpServer.text_of(message))
+                found.append((message["X-Doorward-Mail"], match.group(0) if match else ""))
+        return found
+
+    return read
 
 
 class TestAsyncFlowsOnMemory(AsyncFlowsContract):
@@ -22,3 +48,41 @@ class TestSyncFlowsOnMemory(FlowsContract):
     @pytest.fixture
     def store(self):
         return MemoryStore()
+
+
+class TestSyncFlowsOverSmtp(FlowsContract):
+    """Every flow of Auth with mail delivered by smtplib to a real SMTP server on loopback."""
+
+    @pytest.fixture
+    def store(self):
+        return MemoryStore()
+
+    @pytest.fixture
+    def mailer(self, smtp):
+        with smtp.lock:
+            smtp.messages.clear()
+        return SmtpMailer(SmtpConfig(host="127.0.0.1", port=smtp.port, sender="auth@example.com"))
+
+    @pytest.fixture
+    def read_mail(self, smtp, mailer):
+        return read_from(smtp)
+
+
+class TestAsyncFlowsOverSmtp(AsyncFlowsContract):
+    """Every flow of AsyncAuth with mail delivered from a worker thread to a real SMTP server."""
+
+    @pytest.fixture
+    def store(self):
+        return AsyncMemoryStore()
+
+    @pytest.fixture
+    def mailer(self, smtp):
+        with smtp.lock:
+            smtp.messages.clear()
+        return AsyncSmtpMailer(
+            SmtpConfig(host="127.0.0.1", port=smtp.port, sender="auth@example.com")
+        )
+
+    @pytest.fixture
+    def read_mail(self, smtp, mailer):
+        return read_from(smtp)

@@ -1,10 +1,40 @@
-"""Mail messages and their rendering from overridable templates."""
+"""Mail messages and their rendering from overridable templates.
+
+Each kind of mail has three templates: ``<kind>.subject``, ``<kind>.txt`` and
+``<kind>.html``, written with ``string.Template`` placeholders (``$link``, ``$email``,
+``$site_name``). The defaults ship in ``doorward/templates/mail/``; an application
+overrides any of them with directories searched first, or with a mapping of file names
+to text. Templates are checked when ``MailTemplates`` is built: a placeholder that is not
+known stops start-up (a ``ConfigurationError``), never a send.
+"""
 
 from __future__ import annotations
 
+import html
+import string
+from collections.abc import Mapping, Sequence
+from importlib import resources
+from pathlib import Path
+
 import attrs
 
-__all__ = ["Mail"]
+from doorward.exceptions import ConfigurationError
+
+__all__ = ["KINDS", "PLACEHOLDERS", "Mail", "MailTemplates", "render_mail"]
+
+#: Every kind of mail the flows send.
+KINDS = (
+    "confirm",
+    "existing_account",
+    "reset",
+    "password_changed",
+    "change_email",
+    "email_changed",
+    "account_locked",
+)
+#: The placeholders a template may use.
+PLACEHOLDERS = frozenset({"link", "email", "site_name"})
+_PARTS = ("subject", "txt", "html")
 
 
 @attrs.frozen(kw_only=True)
@@ -18,22 +48,63 @@ class Mail:
     kind: str = ""
 
 
-_SUBJECTS = {
-    "confirm": "Confirm your email address",
-    "existing_account": "Someone tried to register with your address",
-    "reset": "Reset your password",
-    "password_changed": "Your password was changed",
-    "change_email": "Confirm your new email address",
-    "email_changed": "Your email address was changed",
-    "account_locked": "Your account was locked",
-}
-
-
 class MailTemplates:
-    """TEMPORARY minimal templates (replaced by the mailers branch)."""
+    """The templates of every kind, from overrides first and the bundled defaults last."""
+
+    def __init__(
+        self,
+        directories: Sequence[str | Path] = (),
+        overrides: Mapping[str, str] | None = None,
+    ) -> None:
+        self._templates: dict[str, string.Template] = {}
+        bundled = resources.files("doorward").joinpath("templates/mail")
+        for kind in KINDS:
+            for part in _PARTS:
+                name = f"{kind}.{part}"
+                text = self._find(name, directories, overrides or {})
+                if text is None:
+                    text = bundled.joinpath(name).read_text("utf-8")
+                self._templates[name] = _checked(name, text)
+
+    @staticmethod
+    def _find(
+        name: str, directories: Sequence[str | Path], overrides: Mapping[str, str]
+    ) -> str | None:
+        if name in overrides:
+            return overrides[name]
+        for directory in directories:
+            path = Path(directory) / name
+            if path.is_file():
+                return path.read_text("utf-8")
+        return None
+
+    def render(self, kind: str, part: str, values: Mapping[str, str]) -> str:
+        """One part of one kind with ``values`` substituted (already escaped as needed)."""
+        return self._templates[f"{kind}.{part}"].substitute(values)
 
 
-def render_mail(kind: str, *, to: str, context: dict[str, str], templates: MailTemplates) -> Mail:
-    del templates
-    text = f"{_SUBJECTS[kind]}\n\n{context.get('link', '')}\n"
-    return Mail(to=to, subject=_SUBJECTS[kind], text=text, kind=kind)
+def _checked(name: str, text: str) -> string.Template:
+    template = string.Template(text)
+    if not template.is_valid():
+        raise ConfigurationError(f"mail template {name} has a malformed placeholder")
+    unknown = set(template.get_identifiers()) - PLACEHOLDERS
+    if unknown:
+        raise ConfigurationError(
+            f"mail template {name} uses unknown placeholders {sorted(unknown)}; "
+            f"known: {sorted(PLACEHOLDERS)}"
+        )
+    if name.endswith(".subject") and ("\n" in text.strip() or "\r" in text):
+        raise ConfigurationError(f"mail template {name} must be one line")
+    return template
+
+
+def render_mail(
+    kind: str, *, to: str, context: Mapping[str, str], templates: MailTemplates
+) -> Mail:
+    """Render one mail. Values are HTML-escaped in the HTML part; the subject stays one line."""
+    values = {key: str(context.get(key, "")) for key in PLACEHOLDERS}
+    subject = " ".join(templates.render(kind, "subject", values).split())
+    text = templates.render(kind, "txt", values)
+    escaped = {key: html.escape(value, quote=True) for key, value in values.items()}
+    body = templates.render(kind, "html", escaped)
+    return Mail(to=to, subject=subject, text=text, html=body, kind=kind)

@@ -1,23 +1,92 @@
-"""TEMPORARY minimal mailers (replaced by the mailers branch)."""
+"""The mailers: console (the demo default), SMTP, and an in-memory outbox for tests.
+
+``mailer_from_url`` picks one from a URL: ``console://``, ``memory://``,
+``smtp://host:port?from=...``, ``smtp+starttls://user:pass@host:587?from=...`` or
+``smtps://...``. The async SMTP mailer runs smtplib in a worker thread, so the event loop
+never waits on the network.
+"""
 
 from __future__ import annotations
 
+import re
+import ssl
 import sys
 import threading
+from typing import TextIO
 
+from doorward._async._io import run_blocking
+from doorward._async.protocols import AsyncMailer
+from doorward._smtp import SmtpConfig, deliver
+from doorward.exceptions import ConfigurationError
 from doorward.mail import Mail
+
+__all__ = ["AsyncConsoleMailer", "AsyncOutbox", "AsyncSmtpMailer", "mailer_from_url"]
+
+_LINK = re.compile(r"https?://\S+")
 
 
 class AsyncConsoleMailer:
+    """Prints each mail (recipient, subject, text) so links show up in the terminal."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream
+        self._lock = threading.Lock()
+
     async def send(self, mail: Mail) -> None:
-        sys.stdout.write(f"To: {mail.to}\nSubject: {mail.subject}\n\n{mail.text}\n")
+        """Write the mail to the stream (stdout by default)."""
+        out = self.stream or sys.stdout
+        rule = "-" * 72
+        with self._lock:
+            out.write(f"{rule}\nTo: {mail.to}\nSubject: {mail.subject}\n\n{mail.text}\n{rule}\n")
+            out.flush()
 
 
 class AsyncOutbox:
+    """Keeps sent mail in memory (thread-safe), for tests."""
+
     def __init__(self) -> None:
         self.messages: list[Mail] = []
         self._lock = threading.Lock()
 
     async def send(self, mail: Mail) -> None:
+        """Keep the mail."""
         with self._lock:
             self.messages.append(mail)
+
+    def clear(self) -> None:
+        """Forget every mail."""
+        with self._lock:
+            self.messages.clear()
+
+    def last_link(self, to: str, kind: str | None = None) -> str | None:
+        """The first link of the newest mail to ``to`` (of ``kind``, if given)."""
+        with self._lock:
+            for mail in reversed(self.messages):
+                if mail.to == to and kind in (None, mail.kind):
+                    match = _LINK.search(mail.text)
+                    return match.group(0) if match else None
+        return None
+
+
+class AsyncSmtpMailer:
+    """Sends through an SMTP server (plain, STARTTLS or SSL, optional login)."""
+
+    def __init__(self, config: SmtpConfig, *, ssl_context: ssl.SSLContext | None = None) -> None:
+        self.config = config
+        self.ssl_context = ssl_context
+
+    async def send(self, mail: Mail) -> None:
+        """Deliver; raises ``MailerUnavailable`` when the server cannot be used."""
+        await run_blocking(deliver, self.config, mail, self.ssl_context)
+
+
+def mailer_from_url(url: str) -> AsyncMailer:
+    """A mailer for ``console://``, ``memory://`` or an SMTP URL."""
+    scheme = url.split("://", 1)[0] if "://" in url else ""
+    if scheme == "console":
+        return AsyncConsoleMailer()
+    if scheme == "memory":
+        return AsyncOutbox()
+    if scheme in {"smtp", "smtp+starttls", "smtps"}:
+        return AsyncSmtpMailer(SmtpConfig.from_url(url))
+    raise ConfigurationError("the mail URL must be console://, memory:// or smtp[s]://...")
