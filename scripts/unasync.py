@@ -18,10 +18,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 SUBSTITUTIONS: list[tuple[str, str]] = [
+    (
+        r"from sqlalchemy\.ext\.asyncio import AsyncEngine, async_sessionmaker",
+        "from sqlalchemy import Engine\nfrom sqlalchemy.orm import sessionmaker",
+    ),
     (r"async def ", "def "),
     (r"await ", ""),
     (r"\b_async\b", "_sync"),
+    (r"async with ", "with "),
     (r"\bAsync([A-Z]\w*)", r"\1"),
+    (r"\basync_sessionmaker\b", "sessionmaker"),
     (r"pytestmark = pytest\.mark\.asyncio", "pytestmark: list[pytest.MarkDecorator] = []"),
 ]
 HAND_WRITTEN = frozenset({"_io.py", "_concurrency.py"})

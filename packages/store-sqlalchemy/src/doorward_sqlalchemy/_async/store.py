@@ -1,0 +1,352 @@
+"""The SQLAlchemy store, written once: ``AsyncSQLAlchemyStore`` here, ``SQLAlchemyStore``
+generated into ``_sync/store.py``.
+
+Every method is one transaction. The races are settled by the database: a unique index
+(one account per address), ``SET n = n + 1`` (counters), ``UPDATE ... WHERE stamp = ?``
+(single-use tokens), ``DELETE`` row counts (single-use remember-me tokens).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+
+from doorward.exceptions import NotFound
+from doorward.records import Credential, CredentialKind, NewUser, Role
+from doorward_sqlalchemy._errors import translated
+from doorward_sqlalchemy._rows import (
+    credential_from_row,
+    credential_values,
+    id_value,
+    permissions_text,
+    role_from_row,
+)
+from doorward_sqlalchemy.models import Models
+
+__all__ = ["AsyncSQLAlchemyStore"]
+
+
+class AsyncSQLAlchemyStore:
+    """A doorward store over SQLAlchemy models (see ``doorward_sqlalchemy.models``).
+
+    Users come back as detached instances of the application's model with every column
+    loaded (``expire_on_commit=False``); relationships of the application are not loaded.
+    """
+
+    def __init__(self, engine: AsyncEngine, models: Models) -> None:
+        self.engine = engine
+        self.models = models
+        self.sessions = async_sessionmaker(engine, expire_on_commit=False)
+        self._returning = engine.dialect.update_returning
+        self._user_id = models.user.__mapper__.primary_key[0]
+
+    def _uid(self, user_id: str) -> Any:
+        return id_value(self._user_id, user_id)
+
+    # -- users -----------------------------------------------------------------------------
+
+    async def create_user(self, new: NewUser) -> Any:
+        with translated("create_user"):
+            async with self.sessions.begin() as session:
+                user = self.models.user(**new.as_fields())
+                session.add(user)
+                await session.flush()
+            return user
+
+    async def get_user(self, user_id: str) -> Any | None:
+        key = self._uid(user_id)
+        if key is None:
+            return None
+        with translated("get_user"):
+            async with self.sessions() as session:
+                return await session.get(self.models.user, key)
+
+    async def get_user_by_email(self, normalized_email: str) -> Any | None:
+        user = self.models.user
+        with translated("get_user_by_email"):
+            async with self.sessions() as session:
+                result = await session.execute(
+                    select(user).where(user.normalized_email == normalized_email)
+                )
+                return result.scalar_one_or_none()
+
+    async def update_user(self, user: Any, changes: Mapping[str, Any]) -> Any:
+        with translated("update_user"):
+            async with self.sessions.begin() as session:
+                stored = await session.get(self.models.user, user.id, populate_existing=True)
+                if stored is None:
+                    raise NotFound
+                for key, value in changes.items():
+                    setattr(stored, key, value)
+                await session.flush()
+            return stored
+
+    async def compare_and_set_stamp(
+        self, user: Any, expected_stamp: str, changes: Mapping[str, Any]
+    ) -> Any | None:
+        model = self.models.user
+        with translated("compare_and_set_stamp"):
+            async with self.sessions.begin() as session:
+                result = await session.execute(
+                    update(model)
+                    .where(model.id == user.id, model.security_stamp == expected_stamp)
+                    .values(**changes)
+                    .execution_options(synchronize_session=False)
+                )
+                if result.rowcount != 1:  # type: ignore[attr-defined]
+                    return None
+                return await session.get(model, user.id, populate_existing=True)
+
+    async def delete_user(self, user: Any) -> None:
+        models = self.models
+        with translated("delete_user"):
+            async with self.sessions.begin() as session:
+                await session.execute(
+                    delete(models.credential).where(models.credential.user_id == user.id)
+                )
+                await session.execute(
+                    delete(models.user_role).where(models.user_role.user_id == user.id)
+                )
+                await session.execute(delete(models.user).where(models.user.id == user.id))
+
+    async def increment_failed_logins(self, user: Any, at: datetime) -> int:
+        model = self.models.user
+        statement = (
+            update(model)
+            .where(model.id == user.id)
+            .values(failed_logins=model.failed_logins + 1, last_failed_login_at=at)
+            .execution_options(synchronize_session=False)
+        )
+        with translated("increment_failed_logins"):
+            async with self.sessions.begin() as session:
+                if self._returning:
+                    result = await session.execute(statement.returning(model.failed_logins))
+                    return int(result.scalar_one())
+                await session.execute(statement)
+                result = await session.execute(
+                    select(model.failed_logins).where(model.id == user.id)
+                )
+                return int(result.scalar_one())
+
+    async def record_login(self, user: Any, at: datetime, ip: str | None) -> Any:
+        model = self.models.user
+        with translated("record_login"):
+            async with self.sessions.begin() as session:
+                await session.execute(
+                    update(model)
+                    .where(model.id == user.id)
+                    .ordered_values(
+                        (model.last_login_at, model.current_login_at),
+                        (model.last_login_ip, model.current_login_ip),
+                        (model.current_login_at, at),
+                        (model.current_login_ip, ip),
+                        (model.login_count, model.login_count + 1),
+                        (model.failed_logins, 0),
+                        (model.last_failed_login_at, None),
+                    )
+                    .execution_options(synchronize_session=False)
+                )
+                return await session.get(model, user.id, populate_existing=True)
+
+    # -- roles -------------------------------------------------------------------------------
+
+    async def save_role(self, role: Role) -> Role:
+        model = self.models.role
+        with translated("save_role"):
+            async with self.sessions.begin() as session:
+                result = await session.execute(select(model).where(model.name == role.name))
+                row = result.scalar_one_or_none()
+                if row is None:
+                    row = model(name=role.name)
+                    session.add(row)
+                row.description = role.description
+                row.permissions = permissions_text(role.permissions)
+            return role
+
+    async def get_role(self, name: str) -> Role | None:
+        model = self.models.role
+        with translated("get_role"):
+            async with self.sessions() as session:
+                result = await session.execute(select(model).where(model.name == name))
+                row = result.scalar_one_or_none()
+                return role_from_row(row) if row is not None else None
+
+    async def list_roles(self) -> list[Role]:
+        model = self.models.role
+        with translated("list_roles"):
+            async with self.sessions() as session:
+                result = await session.execute(select(model).order_by(model.name))
+                return [role_from_row(row) for row in result.scalars()]
+
+    async def delete_role(self, name: str) -> bool:
+        models = self.models
+        with translated("delete_role"):
+            async with self.sessions.begin() as session:
+                result = await session.execute(
+                    select(models.role.id).where(models.role.name == name)
+                )
+                role_id = result.scalar_one_or_none()
+                if role_id is None:
+                    return False
+                await session.execute(
+                    delete(models.user_role).where(models.user_role.role_id == role_id)
+                )
+                await session.execute(delete(models.role).where(models.role.id == role_id))
+                return True
+
+    async def add_user_role(self, user: Any, name: str) -> bool:
+        models = self.models
+        with translated("add_user_role"):
+            async with self.sessions.begin() as session:
+                result = await session.execute(
+                    select(models.role.id).where(models.role.name == name)
+                )
+                role_id = result.scalar_one_or_none()
+                if role_id is None:
+                    raise NotFound
+                link = await session.get(models.user_role, (user.id, role_id))
+                if link is not None:
+                    return False
+                session.add(models.user_role(user_id=user.id, role_id=role_id))
+                return True
+
+    async def remove_user_role(self, user: Any, name: str) -> bool:
+        models = self.models
+        role_ids = select(models.role.id).where(models.role.name == name).scalar_subquery()
+        with translated("remove_user_role"):
+            async with self.sessions.begin() as session:
+                result = await session.execute(
+                    delete(models.user_role).where(
+                        models.user_role.user_id == user.id,
+                        models.user_role.role_id == role_ids,
+                    )
+                )
+                return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def _roles_of(self, user: Any) -> list[Any]:
+        models = self.models
+        with translated("get_user_roles"):
+            async with self.sessions() as session:
+                result = await session.execute(
+                    select(models.role)
+                    .join(models.user_role, models.user_role.role_id == models.role.id)
+                    .where(models.user_role.user_id == user.id)
+                )
+                return list(result.scalars())
+
+    async def get_user_roles(self, user: Any) -> frozenset[str]:
+        return frozenset(row.name for row in await self._roles_of(user))
+
+    async def get_user_permissions(self, user: Any) -> frozenset[str]:
+        return frozenset(p for row in await self._roles_of(user) for p in row.permissions.split())
+
+    # -- credentials ---------------------------------------------------------------------------
+
+    async def create_credential(self, credential: Credential) -> None:
+        values = credential_values(credential, self._uid(credential.user_id))
+        with translated("create_credential"):
+            async with self.sessions.begin() as session:
+                session.add(self.models.credential(**values))
+
+    async def get_credential(
+        self, kind: CredentialKind, secret_hash: str
+    ) -> tuple[Credential, Any] | None:
+        models = self.models
+        with translated("get_credential"):
+            async with self.sessions() as session:
+                result = await session.execute(
+                    select(models.credential, models.user)
+                    .join(models.user, models.user.id == models.credential.user_id)
+                    .where(
+                        models.credential.kind == kind,
+                        models.credential.secret_hash == secret_hash,
+                    )
+                )
+                row = result.first()
+                if row is None:
+                    return None
+                return credential_from_row(row[0]), row[1]
+
+    async def list_credentials(self, user_id: str, kind: CredentialKind) -> list[Credential]:
+        model = self.models.credential
+        key = self._uid(user_id)
+        if key is None:
+            return []
+        with translated("list_credentials"):
+            async with self.sessions() as session:
+                result = await session.execute(
+                    select(model)
+                    .where(model.user_id == key, model.kind == kind)
+                    .order_by(model.created_at, model.id)
+                )
+                return [credential_from_row(row) for row in result.scalars()]
+
+    async def touch_credential(
+        self,
+        credential_id: str,
+        *,
+        last_used_at: datetime,
+        authenticated_at: datetime | None = None,
+    ) -> None:
+        model = self.models.credential
+        values: dict[str, Any] = {"last_used_at": last_used_at}
+        if authenticated_at is not None:
+            values["authenticated_at"] = authenticated_at
+        with translated("touch_credential"):
+            async with self.sessions.begin() as session:
+                await session.execute(
+                    update(model)
+                    .where(model.id == credential_id)
+                    .values(**values)
+                    .execution_options(synchronize_session=False)
+                )
+
+    async def delete_credential(self, credential_id: str, user_id: str | None = None) -> bool:
+        model = self.models.credential
+        statement = delete(model).where(model.id == credential_id)
+        if user_id is not None:
+            key = self._uid(user_id)
+            if key is None:
+                return False
+            statement = statement.where(model.user_id == key)
+        with translated("delete_credential"):
+            async with self.sessions.begin() as session:
+                result = await session.execute(statement)
+                return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+    async def delete_credentials(
+        self,
+        user_id: str,
+        kinds: Iterable[CredentialKind],
+        *,
+        except_id: str | None = None,
+    ) -> int:
+        model = self.models.credential
+        key = self._uid(user_id)
+        if key is None:
+            return 0
+        statement = delete(model).where(model.user_id == key, model.kind.in_(list(kinds)))
+        if except_id is not None:
+            statement = statement.where(model.id != except_id)
+        with translated("delete_credentials"):
+            async with self.sessions.begin() as session:
+                result = await session.execute(statement)
+                return int(result.rowcount)  # type: ignore[attr-defined]
+
+    async def delete_expired_credentials(self, now: datetime) -> int:
+        model = self.models.credential
+        with translated("delete_expired_credentials"):
+            async with self.sessions.begin() as session:
+                result = await session.execute(delete(model).where(model.expires_at < now))
+                return int(result.rowcount)  # type: ignore[attr-defined]
+
+    async def count_users(self) -> int:
+        """How many users there are (for the CLI and the benchmarks)."""
+        with translated("count_users"):
+            async with self.sessions() as session:
+                result = await session.execute(select(func.count()).select_from(self.models.user))
+                return int(result.scalar_one())

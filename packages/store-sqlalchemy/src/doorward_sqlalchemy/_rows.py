@@ -1,0 +1,68 @@
+"""Conversions between doorward's records and rows, shared by both faces."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import ColumnElement
+from sqlalchemy.types import Integer
+
+from doorward.records import Credential, Role
+
+
+def id_value(column: ColumnElement[Any], text: str) -> Any:
+    """The database value of a user id given as text, or ``None`` if it cannot be one."""
+    if not isinstance(text, str) or not text or len(text) > 64:
+        return None
+    if isinstance(column.type, Integer):
+        return int(text) if text.isdigit() and len(text) < 19 else None
+    return text
+
+
+def permissions_text(permissions: Iterable[str]) -> str:
+    """Permissions as stored: sorted names separated by spaces."""
+    return " ".join(sorted(permissions))
+
+
+def role_from_row(row: Any) -> Role:
+    """A ``Role`` record from a role row."""
+    return Role(
+        name=row.name, description=row.description or "", permissions=row.permissions.split()
+    )
+
+
+def credential_values(credential: Credential, user_key: Any) -> dict[str, Any]:
+    """Column values for a new credential row."""
+    return {
+        "id": credential.id,
+        "user_id": user_key,
+        "kind": credential.kind,
+        "secret_hash": credential.secret_hash,
+        "stamp": credential.stamp,
+        "created_at": credential.created_at,
+        "expires_at": credential.expires_at,
+        "last_used_at": credential.last_used_at,
+        "authenticated_at": credential.authenticated_at,
+        "name": credential.name,
+        "ip": credential.ip,
+        "user_agent": credential.user_agent,
+    }
+
+
+def credential_from_row(row: Any) -> Credential:
+    """A ``Credential`` record from a credential row."""
+    return Credential(
+        id=row.id,
+        user_id=str(row.user_id),
+        kind=row.kind,
+        secret_hash=row.secret_hash,
+        stamp=row.stamp,
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+        last_used_at=row.last_used_at,
+        authenticated_at=row.authenticated_at,
+        name=row.name,
+        ip=row.ip,
+        user_agent=row.user_agent,
+    )

@@ -1,0 +1,354 @@
+# Generated from packages/store-sqlalchemy/src/doorward_sqlalchemy/_async/store.py by scripts/unasync.py. Do not edit: edit the source.
+"""The SQLAlchemy store, written once: ``SQLAlchemyStore`` here, ``SQLAlchemyStore``
+generated into ``_sync/store.py``.
+
+Every method is one transaction. The races are settled by the database: a unique index
+(one account per address), ``SET n = n + 1`` (counters), ``UPDATE ... WHERE stamp = ?``
+(single-use tokens), ``DELETE`` row counts (single-use remember-me tokens).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy import Engine
+from sqlalchemy.orm import sessionmaker
+
+from doorward.exceptions import NotFound
+from doorward.records import Credential, CredentialKind, NewUser, Role
+from doorward_sqlalchemy._errors import translated
+from doorward_sqlalchemy._rows import (
+    credential_from_row,
+    credential_values,
+    id_value,
+    permissions_text,
+    role_from_row,
+)
+from doorward_sqlalchemy.models import Models
+
+__all__ = ["SQLAlchemyStore"]
+
+
+class SQLAlchemyStore:
+    """A doorward store over SQLAlchemy models (see ``doorward_sqlalchemy.models``).
+
+    Users come back as detached instances of the application's model with every column
+    loaded (``expire_on_commit=False``); relationships of the application are not loaded.
+    """
+
+    def __init__(self, engine: Engine, models: Models) -> None:
+        self.engine = engine
+        self.models = models
+        self.sessions = sessionmaker(engine, expire_on_commit=False)
+        self._returning = engine.dialect.update_returning
+        self._user_id = models.user.__mapper__.primary_key[0]
+
+    def _uid(self, user_id: str) -> Any:
+        return id_value(self._user_id, user_id)
+
+    # -- users -----------------------------------------------------------------------------
+
+    def create_user(self, new: NewUser) -> Any:
+        with translated("create_user"):
+            with self.sessions.begin() as session:
+                user = self.models.user(**new.as_fields())
+                session.add(user)
+                session.flush()
+            return user
+
+    def get_user(self, user_id: str) -> Any | None:
+        key = self._uid(user_id)
+        if key is None:
+            return None
+        with translated("get_user"):
+            with self.sessions() as session:
+                return session.get(self.models.user, key)
+
+    def get_user_by_email(self, normalized_email: str) -> Any | None:
+        user = self.models.user
+        with translated("get_user_by_email"):
+            with self.sessions() as session:
+                result = session.execute(
+                    select(user).where(user.normalized_email == normalized_email)
+                )
+                return result.scalar_one_or_none()
+
+    def update_user(self, user: Any, changes: Mapping[str, Any]) -> Any:
+        with translated("update_user"):
+            with self.sessions.begin() as session:
+                stored = session.get(self.models.user, user.id, populate_existing=True)
+                if stored is None:
+                    raise NotFound
+                for key, value in changes.items():
+                    setattr(stored, key, value)
+                session.flush()
+            return stored
+
+    def compare_and_set_stamp(
+        self, user: Any, expected_stamp: str, changes: Mapping[str, Any]
+    ) -> Any | None:
+        model = self.models.user
+        with translated("compare_and_set_stamp"):
+            with self.sessions.begin() as session:
+                result = session.execute(
+                    update(model)
+                    .where(model.id == user.id, model.security_stamp == expected_stamp)
+                    .values(**changes)
+                    .execution_options(synchronize_session=False)
+                )
+                if result.rowcount != 1:  # type: ignore[attr-defined]
+                    return None
+                return session.get(model, user.id, populate_existing=True)
+
+    def delete_user(self, user: Any) -> None:
+        models = self.models
+        with translated("delete_user"):
+            with self.sessions.begin() as session:
+                session.execute(
+                    delete(models.credential).where(models.credential.user_id == user.id)
+                )
+                session.execute(
+                    delete(models.user_role).where(models.user_role.user_id == user.id)
+                )
+                session.execute(delete(models.user).where(models.user.id == user.id))
+
+    def increment_failed_logins(self, user: Any, at: datetime) -> int:
+        model = self.models.user
+        statement = (
+            update(model)
+            .where(model.id == user.id)
+            .values(failed_logins=model.failed_logins + 1, last_failed_login_at=at)
+            .execution_options(synchronize_session=False)
+        )
+        with translated("increment_failed_logins"):
+            with self.sessions.begin() as session:
+                if self._returning:
+                    result = session.execute(statement.returning(model.failed_logins))
+                    return int(result.scalar_one())
+                session.execute(statement)
+                result = session.execute(
+                    select(model.failed_logins).where(model.id == user.id)
+                )
+                return int(result.scalar_one())
+
+    def record_login(self, user: Any, at: datetime, ip: str | None) -> Any:
+        model = self.models.user
+        with translated("record_login"):
+            with self.sessions.begin() as session:
+                session.execute(
+                    update(model)
+                    .where(model.id == user.id)
+                    .ordered_values(
+                        (model.last_login_at, model.current_login_at),
+                        (model.last_login_ip, model.current_login_ip),
+                        (model.current_login_at, at),
+                        (model.current_login_ip, ip),
+                        (model.login_count, model.login_count + 1),
+                        (model.failed_logins, 0),
+                        (model.last_failed_login_at, None),
+                    )
+                    .execution_options(synchronize_session=False)
+                )
+                return session.get(model, user.id, populate_existing=True)
+
+    # -- roles -------------------------------------------------------------------------------
+
+    def save_role(self, role: Role) -> Role:
+        model = self.models.role
+        with translated("save_role"):
+            with self.sessions.begin() as session:
+                result = session.execute(select(model).where(model.name == role.name))
+                row = result.scalar_one_or_none()
+                if row is None:
+                    row = model(name=role.name)
+                    session.add(row)
+                row.description = role.description
+                row.permissions = permissions_text(role.permissions)
+            return role
+
+    def get_role(self, name: str) -> Role | None:
+        model = self.models.role
+        with translated("get_role"):
+            with self.sessions() as session:
+                result = session.execute(select(model).where(model.name == name))
+                row = result.scalar_one_or_none()
+                return role_from_row(row) if row is not None else None
+
+    def list_roles(self) -> list[Role]:
+        model = self.models.role
+        with translated("list_roles"):
+            with self.sessions() as session:
+                result = session.execute(select(model).order_by(model.name))
+                return [role_from_row(row) for row in result.scalars()]
+
+    def delete_role(self, name: str) -> bool:
+        models = self.models
+        with translated("delete_role"):
+            with self.sessions.begin() as session:
+                result = session.execute(
+                    select(models.role.id).where(models.role.name == name)
+                )
+                role_id = result.scalar_one_or_none()
+                if role_id is None:
+                    return False
+                session.execute(
+                    delete(models.user_role).where(models.user_role.role_id == role_id)
+                )
+                session.execute(delete(models.role).where(models.role.id == role_id))
+                return True
+
+    def add_user_role(self, user: Any, name: str) -> bool:
+        models = self.models
+        with translated("add_user_role"):
+            with self.sessions.begin() as session:
+                result = session.execute(
+                    select(models.role.id).where(models.role.name == name)
+                )
+                role_id = result.scalar_one_or_none()
+                if role_id is None:
+                    raise NotFound
+                link = session.get(models.user_role, (user.id, role_id))
+                if link is not None:
+                    return False
+                session.add(models.user_role(user_id=user.id, role_id=role_id))
+                return True
+
+    def remove_user_role(self, user: Any, name: str) -> bool:
+        models = self.models
+        role_ids = select(models.role.id).where(models.role.name == name).scalar_subquery()
+        with translated("remove_user_role"):
+            with self.sessions.begin() as session:
+                result = session.execute(
+                    delete(models.user_role).where(
+                        models.user_role.user_id == user.id,
+                        models.user_role.role_id == role_ids,
+                    )
+                )
+                return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def _roles_of(self, user: Any) -> list[Any]:
+        models = self.models
+        with translated("get_user_roles"):
+            with self.sessions() as session:
+                result = session.execute(
+                    select(models.role)
+                    .join(models.user_role, models.user_role.role_id == models.role.id)
+                    .where(models.user_role.user_id == user.id)
+                )
+                return list(result.scalars())
+
+    def get_user_roles(self, user: Any) -> frozenset[str]:
+        return frozenset(row.name for row in self._roles_of(user))
+
+    def get_user_permissions(self, user: Any) -> frozenset[str]:
+        return frozenset(p for row in self._roles_of(user) for p in row.permissions.split())
+
+    # -- credentials ---------------------------------------------------------------------------
+
+    def create_credential(self, credential: Credential) -> None:
+        values = credential_values(credential, self._uid(credential.user_id))
+        with translated("create_credential"):
+            with self.sessions.begin() as session:
+                session.add(self.models.credential(**values))
+
+    def get_credential(
+        self, kind: CredentialKind, secret_hash: str
+    ) -> tuple[Credential, Any] | None:
+        models = self.models
+        with translated("get_credential"):
+            with self.sessions() as session:
+                result = session.execute(
+                    select(models.credential, models.user)
+                    .join(models.user, models.user.id == models.credential.user_id)
+                    .where(
+                        models.credential.kind == kind,
+                        models.credential.secret_hash == secret_hash,
+                    )
+                )
+                row = result.first()
+                if row is None:
+                    return None
+                return credential_from_row(row[0]), row[1]
+
+    def list_credentials(self, user_id: str, kind: CredentialKind) -> list[Credential]:
+        model = self.models.credential
+        key = self._uid(user_id)
+        if key is None:
+            return []
+        with translated("list_credentials"):
+            with self.sessions() as session:
+                result = session.execute(
+                    select(model)
+                    .where(model.user_id == key, model.kind == kind)
+                    .order_by(model.created_at, model.id)
+                )
+                return [credential_from_row(row) for row in result.scalars()]
+
+    def touch_credential(
+        self,
+        credential_id: str,
+        *,
+        last_used_at: datetime,
+        authenticated_at: datetime | None = None,
+    ) -> None:
+        model = self.models.credential
+        values: dict[str, Any] = {"last_used_at": last_used_at}
+        if authenticated_at is not None:
+            values["authenticated_at"] = authenticated_at
+        with translated("touch_credential"):
+            with self.sessions.begin() as session:
+                session.execute(
+                    update(model)
+                    .where(model.id == credential_id)
+                    .values(**values)
+                    .execution_options(synchronize_session=False)
+                )
+
+    def delete_credential(self, credential_id: str, user_id: str | None = None) -> bool:
+        model = self.models.credential
+        statement = delete(model).where(model.id == credential_id)
+        if user_id is not None:
+            key = self._uid(user_id)
+            if key is None:
+                return False
+            statement = statement.where(model.user_id == key)
+        with translated("delete_credential"):
+            with self.sessions.begin() as session:
+                result = session.execute(statement)
+                return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+    def delete_credentials(
+        self,
+        user_id: str,
+        kinds: Iterable[CredentialKind],
+        *,
+        except_id: str | None = None,
+    ) -> int:
+        model = self.models.credential
+        key = self._uid(user_id)
+        if key is None:
+            return 0
+        statement = delete(model).where(model.user_id == key, model.kind.in_(list(kinds)))
+        if except_id is not None:
+            statement = statement.where(model.id != except_id)
+        with translated("delete_credentials"):
+            with self.sessions.begin() as session:
+                result = session.execute(statement)
+                return int(result.rowcount)  # type: ignore[attr-defined]
+
+    def delete_expired_credentials(self, now: datetime) -> int:
+        model = self.models.credential
+        with translated("delete_expired_credentials"):
+            with self.sessions.begin() as session:
+                result = session.execute(delete(model).where(model.expires_at < now))
+                return int(result.rowcount)  # type: ignore[attr-defined]
+
+    def count_users(self) -> int:
+        """How many users there are (for the CLI and the benchmarks)."""
+        with translated("count_users"):
+            with self.sessions() as session:
+                result = session.execute(select(func.count()).select_from(self.models.user))
+                return int(result.scalar_one())

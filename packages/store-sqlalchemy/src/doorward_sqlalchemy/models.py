@@ -1,0 +1,227 @@
+"""Declarative mixins for the application's own models, and a ready-made set.
+
+Combine them with your own base, columns, table names and relationships::
+
+    class Base(DeclarativeBase): ...
+
+    class User(UserMixin, Base):
+        __tablename__ = "people"
+        id: Mapped[int] = mapped_column(primary_key=True)
+        display_name: Mapped[str | None]            # yours; doorward never touches it
+
+    class Role(RoleMixin, Base):
+        __tablename__ = "groups"
+
+    class UserRole(UserRoleMixin, Base):
+        __tablename__ = "people_groups"
+        __doorward_user_key__ = "people.id"
+        __doorward_role_key__ = "groups.id"
+
+    class Credential(CredentialMixin, Base):
+        __tablename__ = "logins"
+        __doorward_user_key__ = "people.id"
+
+    store = SQLAlchemyStore(engine, Models(User, Role, UserRole, Credential))
+
+The user mixin declares every field doorward reads or writes (``doorward.USER_FIELDS``)
+except ``id``, which is yours (integer, UUID, string...). The foreign keys of the link
+tables point at ``__doorward_user_key__`` / ``__doorward_role_key__`` (``"users.id"`` and
+``"roles.id"`` by default) and take their type from that column.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+import attrs
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.dialects import mysql
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
+
+__all__ = [
+    "Base",
+    "CredentialMixin",
+    "DefaultCredential",
+    "DefaultRole",
+    "DefaultUser",
+    "DefaultUserRole",
+    "Models",
+    "RoleMixin",
+    "UTCDateTime",
+    "UserMixin",
+    "UserRoleMixin",
+    "default_models",
+]
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every backend (SQLite and MariaDB keep no zone; we add it back).
+
+    Stored with microseconds (``DATETIME(6)`` on MySQL/MariaDB).
+    """
+
+    impl = DateTime(timezone=True).with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("doorward stores only timezone-aware datetimes")
+        value = value.astimezone(UTC)
+        if dialect.name == "postgresql":
+            return value
+        return value.replace(tzinfo=None)
+
+    def process_result_value(
+        self,
+        value: datetime | None,
+        dialect: Dialect,  # noqa: ARG002 (the signature SQLAlchemy calls)
+    ) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def _exact(length: int) -> String:
+    """Text compared byte for byte everywhere (MySQL/MariaDB default to case- and
+    accent-insensitive collations, which would merge distinct addresses)."""
+    return String(length).with_variant(
+        mysql.VARCHAR(length, charset="utf8mb4", collation="utf8mb4_bin"), "mysql", "mariadb"
+    )
+
+
+class UserMixin:
+    """The columns doorward needs on the application's user model (all but ``id``)."""
+
+    email: Mapped[str] = mapped_column(_exact(254))
+    normalized_email: Mapped[str] = mapped_column(_exact(254), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(String(255), default=None)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    security_stamp: Mapped[str] = mapped_column(_exact(64))
+    pending_email: Mapped[str | None] = mapped_column(_exact(254), default=None)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    last_failed_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    current_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    last_login_ip: Mapped[str | None] = mapped_column(String(45), default=None)
+    current_login_ip: Mapped[str | None] = mapped_column(String(45), default=None)
+    login_count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class RoleMixin:
+    """A role: a unique name, a description and its permissions (space-separated)."""
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(_exact(80), unique=True)
+    description: Mapped[str] = mapped_column(String(255), default="")
+    permissions: Mapped[str] = mapped_column(Text, default="")
+
+
+class UserRoleMixin:
+    """The link between users and roles."""
+
+    __doorward_user_key__: ClassVar[str] = "users.id"
+    __doorward_role_key__: ClassVar[str] = "roles.id"
+
+    @declared_attr
+    def user_id(cls) -> Mapped[Any]:  # noqa: N805
+        return mapped_column(
+            ForeignKey(cls.__doorward_user_key__, ondelete="CASCADE"), primary_key=True
+        )
+
+    @declared_attr
+    def role_id(cls) -> Mapped[Any]:  # noqa: N805
+        return mapped_column(
+            ForeignKey(cls.__doorward_role_key__, ondelete="CASCADE"), primary_key=True
+        )
+
+
+class CredentialMixin:
+    """Sessions, remember-me tokens and API tokens (only their SHA-256 is stored)."""
+
+    __doorward_user_key__: ClassVar[str] = "users.id"
+
+    id: Mapped[str] = mapped_column(_exact(32), primary_key=True)
+    kind: Mapped[str] = mapped_column(_exact(16))
+    secret_hash: Mapped[str] = mapped_column(_exact(64))
+    stamp: Mapped[str] = mapped_column(_exact(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    authenticated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    name: Mapped[str | None] = mapped_column(String(100), default=None)
+    ip: Mapped[str | None] = mapped_column(String(45), default=None)
+    user_agent: Mapped[str | None] = mapped_column(String(256), default=None)
+
+    @declared_attr
+    def user_id(cls) -> Mapped[Any]:  # noqa: N805
+        return mapped_column(ForeignKey(cls.__doorward_user_key__, ondelete="CASCADE"))
+
+    @declared_attr.directive
+    def __table_args__(cls) -> tuple[Any, ...]:  # noqa: N805
+        table = cls.__tablename__  # type: ignore[attr-defined]
+        return (
+            Index(f"ix_{table}_secret", "kind", "secret_hash", unique=True),
+            Index(f"ix_{table}_user", "user_id", "kind"),
+            Index(f"ix_{table}_expires", "expires_at"),
+        )
+
+
+@attrs.frozen
+class Models:
+    """The four mapped classes a store works with."""
+
+    user: type[Any]
+    role: type[Any]
+    user_role: type[Any]
+    credential: type[Any]
+
+
+class Base(DeclarativeBase):
+    """The base of the ready-made models (use your own base for your own models)."""
+
+
+class DefaultUser(UserMixin, Base):
+    """A ready-made user table ``users`` with an integer id."""
+
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+
+
+class DefaultRole(RoleMixin, Base):
+    """A ready-made ``roles`` table."""
+
+    __tablename__ = "roles"
+
+
+class DefaultUserRole(UserRoleMixin, Base):
+    """A ready-made ``user_roles`` table."""
+
+    __tablename__ = "user_roles"
+
+
+class DefaultCredential(CredentialMixin, Base):
+    """A ready-made ``credentials`` table."""
+
+    __tablename__ = "credentials"
+
+
+def default_models() -> Models:
+    """The ready-made models; create their tables with ``Base.metadata.create_all``."""
+    return Models(DefaultUser, DefaultRole, DefaultUserRole, DefaultCredential)

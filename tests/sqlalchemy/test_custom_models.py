@@ -1,0 +1,186 @@
+"""The application's own models: its table names, extra columns and relationships, with
+Flask-SQLAlchemy's ``db.Model`` too, and a clean Alembic autogenerate."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import produce_migrations, render_python_code
+from alembic.migration import MigrationContext
+from flask import Flask
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from doorward import Argon2Params, Auth, Role, Settings
+from doorward._sync.mailers import Outbox
+from doorward.clock import FrozenClock
+from doorward.testing import FlowsContract
+from doorward_sqlalchemy import (
+    CredentialMixin,
+    Models,
+    RoleMixin,
+    SQLAlchemyStore,
+    UserMixin,
+    UserRoleMixin,
+    sqlite_engine,
+)
+
+
+class AppBase(DeclarativeBase):
+    """The application's own declarative base."""
+
+
+class Team(AppBase):
+    """An application table the user model relates to."""
+
+    __tablename__ = "teams"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(50))
+
+
+class Person(UserMixin, AppBase):
+    """The application's user: its own table name, id, columns and relationship."""
+
+    __tablename__ = "people"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    display_name: Mapped[str | None] = mapped_column(sa.String(80), default=None)
+    shoe_size: Mapped[int] = mapped_column(default=42)
+    team_id: Mapped[int | None] = mapped_column(sa.ForeignKey("teams.id"), default=None)
+    team: Mapped[Team | None] = relationship(lazy="joined")
+
+
+class Group(RoleMixin, AppBase):
+    __tablename__ = "groups"
+
+
+class Membership(UserRoleMixin, AppBase):
+    __tablename__ = "memberships"
+    __doorward_user_key__ = "people.id"
+    __doorward_role_key__ = "groups.id"
+
+
+class Login(CredentialMixin, AppBase):
+    __tablename__ = "logins"
+    __doorward_user_key__ = "people.id"
+
+
+MODELS = Models(Person, Group, Membership, Login)
+
+
+@pytest.fixture
+def engine(tmp_path):
+    engine = sqlite_engine(f"sqlite:///{tmp_path}/app.sqlite3")
+    AppBase.metadata.create_all(engine)
+    yield engine
+    engine.dispose()
+
+
+class TestFlowsOnCustomModels(FlowsContract):
+    """Every flow runs on the application's own tables."""
+
+    @pytest.fixture
+    def store(self, engine):
+        return SQLAlchemyStore(engine, MODELS)
+
+
+def test_extra_fields_never_touched(engine):
+    """Through registration, login, password and email changes, the app's own columns keep their values."""
+    with sa.orm.Session(engine) as session:
+        session.add(Team(id=1, name="blue"))
+        session.commit()
+    store = SQLAlchemyStore(engine, MODELS)
+    outbox = Outbox()
+    auth = Auth(
+        Settings(
+            secret_keys="custom-models-secret-0123456789abcdef",
+            base_url="https://x.example.com",
+            argon2=Argon2Params.insecure_for_tests(),
+        ),
+        store,
+        mailer=outbox,
+        clock=FrozenClock(datetime(2030, 1, 1, tzinfo=UTC)),
+    )
+    user = auth.create_user(
+        "a@example.com",
+        "a long enough passphrase",
+        confirmed=True,
+        extra={"display_name": "Ada", "shoe_size": 38, "team_id": 1},
+    )
+    store.save_role(Role(name="admin", permissions=frozenset({"all"})))
+    auth.add_role(user, "admin")
+    user, issued = auth.login("a@example.com", "a long enough passphrase")
+    identity = auth.authenticate(session_token=issued.token)
+    auth.change_password(identity, "a long enough passphrase", "another long passphrase")
+    auth.forgot_password("a@example.com")
+    token = outbox.messages[-1].text.split("/reset/")[1].split()[0]
+    auth.reset_password(token, "the third long passphrase")
+    with sa.orm.Session(engine) as session:
+        stored = session.get(Person, user.id)
+        assert (stored.display_name, stored.shoe_size, stored.team.name) == ("Ada", 38, "blue")
+        assert session.scalar(sa.select(sa.func.count()).select_from(Membership)) == 1
+    assert (
+        auth.authenticate(
+            session_token=auth.login("a@example.com", "the third long passphrase")[1].token
+        ).user.team.name
+        == "blue"
+    )
+
+
+def test_flask_sqlalchemy_db_model(tmp_path):
+    """The mixins combine with Flask-SQLAlchemy's db.Model and the store runs on its engine."""
+    app = Flask(__name__)
+    app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{tmp_path}/flask.sqlite3"
+    db = SQLAlchemy(app)
+
+    class Member(UserMixin, db.Model):  # type: ignore[name-defined]
+        __tablename__ = "members"
+        id: Mapped[int] = mapped_column(primary_key=True)
+        nickname: Mapped[str | None] = mapped_column(sa.String(40), default=None)
+
+    class Badge(RoleMixin, db.Model):  # type: ignore[name-defined]
+        __tablename__ = "badges"
+
+    class MemberBadge(UserRoleMixin, db.Model):  # type: ignore[name-defined]
+        __tablename__ = "member_badges"
+        __doorward_user_key__ = "members.id"
+        __doorward_role_key__ = "badges.id"
+
+    class Token(CredentialMixin, db.Model):  # type: ignore[name-defined]
+        __tablename__ = "tokens"
+        __doorward_user_key__ = "members.id"
+
+    with app.app_context():
+        db.create_all()
+        store = SQLAlchemyStore(db.engine, Models(Member, Badge, MemberBadge, Token))
+        auth = Auth(
+            Settings(
+                secret_keys="flask-sqlalchemy-secret-0123456789abcd",
+                base_url="https://x.example.com",
+                argon2=Argon2Params.insecure_for_tests(),
+            ),
+            store,
+            mailer=Outbox(),
+        )
+        auth.create_user(
+            "m@example.com", "a long enough passphrase", confirmed=True, extra={"nickname": "em"}
+        )
+        user, _ = auth.login("m@example.com", "a long enough passphrase")
+        assert user.nickname == "em"
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Member)) == 1
+
+
+def test_alembic_autogenerate_is_clean(tmp_path):
+    """Alembic sees the mixin columns: an empty database gets every table; after create_all, no diff."""
+    engine = sa.create_engine(f"sqlite:///{tmp_path}/alembic.sqlite3")
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection)
+        script = render_python_code(produce_migrations(context, AppBase.metadata).upgrade_ops)
+    for table in ("people", "groups", "memberships", "logins"):
+        assert f"op.create_table('{table}'" in script
+    assert "normalized_email" in script
+    AppBase.metadata.create_all(engine)
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection)
+        assert produce_migrations(context, AppBase.metadata).upgrade_ops.is_empty()

@@ -1,0 +1,93 @@
+"""The store and flows contracts on PostgreSQL (psycopg 3) and MariaDB (PyMySQL, aiomysql).
+
+Each worker of the race tests takes its own connection from the pool, so the races run
+across separate database connections, not threads sharing one.
+"""
+
+import pytest
+import pytest_asyncio
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from doorward.testing import AsyncFlowsContract, AsyncStoreContract, FlowsContract, StoreContract
+from doorward_sqlalchemy import AsyncSQLAlchemyStore, SQLAlchemyStore, default_models
+from doorward_sqlalchemy.models import Base
+
+ASYNC_DRIVERS = {"postgresql+psycopg": "postgresql+psycopg", "mysql+pymysql": "mysql+aiomysql"}
+
+
+def _sync_store(url):
+    engine = sa.create_engine(url, pool_size=10, max_overflow=10)
+    Base.metadata.drop_all(engine)
+    Base.metadata.create_all(engine)
+    return engine, SQLAlchemyStore(engine, default_models())
+
+
+async def _async_store(url):
+    async_url = url.set(drivername=ASYNC_DRIVERS[url.drivername])
+    engine = create_async_engine(async_url, pool_size=10, max_overflow=10)
+    async with engine.begin() as connection:
+        await connection.run_sync(Base.metadata.drop_all)
+        await connection.run_sync(Base.metadata.create_all)
+    return engine, AsyncSQLAlchemyStore(engine, default_models())
+
+
+@pytest.fixture(params=["postgres", "mariadb"])
+def server_url(request):
+    if request.param == "postgres":
+        return request.getfixturevalue("postgres_database")
+    return request.getfixturevalue("mariadb_database")
+
+
+@pytest.fixture
+def server_store(server_url):
+    engine, store = _sync_store(server_url)
+    yield store
+    engine.dispose()
+
+
+@pytest_asyncio.fixture
+async def async_server_store(server_url):
+    engine, store = await _async_store(server_url)
+    yield store
+    await engine.dispose()
+
+
+@pytest.mark.postgres
+@pytest.mark.mariadb
+class TestServerStore(StoreContract):
+    """SQLAlchemyStore keeps the store contract on PostgreSQL and MariaDB."""
+
+    @pytest.fixture
+    def store(self, server_store):
+        return server_store
+
+
+@pytest.mark.postgres
+@pytest.mark.mariadb
+class TestAsyncServerStore(AsyncStoreContract):
+    """AsyncSQLAlchemyStore keeps the store contract on PostgreSQL and MariaDB."""
+
+    @pytest.fixture
+    def store(self, async_server_store):
+        return async_server_store
+
+
+@pytest.mark.postgres
+@pytest.mark.mariadb
+class TestServerFlows(FlowsContract):
+    """Every flow on SQLAlchemyStore over PostgreSQL and MariaDB."""
+
+    @pytest.fixture
+    def store(self, server_store):
+        return server_store
+
+
+@pytest.mark.postgres
+@pytest.mark.mariadb
+class TestAsyncServerFlows(AsyncFlowsContract):
+    """Every flow on AsyncSQLAlchemyStore over PostgreSQL and MariaDB."""
+
+    @pytest.fixture
+    def store(self, async_server_store):
+        return async_server_store
