@@ -6,7 +6,6 @@ CSRF, redirects and the mails in the outbox, so both adapters must answer the sa
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 from datetime import timedelta
@@ -183,7 +182,7 @@ def test_le05_new_session_id_at_login(site):
     assert second
     assert first != second
     attacker = site.new_client()
-    attacker.cookies.set(SESSION, first, domain="testserver")
+    attacker.cookies.set(SESSION, first)
     assert attacker.get(f"{PREFIX}/me", headers=JSON_HEADERS).status_code == 401
 
 
@@ -202,7 +201,7 @@ def test_ss01_cookie_attributes(site):
         assert not any(a.startswith("domain") for a in attrs)
         value = header.split(";")[0].split("=", 1)[1]
         assert EMAIL not in value
-        assert "@" not in base64.urlsafe_b64decode(value.split(".")[0] + "==").decode("latin-1")
+        assert re.fullmatch(r"[A-Za-z0-9_-]{43}\.[A-Za-z0-9_-]+", value), value
 
 
 def test_rl_login_rate_limited_with_retry_after(site_factory):
@@ -244,7 +243,7 @@ def test_ss04_logout_kills_the_session_server_side(site):
     cookie = login(site).cookies.get(SESSION)
     assert post(site.client, "/logout").status_code == 204
     replay = site.new_client()
-    replay.cookies.set(SESSION, cookie, domain="testserver")
+    replay.cookies.set(SESSION, cookie)
     assert replay.get(f"{PREFIX}/me", headers=JSON_HEADERS).status_code == 401
 
 
@@ -292,7 +291,7 @@ def test_remember_me_restores_session(site):
     site.create_user(EMAIL, PASSWORD)
     response = login(site, remember=True)
     device = site.new_client()
-    device.cookies.set(REMEMBER, response.cookies.get(REMEMBER), domain="testserver")
+    device.cookies.set(REMEMBER, response.cookies.get(REMEMBER))
     me = device.get(f"{PREFIX}/me", headers=JSON_HEADERS)
     assert me.status_code == 200
     assert me.cookies.get(SESSION)

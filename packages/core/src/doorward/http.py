@@ -88,8 +88,10 @@ class Cookie:
 class HttpResponse:
     """What to answer: JSON, an HTML page to render, or a redirect, plus cookies and headers.
 
-    ``page`` names a template under ``doorward/templates/html`` (the adapters render it with
-    Jinja2 so applications can override it); ``context`` is its variables.
+    ``page`` names a template under ``doorward/templates/html`` such as
+    ``doorward/login.html`` (the adapters render it with Jinja2, so an application
+    overrides it by putting a file of that name first on its template path);
+    ``context`` is its variables.
     """
 
     status: int = 200
@@ -172,5 +174,8 @@ def error_response(exc: DoorwardError, *, json_body: bool) -> HttpResponse:
     if json_body:
         return HttpResponse(status=exc.status, json=body, headers=headers)
     return HttpResponse(
-        status=exc.status, page="error.html", context={"error": body["error"]}, headers=headers
+        status=exc.status,
+        page="doorward/error.html",
+        context={"error": body["error"]},
+        headers=headers,
     )

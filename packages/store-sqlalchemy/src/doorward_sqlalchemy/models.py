@@ -123,6 +123,11 @@ class UserMixin:
     current_login_ip: Mapped[str | None] = mapped_column(String(45), default=None)
     login_count: Mapped[int] = mapped_column(Integer, default=0)
 
+    @property
+    def is_authenticated(self) -> bool:
+        """Always true for a stored user (Flask-Login's convention for templates)."""
+        return True
+
 
 class RoleMixin:
     """A role: a unique name, a description and its permissions (space-separated)."""

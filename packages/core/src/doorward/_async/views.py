@@ -76,17 +76,17 @@ ROUTES: tuple[tuple[str, str, str], ...] = (
 
 #: The page each form endpoint re-renders when its input is refused.
 FORM_PAGES = {
-    "register": "register.html",
-    "send_confirmation": "confirm.html",
-    "confirm": "confirm_token.html",
-    "login": "login.html",
-    "forgot_password": "forgot.html",
-    "reset_password": "reset.html",
-    "change_password": "change_password.html",
-    "request_email_change": "change_email.html",
-    "confirm_email_change": "change_email_token.html",
-    "reauth": "reauth.html",
-    "issue_token": "tokens.html",
+    "register": "doorward/register.html",
+    "send_confirmation": "doorward/confirm.html",
+    "confirm": "doorward/confirm_token.html",
+    "login": "doorward/login.html",
+    "forgot_password": "doorward/forgot.html",
+    "reset_password": "doorward/reset.html",
+    "change_password": "doorward/change_password.html",
+    "request_email_change": "doorward/change_email.html",
+    "confirm_email_change": "doorward/change_email_token.html",
+    "reauth": "doorward/reauth.html",
+    "issue_token": "doorward/tokens.html",
 }
 #: Submitted fields that may be echoed back into a re-rendered form (never passwords).
 ECHOED_FIELDS = ("email", "new_email", "name", "remember", "next")
@@ -282,7 +282,7 @@ class AsyncViews:
         message = NEUTRAL[endpoint]
         if as_json:
             return HttpResponse(status=202, json={"message": message})
-        return self._page(request, "message.html", status=202, message=message)
+        return self._page(request, "doorward/message.html", status=202, message=message)
 
     def _user_json(self, user: Any, roles: frozenset[str] | None = None) -> dict[str, Any]:
         return {"user": _rules.public_user(user, roles)}
@@ -303,7 +303,7 @@ class AsyncViews:
         return response
 
     async def _register_page(self, call: Call) -> HttpResponse:
-        return self._page(call.request, "register.html")
+        return self._page(call.request, "doorward/register.html")
 
     async def _register(self, call: Call) -> HttpResponse:
         await self.auth.register(
@@ -312,7 +312,7 @@ class AsyncViews:
         return self._neutral(call.request, "register", call.as_json)
 
     async def _confirm_page(self, call: Call) -> HttpResponse:
-        return self._page(call.request, "confirm.html")
+        return self._page(call.request, "doorward/confirm.html")
 
     async def _send_confirmation(self, call: Call) -> HttpResponse:
         await self.auth.send_confirmation(call.fields.get("email"), ip=self.client_ip(call.request))
@@ -321,7 +321,7 @@ class AsyncViews:
     async def _confirm_token_page(self, call: Call) -> HttpResponse:
         if call.as_json:
             return HttpResponse(json={"token": "unchecked", "method": "POST"})
-        return self._page(call.request, "confirm_token.html", token=call.params["token"])
+        return self._page(call.request, "doorward/confirm_token.html", token=call.params["token"])
 
     async def _confirm(self, call: Call) -> HttpResponse:
         user = await self.auth.confirm_email(call.params["token"], ip=self.client_ip(call.request))
@@ -331,14 +331,13 @@ class AsyncViews:
         return HttpResponse(status=303, redirect=target)
 
     async def _login_page(self, call: Call) -> HttpResponse:
-        return self._page(call.request, "login.html")
+        return self._page(call.request, "doorward/login.html")
 
     async def _login(self, call: Call) -> HttpResponse:
-        remember = call.fields.get("remember", False)
-        if isinstance(remember, str):
-            remember = remember.lower() in {"1", "true", "on", "yes"}
-        if not isinstance(remember, bool):
-            raise ValidationFailed({"remember": ["Must be true or false."]})
+        remember = _flag(
+            call.fields.get("remember", False),
+            form=call.request.form is not None or call.request.content_type != "application/json",
+        )
         user, issued = await self.auth.login(
             call.fields.get("email"),
             call.fields.get("password"),
@@ -380,10 +379,12 @@ class AsyncViews:
         roles = await self.auth.store.get_user_roles(current.user)
         if call.as_json:
             return HttpResponse(json=self._user_json(current.user, roles))
-        return self._page(call.request, "me.html", user=_rules.public_user(current.user, roles))
+        return self._page(
+            call.request, "doorward/me.html", user=_rules.public_user(current.user, roles)
+        )
 
     async def _forgot_page(self, call: Call) -> HttpResponse:
-        return self._page(call.request, "forgot.html")
+        return self._page(call.request, "doorward/forgot.html")
 
     async def _forgot_password(self, call: Call) -> HttpResponse:
         await self.auth.forgot_password(call.fields.get("email"), ip=self.client_ip(call.request))
@@ -393,7 +394,7 @@ class AsyncViews:
         await self.auth.check_reset_token(call.params["token"], ip=self.client_ip(call.request))
         if call.as_json:
             return HttpResponse(json={"valid": True})
-        return self._page(call.request, "reset.html", token=call.params["token"])
+        return self._page(call.request, "doorward/reset.html", token=call.params["token"])
 
     async def _reset_password(self, call: Call) -> HttpResponse:
         user = await self.auth.reset_password(
@@ -411,7 +412,7 @@ class AsyncViews:
 
     async def _change_password_page(self, call: Call) -> HttpResponse:
         self._require(call.identity, session=True)
-        return self._page(call.request, "change_password.html")
+        return self._page(call.request, "doorward/change_password.html")
 
     async def _change_password(self, call: Call) -> HttpResponse:
         current = self._require(call.identity, session=True)
@@ -423,7 +424,7 @@ class AsyncViews:
             response = HttpResponse(json=self._user_json(user))
         else:
             response = self._page(
-                call.request, "message.html", message="Your password was changed."
+                call.request, "doorward/message.html", message="Your password was changed."
             )
         response.cookies.extend(self._session_cookies(issued))
         response.cookies.append(self._cookie(self.remember_cookie, None))
@@ -431,7 +432,7 @@ class AsyncViews:
 
     async def _change_email_page(self, call: Call) -> HttpResponse:
         self._require(call.identity, session=True)
-        return self._page(call.request, "change_email.html")
+        return self._page(call.request, "doorward/change_email.html")
 
     async def _request_email_change(self, call: Call) -> HttpResponse:
         current = self._require(call.identity, session=True)
@@ -443,7 +444,9 @@ class AsyncViews:
     async def _change_email_token_page(self, call: Call) -> HttpResponse:
         if call.as_json:
             return HttpResponse(json={"token": "unchecked", "method": "POST"})
-        return self._page(call.request, "change_email_token.html", token=call.params["token"])
+        return self._page(
+            call.request, "doorward/change_email_token.html", token=call.params["token"]
+        )
 
     async def _confirm_email_change(self, call: Call) -> HttpResponse:
         user = await self.auth.confirm_email_change(
@@ -461,7 +464,7 @@ class AsyncViews:
 
     async def _reauth_page(self, call: Call) -> HttpResponse:
         self._require(call.identity, session=True)
-        return self._page(call.request, "reauth.html")
+        return self._page(call.request, "doorward/reauth.html")
 
     async def _reauth(self, call: Call) -> HttpResponse:
         current = self._require(call.identity, session=True)
@@ -478,7 +481,9 @@ class AsyncViews:
         ]
         if call.as_json:
             return HttpResponse(json={"tokens": tokens})
-        return self._page(call.request, "tokens.html", tokens=tokens, new_token=call.new_token)
+        return self._page(
+            call.request, "doorward/tokens.html", tokens=tokens, new_token=call.new_token
+        )
 
     async def _issue_token(self, call: Call) -> HttpResponse:
         current = self._require(call.identity, session=True)
@@ -518,7 +523,7 @@ class AsyncViews:
         ]
         if call.as_json:
             return HttpResponse(json={"sessions": sessions})
-        return self._page(call.request, "sessions.html", sessions=sessions)
+        return self._page(call.request, "doorward/sessions.html", sessions=sessions)
 
     async def _revoke_session(self, call: Call) -> HttpResponse:
         current = self._require(call.identity, session=True)
@@ -526,6 +531,15 @@ class AsyncViews:
         if call.as_json:
             return HttpResponse(status=204)
         return HttpResponse(status=303, redirect=self.settings.url_prefix + "/sessions")
+
+
+def _flag(value: object, *, form: bool) -> bool:
+    """A checkbox: a JSON boolean, or in a form absent/empty or one of on/true/1/yes."""
+    if isinstance(value, bool):
+        return value
+    if form and isinstance(value, str) and value.lower() in {"", "on", "true", "1", "yes"}:
+        return value != ""
+    raise ValidationFailed({"remember": ["Must be true or false."]})
 
 
 def _quote(path: str) -> str:

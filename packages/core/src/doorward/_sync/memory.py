@@ -54,6 +54,11 @@ class MemoryUser:
     login_count: int
     extra: dict[str, Any] = attrs.field(factory=dict)
 
+    @property
+    def is_authenticated(self) -> bool:
+        """Always true for a stored user (Flask-Login's convention for templates)."""
+        return True
+
 
 class MemoryStore:
     """A thread-safe store in a few dicts."""

@@ -77,17 +77,17 @@ ROUTES: tuple[tuple[str, str, str], ...] = (
 
 #: The page each form endpoint re-renders when its input is refused.
 FORM_PAGES = {
-    "register": "register.html",
-    "send_confirmation": "confirm.html",
-    "confirm": "confirm_token.html",
-    "login": "login.html",
-    "forgot_password": "forgot.html",
-    "reset_password": "reset.html",
-    "change_password": "change_password.html",
-    "request_email_change": "change_email.html",
-    "confirm_email_change": "change_email_token.html",
-    "reauth": "reauth.html",
-    "issue_token": "tokens.html",
+    "register": "doorward/register.html",
+    "send_confirmation": "doorward/confirm.html",
+    "confirm": "doorward/confirm_token.html",
+    "login": "doorward/login.html",
+    "forgot_password": "doorward/forgot.html",
+    "reset_password": "doorward/reset.html",
+    "change_password": "doorward/change_password.html",
+    "request_email_change": "doorward/change_email.html",
+    "confirm_email_change": "doorward/change_email_token.html",
+    "reauth": "doorward/reauth.html",
+    "issue_token": "doorward/tokens.html",
 }
 #: Submitted fields that may be echoed back into a re-rendered form (never passwords).
 ECHOED_FIELDS = ("email", "new_email", "name", "remember", "next")
@@ -283,7 +283,7 @@ class Views:
         message = NEUTRAL[endpoint]
         if as_json:
             return HttpResponse(status=202, json={"message": message})
-        return self._page(request, "message.html", status=202, message=message)
+        return self._page(request, "doorward/message.html", status=202, message=message)
 
     def _user_json(self, user: Any, roles: frozenset[str] | None = None) -> dict[str, Any]:
         return {"user": _rules.public_user(user, roles)}
@@ -304,7 +304,7 @@ class Views:
         return response
 
     def _register_page(self, call: Call) -> HttpResponse:
-        return self._page(call.request, "register.html")
+        return self._page(call.request, "doorward/register.html")
 
     def _register(self, call: Call) -> HttpResponse:
         self.auth.register(
@@ -313,7 +313,7 @@ class Views:
         return self._neutral(call.request, "register", call.as_json)
 
     def _confirm_page(self, call: Call) -> HttpResponse:
-        return self._page(call.request, "confirm.html")
+        return self._page(call.request, "doorward/confirm.html")
 
     def _send_confirmation(self, call: Call) -> HttpResponse:
         self.auth.send_confirmation(call.fields.get("email"), ip=self.client_ip(call.request))
@@ -322,7 +322,7 @@ class Views:
     def _confirm_token_page(self, call: Call) -> HttpResponse:
         if call.as_json:
             return HttpResponse(json={"token": "unchecked", "method": "POST"})
-        return self._page(call.request, "confirm_token.html", token=call.params["token"])
+        return self._page(call.request, "doorward/confirm_token.html", token=call.params["token"])
 
     def _confirm(self, call: Call) -> HttpResponse:
         user = self.auth.confirm_email(call.params["token"], ip=self.client_ip(call.request))
@@ -332,14 +332,13 @@ class Views:
         return HttpResponse(status=303, redirect=target)
 
     def _login_page(self, call: Call) -> HttpResponse:
-        return self._page(call.request, "login.html")
+        return self._page(call.request, "doorward/login.html")
 
     def _login(self, call: Call) -> HttpResponse:
-        remember = call.fields.get("remember", False)
-        if isinstance(remember, str):
-            remember = remember.lower() in {"1", "true", "on", "yes"}
-        if not isinstance(remember, bool):
-            raise ValidationFailed({"remember": ["Must be true or false."]})
+        remember = _flag(
+            call.fields.get("remember", False),
+            form=call.request.form is not None or call.request.content_type != "application/json",
+        )
         user, issued = self.auth.login(
             call.fields.get("email"),
             call.fields.get("password"),
@@ -381,10 +380,12 @@ class Views:
         roles = self.auth.store.get_user_roles(current.user)
         if call.as_json:
             return HttpResponse(json=self._user_json(current.user, roles))
-        return self._page(call.request, "me.html", user=_rules.public_user(current.user, roles))
+        return self._page(
+            call.request, "doorward/me.html", user=_rules.public_user(current.user, roles)
+        )
 
     def _forgot_page(self, call: Call) -> HttpResponse:
-        return self._page(call.request, "forgot.html")
+        return self._page(call.request, "doorward/forgot.html")
 
     def _forgot_password(self, call: Call) -> HttpResponse:
         self.auth.forgot_password(call.fields.get("email"), ip=self.client_ip(call.request))
@@ -394,7 +395,7 @@ class Views:
         self.auth.check_reset_token(call.params["token"], ip=self.client_ip(call.request))
         if call.as_json:
             return HttpResponse(json={"valid": True})
-        return self._page(call.request, "reset.html", token=call.params["token"])
+        return self._page(call.request, "doorward/reset.html", token=call.params["token"])
 
     def _reset_password(self, call: Call) -> HttpResponse:
         user = self.auth.reset_password(
@@ -412,7 +413,7 @@ class Views:
 
     def _change_password_page(self, call: Call) -> HttpResponse:
         self._require(call.identity, session=True)
-        return self._page(call.request, "change_password.html")
+        return self._page(call.request, "doorward/change_password.html")
 
     def _change_password(self, call: Call) -> HttpResponse:
         current = self._require(call.identity, session=True)
@@ -424,7 +425,7 @@ class Views:
             response = HttpResponse(json=self._user_json(user))
         else:
             response = self._page(
-                call.request, "message.html", message="Your password was changed."
+                call.request, "doorward/message.html", message="Your password was changed."
             )
         response.cookies.extend(self._session_cookies(issued))
         response.cookies.append(self._cookie(self.remember_cookie, None))
@@ -432,7 +433,7 @@ class Views:
 
     def _change_email_page(self, call: Call) -> HttpResponse:
         self._require(call.identity, session=True)
-        return self._page(call.request, "change_email.html")
+        return self._page(call.request, "doorward/change_email.html")
 
     def _request_email_change(self, call: Call) -> HttpResponse:
         current = self._require(call.identity, session=True)
@@ -444,7 +445,9 @@ class Views:
     def _change_email_token_page(self, call: Call) -> HttpResponse:
         if call.as_json:
             return HttpResponse(json={"token": "unchecked", "method": "POST"})
-        return self._page(call.request, "change_email_token.html", token=call.params["token"])
+        return self._page(
+            call.request, "doorward/change_email_token.html", token=call.params["token"]
+        )
 
     def _confirm_email_change(self, call: Call) -> HttpResponse:
         user = self.auth.confirm_email_change(
@@ -462,7 +465,7 @@ class Views:
 
     def _reauth_page(self, call: Call) -> HttpResponse:
         self._require(call.identity, session=True)
-        return self._page(call.request, "reauth.html")
+        return self._page(call.request, "doorward/reauth.html")
 
     def _reauth(self, call: Call) -> HttpResponse:
         current = self._require(call.identity, session=True)
@@ -479,7 +482,9 @@ class Views:
         ]
         if call.as_json:
             return HttpResponse(json={"tokens": tokens})
-        return self._page(call.request, "tokens.html", tokens=tokens, new_token=call.new_token)
+        return self._page(
+            call.request, "doorward/tokens.html", tokens=tokens, new_token=call.new_token
+        )
 
     def _issue_token(self, call: Call) -> HttpResponse:
         current = self._require(call.identity, session=True)
@@ -519,7 +524,7 @@ class Views:
         ]
         if call.as_json:
             return HttpResponse(json={"sessions": sessions})
-        return self._page(call.request, "sessions.html", sessions=sessions)
+        return self._page(call.request, "doorward/sessions.html", sessions=sessions)
 
     def _revoke_session(self, call: Call) -> HttpResponse:
         current = self._require(call.identity, session=True)
@@ -527,6 +532,15 @@ class Views:
         if call.as_json:
             return HttpResponse(status=204)
         return HttpResponse(status=303, redirect=self.settings.url_prefix + "/sessions")
+
+
+def _flag(value: object, *, form: bool) -> bool:
+    """A checkbox: a JSON boolean, or in a form absent/empty or one of on/true/1/yes."""
+    if isinstance(value, bool):
+        return value
+    if form and isinstance(value, str) and value.lower() in {"", "on", "true", "1", "yes"}:
+        return value != ""
+    raise ValidationFailed({"remember": ["Must be true or false."]})
 
 
 def _quote(path: str) -> str:

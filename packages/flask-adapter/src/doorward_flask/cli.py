@@ -1,0 +1,149 @@
+"""``flask doorward ...``: manage users, roles and tokens from the shell."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+from flask.cli import with_appcontext
+
+from doorward import Role
+from doorward.exceptions import DoorwardError
+from doorward_flask.extension import state
+
+__all__ = ["doorward_cli"]
+
+
+@click.group("doorward")
+def doorward_cli() -> None:
+    """Manage doorward users, roles and API tokens."""
+
+
+def _user(email: str) -> Any:
+    user = state().auth.get_user_by_email(email)
+    if user is None:
+        raise click.ClickException(f"no user with the address {email}")
+    return user
+
+
+def _run(action: Any) -> None:
+    try:
+        action()
+    except DoorwardError as exc:
+        detail = "; ".join(m for msgs in exc.fields.values() for m in msgs)
+        raise click.ClickException(f"{exc.message} {detail}".strip()) from None
+
+
+@doorward_cli.group("users")
+def users() -> None:
+    """Create, activate, deactivate, delete users; set passwords."""
+
+
+@users.command("create")
+@click.argument("email")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@click.option("--confirmed/--unconfirmed", default=True, help="Mark the address confirmed.")
+@click.option("--role", "roles", multiple=True, help="A role to give (repeatable).")
+@with_appcontext
+def create_user(email: str, password: str, confirmed: bool, roles: tuple[str, ...]) -> None:
+    """Create a user."""
+    _run(lambda: state().auth.create_user(email, password, confirmed=confirmed, roles=roles))
+    click.echo(f"created {email}")
+
+
+@users.command("activate")
+@click.argument("email")
+@with_appcontext
+def activate(email: str) -> None:
+    """Let a user log in again."""
+    _run(lambda: state().auth.set_active(_user(email), active=True))
+    click.echo(f"activated {email}")
+
+
+@users.command("deactivate")
+@click.argument("email")
+@with_appcontext
+def deactivate(email: str) -> None:
+    """Stop a user from logging in and end their sessions and tokens now."""
+    _run(lambda: state().auth.set_active(_user(email), active=False))
+    click.echo(f"deactivated {email}")
+
+
+@users.command("set-password")
+@click.argument("email")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@with_appcontext
+def set_password(email: str, password: str) -> None:
+    """Set a user's password (their sessions end)."""
+    _run(lambda: state().auth.set_password(_user(email), password))
+    click.echo(f"password set for {email}")
+
+
+@users.command("delete")
+@click.argument("email")
+@click.confirmation_option(prompt="Delete this user for good?")
+@with_appcontext
+def delete(email: str) -> None:
+    """Delete a user with their roles and credentials."""
+    _run(lambda: state().auth.delete_user(_user(email)))
+    click.echo(f"deleted {email}")
+
+
+@doorward_cli.group("roles")
+def roles() -> None:
+    """Create roles, give and take them, list them."""
+
+
+@roles.command("create")
+@click.argument("name")
+@click.option("--description", default="")
+@click.option("--permission", "permissions", multiple=True, help="A permission (repeatable).")
+@with_appcontext
+def create_role(name: str, description: str, permissions: tuple[str, ...]) -> None:
+    """Create a role (or replace its description and permissions)."""
+    role = Role(name=name, description=description, permissions=frozenset(permissions))
+    _run(lambda: state().auth.store.save_role(role))
+    click.echo(f"saved role {name}")
+
+
+@roles.command("add")
+@click.argument("email")
+@click.argument("name")
+@with_appcontext
+def add_role(email: str, name: str) -> None:
+    """Give a user a role."""
+    _run(lambda: state().auth.add_role(_user(email), name))
+    click.echo(f"{email} has role {name}")
+
+
+@roles.command("remove")
+@click.argument("email")
+@click.argument("name")
+@with_appcontext
+def remove_role(email: str, name: str) -> None:
+    """Take a role from a user."""
+    _run(lambda: state().auth.remove_role(_user(email), name))
+    click.echo(f"{email} no longer has role {name}")
+
+
+@roles.command("list")
+@with_appcontext
+def list_roles() -> None:
+    """List the roles and their permissions."""
+    for role in state().auth.store.list_roles():
+        click.echo(f"{role.name}\t{' '.join(sorted(role.permissions))}\t{role.description}")
+
+
+@doorward_cli.group("tokens")
+def tokens() -> None:
+    """Revoke API tokens."""
+
+
+@tokens.command("revoke")
+@click.argument("email")
+@click.argument("token_id")
+@with_appcontext
+def revoke(email: str, token_id: str) -> None:
+    """Revoke one API token of a user."""
+    _run(lambda: state().auth.revoke_api_token(_user(email), token_id))
+    click.echo(f"revoked {token_id}")

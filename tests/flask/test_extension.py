@@ -1,0 +1,385 @@
+"""The Flask extension: configuration, current_user, decorators, signals, CLI, faults."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+from flask import Flask, jsonify, render_template_string
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
+from werkzeug.serving import make_server
+
+from doorward import Argon2Params, MemoryStore, Role, Settings
+from doorward._smtp import SmtpConfig
+from doorward._sync.mailers import Outbox, SmtpMailer
+from doorward.clock import FrozenClock
+from doorward.exceptions import ConfigurationError, StoreUnavailable
+from doorward.testing.smtp import SmtpServer
+from doorward.tokens import CredentialSecrets
+from doorward_flask import (
+    Doorward,
+    current_user,
+    fresh_login_required,
+    login_required,
+    permissions_required,
+    roles_accepted,
+    roles_required,
+    signals,
+)
+
+SECRET = "flask-tests-secret-key-0123456789abcdef"
+PASSWORD = "correct horse battery staple"
+JSON = {"Accept": "application/json"}
+
+
+def settings(**overrides):
+    values = {
+        "secret_keys": SECRET,
+        "base_url": "https://app.example.com",
+        "argon2": Argon2Params.insecure_for_tests(),
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+def make_app(store=None, mailer=None, **overrides):
+    app = Flask(__name__)
+    store = store or MemoryStore()
+    Doorward(
+        app,
+        store=store,
+        settings=settings(**overrides),
+        mailer=mailer or Outbox(),
+        clock=FrozenClock(datetime(2030, 1, 1, tzinfo=UTC)),
+    )
+
+    @app.get("/private")
+    @login_required
+    def private():
+        return jsonify(email=current_user.email)
+
+    @app.get("/admin")
+    @roles_required("admin")
+    def admin():
+        return "admin"
+
+    @app.get("/staff")
+    @roles_accepted("admin", "staff")
+    def staff():
+        return "staff"
+
+    @app.get("/reports")
+    @permissions_required("reports:read")
+    def reports():
+        return "reports"
+
+    @app.get("/sensitive")
+    @fresh_login_required
+    def sensitive():
+        return "fresh"
+
+    @app.get("/hello")
+    def hello():
+        return render_template_string(
+            "{% if current_user %}hi {{ current_user.email }}{% else %}anonymous{% endif %}"
+        )
+
+    return app
+
+
+def client(app):
+    return httpx.Client(transport=httpx.WSGITransport(app=app), base_url="https://testserver")
+
+
+def login(http, email="a@example.com", password=PASSWORD):
+    token = http.get("/auth/csrf", headers=JSON).json()["csrf_token"]
+    response = http.post(
+        "/auth/login",
+        json={"email": email, "password": password},
+        headers={"X-CSRF-Token": token, **JSON},
+    )
+    assert response.status_code == 200, response.text
+    return response
+
+
+def test_config_from_app_config():
+    """DOORWARD_* keys build the settings; a missing secret or an unknown key stops start-up."""
+    app = Flask(__name__)
+    app.config.update(
+        DOORWARD_SECRET_KEY=SECRET,
+        DOORWARD_BASE_URL="https://x.example.com",
+        DOORWARD_URL_PREFIX="/account",
+    )
+    Doorward(app, store=MemoryStore())
+    assert app.extensions["doorward"].settings.url_prefix == "/account"
+    for config in (
+        {"DOORWARD_BASE_URL": "https://x.example.com"},
+        {
+            "DOORWARD_SECRET_KEY": SECRET,
+            "DOORWARD_BASE_URL": "https://x.example.com",
+            "DOORWARD_SECRT": 1,
+        },
+    ):
+        bad = Flask(__name__)
+        bad.config.update(config)
+        with pytest.raises(ConfigurationError):
+            Doorward(bad, store=MemoryStore())
+
+
+def test_init_app_twice_is_an_error():
+    """Registering doorward twice on one app raises and says so."""
+    app = make_app()
+    with pytest.raises(RuntimeError, match="already registered"):
+        Doorward(app, store=MemoryStore(), settings=settings())
+
+
+def test_current_user_and_login_required():
+    """Anonymous: JSON 401, browsers redirected to login with next; logged in: the app's user object."""
+    app = make_app()
+    app.extensions["doorward"].auth.create_user("a@example.com", PASSWORD, confirmed=True)
+    http = client(app)
+    assert http.get("/private", headers=JSON).status_code == 401
+    page = http.get("/private")
+    assert page.status_code == 303
+    assert page.headers["location"] == "/auth/login?next=/private"
+    assert http.get("/hello").text == "anonymous"
+    login(http)
+    assert http.get("/private", headers=JSON).json() == {"email": "a@example.com"}
+    assert http.get("/hello").text == "hi a@example.com"
+
+
+def test_roles_and_permissions_decorators():
+    """Missing roles or permissions give 403; the right ones let the user in."""
+    app = make_app()
+    auth = app.extensions["doorward"].auth
+    auth.store.save_role(Role(name="staff", permissions=frozenset({"reports:read"})))
+    auth.store.save_role(Role(name="admin"))
+    user = auth.create_user("a@example.com", PASSWORD, confirmed=True)
+    http = client(app)
+    login(http)
+    assert http.get("/admin", headers=JSON).status_code == 403
+    assert http.get("/staff", headers=JSON).status_code == 403
+    assert http.get("/reports", headers=JSON).status_code == 403
+    auth.add_role(user, "staff")
+    assert http.get("/admin", headers=JSON).status_code == 403
+    assert http.get("/staff").status_code == 200
+    assert http.get("/reports").status_code == 200
+
+
+def test_fresh_login_required():
+    """A stale session is sent to re-authenticate; a fresh one passes."""
+    app = make_app()
+    auth = app.extensions["doorward"].auth
+    auth.create_user("a@example.com", PASSWORD, confirmed=True)
+    http = client(app)
+    login(http)
+    assert http.get("/sensitive").status_code == 200
+    auth.clock.advance(660)
+    assert http.get("/sensitive", headers=JSON).json()["error"]["code"] == "reauth_required"
+    assert http.get("/sensitive").headers["location"].startswith("/auth/reauth?next=")
+
+
+def test_signals_fire_for_core_events():
+    """A blinker signal per core event reaches subscribers with the event's fields."""
+    app = make_app()
+    app.extensions["doorward"].auth.create_user("a@example.com", PASSWORD, confirmed=True)
+    seen = []
+
+    def on_login(sender, **fields):
+        seen.append((sender, fields["user_id"]))
+
+    signals["login_succeeded"].connect(on_login, sender=app)
+    try:
+        login(client(app))
+    finally:
+        signals["login_succeeded"].disconnect(on_login)
+    assert [app] == [s for s, _ in seen]
+
+
+def test_cli_users_roles_tokens():
+    """The CLI creates users and roles, gives roles, deactivates and revokes tokens."""
+    app = make_app()
+    auth = app.extensions["doorward"].auth
+    runner = app.test_cli_runner()
+    result = runner.invoke(
+        args=["doorward", "users", "create", "cli@example.com", "--password", PASSWORD]
+    )
+    assert result.exit_code == 0, result.output
+    assert (
+        runner.invoke(
+            args=["doorward", "roles", "create", "admin", "--permission", "all"]
+        ).exit_code
+        == 0
+    )
+    assert (
+        runner.invoke(args=["doorward", "roles", "add", "cli@example.com", "admin"]).exit_code == 0
+    )
+    assert "admin\tall" in runner.invoke(args=["doorward", "roles", "list"]).output
+    user = auth.get_user_by_email("cli@example.com")
+    assert auth.has_roles(user, "admin")
+    _, record = auth.issue_api_token(user, "ci")
+    assert (
+        runner.invoke(args=["doorward", "tokens", "revoke", "cli@example.com", record.id]).exit_code
+        == 0
+    )
+    assert auth.list_api_tokens(user) == []
+    assert runner.invoke(args=["doorward", "users", "deactivate", "cli@example.com"]).exit_code == 0
+    assert not auth.get_user_by_email("cli@example.com").active
+    short = runner.invoke(
+        args=["doorward", "users", "set-password", "cli@example.com", "--password", "short"]
+    )
+    assert short.exit_code != 0
+    assert "characters" in short.output
+    assert (
+        runner.invoke(args=["doorward", "users", "activate", "nobody@example.com"]).exit_code != 0
+    )
+    assert (
+        runner.invoke(args=["doorward", "users", "delete", "cli@example.com", "--yes"]).exit_code
+        == 0
+    )
+    assert auth.get_user_by_email("cli@example.com") is None
+
+
+class DownStore:
+    """A store whose database is down."""
+
+    def __getattr__(self, name):
+        def fail(*args, **kwargs):
+            raise StoreUnavailable
+
+        return fail
+
+
+def test_ft05_store_down_means_anonymous_and_503():
+    """With the store down, app pages see an anonymous user and auth routes answer 503."""
+    app = make_app(store=DownStore())
+    http = client(app)
+    http.cookies.set("__Host-doorward", CredentialSecrets([SECRET]).new("session")[0])
+    assert http.get("/private", headers=JSON).status_code == 401
+    me = http.get("/auth/me", headers=JSON)
+    assert me.status_code == 503
+    assert me.json()["error"]["code"] == "store_unavailable"
+
+
+ROUTES = [
+    "/auth/login",
+    "/auth/register",
+    "/auth/reset",
+    "/auth/confirm",
+    "/auth/change-password",
+    "/auth/tokens",
+    "/auth/reauth",
+    "/auth/logout",
+]
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=300),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@hsettings(
+    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    route=st.sampled_from(ROUTES),
+    body=st.one_of(
+        st.dictionaries(
+            st.sampled_from(
+                [
+                    "email",
+                    "password",
+                    "remember",
+                    "name",
+                    "current_password",
+                    "new_password",
+                    "csrf_token",
+                ]
+            ),
+            json_values,
+            max_size=5,
+        ).map(lambda d: ("json", d)),
+        st.binary(max_size=400).map(lambda b: ("raw", b)),
+    ),
+    content_type=st.sampled_from(
+        [
+            "application/json",
+            "application/x-www-form-urlencoded",
+            "multipart/form-data; boundary=x",
+            "text/plain",
+            "",
+            "application/json; charset=latin-1",
+        ]
+    ),
+)
+def test_no_500_for_any_body(route, body, content_type):
+    """Random JSON values, random bytes and random content types never produce a 500."""
+    http = HYPOTHESIS_CLIENT
+    token = http.get("/auth/csrf", headers=JSON).json()["csrf_token"]
+    kind, payload = body
+    headers = {"X-CSRF-Token": token, "Content-Type": content_type, **JSON}
+    content = json.dumps(payload).encode() if kind == "json" else payload
+    response = http.post(route, content=content, headers=headers)
+    assert response.status_code < 500, (response.status_code, response.text[:200])
+    assert "Traceback" not in response.text
+
+
+HYPOTHESIS_APP = make_app()
+HYPOTHESIS_APP.extensions["doorward"].auth.create_user("a@example.com", PASSWORD, confirmed=True)
+HYPOTHESIS_CLIENT = client(HYPOTHESIS_APP)
+
+
+def test_end_to_end_over_a_real_server_and_smtp():
+    """Over werkzeug on 127.0.0.1 with mail through aiosmtpd: register, follow the mailed link, log in, log out."""
+    with SmtpServer() as smtp:
+        mailer = SmtpMailer(SmtpConfig(host="127.0.0.1", port=smtp.port, sender="auth@example.com"))
+        app = make_app(mailer=mailer, base_url="http://127.0.0.1:1", insecure_development=True)
+        server = make_server("127.0.0.1", 0, app, threaded=True)
+        base = f"http://127.0.0.1:{server.server_port}"
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            with httpx.Client(base_url=base, timeout=10) as http:
+                token = http.get("/auth/csrf", headers=JSON).json()["csrf_token"]
+                headers = {"X-CSRF-Token": token, **JSON}
+                assert (
+                    http.post(
+                        "/auth/register",
+                        json={"email": "e2e@example.com", "password": PASSWORD},
+                        headers=headers,
+                    ).status_code
+                    == 202
+                )
+                smtp.wait_for(1)
+                link = smtp.first_link(to="e2e@example.com")
+                path = re.sub(r"^https?://[^/]+", "", link)
+                assert http.get(path).status_code == 200
+                assert http.post(path, headers=headers).status_code == 200
+                assert (
+                    http.post(
+                        "/auth/login",
+                        json={"email": "e2e@example.com", "password": PASSWORD},
+                        headers=headers,
+                    ).status_code
+                    == 200
+                )
+                assert (
+                    http.get("/auth/me", headers=JSON).json()["user"]["email"] == "e2e@example.com"
+                )
+                token = http.get("/auth/csrf", headers=JSON).json()["csrf_token"]
+                assert (
+                    http.post("/auth/logout", headers={"X-CSRF-Token": token, **JSON}).status_code
+                    == 204
+                )
+                assert http.get("/auth/me", headers=JSON).status_code == 401
+        finally:
+            server.shutdown()
+            thread.join(5)
