@@ -3,8 +3,10 @@
 import pytest
 
 from doorward import AsyncMemoryStore, MemoryStore
+from doorward.testing import AsyncFlowsContract
 from doorward.testing._async.store_contract import AsyncStoreContract
 from doorward.testing._sync.store_contract import StoreContract
+from doorward.threaded import AsyncThreadedStore
 
 
 class TestAsyncMemoryStore(AsyncStoreContract):
@@ -21,3 +23,19 @@ class TestMemoryStore(StoreContract):
     @pytest.fixture
     def store(self):
         return MemoryStore()
+
+
+class TestThreadedMemoryStore(AsyncStoreContract):
+    """A sync store behind AsyncThreadedStore keeps the async contract."""
+
+    @pytest.fixture
+    def store(self):
+        return AsyncThreadedStore(MemoryStore())
+
+
+class TestThreadedFlows(AsyncFlowsContract):
+    """Every async flow runs on a sync store through the thread-pool wrapper."""
+
+    @pytest.fixture
+    def store(self):
+        return AsyncThreadedStore(MemoryStore())
