@@ -23,12 +23,15 @@ SUBSTITUTIONS: list[tuple[str, str]] = [
         "from sqlalchemy import Engine\nfrom sqlalchemy.orm import sessionmaker",
     ),
     (r"async def ", "def "),
-    (r"await ", ""),
-    (r"\b_async\b", "_sync"),
+    (r"\bawait ", ""),
     (r"async with ", "with "),
+    (r"\b_async\b", "_sync"),
     (r"\bAsync([A-Z]\w*)", r"\1"),
     (r"\basync_sessionmaker\b", "sessionmaker"),
-    (r"pytestmark = pytest\.mark\.asyncio", "pytestmark: list[pytest.MarkDecorator] = []"),
+    # the contract suites: async fixtures become plain ones, the asyncio mark goes away
+    (r"(?m)^ *import pytest_asyncio\n", ""),
+    (r"@pytest_asyncio\.fixture", "@pytest.fixture"),
+    (r"(?m)^ *pytestmark = pytest\.mark\.asyncio\n", ""),
 ]
 HAND_WRITTEN = frozenset({"_io.py", "_concurrency.py"})
 HEADER = "# Generated from {source} by scripts/unasync.py. Do not edit: edit the source.\n"

@@ -16,7 +16,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from doorward import Argon2Params, Auth, Role, Settings
 from doorward._sync.mailers import Outbox
 from doorward.clock import FrozenClock
-from doorward.testing import FlowsContract
+from doorward.testing import FlowsContract, StoreContract
 from doorward_sqlalchemy import (
     CredentialMixin,
     Models,
@@ -75,6 +75,17 @@ def engine(tmp_path):
     AppBase.metadata.create_all(engine)
     yield engine
     engine.dispose()
+
+
+class TestStoreOnCustomModels(StoreContract):
+    """The store contract on the application's own tables, its own fields kept intact."""
+
+    @pytest.fixture
+    def store(self, engine):
+        return SQLAlchemyStore(engine, MODELS)
+
+    def extra_fields(self, email):
+        return {"display_name": email.split("@")[0], "shoe_size": 37}
 
 
 class TestFlowsOnCustomModels(FlowsContract):

@@ -11,12 +11,17 @@ from sqlalchemy.types import Integer
 from doorward.records import Credential, Role
 
 
+def searchable(text: object) -> bool:
+    """Whether a lookup value can be sent to every database (PostgreSQL refuses NUL)."""
+    return isinstance(text, str) and "\x00" not in text
+
+
 def id_value(column: ColumnElement[Any], text: str) -> Any:
     """The database value of a user id given as text, or ``None`` if it cannot be one."""
-    if not isinstance(text, str) or not text or len(text) > 64:
+    if not searchable(text) or not text or len(text) > 64:
         return None
     if isinstance(column.type, Integer):
-        return int(text) if text.isdigit() and len(text) < 19 else None
+        return int(text) if text.isascii() and text.isdigit() and len(text) < 19 else None
     return text
 
 

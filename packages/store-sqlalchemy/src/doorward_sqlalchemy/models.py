@@ -48,6 +48,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
+from sqlalchemy.types import TypeEngine
 
 __all__ = [
     "Base",
@@ -96,12 +97,32 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
-def _exact(length: int) -> String:
-    """Text compared byte for byte everywhere (MySQL/MariaDB default to case- and
-    accent-insensitive collations, which would merge distinct addresses)."""
-    return String(length).with_variant(
-        mysql.VARCHAR(length, charset="utf8mb4", collation="utf8mb4_bin"), "mysql", "mariadb"
-    )
+class ExactString(TypeDecorator[str]):
+    """Text compared byte for byte on every backend.
+
+    MySQL and MariaDB default to case- and accent-insensitive, space-padding collations,
+    which would merge distinct addresses; these columns use a binary no-pad collation.
+    """
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, length: int) -> None:
+        super().__init__(length)
+        self.length = length
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "mysql":
+            mariadb = bool(getattr(dialect, "is_mariadb", False))
+            collation = "utf8mb4_nopad_bin" if mariadb else "utf8mb4_0900_bin"
+            return dialect.type_descriptor(
+                mysql.VARCHAR(self.length, charset="utf8mb4", collation=collation)
+            )
+        return dialect.type_descriptor(String(self.length))
+
+
+def _exact(length: int) -> ExactString:
+    return ExactString(length)
 
 
 class UserMixin:

@@ -1,19 +1,44 @@
-"""The reference in-memory store: the model for writing your own.
+"""An in-memory user store: the reference implementation of ``AsyncUserStore``.
 
-It keeps every rule of the store protocol the way a database store must, and the store
-contract suite (``doorward.testing``) proves it:
+Use it in tests, demos and single-process tools; read it as the model when you write a
+store of your own. Every state change happens under one ``threading.Lock``, so each
+method is one atomic step for every thread and every task (nothing in it blocks, so the
+async face takes the lock directly). A store backed by a database gets the same
+guarantees from the database instead of a lock:
 
-* one lock guards all state, so each method is one atomic step (a database gets the
-  same from a single statement or a transaction);
-* ``create_user`` refuses a taken ``normalized_email`` inside that step (a database:
-  a unique index, never a read before the insert);
-* ``compare_and_set_stamp`` checks and writes in one step (``UPDATE ... WHERE
-  security_stamp = ?``), ``increment_failed_logins`` adds in place (``SET n = n + 1``),
-  ``delete_credential`` reports ``True`` only to the caller that removed the record;
-* callers get copies, so nothing changes unless it goes through the store.
+``create_user``
+    The email index is checked and written in the same critical section. A database
+    store relies on a unique index on ``normalized_email`` and maps its violation to
+    ``EmailTaken``; it never reads first to decide.
+``update_user``
+    Only the named fields are written (``UPDATE ... SET <named columns>``, ``$set``),
+    never the whole object the caller holds, which may be stale. The new object is
+    built aside and swapped in, so a failure leaves the old one intact.
+``compare_and_set_stamp``
+    The stamp test and the write are one step (``UPDATE ... WHERE id = ? AND
+    security_stamp = ?`` and a row count, ``find_one_and_update`` with the stamp in the
+    filter).
+``increment_failed_logins`` and ``record_login``
+    Computed from the stored values, not from the caller's copy (``SET n = n + 1``,
+    ``$inc``; ``record_login`` moves ``current_*`` to ``last_*`` in the same statement).
+``delete_credential``
+    Only the caller that removed the record gets ``True`` (a database store checks the
+    deleted row count, or ``find_one_and_delete``).
 
-Memory never blocks for long, so the async face takes the lock directly. Data lives in
-the process: use it for tests, demos and single-process tools.
+Choices of this store that the contract leaves open:
+
+- Users are built by ``user_factory(id=..., **NewUser.as_fields())``; the default is
+  ``MemoryUser.from_fields`` (application fields end up in ``MemoryUser.extra``). Ids are
+  ``uuid4().hex`` strings. The factory's class must allow ``copy.copy`` and ``setattr``.
+- Every user returned is a deep copy: changing it changes nothing stored.
+- Mistakes of the caller raise ``ValueError``: a naive datetime, a change of ``id`` or
+  of a field that is not in ``USER_FIELDS``, ``compare_and_set_stamp`` without a new
+  ``security_stamp``, a duplicate credential id or ``(kind, secret_hash)``.
+- ``update_user``, ``increment_failed_logins``, ``record_login`` and
+  ``add_user_role`` raise ``NotFound`` for a user that is no longer stored, and
+  ``create_credential`` for a ``user_id`` that is not stored;
+  ``compare_and_set_stamp`` returns ``None`` then, and ``touch_credential`` of a
+  missing credential does nothing.
 """
 
 from __future__ import annotations
@@ -21,193 +46,257 @@ from __future__ import annotations
 import copy
 import threading
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
 import attrs
 
+from doorward._async.protocols import AsyncUserStore
+from doorward._memory_user import MemoryUser
 from doorward.exceptions import EmailTaken, NotFound
-from doorward.records import Credential, CredentialKind, NewUser, Role
+from doorward.records import USER_FIELDS, Credential, CredentialKind, NewUser, Role
+
+__all__ = ["AsyncMemoryStore"]
+
+_WRITABLE = frozenset(USER_FIELDS) - {"id"}
 
 
-@attrs.define
-class MemoryUser:
-    """The user record of the memory store; application fields go in ``extra``."""
+def _require_aware(*values: object) -> None:
+    for value in values:
+        if isinstance(value, datetime) and value.utcoffset() is None:
+            raise ValueError("doorward stores only timezone-aware datetimes")
 
-    id: str
-    email: str
-    normalized_email: str
-    password_hash: str | None
-    active: bool
-    confirmed_at: datetime | None
-    security_stamp: str
-    pending_email: str | None
-    failed_logins: int
-    last_failed_login_at: datetime | None
-    created_at: datetime
-    last_login_at: datetime | None
-    current_login_at: datetime | None
-    last_login_ip: str | None
-    current_login_ip: str | None
-    login_count: int
-    extra: dict[str, Any] = attrs.field(factory=dict)
 
-    @property
-    def is_authenticated(self) -> bool:
-        """Always true for a stored user (Flask-Login's convention for templates)."""
-        return True
+def _check_changes(changes: Mapping[str, Any]) -> None:
+    unknown = set(changes) - _WRITABLE
+    if unknown:
+        raise ValueError(f"not writable through the store: {sorted(unknown)}")
+    _require_aware(*changes.values())
 
 
 class AsyncMemoryStore:
-    """A thread-safe store in a few dicts."""
+    """Users, roles and credentials in dictionaries, safe to share between threads and tasks.
 
-    def __init__(self) -> None:
-        self._lock = threading.RLock()
-        self._users: dict[str, MemoryUser] = {}
+    ``user_factory`` builds the stored user objects (see the module docstring).
+    """
+
+    def __init__(self, *, user_factory: Callable[..., Any] = MemoryUser.from_fields) -> None:
+        self._user_factory = user_factory
+        self._lock = threading.Lock()
+        self._users: dict[str, Any] = {}
+        self._user_ids_by_email: dict[str, str] = {}
         self._roles: dict[str, Role] = {}
-        self._links: set[tuple[str, str]] = set()
-        self._creds: dict[str, Credential] = {}
+        self._user_roles: dict[str, set[str]] = {}
+        self._credentials: dict[str, Credential] = {}
+        self._credential_ids: dict[tuple[str, str], str] = {}
 
-    def _copy(self, user: MemoryUser) -> MemoryUser:
-        return copy.deepcopy(user)
+    # -- helpers (call with the lock held) ----------------------------------------------
+
+    def _stored(self, user: Any) -> tuple[str, Any]:
+        user_id = str(user.id)
+        stored = self._users.get(user_id)
+        if stored is None:
+            raise NotFound("no such user")
+        return user_id, stored
+
+    def _apply(self, user_id: str, stored: Any, changes: Mapping[str, Any]) -> Any:
+        """Write ``changes`` to a copy of ``stored`` and swap it in; return another copy."""
+        old_email = stored.normalized_email
+        new_email = changes.get("normalized_email", old_email)
+        if self._user_ids_by_email.get(new_email, user_id) != user_id:
+            raise EmailTaken
+        updated = copy.copy(stored)
+        for name, value in changes.items():
+            setattr(updated, name, value)
+        self._users[user_id] = updated
+        if new_email != old_email:
+            del self._user_ids_by_email[old_email]
+            self._user_ids_by_email[new_email] = user_id
+        return copy.deepcopy(updated)
+
+    def _drop_credential(self, credential: Credential) -> None:
+        del self._credentials[credential.id]
+        del self._credential_ids[credential.kind, credential.secret_hash]
+
+    # -- users --------------------------------------------------------------------------
 
     async def create_user(self, new: NewUser) -> Any:
+        """Insert the user; ``EmailTaken`` if the normalised email is in use."""
+        fields = new.as_fields()
+        _require_aware(*fields.values())
         with self._lock:
-            if any(u.normalized_email == new.normalized_email for u in self._users.values()):
+            if new.normalized_email in self._user_ids_by_email:
                 raise EmailTaken
-            fields = new.as_fields()
-            known = {a.name for a in attrs.fields(MemoryUser)}
-            extra = {k: v for k, v in fields.items() if k not in known}
-            user = MemoryUser(
-                id=uuid.uuid4().hex, extra=extra, **{k: v for k, v in fields.items() if k in known}
-            )
-            self._users[user.id] = user
-            return self._copy(user)
+            user_id = uuid.uuid4().hex
+            user = self._user_factory(id=user_id, **fields)
+            self._users[user_id] = user
+            self._user_ids_by_email[new.normalized_email] = user_id
+            return copy.deepcopy(user)
 
     async def get_user(self, user_id: str) -> Any | None:
+        """The user with this id, or ``None``."""
         with self._lock:
             user = self._users.get(user_id)
-            return self._copy(user) if user else None
+            return None if user is None else copy.deepcopy(user)
 
     async def get_user_by_email(self, normalized_email: str) -> Any | None:
+        """The user with exactly this normalised email, or ``None``."""
         with self._lock:
-            for user in self._users.values():
-                if user.normalized_email == normalized_email:
-                    return self._copy(user)
-            return None
+            user_id = self._user_ids_by_email.get(normalized_email)
+            return None if user_id is None else copy.deepcopy(self._users[user_id])
 
     async def update_user(self, user: Any, changes: Mapping[str, Any]) -> Any:
+        """Write only the named fields and return the updated user."""
+        _check_changes(changes)
         with self._lock:
-            stored = self._users[str(user.id)]
-            email = changes.get("normalized_email")
-            if email is not None and any(
-                u.normalized_email == email and u.id != stored.id for u in self._users.values()
-            ):
-                raise EmailTaken
-            for key, value in changes.items():
-                setattr(stored, key, value)
-            return self._copy(stored)
+            user_id, stored = self._stored(user)
+            return self._apply(user_id, stored, changes)
 
     async def compare_and_set_stamp(
         self, user: Any, expected_stamp: str, changes: Mapping[str, Any]
     ) -> Any | None:
+        """Apply ``changes`` if the stored stamp is still ``expected_stamp``, else ``None``."""
+        _check_changes(changes)
+        if "security_stamp" not in changes:
+            raise ValueError("compare_and_set_stamp needs a new security_stamp")
         with self._lock:
             stored = self._users.get(str(user.id))
             if stored is None or stored.security_stamp != expected_stamp:
                 return None
-            return await self.update_user(user, changes)
+            return self._apply(str(user.id), stored, changes)
 
     async def delete_user(self, user: Any) -> None:
+        """Delete the user with their role links and credentials."""
+        user_id = str(user.id)
         with self._lock:
-            uid = str(user.id)
-            self._users.pop(uid, None)
-            self._links = {link for link in self._links if link[0] != uid}
-            self._creds = {k: c for k, c in self._creds.items() if c.user_id != uid}
+            stored = self._users.pop(user_id, None)
+            if stored is None:
+                return
+            del self._user_ids_by_email[stored.normalized_email]
+            self._user_roles.pop(user_id, None)
+            for credential in list(self._credentials.values()):
+                if credential.user_id == user_id:
+                    self._drop_credential(credential)
 
     async def increment_failed_logins(self, user: Any, at: datetime) -> int:
+        """Add one to the stored count and return it."""
+        _require_aware(at)
         with self._lock:
-            stored = self._users[str(user.id)]
-            stored.failed_logins += 1
-            stored.last_failed_login_at = at
-            return stored.failed_logins
+            user_id, stored = self._stored(user)
+            count: int = stored.failed_logins + 1
+            self._apply(user_id, stored, {"failed_logins": count, "last_failed_login_at": at})
+            return count
 
     async def record_login(self, user: Any, at: datetime, ip: str | None) -> Any:
+        """Move ``current_*`` to ``last_*``, count the login, clear the failures."""
+        _require_aware(at)
         with self._lock:
-            stored = self._users[str(user.id)]
-            stored.last_login_at, stored.last_login_ip = (
-                stored.current_login_at,
-                stored.current_login_ip,
-            )
-            stored.current_login_at, stored.current_login_ip = at, ip
-            stored.login_count += 1
-            stored.failed_logins = 0
-            stored.last_failed_login_at = None
-            return self._copy(stored)
+            user_id, stored = self._stored(user)
+            changes = {
+                "last_login_at": stored.current_login_at,
+                "last_login_ip": stored.current_login_ip,
+                "current_login_at": at,
+                "current_login_ip": ip,
+                "login_count": stored.login_count + 1,
+                "failed_logins": 0,
+                "last_failed_login_at": None,
+            }
+            return self._apply(user_id, stored, changes)
+
+    # -- roles --------------------------------------------------------------------------
 
     async def save_role(self, role: Role) -> Role:
+        """Create or replace the role."""
         with self._lock:
             self._roles[role.name] = role
             return role
 
     async def get_role(self, name: str) -> Role | None:
-        return self._roles.get(name)
+        """The role with this name, or ``None``."""
+        with self._lock:
+            return self._roles.get(name)
 
     async def list_roles(self) -> list[Role]:
-        return sorted(self._roles.values(), key=lambda r: r.name)
+        """All roles, sorted by name."""
+        with self._lock:
+            return sorted(self._roles.values(), key=lambda role: role.name)
 
     async def delete_role(self, name: str) -> bool:
+        """Delete the role and every link to it."""
         with self._lock:
-            self._links = {link for link in self._links if link[1] != name}
-            return self._roles.pop(name, None) is not None
+            if self._roles.pop(name, None) is None:
+                return False
+            for names in self._user_roles.values():
+                names.discard(name)
+            return True
 
     async def add_user_role(self, user: Any, name: str) -> bool:
+        """Link the user to the role; ``False`` if already linked."""
         with self._lock:
             if name not in self._roles:
-                raise NotFound
-            link = (str(user.id), name)
-            if link in self._links:
+                raise NotFound("no such role")
+            user_id, _ = self._stored(user)
+            names = self._user_roles.setdefault(user_id, set())
+            if name in names:
                 return False
-            self._links.add(link)
+            names.add(name)
             return True
 
     async def remove_user_role(self, user: Any, name: str) -> bool:
+        """Unlink the user from the role; ``False`` if not linked."""
         with self._lock:
-            link = (str(user.id), name)
-            if link not in self._links:
+            names = self._user_roles.get(str(user.id), set())
+            if name not in names:
                 return False
-            self._links.discard(link)
+            names.remove(name)
             return True
 
     async def get_user_roles(self, user: Any) -> frozenset[str]:
+        """The names of the user's roles."""
         with self._lock:
-            return frozenset(r for u, r in self._links if u == str(user.id))
+            return frozenset(self._user_roles.get(str(user.id), ()))
 
     async def get_user_permissions(self, user: Any) -> frozenset[str]:
+        """The union of the permissions of the user's roles."""
         with self._lock:
-            names = [r for u, r in self._links if u == str(user.id)]
-            return frozenset(p for n in names for p in self._roles[n].permissions)
+            names = self._user_roles.get(str(user.id), ())
+            return frozenset().union(*(self._roles[name].permissions for name in names))
+
+    # -- credentials --------------------------------------------------------------------
 
     async def create_credential(self, credential: Credential) -> None:
+        """Store the credential; ids and ``(kind, secret_hash)`` are unique."""
+        _require_aware(*attrs.astuple(credential))
         with self._lock:
-            self._creds[credential.id] = credential
+            key = (credential.kind, credential.secret_hash)
+            if credential.id in self._credentials or key in self._credential_ids:
+                raise ValueError("duplicate credential")
+            if credential.user_id not in self._users:
+                raise NotFound("no such user")
+            self._credentials[credential.id] = credential
+            self._credential_ids[key] = credential.id
 
     async def get_credential(
         self, kind: CredentialKind, secret_hash: str
     ) -> tuple[Credential, Any] | None:
+        """The credential with this kind and hash and a copy of its user, or ``None``."""
         with self._lock:
-            for c in self._creds.values():
-                if c.kind == kind and c.secret_hash == secret_hash:
-                    user = self._users.get(c.user_id)
-                    return (c, self._copy(user)) if user else None
-            return None
+            credential_id = self._credential_ids.get((kind, secret_hash))
+            if credential_id is None:
+                return None
+            credential = self._credentials[credential_id]
+            return credential, copy.deepcopy(self._users[credential.user_id])
 
     async def list_credentials(self, user_id: str, kind: CredentialKind) -> list[Credential]:
+        """The user's credentials of this kind, oldest first."""
         with self._lock:
-            return sorted(
-                (c for c in self._creds.values() if c.user_id == user_id and c.kind == kind),
-                key=lambda c: c.created_at,
-            )
+            found = [
+                credential
+                for credential in self._credentials.values()
+                if credential.user_id == user_id and credential.kind == kind
+            ]
+        return sorted(found, key=lambda credential: credential.created_at)
 
     async def touch_credential(
         self,
@@ -216,42 +305,62 @@ class AsyncMemoryStore:
         last_used_at: datetime,
         authenticated_at: datetime | None = None,
     ) -> None:
+        """Set the times of use of one credential (nothing if it is gone)."""
+        _require_aware(last_used_at, authenticated_at)
         with self._lock:
-            c = self._creds.get(credential_id)
-            if c is None:
+            credential = self._credentials.get(credential_id)
+            if credential is None:
                 return
-            changes: dict[str, Any] = {"last_used_at": last_used_at}
-            if authenticated_at is not None:
-                changes["authenticated_at"] = authenticated_at
-            self._creds[credential_id] = attrs.evolve(c, **changes)
+            if authenticated_at is None:
+                authenticated_at = credential.authenticated_at
+            self._credentials[credential_id] = attrs.evolve(
+                credential, last_used_at=last_used_at, authenticated_at=authenticated_at
+            )
 
     async def delete_credential(self, credential_id: str, user_id: str | None = None) -> bool:
+        """Delete one credential; ``True`` only for the call that removed it."""
         with self._lock:
-            c = self._creds.get(credential_id)
-            if c is None or (user_id is not None and c.user_id != user_id):
+            credential = self._credentials.get(credential_id)
+            if credential is None or (user_id is not None and user_id != credential.user_id):
                 return False
-            del self._creds[credential_id]
+            self._drop_credential(credential)
             return True
 
     async def delete_credentials(
-        self, user_id: str, kinds: Iterable[CredentialKind], *, except_id: str | None = None
+        self,
+        user_id: str,
+        kinds: Iterable[CredentialKind],
+        *,
+        except_id: str | None = None,
     ) -> int:
+        """Delete the user's credentials of these kinds except one; return how many."""
+        wanted = frozenset(kinds)
         with self._lock:
-            kinds = set(kinds)
             doomed = [
-                k
-                for k, c in self._creds.items()
-                if c.user_id == user_id and c.kind in kinds and k != except_id
+                credential
+                for credential in self._credentials.values()
+                if credential.user_id == user_id
+                and credential.kind in wanted
+                and credential.id != except_id
             ]
-            for k in doomed:
-                del self._creds[k]
+            for credential in doomed:
+                self._drop_credential(credential)
             return len(doomed)
 
     async def delete_expired_credentials(self, now: datetime) -> int:
+        """Delete every credential that expired before ``now``; return how many."""
+        _require_aware(now)
         with self._lock:
             doomed = [
-                k for k, c in self._creds.items() if c.expires_at is not None and c.expires_at < now
+                credential
+                for credential in self._credentials.values()
+                if credential.expires_at is not None and credential.expires_at < now
             ]
-            for k in doomed:
-                del self._creds[k]
+            for credential in doomed:
+                self._drop_credential(credential)
             return len(doomed)
+
+
+def _is_a_store(store: AsyncMemoryStore) -> AsyncUserStore:
+    """Never called: makes mypy prove that the class implements the protocol."""
+    return store

@@ -1,14 +1,29 @@
-"""Contract suites for stores and flows, for this project and for your own store.
+"""Test helpers for applications and store authors.
 
 Subclass ``AsyncStoreContract`` / ``StoreContract`` with a ``store`` fixture yielding a
-fresh store to check a store against every rule of the protocol (races included), and
+fresh store to check it against every rule of the store protocol (races included), and
 ``AsyncFlowsContract`` / ``FlowsContract`` to run every flow end to end on it. They need
-pytest and pytest-asyncio (``pip install doorward[testing]``).
+pytest and pytest-asyncio (``pip install doorward[testing]``). The in-memory stores are
+here too, for tests of code that uses doorward.
 """
 
+from doorward._async.memory import AsyncMemoryStore
+from doorward._memory_user import MemoryUser
+from doorward._sync.memory import MemoryStore
 from doorward.testing._async.flows_contract import AsyncFlowsContract
 from doorward.testing._async.store_contract import AsyncStoreContract
 from doorward.testing._sync.flows_contract import FlowsContract
 from doorward.testing._sync.store_contract import StoreContract
 
-__all__ = ["AsyncFlowsContract", "AsyncStoreContract", "FlowsContract", "StoreContract"]
+__all__ = [
+    # the async face
+    "AsyncFlowsContract",
+    "AsyncMemoryStore",
+    "AsyncStoreContract",
+    # the sync face
+    "FlowsContract",
+    "MemoryStore",
+    "StoreContract",
+    # shared
+    "MemoryUser",
+]

@@ -24,6 +24,7 @@ from doorward_sqlalchemy._rows import (
     id_value,
     permissions_text,
     role_from_row,
+    searchable,
 )
 from doorward_sqlalchemy.models import Models
 
@@ -67,6 +68,8 @@ class AsyncSQLAlchemyStore:
 
     async def get_user_by_email(self, normalized_email: str) -> Any | None:
         user = self.models.user
+        if not searchable(normalized_email):
+            return None
         with translated("get_user_by_email"):
             async with self.sessions() as session:
                 result = await session.execute(
@@ -169,6 +172,8 @@ class AsyncSQLAlchemyStore:
 
     async def get_role(self, name: str) -> Role | None:
         model = self.models.role
+        if not searchable(name):
+            return None
         with translated("get_role"):
             async with self.sessions() as session:
                 result = await session.execute(select(model).where(model.name == name))
@@ -256,6 +261,8 @@ class AsyncSQLAlchemyStore:
         self, kind: CredentialKind, secret_hash: str
     ) -> tuple[Credential, Any] | None:
         models = self.models
+        if not searchable(secret_hash):
+            return None
         with translated("get_credential"):
             async with self.sessions() as session:
                 result = await session.execute(
@@ -307,6 +314,8 @@ class AsyncSQLAlchemyStore:
 
     async def delete_credential(self, credential_id: str, user_id: str | None = None) -> bool:
         model = self.models.credential
+        if not searchable(credential_id):
+            return False
         statement = delete(model).where(model.id == credential_id)
         if user_id is not None:
             key = self._uid(user_id)

@@ -26,6 +26,7 @@ from doorward_sqlalchemy._rows import (
     id_value,
     permissions_text,
     role_from_row,
+    searchable,
 )
 from doorward_sqlalchemy.models import Models
 
@@ -69,6 +70,8 @@ class SQLAlchemyStore:
 
     def get_user_by_email(self, normalized_email: str) -> Any | None:
         user = self.models.user
+        if not searchable(normalized_email):
+            return None
         with translated("get_user_by_email"):
             with self.sessions() as session:
                 result = session.execute(
@@ -171,6 +174,8 @@ class SQLAlchemyStore:
 
     def get_role(self, name: str) -> Role | None:
         model = self.models.role
+        if not searchable(name):
+            return None
         with translated("get_role"):
             with self.sessions() as session:
                 result = session.execute(select(model).where(model.name == name))
@@ -258,6 +263,8 @@ class SQLAlchemyStore:
         self, kind: CredentialKind, secret_hash: str
     ) -> tuple[Credential, Any] | None:
         models = self.models
+        if not searchable(secret_hash):
+            return None
         with translated("get_credential"):
             with self.sessions() as session:
                 result = session.execute(
@@ -309,6 +316,8 @@ class SQLAlchemyStore:
 
     def delete_credential(self, credential_id: str, user_id: str | None = None) -> bool:
         model = self.models.credential
+        if not searchable(credential_id):
+            return False
         statement = delete(model).where(model.id == credential_id)
         if user_id is not None:
             key = self._uid(user_id)

@@ -4,7 +4,7 @@
 Subclass it and provide a ``store`` fixture that yields a fresh, empty store::
 
     class TestMyStoreFlows(FlowsContract):
-        @pytest_asyncio.fixture
+        @pytest.fixture
         def store(self):
             yield make_my_store()
 
@@ -81,7 +81,6 @@ def token_of(link: str) -> str:
 class FlowsContract:
     """Every flow against the store given by the subclass's ``store`` fixture."""
 
-    pytestmark: list[pytest.MarkDecorator] = []
 
     # -- fixtures a subclass may override ---------------------------------------------------
 

@@ -1,378 +1,929 @@
 # Generated from packages/core/src/doorward/testing/_async/store_contract.py by scripts/unasync.py. Do not edit: edit the source.
-"""The store contract suite: every rule of the ``UserStore`` protocol, races included.
+"""The store contract: every rule of ``UserStore`` as tests for your store to pass.
 
-Subclass it and provide a ``store`` fixture that yields a fresh, empty store::
+Subclass ``StoreContract`` in a test module and give it a ``store`` fixture that
+returns a fresh, empty store::
+
+    import pytest
+    from doorward.testing import StoreContract
 
     class TestMyStore(StoreContract):
-        @pytest_asyncio.fixture
+        @pytest.fixture
         def store(self):
-            yield make_my_store()
+            store = make_my_store()  # empty
+            yield store
+            store.close()
 
-The store object is shared by the concurrent workers of the race tests, so it must be
-safe to use from several threads (sync) or tasks (async) at once, each operation on its
-own connection from a pool. ``StoreContract`` is the generated sync twin.
+The race tests share that one store between several concurrent callers released at the
+same instant (tasks on the async face, threads on the sync face), so the store must be
+safe to share that way, each call taking its own connection from a pool: the races then
+happen in the database, where a real deployment has them.
+
+Hooks a subclass may override: ``extra_fields`` (application fields your user model
+needs or keeps), ``read_extra`` (how to read one back) and ``race_workers``.
+
+Datetimes: every datetime a store returns must be timezone-aware UTC. Whole seconds must
+round-trip exactly; a store may keep less than microsecond precision, but not less than
+the second.
 """
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
+from doorward._sync.protocols import UserStore
 from doorward.exceptions import EmailTaken, NotFound
-from doorward.records import USER_FIELDS, Credential, NewUser, Role
+from doorward.records import USER_FIELDS, Credential, CredentialKind, NewUser, Role, UserLike
 from doorward.testing._sync._concurrency import run_concurrently
 
 __all__ = ["StoreContract"]
 
 T0 = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
+ARGON2_HASH = (
+    "$argon2id$v=19$m=65536,t=3,p=4$c29tZXNhbHRzb21lc2FsdA"
+    "$RdescudvJCsgt3ub+b+dWRWJTmaaJObG0Lq8ZWJcNsU"
+)
+IPV6 = "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255"
+#: ids no store can have issued: wrong shape for ints, UUIDs and ObjectIds alike
+GARBAGE_IDS = ("", "x", "not-an-id", "1; DROP TABLE users", "\x00", "ü" * 8, "z" * 300)
+#: ids of a plausible shape that an empty store cannot know
+UNKNOWN_IDS = (
+    "0",
+    "1",
+    "-1",
+    "99999999999999999999999999",
+    "0" * 24,
+    "f" * 32,
+    "00000000-0000-4000-8000-000000000000",
+)
 
 
-def new_user(email: str = "alice@example.com", **overrides: Any) -> NewUser:
-    """A ``NewUser`` whose normalized email is the lower-cased address."""
-    values: dict[str, Any] = {
-        "email": email,
-        "normalized_email": email.lower(),
-        "password_hash": "$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$aGFzaA",
-        "security_stamp": "stamp-0",
-        "created_at": T0,
-    }
-    values.update(overrides)
-    return NewUser(**values)
+def fields_of(user: Any) -> dict[str, Any]:
+    """The documented fields of a user object, except ``id``."""
+    return {name: getattr(user, name) for name in USER_FIELDS if name != "id"}
 
 
-def credential(user: Any, n: int = 0, kind: Any = "session", **overrides: Any) -> Credential:
-    """A credential record of ``user``."""
-    values: dict[str, Any] = {
-        "id": f"cred-{kind}-{n}",
-        "user_id": str(user.id),
-        "kind": kind,
-        "secret_hash": f"{kind}-{n}".ljust(64, "0"),
-        "stamp": user.security_stamp,
-        "created_at": T0 + timedelta(seconds=n),
-        "expires_at": T0 + timedelta(days=1),
-    }
-    values.update(overrides)
-    return Credential(**values)
+def stamp() -> str:
+    """A fresh random security stamp."""
+    return secrets.token_urlsafe(24)
 
 
-def same_instant(a: datetime | None, b: datetime | None) -> bool:
-    """Equal to the millisecond, both timezone-aware (stores may keep less than microseconds)."""
-    if a is None or b is None:
-        return a is b
-    assert a.tzinfo is not None, "stores must return timezone-aware datetimes"
-    return abs((a - b).total_seconds()) < 0.001
+def assert_aware_utc(value: datetime) -> None:
+    """Fail unless ``value`` is a timezone-aware datetime at UTC."""
+    assert value.tzinfo is not None, f"{value!r} is naive"
+    assert timedelta(0) == value.utcoffset(), f"{value!r} is not UTC"
+
+
+def assert_same_second(expected: datetime, actual: Any) -> None:
+    """Fail unless ``actual`` is an aware UTC datetime less than a second from ``expected``."""
+    assert isinstance(actual, datetime), f"{actual!r} is not a datetime"
+    assert_aware_utc(actual)
+    assert abs(actual - expected) < timedelta(seconds=1)
+
+
+def successes(results: list[Any]) -> list[Any]:
+    """The results of the concurrent calls that returned instead of raising."""
+    return [result for result in results if not isinstance(result, BaseException)]
+
+
+def errors(results: list[Any]) -> list[BaseException]:
+    """The exceptions raised by the concurrent calls."""
+    return [result for result in results if isinstance(result, BaseException)]
 
 
 class StoreContract:
-    """The contract every store passes; the subclass provides ``store``."""
+    """The contract suite of ``UserStore``: subclass it and provide ``store``."""
 
-    pytestmark: list[pytest.MarkDecorator] = []
-    #: How many concurrent workers the race tests start.
-    workers = 8
+
+    #: how many concurrent callers each race test starts (at most 10 keeps it fast)
+    race_workers: ClassVar[int] = 8
 
     @pytest.fixture
-    def store(self) -> Any:
-        raise NotImplementedError("provide a `store` fixture yielding a fresh, empty store")
+    def store(self) -> UserStore:
+        """A fresh, empty store: override this fixture in your subclass."""
+        raise NotImplementedError("define a `store` fixture returning a fresh, empty store")
 
-    # -- users -------------------------------------------------------------------------------
+    def extra_fields(self, email: str) -> dict[str, Any]:
+        """Application fields to pass in ``NewUser.extra`` for the user with this email.
 
-    def test_create_and_get_user(self, store: Any) -> None:
-        """A created user has every documented field with its initial value, by id and by email."""
-        user = store.create_user(new_user())
-        for name in USER_FIELDS:
-            assert hasattr(user, name), name
-        assert user.email == "alice@example.com"
-        assert user.active is True
-        assert user.failed_logins == 0
-        assert user.login_count == 0
-        assert user.confirmed_at is None
-        assert same_instant(T0, user.created_at)
-        by_id = store.get_user(str(user.id))
-        by_email = store.get_user_by_email("alice@example.com")
-        assert str(user.id) == str(by_id.id) == str(by_email.id)
+        Override when your user model has required fields of its own, or to prove that
+        the store keeps them (``test_update_user_keeps_application_fields``). Derive
+        unique values from ``email`` if your model needs them unique.
+        """
+        return {}
 
-    def test_get_user_unknown_or_malformed_id(self, store: Any) -> None:
-        """Unknown ids and ids of the wrong shape give None, never an error."""
-        store.create_user(new_user())
-        for bad in ("", "0", "999999", "not-an-id", "' OR 1=1 --", "x" * 300, "{}", "$ne"):
-            assert store.get_user(bad) is None
+    def read_extra(self, user: Any, name: str) -> Any:
+        """Read one application field back from a user object."""
+        return getattr(user, name)
 
-    def test_get_user_by_email_is_exact(self, store: Any) -> None:
-        """Lookup compares the normalized email exactly; no case folding or patterns in the store."""
-        store.create_user(new_user())
-        assert store.get_user_by_email("Alice@example.com") is None
-        assert store.get_user_by_email("alice@example.co") is None
-        assert store.get_user_by_email("%") is None
-        assert store.get_user_by_email(".*") is None
+    def new_user(self, email: str = "ada@example.test", **overrides: Any) -> NewUser:
+        """A ``NewUser`` with realistic values; ``overrides`` replace any of them."""
+        values: dict[str, Any] = {
+            "email": email,
+            "normalized_email": email.lower(),
+            "password_hash": ARGON2_HASH,
+            "security_stamp": stamp(),
+            "created_at": T0,
+            "extra": self.extra_fields(email),
+        }
+        values.update(overrides)
+        return NewUser(**values)
 
-    def test_duplicate_email_raises_email_taken(self, store: Any) -> None:
-        """A second user with the same normalized email is refused and nothing is written."""
-        store.create_user(new_user())
-        with pytest.raises(EmailTaken):
-            store.create_user(
-                new_user("ALICE@example.com", normalized_email="alice@example.com")
-            )
-        user = store.get_user_by_email("alice@example.com")
-        assert user.email == "alice@example.com"
+    def credential(
+        self, user: Any, kind: CredentialKind = "session", **overrides: Any
+    ) -> Credential:
+        """A new credential of ``user`` with random id and hash; ``overrides`` replace values."""
+        values: dict[str, Any] = {
+            "id": secrets.token_urlsafe(16),
+            "user_id": str(user.id),
+            "kind": kind,
+            "secret_hash": secrets.token_hex(32),
+            "stamp": user.security_stamp,
+            "created_at": T0,
+        }
+        values.update(overrides)
+        return Credential(**values)
 
-    def test_update_user_writes_only_named_fields(self, store: Any) -> None:
-        """update_user sets the named fields and leaves the others as they were."""
-        user = store.create_user(new_user())
-        updated = store.update_user(user, {"confirmed_at": T0, "pending_email": "new@x.org"})
-        assert same_instant(T0, updated.confirmed_at)
-        assert updated.pending_email == "new@x.org"
-        again = store.get_user(str(user.id))
-        assert same_instant(T0, again.confirmed_at)
-        assert again.security_stamp == "stamp-0"
-        assert user.password_hash == again.password_hash
+    def reload(self, store: UserStore, user: Any) -> Any:
+        """The stored state of ``user``, read again by id (failing if it is gone)."""
+        fetched = store.get_user(str(user.id))
+        assert fetched is not None, "the user is no longer stored"
+        return fetched
 
-    def test_update_user_email_collision(self, store: Any) -> None:
-        """Moving a user to a taken normalized email raises EmailTaken and writes nothing."""
-        alice = store.create_user(new_user())
-        store.create_user(new_user("bob@example.com"))
-        with pytest.raises(EmailTaken):
-            store.update_user(
-                alice,
-                {
-                    "email": "bob@example.com",
-                    "normalized_email": "bob@example.com",
-                    "pending_email": "x",
-                },
-            )
-        again = store.get_user(str(alice.id))
-        assert again.normalized_email == "alice@example.com"
-        assert again.pending_email is None
+    # -- create_user and lookups -----------------------------------------------------------
 
-    def test_datetimes_round_trip_aware(self, store: Any) -> None:
-        """Datetimes come back timezone-aware and equal to the millisecond."""
-        moment = datetime(2031, 5, 6, 7, 8, 9, 123000, tzinfo=UTC)
-        user = store.create_user(new_user())
-        store.update_user(user, {"confirmed_at": moment, "last_failed_login_at": moment})
-        again = store.get_user(str(user.id))
-        assert same_instant(moment, again.confirmed_at)
-        assert same_instant(moment, again.last_failed_login_at)
+    def test_create_user_returns_the_users_fields(self, store: UserStore) -> None:
+        """create_user returns a user object with an id and every field of the NewUser."""
+        new = self.new_user()
+        user = store.create_user(new)
+        assert isinstance(user, UserLike)
+        assert str(user.id)
+        expected = new.as_fields()
+        assert {k: expected[k] for k in fields_of(user)} == fields_of(user)
 
-    def test_compare_and_set_stamp(self, store: Any) -> None:
-        """The stamp moves only from the expected value, with the other changes, in one step."""
-        user = store.create_user(new_user())
-        assert store.compare_and_set_stamp(user, "wrong", {"security_stamp": "s1"}) is None
-        moved = store.compare_and_set_stamp(
-            user, "stamp-0", {"security_stamp": "s1", "password_hash": "h2", "failed_logins": 0}
+    def test_every_user_field_round_trips(self, store: UserStore) -> None:
+        """Each documented field is stored and read back exactly, set or empty."""
+        full = self.new_user(
+            "Zoë.Full@Example.test",
+            normalized_email="zoë.full@example.test",
+            active=False,
+            confirmed_at=T0 + timedelta(hours=1),
         )
-        assert moved.security_stamp == "s1"
-        assert moved.password_hash == "h2"
-        assert store.compare_and_set_stamp(user, "stamp-0", {"security_stamp": "s2"}) is None
-        again = store.get_user(str(user.id))
-        assert again.security_stamp == "s1"
-        assert again.password_hash == "h2"
+        bare = self.new_user("bare@example.test", password_hash=None)
+        for new in (full, bare):
+            created = store.create_user(new)
+            fetched = self.reload(store, created)
+            assert str(created.id) == str(fetched.id)
+            assert fields_of(created) == fields_of(fetched)
+            expected = new.as_fields()
+            assert {k: expected[k] for k in fields_of(fetched)} == fields_of(fetched)
 
-    def test_compare_and_set_stamp_email_collision(self, store: Any) -> None:
-        """A stamp change that would take another user's email raises EmailTaken and writes nothing."""
-        alice = store.create_user(new_user())
-        store.create_user(new_user("bob@example.com"))
+    def test_users_get_distinct_ids(self, store: UserStore) -> None:
+        """Two users get two ids, and each id finds its own user."""
+        ada = store.create_user(self.new_user("ada@example.test"))
+        bob = store.create_user(self.new_user("bob@example.test"))
+        assert str(ada.id) != str(bob.id)
+        for user in (ada, bob):
+            found = self.reload(store, user)
+            assert user.normalized_email == found.normalized_email
+
+    def test_get_user_of_unknown_or_malformed_id_is_none(self, store: UserStore) -> None:
+        """get_user returns None, never raises, for ids it never issued, of any shape."""
+        for user_id in UNKNOWN_IDS + GARBAGE_IDS:
+            assert store.get_user(user_id) is None, repr(user_id)
+        store.create_user(self.new_user())
+        for user_id in GARBAGE_IDS:
+            assert store.get_user(user_id) is None, repr(user_id)
+
+    def test_get_user_by_email_finds_the_user(self, store: UserStore) -> None:
+        """get_user_by_email finds a user by normalised email and returns None for others."""
+        user = store.create_user(self.new_user("Ada@Example.test"))
+        found = store.get_user_by_email("ada@example.test")
+        assert found is not None
+        assert str(user.id) == str(found.id)
+        assert store.get_user_by_email("bob@example.test") is None
+
+    def test_le06_get_user_by_email_matches_exactly(self, store: UserStore) -> None:
+        """The lookup compares exactly: no case folding, no Unicode collation, no padding."""
+        store.create_user(self.new_user("strasse@example.test"))
+        store.create_user(self.new_user("ada@example.test"))
+        near_misses = (
+            "ADA@example.test",
+            "ada@example.test ",
+            " ada@example.test",
+            "ada@example.tes",
+            "ada@example.test\x00",
+            "straße@example.test",
+            "STRASSE@example.test",
+            "\uff41\uff44\uff41@example.test",
+        )
+        for email in near_misses:
+            assert store.get_user_by_email(email) is None, repr(email)
+
+    def test_le06_unicode_and_long_emails_round_trip(self, store: UserStore) -> None:
+        """Non-ASCII and 254-character addresses are stored and found unchanged."""
+        for email in ("jürgen.ßtraße@bücher.example", "é" * 64 + "@" + "a" * 184 + ".test"):
+            new = self.new_user(email, normalized_email=email)
+            store.create_user(new)
+            found = store.get_user_by_email(email)
+            assert found is not None
+            assert email == found.email
+            assert email == found.normalized_email
+
+    def test_cc01_duplicate_email_raises_and_writes_nothing(
+        self, store: UserStore
+    ) -> None:
+        """A second user with the same normalised email raises EmailTaken; the first is intact."""
+        first = store.create_user(self.new_user("ada@example.test"))
+        clash = self.new_user("ADA@example.test", normalized_email="ada@example.test")
         with pytest.raises(EmailTaken):
-            store.compare_and_set_stamp(
-                alice,
-                "stamp-0",
-                {
-                    "security_stamp": "s1",
-                    "email": "bob@example.com",
-                    "normalized_email": "bob@example.com",
-                },
-            )
-        assert (store.get_user(str(alice.id))).security_stamp == "stamp-0"
+            store.create_user(clash)
+        found = store.get_user_by_email("ada@example.test")
+        assert found is not None
+        assert str(first.id) == str(found.id)
+        assert fields_of(first) == fields_of(found)
 
-    def test_delete_user_cascades(self, store: Any) -> None:
-        """Deleting a user removes their credentials and role links; the email is free again."""
-        user = store.create_user(new_user())
-        store.save_role(Role(name="admin"))
+    def test_cc01_concurrent_creates_make_one_user(self, store: UserStore) -> None:
+        """Of concurrent registrations of one email, one succeeds and the rest raise EmailTaken."""
+        n = self.race_workers
+
+        def register(i: int) -> Any:
+            email = f"Ada+{i}@Example.test"
+            return store.create_user(
+                self.new_user(email, normalized_email="ada@example.test")
+            )
+
+        results = run_concurrently(register, n)
+        winners = successes(results)
+        assert len(winners) == 1, results
+        assert all(isinstance(exc, EmailTaken) for exc in errors(results)), results
+        found = store.get_user_by_email("ada@example.test")
+        assert found is not None
+        assert str(winners[0].id) == str(found.id)
+        assert winners[0].email == found.email
+
+    def test_concurrent_creates_of_different_emails_all_succeed(
+        self, store: UserStore
+    ) -> None:
+        """Concurrent registrations of different emails all succeed: only a true clash refuses."""
+        n = self.race_workers
+
+        def register(i: int) -> Any:
+            return store.create_user(self.new_user(f"user{i}@example.test"))
+
+        results = run_concurrently(register, n)
+        assert not errors(results), results
+        assert n == len({str(user.id) for user in successes(results)})
+        for i in range(n):
+            assert store.get_user_by_email(f"user{i}@example.test") is not None
+
+    # -- update_user ----------------------------------------------------------------------
+
+    def test_update_user_writes_only_the_named_fields(self, store: UserStore) -> None:
+        """update_user returns and stores the new values; every other field is unchanged."""
+        user = store.create_user(self.new_user(confirmed_at=T0))
+        before = fields_of(user)
+        changes = {"active": False, "pending_email": "new@example.test"}
+        updated = store.update_user(user, changes)
+        fetched = self.reload(store, user)
+        assert before | changes == fields_of(updated)
+        assert before | changes == fields_of(fetched)
+        assert str(user.id) == str(updated.id)
+
+    def test_update_user_from_a_stale_copy_keeps_other_changes(
+        self, store: UserStore
+    ) -> None:
+        """Updates through two copies of one user both stick: no stale object is written whole."""
+        created = store.create_user(self.new_user())
+        copy_a = self.reload(store, created)
+        copy_b = self.reload(store, created)
+        store.update_user(copy_a, {"active": False})
+        store.update_user(copy_b, {"pending_email": "new@example.test"})
+        fetched = self.reload(store, created)
+        assert fetched.active is False
+        assert fetched.pending_email == "new@example.test"
+
+    def test_update_user_sets_and_clears_nullable_fields(self, store: UserStore) -> None:
+        """Optional fields can be set to a value and back to None."""
+        user = store.create_user(self.new_user())
+        values = {
+            "password_hash": None,
+            "confirmed_at": T0 + timedelta(days=1),
+            "pending_email": "next@example.test",
+            "last_login_ip": "203.0.113.7",
+        }
+        updated = store.update_user(user, values)
+        assert values == {name: getattr(updated, name) for name in values}
+        cleared = dict.fromkeys(("confirmed_at", "pending_email", "last_login_ip"))
+        cleared["password_hash"] = ARGON2_HASH
+        updated = store.update_user(updated, cleared)
+        fetched = self.reload(store, user)
+        assert cleared == {name: getattr(fetched, name) for name in cleared}
+
+    def test_update_user_keeps_application_fields(self, store: UserStore) -> None:
+        """Application fields given at creation survive every kind of update unchanged."""
+        extra = self.extra_fields("ada@example.test")
+        if not extra:
+            pytest.skip("extra_fields() gives no application fields for this store")
+        user = store.create_user(self.new_user("ada@example.test"))
+        store.update_user(user, {"active": False, "password_hash": None})
+        store.compare_and_set_stamp(user, user.security_stamp, {"security_stamp": stamp()})
+        store.increment_failed_logins(user, T0)
+        store.record_login(user, T0, "192.0.2.1")
+        for fetched in (
+            self.reload(store, user),
+            store.get_user_by_email("ada@example.test"),
+        ):
+            assert extra == {name: self.read_extra(fetched, name) for name in extra}
+
+    def test_cc01_update_user_email_clash_raises_and_writes_nothing(
+        self, store: UserStore
+    ) -> None:
+        """Moving a user onto a taken email raises EmailTaken and writes none of the changes."""
+        store.create_user(self.new_user("ada@example.test"))
+        bob = store.create_user(self.new_user("bob@example.test"))
+        changes = {"normalized_email": "ada@example.test", "email": "ada@example.test"}
+        with pytest.raises(EmailTaken):
+            store.update_user(bob, {**changes, "active": False})
+        fetched = self.reload(store, bob)
+        assert fields_of(bob) == fields_of(fetched)
+
+    def test_update_user_to_its_own_email_is_no_clash(self, store: UserStore) -> None:
+        """Writing a user's own normalised email back is not a collision."""
+        ada = store.create_user(self.new_user("ada@example.test"))
+        changes = {"email": "ADA@example.test", "normalized_email": "ada@example.test"}
+        updated = store.update_user(ada, changes)
+        assert updated.email == "ADA@example.test"
+        found = store.get_user_by_email("ada@example.test")
+        assert found is not None
+        assert str(ada.id) == str(found.id)
+
+    def test_update_user_moves_the_email(self, store: UserStore) -> None:
+        """After an email change the new address finds the user, the old one is free again."""
+        ada = store.create_user(self.new_user("ada@example.test"))
+        changes = {"email": "ada@new.example", "normalized_email": "ada@new.example"}
+        store.update_user(ada, changes)
+        found = store.get_user_by_email("ada@new.example")
+        assert found is not None
+        assert str(ada.id) == str(found.id)
+        assert store.get_user_by_email("ada@example.test") is None
+        other = store.create_user(self.new_user("ada@example.test"))
+        assert str(ada.id) != str(other.id)
+
+    def test_datetimes_are_aware_utc_to_the_second(self, store: UserStore) -> None:
+        """Datetimes with microseconds come back aware, at UTC, within the same second."""
+        at = T0 + timedelta(microseconds=654321)
+        user = store.create_user(self.new_user(created_at=at, confirmed_at=at))
+        store.record_login(user, at, None)
+        store.record_login(user, at, None)
+        store.increment_failed_logins(user, at)
+        fetched = self.reload(store, user)
+        names = ("created_at", "confirmed_at", "last_login_at", "current_login_at")
+        for name in (*names, "last_failed_login_at"):
+            assert_same_second(at, getattr(fetched, name))
+        store.create_credential(
+            self.credential(
+                user,
+                secret_hash="h" * 64,
+                created_at=at,
+                expires_at=at,
+                last_used_at=at,
+                authenticated_at=at,
+            )
+        )
+        found = store.get_credential("session", "h" * 64)
+        assert found is not None
+        credential, owner = found
+        for value in (credential.created_at, credential.expires_at, credential.last_used_at):
+            assert_same_second(at, value)
+        assert_same_second(at, credential.authenticated_at)
+        assert_same_second(at, owner.created_at)
+
+    # -- compare_and_set_stamp --------------------------------------------------------------
+
+    def test_cc02_compare_and_set_applies_changes_when_stamp_matches(
+        self, store: UserStore
+    ) -> None:
+        """With the current stamp the changes are written and the updated user returned."""
+        user = store.create_user(self.new_user())
+        changes = {"security_stamp": stamp(), "password_hash": None, "confirmed_at": T0}
+        updated = store.compare_and_set_stamp(user, user.security_stamp, changes)
+        assert updated is not None
+        assert fields_of(user) | changes == fields_of(updated)
+        assert fields_of(updated) == fields_of(self.reload(store, user))
+
+    def test_cc02_compare_and_set_refuses_a_moved_stamp(self, store: UserStore) -> None:
+        """With a stamp that has moved on, None is returned and nothing is written."""
+        user = store.create_user(self.new_user())
+        old = user.security_stamp
+        moved = store.compare_and_set_stamp(user, old, {"security_stamp": stamp()})
+        assert moved is not None
+        again = store.compare_and_set_stamp(
+            user, old, {"security_stamp": stamp(), "active": False}
+        )
+        assert again is None
+        assert fields_of(moved) == fields_of(self.reload(store, user))
+        never = store.compare_and_set_stamp(user, "never-issued", {"security_stamp": stamp()})
+        assert never is None
+
+    def test_cc02_compare_and_set_uses_the_expected_stamp_not_the_copy(
+        self, store: UserStore
+    ) -> None:
+        """The stored stamp is compared with ``expected_stamp``, whatever the caller's copy says."""
+        stale = store.create_user(self.new_user())
+        current = stamp()
+        store.update_user(stale, {"security_stamp": current})
+        refused = store.compare_and_set_stamp(
+            stale, stale.security_stamp, {"security_stamp": stamp()}
+        )
+        assert refused is None
+        new = stamp()
+        updated = store.compare_and_set_stamp(stale, current, {"security_stamp": new})
+        assert updated is not None
+        assert new == updated.security_stamp
+
+    def test_cc01_compare_and_set_email_clash_raises_and_writes_nothing(
+        self, store: UserStore
+    ) -> None:
+        """A compare-and-set onto a taken email raises EmailTaken and leaves stamp and email."""
+        store.create_user(self.new_user("ada@example.test"))
+        bob = store.create_user(self.new_user("bob@example.test"))
+        changes = {
+            "security_stamp": stamp(),
+            "email": "ada@example.test",
+            "normalized_email": "ada@example.test",
+        }
+        with pytest.raises(EmailTaken):
+            store.compare_and_set_stamp(bob, bob.security_stamp, changes)
+        assert fields_of(bob) == fields_of(self.reload(store, bob))
+
+    def test_cc02_concurrent_compare_and_set_has_one_winner(
+        self, store: UserStore
+    ) -> None:
+        """Of concurrent compare-and-sets with one expected stamp exactly one returns a user."""
+        user = store.create_user(self.new_user())
+        new_stamps = [stamp() for _ in range(self.race_workers)]
+
+        def use_token(i: int) -> Any:
+            changes = {"security_stamp": new_stamps[i], "password_hash": f"hash-{i}"}
+            return store.compare_and_set_stamp(user, user.security_stamp, changes)
+
+        results = run_concurrently(use_token, self.race_workers)
+        assert not errors(results), results
+        winners = [result for result in results if result is not None]
+        assert len(winners) == 1, results
+        winner = results.index(winners[0])
+        fetched = self.reload(store, user)
+        assert new_stamps[winner] == fetched.security_stamp
+        assert f"hash-{winner}" == fetched.password_hash
+
+    # -- delete_user ------------------------------------------------------------------------
+
+    def test_delete_user_removes_user_roles_and_credentials(
+        self, store: UserStore
+    ) -> None:
+        """After delete_user the user, their role links and credentials are gone."""
+        store.save_role(Role(name="admin", permissions=frozenset({"users:edit"})))
+        user = store.create_user(self.new_user("ada@example.test"))
         store.add_user_role(user, "admin")
-        store.create_credential(credential(user))
+        credentials = [self.credential(user, kind) for kind in ("session", "remember", "api")]
+        for credential in credentials:
+            store.create_credential(credential)
         store.delete_user(user)
         assert store.get_user(str(user.id)) is None
-        assert store.get_credential("session", credential(user).secret_hash) is None
-        assert store.list_credentials(str(user.id), "session") == []
-        again = store.create_user(new_user())
-        assert frozenset() == store.get_user_roles(again)
-
-    def test_increment_failed_logins(self, store: Any) -> None:
-        """Each increment adds one and records the time; the new count is returned."""
-        user = store.create_user(new_user())
-        assert store.increment_failed_logins(user, T0) == 1
-        assert store.increment_failed_logins(user, T0 + timedelta(seconds=5)) == 2
-        again = store.get_user(str(user.id))
-        assert again.failed_logins == 2
-        assert same_instant(T0 + timedelta(seconds=5), again.last_failed_login_at)
-
-    def test_record_login(self, store: Any) -> None:
-        """A login shifts current to last, sets current, counts, and zeroes the failures."""
-        user = store.create_user(new_user())
-        store.increment_failed_logins(user, T0)
-        first = store.record_login(user, T0, "192.0.2.1")
-        assert first.login_count == 1
-        assert first.failed_logins == 0
-        assert first.last_failed_login_at is None
-        assert first.last_login_at is None
-        second = store.record_login(first, T0 + timedelta(hours=1), "192.0.2.2")
-        assert second.login_count == 2
-        assert same_instant(T0, second.last_login_at)
-        assert second.last_login_ip == "192.0.2.1"
-        assert same_instant(T0 + timedelta(hours=1), second.current_login_at)
-        assert second.current_login_ip == "192.0.2.2"
-
-    # -- roles ---------------------------------------------------------------------------------
-
-    def test_roles(self, store: Any) -> None:
-        """Roles are saved, replaced, listed by name, linked, unlinked and deleted."""
-        store.save_role(Role(name="viewer", permissions=frozenset({"read"})))
-        store.save_role(
-            Role(name="admin", description="all", permissions=frozenset({"read", "write"}))
-        )
-        store.save_role(
-            Role(name="viewer", description="v2", permissions=frozenset({"read", "list"}))
-        )
-        assert [r.name for r in store.list_roles()] == ["admin", "viewer"]
-        viewer = store.get_role("viewer")
-        assert viewer.description == "v2"
-        assert frozenset({"read", "list"}) == viewer.permissions
-        assert store.get_role("nobody") is None
-        user = store.create_user(new_user())
-        assert store.add_user_role(user, "viewer")
-        assert not store.add_user_role(user, "viewer")
-        with pytest.raises(NotFound):
-            store.add_user_role(user, "nobody")
-        assert store.add_user_role(user, "admin")
-        assert frozenset({"viewer", "admin"}) == store.get_user_roles(user)
-        assert frozenset({"read", "list", "write"}) == store.get_user_permissions(user)
-        assert store.remove_user_role(user, "admin")
-        assert not store.remove_user_role(user, "admin")
-        assert frozenset({"read", "list"}) == store.get_user_permissions(user)
-        assert store.delete_role("viewer")
-        assert not store.delete_role("viewer")
+        assert store.get_user_by_email("ada@example.test") is None
+        for credential in credentials:
+            assert store.get_credential(credential.kind, credential.secret_hash) is None
+            assert store.list_credentials(str(user.id), credential.kind) == []
+            assert store.delete_credential(credential.id) is False
         assert frozenset() == store.get_user_roles(user)
+        assert store.get_role("admin") is not None
 
-    # -- credentials -----------------------------------------------------------------------------
-
-    def test_credentials_round_trip(self, store: Any) -> None:
-        """A credential comes back with its user by (kind, hash), with every field intact."""
-        user = store.create_user(new_user())
-        record = credential(
-            user, authenticated_at=T0, ip="192.0.2.1", user_agent="UA/1", last_used_at=T0
-        )
-        store.create_credential(record)
-        found = store.get_credential("session", record.secret_hash)
+    def test_delete_user_leaves_other_users_alone(self, store: UserStore) -> None:
+        """Deleting one user keeps every other user's fields, roles and credentials."""
+        store.save_role(Role(name="admin"))
+        ada = store.create_user(self.new_user("ada@example.test"))
+        bob = store.create_user(self.new_user("bob@example.test"))
+        store.add_user_role(ada, "admin")
+        store.add_user_role(bob, "admin")
+        credential = self.credential(bob)
+        store.create_credential(credential)
+        store.delete_user(ada)
+        assert fields_of(bob) == fields_of(self.reload(store, bob))
+        assert frozenset({"admin"}) == store.get_user_roles(bob)
+        found = store.get_credential("session", credential.secret_hash)
         assert found is not None
-        got, owner = found
-        assert str(user.id) == str(owner.id)
-        assert (record.id, record.user_id, record.kind, record.secret_hash, record.stamp) == (
-            got.id,
-            got.user_id,
-            got.kind,
-            got.secret_hash,
-            got.stamp,
-        )
-        assert same_instant(record.expires_at, got.expires_at)
-        assert same_instant(T0, got.authenticated_at)
-        assert (got.ip, got.user_agent) == ("192.0.2.1", "UA/1")
-        assert store.get_credential("api", record.secret_hash) is None
-        assert store.get_credential("session", "0" * 64) is None
+        assert credential == found[0]
 
-    def test_list_touch_and_delete_credentials(self, store: Any) -> None:
-        """Listing is per user and kind, oldest first; touch updates times; deletes are scoped."""
-        alice = store.create_user(new_user())
-        bob = store.create_user(new_user("bob@example.com"))
-        for n in (2, 0, 1):
-            store.create_credential(credential(alice, n))
-        store.create_credential(credential(alice, 9, kind="api", name="ci"))
-        store.create_credential(credential(bob, 5))
-        listed = store.list_credentials(str(alice.id), "session")
-        assert [c.id for c in listed] == ["cred-session-0", "cred-session-1", "cred-session-2"]
-        assert [c.name for c in store.list_credentials(str(alice.id), "api")] == ["ci"]
-        later = T0 + timedelta(hours=2)
-        store.touch_credential("cred-session-0", last_used_at=later, authenticated_at=later)
-        store.touch_credential("cred-session-1", last_used_at=later)
-        found = {c.id: c for c in store.list_credentials(str(alice.id), "session")}
-        assert same_instant(later, found["cred-session-0"].authenticated_at)
-        assert found["cred-session-1"].authenticated_at is None
-        assert same_instant(later, found["cred-session-1"].last_used_at)
-        assert not store.delete_credential("cred-session-5", str(alice.id))
-        assert store.delete_credential("cred-session-2", str(alice.id))
-        assert not store.delete_credential("cred-session-2")
-        removed = store.delete_credentials(
-            str(alice.id), ["session", "api"], except_id="cred-session-0"
-        )
-        assert removed == 2
-        assert [c.id for c in store.list_credentials(str(alice.id), "session")] == [
-            "cred-session-0"
+    def test_delete_user_frees_the_email(self, store: UserStore) -> None:
+        """A deleted user's email can be registered again, as a new user without old roles."""
+        store.save_role(Role(name="admin"))
+        old = store.create_user(self.new_user("ada@example.test"))
+        store.add_user_role(old, "admin")
+        store.delete_user(old)
+        new = store.create_user(self.new_user("ada@example.test"))
+        assert frozenset() == store.get_user_roles(new)
+        found = store.get_user_by_email("ada@example.test")
+        assert found is not None
+        assert str(new.id) == str(found.id)
+
+    # -- increment_failed_logins and record_login -------------------------------------------
+
+    def test_cc03_increment_failed_logins_counts_from_the_stored_value(
+        self, store: UserStore
+    ) -> None:
+        """Each call adds one to the stored count (not the caller's copy) and sets the time."""
+        stale = store.create_user(self.new_user())
+        counts = [
+            store.increment_failed_logins(stale, T0 + timedelta(seconds=i)) for i in range(3)
         ]
-        assert len(store.list_credentials(str(bob.id), "session")) == 1
+        assert counts == [1, 2, 3]
+        fetched = self.reload(store, stale)
+        assert fetched.failed_logins == 3
+        assert T0 + timedelta(seconds=2) == fetched.last_failed_login_at
+        assert fields_of(stale) | {
+            "failed_logins": 3,
+            "last_failed_login_at": T0 + timedelta(seconds=2),
+        } == fields_of(fetched)
 
-    def test_delete_expired_credentials(self, store: Any) -> None:
-        """Only credentials whose expiry is before now are removed."""
-        user = store.create_user(new_user())
-        store.create_credential(credential(user, 1, expires_at=T0 - timedelta(seconds=1)))
-        store.create_credential(credential(user, 2, expires_at=T0 + timedelta(seconds=1)))
-        store.create_credential(credential(user, 3, kind="api", expires_at=None))
-        assert store.delete_expired_credentials(T0) == 1
-        assert [c.id for c in store.list_credentials(str(user.id), "session")] == [
-            "cred-session-2"
-        ]
-        assert len(store.list_credentials(str(user.id), "api")) == 1
-
-    # -- races -------------------------------------------------------------------------------------
-
-    def test_cc01_concurrent_registrations_one_account(self, store: Any) -> None:
-        """Concurrent creates of one normalized email: exactly one succeeds, the rest get EmailTaken."""
-
-        def create(i: int) -> Any:
-            return store.create_user(new_user("race@example.com", security_stamp=f"s{i}"))
-
-        results = run_concurrently(create, self.workers)
-        created = [r for r in results if not isinstance(r, BaseException)]
-        assert len(created) == 1, results
-        assert all(isinstance(r, EmailTaken) for r in results if isinstance(r, BaseException))
-        assert str(created[0].id) == str((store.get_user_by_email("race@example.com")).id)
-
-    def test_cc02_concurrent_stamp_swaps_one_winner(self, store: Any) -> None:
-        """Concurrent compare-and-set from the same stamp: exactly one returns the user."""
-        user = store.create_user(new_user())
-
-        def swap(i: int) -> Any:
-            return store.compare_and_set_stamp(
-                user, "stamp-0", {"security_stamp": f"winner-{i}", "password_hash": f"h{i}"}
-            )
-
-        results = run_concurrently(swap, self.workers)
-        assert not [r for r in results if isinstance(r, BaseException)], results
-        winners = [r for r in results if r is not None]
-        assert len(winners) == 1
-        stored = store.get_user(str(user.id))
-        assert winners[0].security_stamp == stored.security_stamp
-        assert "h" + stored.security_stamp.removeprefix("winner-") == stored.password_hash
-
-    def test_cc03_concurrent_increments_exact(self, store: Any) -> None:
-        """Concurrent failed-login increments add up exactly and each sees a distinct count."""
-        user = store.create_user(new_user())
+    def test_cc03_concurrent_increments_add_up_exactly(self, store: UserStore) -> None:
+        """Concurrent increments lose nothing: the count is exact, each value returned once."""
+        user = store.create_user(self.new_user())
         rounds = 5
 
-        def bump(i: int) -> list[int]:
+        def fail_logins(i: int) -> list[int]:
             return [store.increment_failed_logins(user, T0) for _ in range(rounds)]
 
-        results = run_concurrently(bump, self.workers)
-        assert not [r for r in results if isinstance(r, BaseException)], results
-        seen = sorted(n for counts in results for n in counts)
-        assert list(range(1, self.workers * rounds + 1)) == seen
-        assert self.workers * rounds == (store.get_user(str(user.id))).failed_logins
+        results = run_concurrently(fail_logins, self.race_workers)
+        assert not errors(results), results
+        total = self.race_workers * rounds
+        returned = sorted(count for counts in successes(results) for count in counts)
+        assert list(range(1, total + 1)) == returned
+        assert total == (self.reload(store, user)).failed_logins
 
-    def test_concurrent_credential_delete_one_winner(self, store: Any) -> None:
-        """Concurrent deletes of one credential: exactly one caller is told it removed it."""
-        user = store.create_user(new_user())
-        store.create_credential(credential(user, kind="remember"))
+    def test_record_login_moves_current_to_last(self, store: UserStore) -> None:
+        """record_login shifts current_* to last_*, sets current_*, and counts the login."""
+        user = store.create_user(self.new_user())
+        first = store.record_login(user, T0, "192.0.2.1")
+        assert (
+            first.last_login_at,
+            first.last_login_ip,
+            first.current_login_at,
+            first.current_login_ip,
+            first.login_count,
+        ) == (None, None, T0, "192.0.2.1", 1)
+        later = T0 + timedelta(hours=1)
+        second = store.record_login(user, later, IPV6)
+        assert (T0, "192.0.2.1", later, IPV6, 2) == (
+            second.last_login_at,
+            second.last_login_ip,
+            second.current_login_at,
+            second.current_login_ip,
+            second.login_count,
+        )
+        third = store.record_login(user, later + timedelta(hours=1), None)
+        assert (later, IPV6, None, 3) == (
+            third.last_login_at,
+            third.last_login_ip,
+            third.current_login_ip,
+            third.login_count,
+        )
+        assert fields_of(third) == fields_of(self.reload(store, user))
 
-        def delete(i: int) -> bool:
-            return bool(store.delete_credential("cred-remember-0"))
+    def test_record_login_clears_failed_logins(self, store: UserStore) -> None:
+        """A successful login sets failed_logins to 0 and last_failed_login_at to None."""
+        user = store.create_user(self.new_user())
+        for _ in range(3):
+            store.increment_failed_logins(user, T0)
+        updated = store.record_login(user, T0, None)
+        assert updated.failed_logins == 0
+        assert updated.last_failed_login_at is None
+        assert store.increment_failed_logins(user, T0) == 1
 
-        results = run_concurrently(delete, self.workers)
-        assert [r for r in results if r is True] == [True], results
+    def test_record_login_uses_the_stored_values_not_the_copy(
+        self, store: UserStore
+    ) -> None:
+        """record_login computes from what is stored, so a stale copy loses no login."""
+        stale = store.create_user(self.new_user())
+        store.record_login(stale, T0, "192.0.2.1")
+        store.increment_failed_logins(stale, T0)
+        later = T0 + timedelta(minutes=5)
+        updated = store.record_login(stale, later, "192.0.2.2")
+        assert (
+            updated.last_login_at,
+            updated.last_login_ip,
+            updated.login_count,
+            updated.failed_logins,
+        ) == (T0, "192.0.2.1", 2, 0)
+
+    def test_cc03_concurrent_logins_are_all_counted(self, store: UserStore) -> None:
+        """Concurrent record_login calls each add exactly one to login_count."""
+        user = store.create_user(self.new_user())
+
+        def log_in(i: int) -> Any:
+            return store.record_login(user, T0 + timedelta(seconds=i), f"192.0.2.{i}")
+
+        results = run_concurrently(log_in, self.race_workers)
+        assert not errors(results), results
+        fetched = self.reload(store, user)
+        assert self.race_workers == fetched.login_count
+        assert sorted(r.login_count for r in successes(results)) == list(
+            range(1, self.race_workers + 1)
+        )
+
+    # -- roles ----------------------------------------------------------------------------
+
+    def test_save_role_creates_and_replaces(self, store: UserStore) -> None:
+        """save_role creates a role, then replaces its description and permissions."""
+        role = Role(name="editor", description="Edits", permissions=frozenset({"p:edit", "p:read"}))
+        assert role == store.save_role(role)
+        assert role == store.get_role("editor")
+        replaced = Role(name="editor", description="Reads", permissions=frozenset({"posts:read"}))
+        assert replaced == store.save_role(replaced)
+        assert replaced == store.get_role("editor")
+        assert [replaced] == store.list_roles()
+
+    def test_get_role_matches_the_name_exactly(self, store: UserStore) -> None:
+        """get_role returns None for an unknown name or one differing only in case."""
+        store.save_role(Role(name="admin"))
+        assert Role(name="admin") == store.get_role("admin")
+        for name in ("Admin", "ADMIN", "admin ", "adm", ""):
+            assert store.get_role(name) is None, repr(name)
+
+    def test_list_roles_is_sorted_by_name(self, store: UserStore) -> None:
+        """list_roles is empty at first, then returns every role sorted by name."""
+        assert store.list_roles() == []
+        for name in ("support", "admin", "editor"):
+            store.save_role(Role(name=name, permissions=frozenset({f"{name}:all"})))
+        roles = store.list_roles()
+        assert [role.name for role in roles] == ["admin", "editor", "support"]
+        assert frozenset({"editor:all"}) == roles[1].permissions
+
+    def test_delete_role_removes_it_and_its_links(self, store: UserStore) -> None:
+        """delete_role returns True once and unlinks all users; a re-created role starts bare."""
+        store.save_role(Role(name="admin", permissions=frozenset({"users:edit"})))
+        store.save_role(Role(name="editor", permissions=frozenset({"posts:edit"})))
+        user = store.create_user(self.new_user())
+        store.add_user_role(user, "admin")
+        store.add_user_role(user, "editor")
+        assert store.delete_role("admin") is True
+        assert store.delete_role("admin") is False
+        assert store.get_role("admin") is None
+        assert frozenset({"editor"}) == store.get_user_roles(user)
+        assert frozenset({"posts:edit"}) == store.get_user_permissions(user)
+        store.save_role(Role(name="admin", permissions=frozenset({"users:edit"})))
+        assert frozenset({"editor"}) == store.get_user_roles(user)
+
+    def test_add_user_role_reports_whether_it_changed(self, store: UserStore) -> None:
+        """add_user_role returns True when it links, False when the user already had the role."""
+        store.save_role(Role(name="admin"))
+        user = store.create_user(self.new_user())
+        assert store.add_user_role(user, "admin") is True
+        assert store.add_user_role(user, "admin") is False
+        assert frozenset({"admin"}) == store.get_user_roles(user)
+
+    def test_add_user_role_of_a_missing_role_raises_not_found(
+        self, store: UserStore
+    ) -> None:
+        """Linking a role that does not exist raises NotFound and links nothing."""
+        user = store.create_user(self.new_user())
+        store.save_role(Role(name="admin"))
+        with pytest.raises(NotFound):
+            store.add_user_role(user, "ghost")
+        with pytest.raises(NotFound):
+            store.add_user_role(user, "Admin")
+        assert frozenset() == store.get_user_roles(user)
+
+    def test_remove_user_role_reports_whether_it_changed(self, store: UserStore) -> None:
+        """remove_user_role returns True when it unlinks, False when there was nothing to unlink."""
+        store.save_role(Role(name="admin"))
+        user = store.create_user(self.new_user())
+        assert store.remove_user_role(user, "admin") is False
+        assert store.remove_user_role(user, "ghost") is False
+        store.add_user_role(user, "admin")
+        assert store.remove_user_role(user, "admin") is True
+        assert store.remove_user_role(user, "admin") is False
+        assert frozenset() == store.get_user_roles(user)
+        assert store.get_role("admin") is not None
+
+    def test_user_permissions_are_the_union_of_their_roles(
+        self, store: UserStore
+    ) -> None:
+        """get_user_permissions unions the user's roles' permissions and follows role changes."""
+        store.save_role(Role(name="reader", permissions=frozenset({"posts:read"})))
+        editor = Role(name="editor", permissions=frozenset({"posts:read", "posts:edit"}))
+        store.save_role(editor)
+        store.save_role(Role(name="empty"))
+        ada = store.create_user(self.new_user("ada@example.test"))
+        bob = store.create_user(self.new_user("bob@example.test"))
+        assert frozenset() == store.get_user_permissions(ada)
+        for name in ("reader", "editor", "empty"):
+            store.add_user_role(ada, name)
+        store.add_user_role(bob, "reader")
+        assert frozenset({"posts:read", "posts:edit"}) == store.get_user_permissions(ada)
+        assert frozenset({"reader", "editor", "empty"}) == store.get_user_roles(ada)
+        assert frozenset({"reader"}) == store.get_user_roles(bob)
+        reader = Role(name="reader", permissions=frozenset({"posts:read", "comments:read"}))
+        store.save_role(reader)
+        assert frozenset({"posts:read", "comments:read"}) == store.get_user_permissions(bob)
+
+    # -- credentials ----------------------------------------------------------------------
+
+    def test_credential_round_trips_every_field(self, store: UserStore) -> None:
+        """get_credential returns the stored record, equal field by field, with its user."""
+        user = store.create_user(self.new_user())
+        bare = self.credential(user, "remember")
+        full = self.credential(
+            user,
+            "api",
+            expires_at=T0 + timedelta(days=30),
+            last_used_at=T0 + timedelta(hours=1),
+            authenticated_at=T0 + timedelta(minutes=1),
+            name="CI deploy key ✓",
+            ip=IPV6,
+            user_agent="Mozilla/5.0 (X11; Linux x86_64) Gecko/20100101 Firefox/140.0",
+        )
+        for credential in (bare, full):
+            store.create_credential(credential)
+            found = store.get_credential(credential.kind, credential.secret_hash)
+            assert found is not None
+            stored, owner = found
+            assert credential == stored
+            assert str(user.id) == str(owner.id)
+            assert fields_of(user) == fields_of(owner)
+
+    def test_get_credential_returns_the_current_user(self, store: UserStore) -> None:
+        """The user returned with a credential carries the latest stored values."""
+        user = store.create_user(self.new_user())
+        credential = self.credential(user)
+        store.create_credential(credential)
+        new_stamp = stamp()
+        store.update_user(user, {"security_stamp": new_stamp, "active": False})
+        found = store.get_credential("session", credential.secret_hash)
+        assert found is not None
+        assert (new_stamp, False) == (found[1].security_stamp, found[1].active)
+
+    def test_get_credential_needs_kind_and_hash(self, store: UserStore) -> None:
+        """Another kind or an unknown hash finds nothing; one hash may serve two kinds."""
+        user = store.create_user(self.new_user())
+        session = self.credential(user, "session")
+        store.create_credential(session)
+        assert store.get_credential("remember", session.secret_hash) is None
+        assert store.get_credential("api", session.secret_hash) is None
+        assert store.get_credential("session", "0" * 64) is None
+        assert store.get_credential("session", session.secret_hash.upper()) is None
+        twin = self.credential(user, "api", secret_hash=session.secret_hash)
+        store.create_credential(twin)
+        found = store.get_credential("api", session.secret_hash)
+        assert found is not None
+        assert twin == found[0]
+        found = store.get_credential("session", session.secret_hash)
+        assert found is not None
+        assert session == found[0]
+
+    def test_duplicate_credential_is_refused(self, store: UserStore) -> None:
+        """A second credential with a used id or (kind, secret_hash) raises; the first is intact."""
+        user = store.create_user(self.new_user())
+        first = self.credential(user)
+        store.create_credential(first)
+        same_hash = self.credential(user, secret_hash=first.secret_hash)
+        same_id = self.credential(user, id=first.id)
+        for duplicate in (same_hash, same_id):
+            with pytest.raises(Exception):  # noqa: B017 - the contract names no error type
+                store.create_credential(duplicate)
+        found = store.get_credential("session", first.secret_hash)
+        assert found is not None
+        assert first == found[0]
+        assert [first] == store.list_credentials(str(user.id), "session")
+
+    def test_list_credentials_of_one_user_and_kind_oldest_first(
+        self, store: UserStore
+    ) -> None:
+        """list_credentials returns one user's credentials of one kind, oldest first."""
+        ada = store.create_user(self.new_user("ada@example.test"))
+        bob = store.create_user(self.new_user("bob@example.test"))
+        sessions = [
+            self.credential(ada, created_at=T0 + timedelta(minutes=minutes))
+            for minutes in (30, 10, 20)
+        ]
+        for credential in sessions:
+            store.create_credential(credential)
+        store.create_credential(self.credential(ada, "api"))
+        store.create_credential(self.credential(bob))
+        expected = sorted(sessions, key=lambda credential: credential.created_at)
+        assert expected == store.list_credentials(str(ada.id), "session")
+        assert store.list_credentials(str(ada.id), "remember") == []
+        assert len(store.list_credentials(str(bob.id), "session")) == 1
+        for user_id in GARBAGE_IDS:
+            assert store.list_credentials(user_id, "session") == [], repr(user_id)
+
+    def test_touch_credential_sets_the_times_of_use(self, store: UserStore) -> None:
+        """touch_credential sets last_used_at, and authenticated_at only when given."""
+        user = store.create_user(self.new_user())
+        credential = self.credential(user, authenticated_at=T0)
+        other = self.credential(user)
+        store.create_credential(credential)
+        store.create_credential(other)
+        used = T0 + timedelta(minutes=5)
+        store.touch_credential(credential.id, last_used_at=used)
+        found = store.get_credential("session", credential.secret_hash)
+        assert found is not None
+        assert (used, T0) == (found[0].last_used_at, found[0].authenticated_at)
+        again = T0 + timedelta(minutes=9)
+        store.touch_credential(credential.id, last_used_at=again, authenticated_at=again)
+        found = store.get_credential("session", credential.secret_hash)
+        assert found is not None
+        assert (again, again) == (found[0].last_used_at, found[0].authenticated_at)
+        unchanged = store.get_credential("session", other.secret_hash)
+        assert unchanged is not None
+        assert other == unchanged[0]
+
+    def test_delete_credential_returns_true_once(self, store: UserStore) -> None:
+        """delete_credential removes the record and returns True, then False."""
+        user = store.create_user(self.new_user())
+        credential = self.credential(user)
+        store.create_credential(credential)
+        assert store.delete_credential(credential.id) is True
+        assert store.get_credential("session", credential.secret_hash) is None
+        assert store.delete_credential(credential.id) is False
+        for credential_id in GARBAGE_IDS:
+            assert store.delete_credential(credential_id) is False, repr(credential_id)
+
+    def test_delete_credential_checks_the_owner(self, store: UserStore) -> None:
+        """With a user_id, only that user's credential is deleted; another's is left alone."""
+        ada = store.create_user(self.new_user("ada@example.test"))
+        bob = store.create_user(self.new_user("bob@example.test"))
+        credential = self.credential(ada, "api")
+        store.create_credential(credential)
+        assert store.delete_credential(credential.id, str(bob.id)) is False
+        assert store.delete_credential(credential.id, "not-an-id") is False
+        assert store.get_credential("api", credential.secret_hash) is not None
+        assert store.delete_credential(credential.id, str(ada.id)) is True
+        assert store.get_credential("api", credential.secret_hash) is None
+
+    def test_cc02_concurrent_deletes_of_one_credential_have_one_winner(
+        self, store: UserStore
+    ) -> None:
+        """Of concurrent delete_credential calls for one id exactly one returns True."""
+        user = store.create_user(self.new_user())
+        credential = self.credential(user, "remember")
+        store.create_credential(credential)
+
+        def rotate(i: int) -> bool:
+            return store.delete_credential(credential.id)
+
+        results = run_concurrently(rotate, self.race_workers)
+        assert not errors(results), results
+        assert [result for result in results if result is True] == [True]
+        assert store.get_credential("remember", credential.secret_hash) is None
+
+    def test_delete_credentials_by_kind_except_one(self, store: UserStore) -> None:
+        """delete_credentials removes one user's credentials of the given kinds except one."""
+        ada = store.create_user(self.new_user("ada@example.test"))
+        bob = store.create_user(self.new_user("bob@example.test"))
+        sessions = [self.credential(ada) for _ in range(3)]
+        remember = self.credential(ada, "remember")
+        api = self.credential(ada, "api")
+        bobs = self.credential(bob)
+        for credential in (*sessions, remember, api, bobs):
+            store.create_credential(credential)
+        wanted: tuple[CredentialKind, ...] = ("session", "remember")
+        kinds = (kind for kind in wanted)
+        deleted = store.delete_credentials(str(ada.id), kinds, except_id=sessions[0].id)
+        assert deleted == 3
+        assert [sessions[0]] == store.list_credentials(str(ada.id), "session")
+        assert store.list_credentials(str(ada.id), "remember") == []
+        assert [api] == store.list_credentials(str(ada.id), "api")
+        assert [bobs] == store.list_credentials(str(bob.id), "session")
+        assert store.delete_credentials(str(ada.id), ["session"]) == 1
+        assert store.delete_credentials(str(ada.id), ["session", "remember"]) == 0
+        assert store.delete_credentials(str(ada.id), []) == 0
+        assert store.delete_credentials("not-an-id", ["api"]) == 0
+        assert [api] == store.list_credentials(str(ada.id), "api")
+
+    def test_delete_expired_credentials(self, store: UserStore) -> None:
+        """Credentials that expired before now go; those expiring now, later or never stay."""
+        user = store.create_user(self.new_user())
+        now = T0 + timedelta(days=1)
+        ages: list[tuple[CredentialKind, int]] = [("session", 1), ("remember", 60), ("api", 86400)]
+        expired = [
+            self.credential(user, kind, expires_at=now - timedelta(seconds=seconds))
+            for kind, seconds in ages
+        ]
+        kept = [
+            self.credential(user, expires_at=now),
+            self.credential(user, expires_at=now + timedelta(seconds=1)),
+            self.credential(user, "api"),
+        ]
+        for credential in (*expired, *kept):
+            store.create_credential(credential)
+        assert store.delete_expired_credentials(now) == 3
+        for credential in expired:
+            assert store.get_credential(credential.kind, credential.secret_hash) is None
+        for credential in kept:
+            assert store.get_credential(credential.kind, credential.secret_hash) is not None
+        assert store.delete_expired_credentials(now) == 0
