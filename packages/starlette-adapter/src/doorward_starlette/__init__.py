@@ -1,0 +1,5 @@
+"""doorward for Starlette and FastAPI."""
+
+from doorward_starlette.app import Doorward, DoorwardMiddleware, DoorwardUser, RequestState
+
+__all__ = ["Doorward", "DoorwardMiddleware", "DoorwardUser", "RequestState"]

@@ -1,0 +1,325 @@
+"""doorward on Starlette: one object that gives the routes and the middleware.
+
+    doorward = Doorward(settings=settings, store=store)
+    app = Starlette(routes=[..., doorward.mount()], middleware=[doorward.middleware()])
+
+Every auth route is decided by the core (``doorward.AsyncViews``); this module only
+translates ASGI requests to ``doorward.http.HttpRequest`` and ``HttpResponse`` back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import attrs
+import jinja2
+from starlette.datastructures import UploadFile
+from starlette.middleware import Middleware
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.templating import Jinja2Templates
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from doorward import (
+    ROUTES,
+    AsyncAuth,
+    AsyncMailer,
+    AsyncPasswordHasher,
+    AsyncUserStore,
+    AsyncViews,
+    Clock,
+    Identity,
+    Settings,
+)
+from doorward._async.mailers import mailer_from_url
+from doorward.exceptions import (
+    DoorwardError,
+    PayloadTooLarge,
+    StoreUnavailable,
+    ValidationFailed,
+)
+from doorward.http import Cookie, HttpRequest, HttpResponse, error_response, wants_json
+
+__all__ = ["Doorward", "DoorwardMiddleware", "DoorwardUser", "RequestState"]
+
+SCOPE_KEY = "doorward"
+APP_KEY = "doorward.app"
+
+
+@attrs.define
+class RequestState:
+    """What doorward learned about a request (``request.scope["doorward"]``)."""
+
+    identity: Identity | None = None
+    cookies: list[Cookie] = attrs.field(factory=list)
+    error: StoreUnavailable | None = None
+
+
+class DoorwardUser:
+    """``request.user`` for a logged-in request: wraps the application's user object.
+
+    Attribute access falls through to the application's object (``request.user.email``);
+    ``request.user.user`` is the object itself.
+    """
+
+    is_authenticated = True
+
+    def __init__(self, identity: Identity) -> None:
+        self.identity_record = identity
+        self.user = identity.user
+
+    @property
+    def display_name(self) -> str:
+        return str(self.user.email)
+
+    @property
+    def identity(self) -> str:
+        return str(self.user.id)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.user, name)
+
+
+class _Anonymous:
+    is_authenticated = False
+    display_name = ""
+    identity = ""
+
+    def __bool__(self) -> bool:
+        return False
+
+
+class Doorward:
+    """The flows, the routes and the middleware of one Starlette or FastAPI app.
+
+    ``store`` is an ``AsyncUserStore``; wrap a sync one in
+    ``doorward.threaded.AsyncThreadedStore``.
+    ``role_scopes`` adds ``role:<name>`` and ``perm:<name>`` to ``request.auth.scopes``
+    at the cost of one roles lookup per authenticated request.
+    """
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        store: AsyncUserStore,
+        mailer: AsyncMailer | None = None,
+        mail_url: str = "console://",
+        hasher: AsyncPasswordHasher | None = None,
+        clock: Clock | None = None,
+        template_directories: Sequence[str | Path] = (),
+        role_scopes: bool = True,
+    ) -> None:
+        self.settings = settings
+        self.auth = AsyncAuth(
+            settings,
+            store,
+            mailer=mailer or mailer_from_url(mail_url),
+            hasher=hasher,
+            clock=clock,
+        )
+        self.views = AsyncViews(self.auth)
+        self.role_scopes = role_scopes
+        bundled = str(resources.files("doorward").joinpath("templates/html"))
+        loader = jinja2.FileSystemLoader([*map(str, template_directories), bundled])
+        env = jinja2.Environment(loader=loader, autoescape=True)
+        self.templates = Jinja2Templates(env=env, context_processors=[_user_context])
+
+    # -- mounting ------------------------------------------------------------------------
+
+    def mount(self) -> Mount:
+        """The auth routes under ``settings.url_prefix``."""
+        routes = [
+            Route(path, self._endpoint(endpoint), methods=[method], name=f"doorward:{endpoint}")
+            for method, path, endpoint in ROUTES
+        ]
+        return Mount(self.settings.url_prefix, routes=routes)
+
+    def middleware(self) -> Middleware:
+        """The middleware that authenticates every request (``request.user``, ``request.auth``)."""
+        return Middleware(DoorwardMiddleware, doorward=self)
+
+    # -- per request -----------------------------------------------------------------------
+
+    async def identify(self, connection: HTTPConnection) -> RequestState:
+        """Authenticate a request or websocket (the middleware does this once per request)."""
+        try:
+            identity, cookies = await self.views.identify(head_request(connection))
+        except StoreUnavailable as exc:
+            return RequestState(error=exc)
+        return RequestState(identity=identity, cookies=cookies)
+
+    async def scopes(self, identity: Identity | None) -> list[str]:
+        """``authenticated``, ``fresh``, and with ``role_scopes`` the roles and permissions."""
+        if identity is None:
+            return []
+        scopes = ["authenticated"]
+        if identity.fresh:
+            scopes.append("fresh")
+        if self.role_scopes:
+            store = self.auth.store
+            scopes += [f"role:{r}" for r in sorted(await store.get_user_roles(identity.user))]
+            scopes += [f"perm:{p}" for p in sorted(await store.get_user_permissions(identity.user))]
+        return scopes
+
+    def _endpoint(self, endpoint: str) -> Any:
+        async def handle(request: Request) -> Response:
+            state = await request_state(self, request)
+            try:
+                if state.error is not None:
+                    raise state.error
+                incoming = await read_request(request, self.settings)
+            except DoorwardError as exc:
+                result = error_response(exc, json_body=wants_json(head_request(request)))
+                return self.to_response(request, result)
+            params = {key: str(value) for key, value in request.path_params.items()}
+            result = await self.views.dispatch(endpoint, incoming, state.identity, params)
+            return self.to_response(request, result)
+
+        handle.__name__ = endpoint
+        return handle
+
+    def to_response(self, request: Request, result: HttpResponse) -> Response:
+        """A Starlette response for a core ``HttpResponse``."""
+        response: Response
+        if result.redirect is not None:
+            response = RedirectResponse(result.redirect, status_code=result.status)
+        elif result.page is not None:
+            response = self.templates.TemplateResponse(
+                request, result.page, result.context, status_code=result.status
+            )
+        elif result.status == 204 or result.json is None:
+            response = Response(status_code=result.status)
+        else:
+            response = JSONResponse(result.json, status_code=result.status)
+        for name, value in result.headers.items():
+            response.headers[name] = value
+        for cookie in result.cookies:
+            set_cookie(response, cookie)
+        return response
+
+
+class DoorwardMiddleware:
+    """Pure ASGI middleware: authenticates once, fills ``scope["user"]``/``scope["auth"]``
+    (so ``request.user`` and ``starlette.authentication.requires`` work), and adds the
+    cookies a remember-me restore issued to the response."""
+
+    def __init__(self, app: ASGIApp, doorward: Doorward) -> None:
+        self.app = app
+        self.doorward = doorward
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in {"http", "websocket"}:
+            await self.app(scope, receive, send)
+            return
+        from starlette.authentication import AuthCredentials  # noqa: PLC0415
+
+        state = await self.doorward.identify(HTTPConnection(scope))
+        scope[SCOPE_KEY] = state
+        scope[APP_KEY] = self.doorward
+        identity = state.identity
+        scope["user"] = DoorwardUser(identity) if identity is not None else _Anonymous()
+        scope["auth"] = AuthCredentials(await self.doorward.scopes(identity))
+        if not state.cookies:
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_cookies(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                taken = {
+                    value.split(b"=", 1)[0].decode("latin-1")
+                    for key, value in headers
+                    if key.lower() == b"set-cookie"
+                }
+                carrier = Response()
+                for cookie in state.cookies:
+                    if cookie.name not in taken:
+                        set_cookie(carrier, cookie)
+                headers += [(k, v) for k, v in carrier.raw_headers if k == b"set-cookie"]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_cookies)
+
+
+async def request_state(doorward: Doorward, connection: HTTPConnection) -> RequestState:
+    """The request's state from the middleware, or authenticate now if it is not installed."""
+    found = connection.scope.get(SCOPE_KEY)
+    if isinstance(found, RequestState):
+        return found
+    state = await doorward.identify(connection)
+    connection.scope[SCOPE_KEY] = state
+    return state
+
+
+def head_request(connection: HTTPConnection) -> HttpRequest:
+    """What authentication needs of a request: headers, cookies, client address."""
+    method = connection.scope.get("method", "GET")
+    return HttpRequest(
+        method=str(method),
+        path=connection.url.path,
+        headers={key.lower(): value for key, value in connection.headers.items()},
+        cookies=dict(connection.cookies),
+        query=dict(connection.query_params.items()),
+        remote_addr=connection.client.host if connection.client else None,
+    )
+
+
+async def read_request(request: Request, settings: Settings) -> HttpRequest:
+    """The whole request as the core sees it; the body is read with a size cap."""
+    head = head_request(request)
+    if request.method not in {"POST", "PUT", "PATCH", "DELETE"}:
+        return head
+    limit = settings.max_body_size
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge
+    if head.content_type == "multipart/form-data":
+        try:
+            form = await request.form(max_files=0, max_fields=50, max_part_size=limit)
+        except Exception as exc:
+            raise ValidationFailed({"body": ["The form is not valid."]}) from exc
+        values: dict[str, str] = {}
+        for key, value in form.multi_items():
+            if isinstance(value, UploadFile):
+                raise ValidationFailed({key: ["Files are not accepted here."]})
+            values[key] = value
+        return attrs.evolve(head, form=values)
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise PayloadTooLarge
+    return attrs.evolve(head, body=bytes(body))
+
+
+def set_cookie(response: Response, cookie: Cookie) -> None:
+    """Set or delete one cookie with every flag the core chose (SS-01)."""
+    same_site: Any = cookie.same_site.lower()
+    if cookie.value is None:
+        response.delete_cookie(
+            cookie.name,
+            path=cookie.path,
+            secure=cookie.secure,
+            httponly=cookie.http_only,
+            samesite=same_site,
+        )
+        return
+    response.set_cookie(
+        cookie.name,
+        cookie.value,
+        max_age=cookie.max_age,
+        path=cookie.path,
+        secure=cookie.secure,
+        httponly=cookie.http_only,
+        samesite=same_site,
+    )
+
+
+def _user_context(request: Request) -> dict[str, Any]:
+    return {"current_user": request.scope.get("user") or _Anonymous()}

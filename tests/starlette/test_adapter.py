@@ -1,0 +1,359 @@
+"""The Starlette adapter: request.user and scopes, requires, FastAPI dependencies, the event
+loop under load, faults, malformed bodies, and a real uvicorn server with real SMTP."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import threading
+import time
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+import uvicorn
+from fastapi import Depends, FastAPI
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
+from starlette.applications import Starlette
+from starlette.authentication import requires
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse
+from starlette.routing import Route
+from starlette.testclient import TestClient
+
+from doorward import Argon2Params, AsyncMemoryStore, Role, Settings
+from doorward._async.mailers import AsyncOutbox, AsyncSmtpMailer
+from doorward._smtp import SmtpConfig
+from doorward.clock import FrozenClock
+from doorward.exceptions import StoreUnavailable
+from doorward.hashing import Argon2Hasher, AsyncArgon2Hasher
+from doorward.testing.smtp import SmtpServer
+from doorward.tokens import CredentialSecrets
+from doorward_starlette import Doorward, DoorwardMiddleware
+from doorward_starlette.fastapi import (
+    current_user,
+    require_fresh,
+    require_permissions,
+    require_roles,
+)
+
+SECRET = "starlette-tests-secret-key-0123456789abc"
+PASSWORD = "correct horse battery staple"
+JSON = {"Accept": "application/json"}
+
+
+def settings(**overrides):
+    values = {
+        "secret_keys": SECRET,
+        "base_url": "https://app.example.com",
+        "argon2": Argon2Params.insecure_for_tests(),
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+def make_doorward(store=None, mailer=None, hasher=None, **overrides):
+    return Doorward(
+        settings=settings(**overrides),
+        store=store or AsyncMemoryStore(),
+        mailer=mailer or AsyncOutbox(),
+        hasher=hasher,
+        clock=FrozenClock(datetime(2030, 1, 1, tzinfo=UTC)),
+    )
+
+
+def starlette_app(doorward):
+    @requires("authenticated", status_code=401)
+    async def private(request: Request):
+        return JSONResponse({"email": request.user.email, "scopes": request.auth.scopes})
+
+    @requires("role:admin", status_code=403)
+    async def admin(request: Request):
+        return PlainTextResponse("admin")
+
+    async def ping(request: Request):
+        return PlainTextResponse("pong")
+
+    return Starlette(
+        routes=[
+            Route("/private", private),
+            Route("/admin", admin),
+            Route("/ping", ping),
+            doorward.mount(),
+        ],
+        middleware=[doorward.middleware()],
+    )
+
+
+def client(app):
+    return TestClient(app, base_url="https://testserver", follow_redirects=False)
+
+
+def login(http, email="a@example.com", password=PASSWORD):
+    token = http.get("/auth/csrf", headers=JSON).json()["csrf_token"]
+    response = http.post(
+        "/auth/login",
+        json={"email": email, "password": password},
+        headers={"X-CSRF-Token": token, **JSON},
+    )
+    assert response.status_code == 200, response.text
+    return response
+
+
+def test_request_user_scopes_and_requires():
+    """request.user is the app's user; scopes carry roles and permissions; requires() enforces them."""
+    doorward = make_doorward()
+    app = starlette_app(doorward)
+    auth = doorward.auth
+
+    async def arrange():
+        await auth.store.save_role(Role(name="admin", permissions=frozenset({"users:write"})))
+        user = await auth.create_user("a@example.com", PASSWORD, confirmed=True)
+        await auth.add_role(user, "admin")
+
+    asyncio.run(arrange())
+    http = client(app)
+    assert http.get("/private").status_code == 401
+    login(http)
+    body = http.get("/private").json()
+    assert body["email"] == "a@example.com"
+    assert {"authenticated", "fresh", "role:admin", "perm:users:write"} <= set(body["scopes"])
+    assert http.get("/admin").text == "admin"
+
+
+def test_fastapi_dependencies():
+    """current_user, require_roles, require_permissions and require_fresh work in a FastAPI app."""
+    doorward = make_doorward()
+    app = FastAPI()
+    app.router.routes.append(doorward.mount())
+    app.add_middleware(DoorwardMiddleware, doorward=doorward)
+
+    @app.get("/me")
+    async def me(user=Depends(current_user)):  # noqa: B008 (FastAPI's idiom)
+        return {"email": user.email}
+
+    @app.get("/admin", dependencies=[Depends(require_roles("admin"))])
+    async def admin():
+        return {"ok": True}
+
+    @app.get("/reports", dependencies=[Depends(require_permissions("reports:read"))])
+    async def reports():
+        return {"ok": True}
+
+    @app.get("/sensitive", dependencies=[Depends(require_fresh)])
+    async def sensitive():
+        return {"ok": True}
+
+    auth = doorward.auth
+    asyncio.run(auth.create_user("a@example.com", PASSWORD, confirmed=True))
+    http = client(app)
+    assert http.get("/me").status_code == 401
+    login(http)
+    assert http.get("/me").json() == {"email": "a@example.com"}
+    assert http.get("/admin").status_code == 403
+    assert http.get("/reports").status_code == 403
+    assert http.get("/sensitive").status_code == 200
+    auth.clock.advance(660)
+    assert http.get("/sensitive").status_code == 401
+    assert http.get("/sensitive").json()["detail"]["code"] == "reauth_required"
+
+
+class DownStore:
+    """A store whose database is down."""
+
+    def __getattr__(self, name):
+        async def fail(*args, **kwargs):
+            raise StoreUnavailable
+
+        return fail
+
+
+def test_ft05_store_down_means_anonymous_and_503():
+    """With the store down, app routes see an anonymous user and auth routes answer 503."""
+    doorward = make_doorward(store=DownStore())
+    http = client(starlette_app(doorward))
+    http.cookies.set("__Host-doorward", CredentialSecrets([SECRET]).new("session")[0])
+    assert http.get("/private").status_code == 401
+    me = http.get("/auth/me", headers=JSON)
+    assert me.status_code == 503
+    assert me.json()["error"]["code"] == "store_unavailable"
+
+
+@pytest.mark.asyncio
+async def test_cc06_event_loop_stays_responsive_during_16_logins():
+    """16 logins in flight: a trivial endpoint keeps answering, hashes run in worker threads, the bound holds."""
+    inner = Argon2Hasher(
+        Argon2Params(time_cost=2, memory_cost=32768, parallelism=1),
+        max_concurrent=2,
+        max_waiting=32,
+    )
+    threads = set()
+    real = inner._verify_now
+
+    def spy(stored, password):
+        threads.add(threading.current_thread().name)
+        return real(stored, password)
+
+    inner._verify_now = spy
+    doorward = make_doorward(hasher=AsyncArgon2Hasher(inner), rate_limits={})
+    await doorward.auth.create_user("a@example.com", PASSWORD, confirmed=True)
+    app = starlette_app(doorward)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as http:
+        token = (await http.get("/auth/csrf", headers=JSON)).json()["csrf_token"]
+        headers = {"X-CSRF-Token": token, **JSON}
+        lags = []
+        done = asyncio.Event()
+
+        async def probe():
+            while not done.is_set():
+                start = time.perf_counter()
+                response = await http.get("/ping")
+                assert response.text == "pong"
+                lags.append(time.perf_counter() - start)
+                await asyncio.sleep(0.005)
+
+        probing = asyncio.create_task(probe())
+        logins = [
+            http.post(
+                "/auth/login",
+                json={"email": "a@example.com", "password": PASSWORD},
+                headers=headers,
+            )
+            for _ in range(16)
+        ]
+        results = await asyncio.gather(*logins)
+        done.set()
+        await probing
+    assert all(r.status_code == 200 for r in results)
+    assert threads
+    assert all(name.startswith("doorward-argon2") for name in threads)
+    assert inner.peak_running <= 2
+    assert len(lags) >= 3, "the probe could not run while logins were hashing"
+
+
+ROUTES = [
+    "/auth/login",
+    "/auth/register",
+    "/auth/reset",
+    "/auth/confirm",
+    "/auth/change-password",
+    "/auth/tokens",
+    "/auth/reauth",
+    "/auth/logout",
+]
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=300),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+HYPOTHESIS_DOORWARD = make_doorward()
+asyncio.run(HYPOTHESIS_DOORWARD.auth.create_user("a@example.com", PASSWORD, confirmed=True))
+HYPOTHESIS_CLIENT = client(starlette_app(HYPOTHESIS_DOORWARD))
+
+
+@hsettings(
+    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    route=st.sampled_from(ROUTES),
+    body=st.one_of(
+        st.dictionaries(
+            st.sampled_from(
+                [
+                    "email",
+                    "password",
+                    "remember",
+                    "name",
+                    "current_password",
+                    "new_password",
+                    "csrf_token",
+                ]
+            ),
+            json_values,
+            max_size=5,
+        ).map(lambda d: json.dumps(d).encode()),
+        st.binary(max_size=400),
+    ),
+    content_type=st.sampled_from(
+        [
+            "application/json",
+            "application/x-www-form-urlencoded",
+            "multipart/form-data; boundary=x",
+            "text/plain",
+            "",
+            "application/json; charset=latin-1",
+        ]
+    ),
+)
+def test_no_500_for_any_body(route, body, content_type):
+    """Random JSON values, random bytes and random content types never produce a 500."""
+    http = HYPOTHESIS_CLIENT
+    token = http.get("/auth/csrf", headers=JSON).json()["csrf_token"]
+    response = http.post(
+        route, content=body, headers={"X-CSRF-Token": token, "Content-Type": content_type, **JSON}
+    )
+    assert response.status_code < 500, (response.status_code, response.text[:200])
+    assert "Traceback" not in response.text
+
+
+def test_end_to_end_over_uvicorn_and_smtp():
+    """Over uvicorn on 127.0.0.1 with mail through aiosmtpd: register, follow the mailed link, log in, log out."""
+    with SmtpServer() as smtp:
+        mailer = AsyncSmtpMailer(
+            SmtpConfig(host="127.0.0.1", port=smtp.port, sender="auth@example.com")
+        )
+        doorward = make_doorward(
+            mailer=mailer, base_url="http://127.0.0.1:1", insecure_development=True
+        )
+        config = uvicorn.Config(
+            starlette_app(doorward), host="127.0.0.1", port=0, log_level="warning", lifespan="off"
+        )
+        server = uvicorn.Server(config)
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        try:
+            deadline = time.monotonic() + 10
+            while not server.started and time.monotonic() < deadline:
+                time.sleep(0.02)
+            port = server.servers[0].sockets[0].getsockname()[1]
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
+                token = http.get("/auth/csrf", headers=JSON).json()["csrf_token"]
+                headers = {"X-CSRF-Token": token, **JSON}
+                assert (
+                    http.post(
+                        "/auth/register",
+                        json={"email": "e2e@example.com", "password": PASSWORD},
+                        headers=headers,
+                    ).status_code
+                    == 202
+                )
+                smtp.wait_for(1)
+                path = re.sub(r"^https?://[^/]+", "", smtp.first_link(to="e2e@example.com"))
+                assert http.get(path).status_code == 200
+                assert http.post(path, headers=headers).status_code == 200
+                assert (
+                    http.post(
+                        "/auth/login",
+                        json={"email": "e2e@example.com", "password": PASSWORD},
+                        headers=headers,
+                    ).status_code
+                    == 200
+                )
+                assert (
+                    http.get("/auth/me", headers=JSON).json()["user"]["email"] == "e2e@example.com"
+                )
+                token = http.get("/auth/csrf", headers=JSON).json()["csrf_token"]
+                assert (
+                    http.post("/auth/logout", headers={"X-CSRF-Token": token, **JSON}).status_code
+                    == 204
+                )
+                assert http.get("/auth/me", headers=JSON).status_code == 401
+        finally:
+            server.should_exit = True
+            thread.join(10)
