@@ -1,0 +1,71 @@
+"""What both example apps share: configuration from the environment, and the page layout."""
+
+from __future__ import annotations
+
+import os
+from urllib.parse import urlsplit
+
+from doorward import Settings
+
+LAYOUT = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{{ title }} · {{ framework }}</title>
+<style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem}
+nav a,nav form{margin-right:1rem;display:inline}.who{background:#eef;padding:.5rem 1rem}</style></head>
+<body>
+<nav><a href="/">Home</a><a href="/account">Account</a><a href="/admin">Admin</a>
+<a href="/api/whoami">/api/whoami</a>{% if other_url %}<a href="{{ other_url }}">The {{ other_name }} app →</a>{% endif %}</nav>
+<p class="who">{{ framework }} app · {% if user %}logged in as <strong>{{ user.email }}</strong>
+(<a href="/auth/me">profile</a>, <a href="/auth/tokens">API tokens</a>)
+<form method="post" action="/auth/logout"><input type="hidden" name="csrf_token" value="{{ csrf_token }}"><button>Log out</button></form>
+{% else %}not logged in · <a href="/auth/login">Log in</a> · <a href="/auth/register">Register</a>{% endif %}</p>
+<h1>{{ title }}</h1>
+{{ body }}
+</body></html>"""
+
+PAGES = {
+    "home": (
+        "Welcome",
+        (
+            "<p>This page is public. Both example apps share one user base: register here, "
+            "confirm with the link printed in the terminal, then log in on either app and "
+            "follow the link to the other one.</p>"
+        ),
+    ),
+    "account": ("Your account", "<p>Only logged-in users see this page.</p>"),
+    "admin": ("Admin", "<p>Only users with the <code>admin</code> role see this page.</p>"),
+}
+
+
+def settings_from_env(default_base_url: str) -> Settings:
+    """Settings from DOORWARD_SECRET_KEY and DOORWARD_BASE_URL (plain http only on localhost)."""
+    secret = os.environ.get("DOORWARD_SECRET_KEY")
+    if not secret:
+        raise SystemExit("set DOORWARD_SECRET_KEY (48 random characters; scripts/demo makes one)")
+    base_url = os.environ.get("DOORWARD_BASE_URL", default_base_url)
+    host = urlsplit(base_url).hostname or ""
+    local_http = base_url.startswith("http://") and host in {"127.0.0.1", "localhost", "::1"}
+    return Settings(secret_keys=secret, base_url=base_url, insecure_development=local_http)
+
+
+def database_url() -> str:
+    """DOORWARD_DATABASE_URL, by default a SQLite file in the working directory."""
+    return os.environ.get("DOORWARD_DATABASE_URL", "sqlite:///doorward-demo.sqlite3")
+
+
+def async_database_url(url: str) -> str:
+    """The async driver's URL for the same database."""
+    for sync, asynchronous in (
+        ("sqlite:///", "sqlite+aiosqlite:///"),
+        ("postgresql://", "postgresql+psycopg://"),
+        ("mysql+pymysql://", "mysql+aiomysql://"),
+    ):
+        if url.startswith(sync):
+            return asynchronous + url.removeprefix(sync)
+    return url
+
+
+def other_app() -> tuple[str, str]:
+    """The URL and name of the other example app, for the cross links."""
+    return os.environ.get("DOORWARD_OTHER_APP_URL", ""), os.environ.get(
+        "DOORWARD_OTHER_APP_NAME", ""
+    )

@@ -1,0 +1,78 @@
+"""The Flask example: a public page, a logged-in page, an admin page and a JSON endpoint.
+
+    DOORWARD_SECRET_KEY=... flask --app examples.flask_app:create_app run
+    gunicorn 'examples.flask_app:create_app()'
+
+Configuration: DOORWARD_SECRET_KEY, DOORWARD_BASE_URL (default http://127.0.0.1:5000),
+DOORWARD_DATABASE_URL (default a SQLite file), DOORWARD_MAIL_URL (console:// or
+smtp://host:port?from=...).
+"""
+
+from __future__ import annotations
+
+import os
+
+import sqlalchemy as sa
+from flask import Flask, jsonify, render_template_string
+from markupsafe import Markup
+
+from doorward._sync.mailers import mailer_from_url
+from doorward.tokens import CsrfTokens
+from doorward_flask import Doorward, current_user, login_required, roles_required
+from doorward_sqlalchemy import SQLAlchemyStore, default_models, sqlite_engine
+from doorward_sqlalchemy.models import Base
+from examples._common import LAYOUT, PAGES, database_url, other_app, settings_from_env
+
+
+def create_app() -> Flask:
+    """Build the example app from the environment."""
+    app = Flask(__name__)
+    settings = settings_from_env("http://127.0.0.1:5000")
+    url = database_url()
+    engine = sqlite_engine(url) if url.startswith("sqlite") else sa.create_engine(url)
+    Base.metadata.create_all(engine)
+    Doorward(
+        app,
+        store=SQLAlchemyStore(engine, default_models()),
+        settings=settings,
+        mailer=mailer_from_url(os.environ.get("DOORWARD_MAIL_URL", "console://")),
+    )
+    csrf = CsrfTokens(settings.secret_keys)
+    other_url, other_name = other_app()
+
+    def page(name: str) -> str:
+        from flask import request  # noqa: PLC0415
+
+        title, body = PAGES[name]
+        cookie = request.cookies.get(settings.cookie_name(settings.csrf_cookie), "")
+        return render_template_string(
+            LAYOUT,
+            title=title,
+            body=Markup(body),
+            framework="Flask",
+            user=current_user or None,
+            csrf_token=csrf.token_for(cookie) if cookie else "",
+            other_url=other_url,
+            other_name=other_name,
+        )
+
+    @app.get("/")
+    def home() -> str:
+        return page("home")
+
+    @app.get("/account")
+    @login_required
+    def account() -> str:
+        return page("account")
+
+    @app.get("/admin")
+    @roles_required("admin")
+    def admin() -> str:
+        return page("admin")
+
+    @app.get("/api/whoami")
+    @login_required
+    def whoami() -> object:
+        return jsonify(id=str(current_user.id), email=current_user.email, framework="flask")
+
+    return app

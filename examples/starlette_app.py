@@ -1,0 +1,86 @@
+"""The Starlette example, mirroring the Flask one on the same database and secrets.
+
+DOORWARD_SECRET_KEY=... uvicorn --factory examples.starlette_app:create_app --port 8000
+"""
+
+from __future__ import annotations
+
+import os
+
+import jinja2
+from markupsafe import Markup
+from sqlalchemy.ext.asyncio import create_async_engine
+from starlette.applications import Starlette
+from starlette.authentication import requires
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse
+from starlette.routing import Route
+
+from doorward._async.mailers import mailer_from_url
+from doorward.tokens import CsrfTokens
+from doorward_sqlalchemy import AsyncSQLAlchemyStore, async_sqlite_engine, default_models
+from doorward_starlette import Doorward
+from examples._common import (
+    LAYOUT,
+    PAGES,
+    async_database_url,
+    database_url,
+    other_app,
+    settings_from_env,
+)
+
+
+def create_app() -> Starlette:
+    """Build the example app from the environment."""
+    settings = settings_from_env("http://127.0.0.1:8000")
+    url = async_database_url(database_url())
+    engine = async_sqlite_engine(url) if url.startswith("sqlite") else create_async_engine(url)
+    doorward = Doorward(
+        settings=settings,
+        store=AsyncSQLAlchemyStore(engine, default_models()),
+        mailer=mailer_from_url(os.environ.get("DOORWARD_MAIL_URL", "console://")),
+    )
+    csrf = CsrfTokens(settings.secret_keys)
+    layout = jinja2.Environment(autoescape=True).from_string(LAYOUT)
+    other_url, other_name = other_app()
+
+    def page(request: Request, name: str, status: int = 200) -> HTMLResponse:
+        title, body = PAGES[name]
+        cookie = request.cookies.get(settings.cookie_name(settings.csrf_cookie), "")
+        html = layout.render(
+            title=title,
+            body=Markup(body),
+            framework="Starlette",
+            user=request.user if request.user.is_authenticated else None,
+            csrf_token=csrf.token_for(cookie) if cookie else "",
+            other_url=other_url,
+            other_name=other_name,
+        )
+        return HTMLResponse(html, status_code=status)
+
+    async def home(request: Request) -> HTMLResponse:
+        return page(request, "home")
+
+    @requires("authenticated", redirect="doorward:login_page")
+    async def account(request: Request) -> HTMLResponse:
+        return page(request, "account")
+
+    @requires("role:admin", status_code=403)
+    async def admin(request: Request) -> HTMLResponse:
+        return page(request, "admin")
+
+    @requires("authenticated", status_code=401)
+    async def whoami(request: Request) -> JSONResponse:
+        user = request.user
+        return JSONResponse({"id": user.identity, "email": user.email, "framework": "starlette"})
+
+    return Starlette(
+        routes=[
+            Route("/", home),
+            Route("/account", account),
+            Route("/admin", admin),
+            Route("/api/whoami", whoami),
+            doorward.mount(),
+        ],
+        middleware=[doorward.middleware()],
+    )

@@ -1,0 +1,83 @@
+"""The example apps: each works alone, and both share one user base (one SQLite file, one secret)."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+from starlette.testclient import TestClient
+
+from examples.flask_app import create_app as create_flask_app
+from examples.starlette_app import create_app as create_starlette_app
+
+SECRET = "examples-secret-key-0123456789-0123456789"
+PASSWORD = "correct horse battery staple"
+JSON = {"Accept": "application/json"}
+
+
+@pytest.fixture
+def apps(tmp_path, monkeypatch):
+    monkeypatch.setenv("DOORWARD_SECRET_KEY", SECRET)
+    monkeypatch.setenv("DOORWARD_DATABASE_URL", f"sqlite:///{tmp_path}/shared.sqlite3")
+    monkeypatch.setenv("DOORWARD_MAIL_URL", "console://")
+    monkeypatch.setenv("DOORWARD_BASE_URL", "http://127.0.0.1:5000")
+    flask_app = create_flask_app()
+    monkeypatch.setenv("DOORWARD_BASE_URL", "http://127.0.0.1:8000")
+    starlette_app = create_starlette_app()
+    return flask_app, starlette_app
+
+
+def csrf_headers(http):
+    return {"X-CSRF-Token": http.get("/auth/csrf", headers=JSON).json()["csrf_token"], **JSON}
+
+
+def test_register_on_flask_use_on_starlette(apps, capsys):
+    """Register and confirm on the Flask example, then the same session cookie works on Starlette."""
+    flask_app, starlette_app = apps
+    flask = httpx.Client(
+        transport=httpx.WSGITransport(app=flask_app), base_url="http://127.0.0.1:5000"
+    )
+    response = flask.post(
+        "/auth/register",
+        json={"email": "ada@example.com", "password": PASSWORD},
+        headers=csrf_headers(flask),
+    )
+    assert response.status_code == 202
+    link = re.search(r"http://127\.0\.0\.1:5000(/auth/confirm/\S+)", capsys.readouterr().out).group(
+        1
+    )
+    assert flask.post(link, headers=csrf_headers(flask)).status_code == 200
+    assert (
+        flask.post(
+            "/auth/login",
+            json={"email": "ada@example.com", "password": PASSWORD},
+            headers=csrf_headers(flask),
+        ).status_code
+        == 200
+    )
+    assert flask.get("/api/whoami").json()["email"] == "ada@example.com"
+    assert flask.get("/account").status_code == 200
+    assert flask.get("/admin", headers=JSON).status_code == 403
+
+    starlette = TestClient(starlette_app, base_url="http://127.0.0.1:8000", follow_redirects=False)
+    starlette.cookies.set("doorward", flask.cookies["doorward"])
+    who = starlette.get("/api/whoami")
+    assert who.status_code == 200
+    assert {
+        k: who.json()[k] for k in ("email", "framework")
+    } == {"email": "ada@example.com", "framework": "starlette"}
+    assert "logged in as <strong>ada@example.com</strong>" in starlette.get("/").text
+
+
+def test_public_and_protected_pages(apps):
+    """Public pages answer everyone; protected ones send browsers to log in."""
+    flask_app, starlette_app = apps
+    flask = httpx.Client(
+        transport=httpx.WSGITransport(app=flask_app), base_url="http://127.0.0.1:5000"
+    )
+    starlette = TestClient(starlette_app, base_url="http://127.0.0.1:8000", follow_redirects=False)
+    for http in (flask, starlette):
+        assert http.get("/").status_code == 200
+        assert http.get("/api/whoami", headers=JSON).status_code == 401
+        assert http.get("/account").status_code in {303, 307}
