@@ -64,9 +64,10 @@ def test_register_on_flask_use_on_starlette(apps, capsys):
     starlette.cookies.set("doorward", flask.cookies["doorward"])
     who = starlette.get("/api/whoami")
     assert who.status_code == 200
-    assert {
-        k: who.json()[k] for k in ("email", "framework")
-    } == {"email": "ada@example.com", "framework": "starlette"}
+    assert {k: who.json()[k] for k in ("email", "framework")} == {
+        "email": "ada@example.com",
+        "framework": "starlette",
+    }
     assert "logged in as <strong>ada@example.com</strong>" in starlette.get("/").text
 
 

@@ -1,0 +1,123 @@
+"""Two Flask workers (gunicorn) and two Starlette workers (uvicorn) on one PostgreSQL database,
+with mail caught by a real SMTP server. Loopback only; every wait is bounded."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import attrs
+import pytest
+import sqlalchemy as sa
+
+from doorward.testing.smtp import SmtpServer
+from doorward_sqlalchemy.models import Base
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server on port {port} exited with {process.returncode}")
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"server on port {port} did not start")
+
+
+@attrs.define
+class Cluster:
+    flask_url: str
+    starlette_url: str
+    smtp: SmtpServer
+    engine: sa.Engine
+
+
+@pytest.fixture(scope="session")
+def cluster(postgres_database):
+    url = postgres_database
+    engine = sa.create_engine(url)
+    Base.metadata.create_all(engine)
+    secret = secrets.token_urlsafe(48)
+    processes = []
+    with SmtpServer() as smtp:
+        flask_port, starlette_port = free_port(), free_port()
+        common = {
+            **os.environ,
+            "DOORWARD_E2E_DATABASE_URL": url.render_as_string(hide_password=False),
+            "DOORWARD_SECRET_KEY": secret,
+            "DOORWARD_MAIL_URL": f"smtp://127.0.0.1:{smtp.port}?from=auth@example.com",
+            "PYTHONPATH": str(ROOT),
+        }
+        commands = [
+            (
+                flask_port,
+                [
+                    sys.executable,
+                    "-m",
+                    "gunicorn",
+                    "-w",
+                    "2",
+                    "--threads",
+                    "8",
+                    "-b",
+                    f"127.0.0.1:{flask_port}",
+                    "--log-level",
+                    "warning",
+                    "tests.e2e.apps:flask_app()",
+                ],
+            ),
+            (
+                starlette_port,
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "--factory",
+                    "tests.e2e.apps:starlette_app",
+                    "--workers",
+                    "2",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(starlette_port),
+                    "--log-level",
+                    "warning",
+                ],
+            ),
+        ]
+        try:
+            for port, command in commands:
+                env = {**common, "DOORWARD_BASE_URL": f"http://127.0.0.1:{port}"}
+                processes.append((port, subprocess.Popen(command, cwd=ROOT, env=env)))
+            for port, process in processes:
+                wait_for_port(port, process)
+            yield Cluster(
+                flask_url=f"http://127.0.0.1:{flask_port}",
+                starlette_url=f"http://127.0.0.1:{starlette_port}",
+                smtp=smtp,
+                engine=engine,
+            )
+        finally:
+            for _, process in processes:
+                process.terminate()
+            for _, process in processes:
+                try:
+                    process.wait(15)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+            engine.dispose()
