@@ -9,13 +9,16 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import attrs
 import pytest
 import sqlalchemy as sa
 
 from doorward.testing.smtp import SmtpServer
+from doorward_mongo import MongoStore
 from doorward_sqlalchemy.models import Base
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,21 +47,48 @@ class Cluster:
     flask_url: str
     starlette_url: str
     smtp: SmtpServer
-    engine: sa.Engine
+    engine: sa.Engine | None = None
+    database: Any = None
 
 
 @pytest.fixture(scope="session")
 def cluster(postgres_database):
-    url = postgres_database
-    engine = sa.create_engine(url)
+    engine = sa.create_engine(postgres_database)
     Base.metadata.create_all(engine)
+    environment = {
+        "DOORWARD_E2E_DATABASE_URL": postgres_database.render_as_string(hide_password=False)
+    }
+    with _running(environment) as (flask_url, starlette_url, smtp):
+        yield Cluster(flask_url=flask_url, starlette_url=starlette_url, smtp=smtp, engine=engine)
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def mongo_cluster(mongo_url, sync_client):
+    name = f"doorward_e2e_{secrets.token_hex(4)}"
+    MongoStore(sync_client, name).ensure_indexes()
+    environment = {"DOORWARD_E2E_MONGO_URL": mongo_url, "DOORWARD_E2E_MONGO_DB": name}
+    try:
+        with _running(environment) as (flask_url, starlette_url, smtp):
+            yield Cluster(
+                flask_url=flask_url,
+                starlette_url=starlette_url,
+                smtp=smtp,
+                database=sync_client[name],
+            )
+    finally:
+        sync_client.drop_database(name)
+
+
+@contextmanager
+def _running(environment):
     secret = secrets.token_urlsafe(48)
     processes = []
     with SmtpServer() as smtp:
         flask_port, starlette_port = free_port(), free_port()
         common = {
             **os.environ,
-            "DOORWARD_E2E_DATABASE_URL": url.render_as_string(hide_password=False),
+            **environment,
             "DOORWARD_SECRET_KEY": secret,
             "DOORWARD_MAIL_URL": f"smtp://127.0.0.1:{smtp.port}?from=auth@example.com",
             "PYTHONPATH": str(ROOT),
@@ -106,12 +136,7 @@ def cluster(postgres_database):
                 processes.append((port, subprocess.Popen(command, cwd=ROOT, env=env)))
             for port, process in processes:
                 wait_for_port(port, process)
-            yield Cluster(
-                flask_url=f"http://127.0.0.1:{flask_port}",
-                starlette_url=f"http://127.0.0.1:{starlette_port}",
-                smtp=smtp,
-                engine=engine,
-            )
+            yield f"http://127.0.0.1:{flask_port}", f"http://127.0.0.1:{starlette_port}", smtp
         finally:
             for _, process in processes:
                 process.terminate()
@@ -120,4 +145,3 @@ def cluster(postgres_database):
                     process.wait(15)
                 except subprocess.TimeoutExpired:
                     process.kill()
-            engine.dispose()

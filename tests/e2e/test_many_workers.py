@@ -208,3 +208,44 @@ def test_cc03_sixty_wrong_passwords_counted_exactly_and_locked_everywhere(cluste
                 "/auth/login", json={"email": email, "password": PASSWORD}, headers=headers(http)
             )
             assert response.status_code == 400
+
+
+@pytest.mark.mongo
+def test_cc01_mongo_fifty_concurrent_registrations_one_account(mongo_cluster):
+    """On the Mongo store, 50 registrations of one address over four workers make one account."""
+    email = "mongo-race@example.com"
+    urls = [mongo_cluster.flask_url, mongo_cluster.starlette_url]
+
+    def register(i: int) -> int:
+        with client(urls[i % 2]) as http:
+            return http.post(
+                "/auth/register", json={"email": email, "password": PASSWORD}, headers=headers(http)
+            ).status_code
+
+    assert all_at_once(50, register) == [202] * 50
+    assert mongo_cluster.database["users"].count_documents({"normalized_email": email}) == 1
+
+
+@pytest.mark.mongo
+def test_cc02_mongo_fifty_concurrent_uses_of_one_reset_token(mongo_cluster):
+    """On the Mongo store, 50 uses of one reset link over four workers: exactly one succeeds."""
+    email = "mongo-reset@example.com"
+    register_confirmed(mongo_cluster, email)
+    with client(mongo_cluster.flask_url) as http:
+        before = len(mongo_cluster.smtp.messages)
+        http.post("/auth/reset", json={"email": email}, headers=headers(http))
+    messages = mongo_cluster.smtp.wait_for(before + 1)
+    reset = [m for m in messages if m["To"] == email and m["X-Doorward-Mail"] == "reset"][-1]
+    link = re.search(r"https?://\S+", mongo_cluster.smtp.text_of(reset)).group(0)
+    urls = [mongo_cluster.flask_url, mongo_cluster.starlette_url]
+
+    def use(i: int) -> int:
+        with client(urls[i % 2]) as http:
+            return http.post(
+                path_of(link),
+                json={"password": f"new passphrase number {i}"},
+                headers=headers(http),
+            ).status_code
+
+    results = all_at_once(50, use)
+    assert results.count(200) == 1, results

@@ -1,9 +1,15 @@
-"""Runs the HTTP contract against every adapter that is installed."""
+"""Runs the HTTP contract against every installed adapter, on several stores.
+
+``adapter`` is ``<framework>-<store>``: the in-memory store for both frameworks, the
+SQLAlchemy store (sync on Flask, async on Starlette, a SQLite file) and the Mongo store
+(async on Starlette) when those packages are installed.
+"""
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
+import secrets
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -12,10 +18,21 @@ import pytest
 from doorward.clock import FrozenClock
 from doorward.settings import Argon2Params, Settings
 
-ADAPTERS = [
+
+def _installed(*modules: str) -> bool:
+    return all(importlib.util.find_spec(m) is not None for m in modules)
+
+
+VARIANTS = [
     name
-    for name, module in (("flask", "doorward_flask"), ("starlette", "doorward_starlette"))
-    if importlib.util.find_spec(module) is not None
+    for name, modules in (
+        ("flask-memory", ("doorward_flask",)),
+        ("starlette-memory", ("doorward_starlette",)),
+        ("flask-sqlalchemy", ("doorward_flask", "doorward_sqlalchemy")),
+        ("starlette-sqlalchemy", ("doorward_starlette", "doorward_sqlalchemy")),
+        ("starlette-mongo", ("doorward_starlette", "doorward_mongo")),
+    )
+    if _installed(*modules)
 ]
 
 SECRET = "http-contract-secret-key-0123456789abcdef"
@@ -34,28 +51,75 @@ def contract_settings(**overrides: object) -> Settings:
 
 
 @pytest.fixture(
-    params=ADAPTERS
-    or [pytest.param("none", marks=pytest.mark.skip(reason="no adapter installed yet"))]
+    params=VARIANTS or [pytest.param("none", marks=pytest.mark.skip(reason="no adapter installed"))]
 )
 def adapter(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+def _store_factory(store: str, framework: str, tmp_path, request):
+    if store == "memory":
+        return None
+    if store == "sqlalchemy":
+        from doorward_sqlalchemy import (
+            AsyncSQLAlchemyStore,
+            SQLAlchemyStore,
+            async_sqlite_engine,
+            default_models,
+            sqlite_engine,
+        )
+        from doorward_sqlalchemy.models import Base
+
+        path = tmp_path / "contract.sqlite3"
+        engine = sqlite_engine(f"sqlite:///{path}")
+        Base.metadata.create_all(engine)
+        if framework == "flask":
+            return lambda: SQLAlchemyStore(engine, default_models())
+
+        async def make_async():
+            return AsyncSQLAlchemyStore(
+                async_sqlite_engine(f"sqlite+aiosqlite:///{path}"), default_models()
+            )
+
+        return make_async
+    if store == "mongo":
+        from pymongo import AsyncMongoClient
+
+        from doorward_mongo import AsyncMongoStore
+
+        url = request.getfixturevalue("mongo_url")
+
+        async def make_mongo():
+            client = AsyncMongoClient(url, serverSelectionTimeoutMS=5000, tz_aware=True)
+            made = AsyncMongoStore(client, f"doorward_http_{secrets.token_hex(4)}")
+            await made.ensure_indexes()
+            return made
+
+        return make_mongo
+    raise AssertionError(store)
+
+
 @pytest.fixture
-def site_factory(adapter: str):
-    module = importlib.import_module(f"tests.http.site_{adapter}")
+def site_factory(adapter: str, tmp_path, request):
+    framework, store = adapter.split("-")
+    module = importlib.import_module(f"tests.http.site_{framework}")
+    made = []
 
     def make(**overrides: object):
         clock = FrozenClock(datetime(2030, 1, 1, tzinfo=UTC))
-        return module.make_site(contract_settings(**overrides), clock)
+        folder = tmp_path / str(len(made))
+        folder.mkdir(exist_ok=True)
+        factory = _store_factory(store, framework, folder, request)
+        site = module.make_site(contract_settings(**overrides), clock, factory)
+        made.append(site)
+        return site
 
-    return make
+    yield make
+    for site in made:
+        site.client.close()
+        site.extras["close"]()
 
 
 @pytest.fixture
 def site(site_factory) -> Iterator[object]:
-    made = site_factory()
-    try:
-        yield made
-    finally:
-        made.client.close()
+    return site_factory()

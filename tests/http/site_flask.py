@@ -11,9 +11,9 @@ from doorward_flask import Doorward
 from tests.http.site import Site
 
 
-def make_site(settings, clock) -> Site:
+def make_site(settings, clock, store_factory=None) -> Site:
     app = Flask(__name__)
-    store = MemoryStore()
+    store = store_factory() if store_factory is not None else MemoryStore()
     outbox = Outbox()
     extension = Doorward(app, store=store, settings=settings, mailer=outbox, clock=clock)
     auth = app.extensions["doorward"].auth
@@ -45,5 +45,6 @@ def make_site(settings, clock) -> Site:
             "auth": auth,
             "extension": extension,
             "deactivate": lambda email: auth.set_active(auth.get_user_by_email(email), False),
+            "close": lambda: None,
         },
     )

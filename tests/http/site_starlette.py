@@ -1,11 +1,17 @@
-"""The HTTP contract's Starlette site: the in-memory async store, behind Starlette's TestClient."""
+"""The HTTP contract's Starlette site.
+
+Every request of every client runs on one event loop (a blocking portal), as under
+uvicorn, so async stores whose clients belong to one loop (AsyncMongoClient, aiosqlite
+pools) work exactly as in production.
+"""
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 
+import httpx
+from anyio.from_thread import start_blocking_portal
 from starlette.applications import Starlette
-from starlette.testclient import TestClient
 
 from doorward import AsyncMemoryStore, Role
 from doorward._async.mailers import AsyncOutbox
@@ -13,31 +19,46 @@ from doorward_starlette import Doorward
 from tests.http.site import Site
 
 
-def make_site(settings, clock) -> Site:
-    store = AsyncMemoryStore()
+class PortalTransport(httpx.BaseTransport):
+    """A sync httpx transport that runs the ASGI app on the portal's event loop."""
+
+    def __init__(self, app, portal, client=("192.0.2.10", 50000)):
+        self.inner = httpx.ASGITransport(app=app, client=client)
+        self.portal = portal
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        body = request.read()
+        return self.portal.call(self._handle, request, body)
+
+    async def _handle(self, request: httpx.Request, body: bytes) -> httpx.Response:
+        inner = httpx.Request(request.method, request.url, headers=request.headers, content=body)
+        response = await self.inner.handle_async_request(inner)
+        content = await response.aread()
+        return httpx.Response(response.status_code, headers=response.headers, content=content)
+
+
+def make_site(settings, clock, store_factory=None) -> Site:
+    stack = contextlib.ExitStack()
+    portal = stack.enter_context(start_blocking_portal())
+    store = portal.call(store_factory) if store_factory is not None else AsyncMemoryStore()
     outbox = AsyncOutbox()
     doorward = Doorward(settings=settings, store=store, mailer=outbox, clock=clock)
     app = Starlette(routes=[doorward.mount()], middleware=[doorward.middleware()])
     auth = doorward.auth
 
-    def new_client() -> TestClient:
-        return TestClient(
-            app, base_url="https://testserver", client=("192.0.2.10", 50000), follow_redirects=False
-        )
+    def new_client() -> httpx.Client:
+        return httpx.Client(transport=PortalTransport(app, portal), base_url="https://testserver")
 
-    def run(coroutine):
-        return asyncio.run(coroutine)
+    async def create(email, password, confirmed, active, roles):
+        for role in roles:
+            await auth.store.save_role(Role(name=role))
+        user = await auth.create_user(email, password, confirmed=confirmed, roles=roles)
+        if not active:
+            user = await auth.set_active(user, False)
+        return user
 
     def create_user(email, password, confirmed=True, active=True, roles=()):
-        async def make():
-            for role in roles:
-                await store.save_role(Role(name=role))
-            user = await auth.create_user(email, password, confirmed=confirmed, roles=roles)
-            if not active:
-                user = await auth.set_active(user, False)
-            return user
-
-        return run(make())
+        return portal.call(create, email, password, confirmed, active, roles)
 
     async def deactivate(email):
         await auth.set_active(await auth.get_user_by_email(email), False)
@@ -49,11 +70,12 @@ def make_site(settings, clock) -> Site:
         mails=lambda: list(outbox.messages),
         create_user=create_user,
         new_client=new_client,
-        get_user=lambda email: run(auth.get_user_by_email(email)),
+        get_user=lambda email: portal.call(auth.get_user_by_email, email),
         extras={
             "app": app,
             "auth": auth,
             "doorward": doorward,
-            "deactivate": lambda email: run(deactivate(email)),
+            "deactivate": lambda email: portal.call(deactivate, email),
+            "close": stack.close,
         },
     )

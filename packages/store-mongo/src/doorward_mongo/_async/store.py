@@ -1,0 +1,362 @@
+"""The Mongo store, written once: ``AsyncMongoStore`` here, ``MongoStore`` generated into
+``_sync/store.py``.
+
+Documents: a user document per user (the documented fields, ``roles`` as a list of names,
+and the application's own fields, kept intact); a role document per role (``_id`` is the
+name); a credential document per session, remember-me or API token (``_id`` is its public
+id). Every race is settled by one single-document operation: the unique index on
+``normalized_email``, ``$inc``, ``find_one_and_update`` filtered on the stamp, a
+``delete_one`` count. No flow needs a multi-document transaction, so a standalone
+``mongod`` works as well as a replica set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from bson import ObjectId
+from pymongo import ASCENDING, AsyncMongoClient, ReturnDocument
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+
+from doorward.exceptions import ConfigurationError, NotFound
+from doorward.records import Credential, CredentialKind, NewUser, Role
+from doorward_mongo._documents import (
+    Collections,
+    MongoUser,
+    credential_document,
+    credential_from,
+    login_pipeline,
+    object_id,
+    role_from,
+    text,
+    translated,
+    user_changes,
+)
+
+__all__ = ["AsyncMongoStore"]
+
+Document = dict[str, Any]
+
+
+class AsyncMongoStore:
+    """A doorward store over pymongo. Call ``ensure_indexes()`` once at start-up.
+
+    ``user_factory`` turns a user document into the object the application works with
+    (``MongoUser`` by default); it must expose ``id`` (the ``_id``) and the documented
+    fields as attributes.
+    """
+
+    def __init__(
+        self,
+        client: AsyncMongoClient[Document],
+        database: str,
+        *,
+        collections: Collections | None = None,
+        user_factory: Callable[[Document], Any] = MongoUser,
+    ) -> None:
+        names = collections or Collections()
+        self.database: AsyncDatabase[Document] = client.get_database(
+            database, codec_options=client.codec_options.with_options(tz_aware=True)
+        )
+        self.users: AsyncCollection[Document] = self.database[names.users]
+        self.roles: AsyncCollection[Document] = self.database[names.roles]
+        self.credentials: AsyncCollection[Document] = self.database[names.credentials]
+        self.user_factory = user_factory
+        self._checked = False
+
+    # -- indexes -----------------------------------------------------------------------------
+
+    async def ensure_indexes(self) -> None:
+        """Create the indexes correctness needs; safe to run at every start."""
+        with translated("ensure_indexes"):
+            await self.users.create_index("normalized_email", unique=True)
+            await self.credentials.create_index(
+                [("kind", ASCENDING), ("secret_hash", ASCENDING)], unique=True
+            )
+            await self.credentials.create_index([("user_id", ASCENDING), ("kind", ASCENDING)])
+            await self.credentials.create_index("expires_at", expireAfterSeconds=0)
+        self._checked = True
+
+    async def _ready(self) -> None:
+        """Refuse to run without the unique indexes the races rely on (checked once)."""
+        if self._checked:
+            return
+        with translated("check_indexes"):
+            users = await self.users.index_information()
+            credentials = await self.credentials.index_information()
+        unique_email = any(
+            info.get("unique") and info["key"] == [("normalized_email", 1)]
+            for info in users.values()
+        )
+        unique_secret = any(
+            info.get("unique") and info["key"] == [("kind", 1), ("secret_hash", 1)]
+            for info in credentials.values()
+        )
+        if not (unique_email and unique_secret):
+            raise ConfigurationError(
+                "the Mongo store's unique indexes are missing: call store.ensure_indexes()"
+            )
+        self._checked = True
+
+    def _user(self, document: Document | None) -> Any | None:
+        return self.user_factory(document) if document is not None else None
+
+    @staticmethod
+    def _oid(user: Any) -> ObjectId:
+        found = object_id(user.id if not isinstance(user, ObjectId) else user)
+        if found is None:
+            raise NotFound
+        return found
+
+    # -- users -------------------------------------------------------------------------------
+
+    async def create_user(self, new: NewUser) -> Any:
+        await self._ready()
+        document: Document = {**new.as_fields(), "roles": []}
+        with translated("create_user"):
+            result = await self.users.insert_one(document)
+        document["_id"] = result.inserted_id
+        return self._user(document)
+
+    async def get_user(self, user_id: str) -> Any | None:
+        key = object_id(user_id)
+        if key is None:
+            return None
+        with translated("get_user"):
+            return self._user(await self.users.find_one({"_id": key}))
+
+    async def get_user_by_email(self, normalized_email: str) -> Any | None:
+        value = text(normalized_email)
+        if value is None:
+            return None
+        with translated("get_user_by_email"):
+            return self._user(await self.users.find_one({"normalized_email": value}))
+
+    async def update_user(self, user: Any, changes: Mapping[str, Any]) -> Any:
+        await self._ready()
+        with translated("update_user"):
+            document = await self.users.find_one_and_update(
+                {"_id": self._oid(user)},
+                {"$set": user_changes(changes)},
+                return_document=ReturnDocument.AFTER,
+            )
+        if document is None:
+            raise NotFound
+        return self._user(document)
+
+    async def compare_and_set_stamp(
+        self, user: Any, expected_stamp: str, changes: Mapping[str, Any]
+    ) -> Any | None:
+        await self._ready()
+        stamp = text(expected_stamp)
+        if stamp is None:
+            return None
+        with translated("compare_and_set_stamp"):
+            document = await self.users.find_one_and_update(
+                {"_id": self._oid(user), "security_stamp": stamp},
+                {"$set": user_changes(changes)},
+                return_document=ReturnDocument.AFTER,
+            )
+        return self._user(document)
+
+    async def delete_user(self, user: Any) -> None:
+        key = self._oid(user)
+        with translated("delete_user"):
+            await self.credentials.delete_many({"user_id": key})
+            await self.users.delete_one({"_id": key})
+
+    async def increment_failed_logins(self, user: Any, at: datetime) -> int:
+        with translated("increment_failed_logins"):
+            document = await self.users.find_one_and_update(
+                {"_id": self._oid(user)},
+                {"$inc": {"failed_logins": 1}, "$set": {"last_failed_login_at": at}},
+                projection={"failed_logins": True},
+                return_document=ReturnDocument.AFTER,
+            )
+        if document is None:
+            raise NotFound
+        return int(document["failed_logins"])
+
+    async def record_login(self, user: Any, at: datetime, ip: str | None) -> Any:
+        with translated("record_login"):
+            document = await self.users.find_one_and_update(
+                {"_id": self._oid(user)},
+                login_pipeline(at, ip),
+                return_document=ReturnDocument.AFTER,
+            )
+        if document is None:
+            raise NotFound
+        return self._user(document)
+
+    # -- roles ---------------------------------------------------------------------------------
+
+    async def save_role(self, role: Role) -> Role:
+        with translated("save_role"):
+            await self.roles.update_one(
+                {"_id": role.name},
+                {
+                    "$set": {
+                        "description": role.description,
+                        "permissions": sorted(role.permissions),
+                    }
+                },
+                upsert=True,
+            )
+        return role
+
+    async def get_role(self, name: str) -> Role | None:
+        value = text(name)
+        if value is None:
+            return None
+        with translated("get_role"):
+            document = await self.roles.find_one({"_id": value})
+        return role_from(document) if document is not None else None
+
+    async def list_roles(self) -> list[Role]:
+        with translated("list_roles"):
+            documents = await self.roles.find().sort("_id", ASCENDING).to_list()
+        return [role_from(document) for document in documents]
+
+    async def delete_role(self, name: str) -> bool:
+        value = text(name)
+        if value is None:
+            return False
+        with translated("delete_role"):
+            result = await self.roles.delete_one({"_id": value})
+            await self.users.update_many({"roles": value}, {"$pull": {"roles": value}})
+        return result.deleted_count == 1
+
+    async def add_user_role(self, user: Any, name: str) -> bool:
+        value = text(name)
+        with translated("add_user_role"):
+            if value is None or await self.roles.find_one({"_id": value}) is None:
+                raise NotFound
+            result = await self.users.update_one(
+                {"_id": self._oid(user), "roles": {"$ne": value}},
+                {"$addToSet": {"roles": value}},
+            )
+        return result.modified_count == 1
+
+    async def remove_user_role(self, user: Any, name: str) -> bool:
+        value = text(name)
+        if value is None:
+            return False
+        with translated("remove_user_role"):
+            result = await self.users.update_one(
+                {"_id": self._oid(user), "roles": value}, {"$pull": {"roles": value}}
+            )
+        return result.modified_count == 1
+
+    async def get_user_roles(self, user: Any) -> frozenset[str]:
+        with translated("get_user_roles"):
+            document = await self.users.find_one({"_id": self._oid(user)}, {"roles": True})
+        return frozenset(document.get("roles", [])) if document is not None else frozenset()
+
+    async def get_user_permissions(self, user: Any) -> frozenset[str]:
+        names = await self.get_user_roles(user)
+        if not names:
+            return frozenset()
+        with translated("get_user_permissions"):
+            documents = await self.roles.find({"_id": {"$in": sorted(names)}}).to_list()
+        return frozenset(p for document in documents for p in document.get("permissions", []))
+
+    # -- credentials -------------------------------------------------------------------------------
+
+    async def create_credential(self, credential: Credential) -> None:
+        key = object_id(credential.user_id)
+        if key is None:
+            raise NotFound
+        with translated("create_credential"):
+            await self.credentials.insert_one(credential_document(credential, key))
+
+    async def get_credential(
+        self, kind: CredentialKind, secret_hash: str
+    ) -> tuple[Credential, Any] | None:
+        value = text(secret_hash)
+        if value is None or not isinstance(kind, str):
+            return None
+        pipeline: list[Document] = [
+            {"$match": {"kind": kind, "secret_hash": value}},
+            {"$limit": 1},
+            {
+                "$lookup": {
+                    "from": self.users.name,
+                    "localField": "user_id",
+                    "foreignField": "_id",
+                    "as": "user",
+                }
+            },
+        ]
+        with translated("get_credential"):
+            found = await (await self.credentials.aggregate(pipeline)).to_list()
+        if not found or not found[0]["user"]:
+            return None
+        document = found[0]
+        return credential_from(document), self._user(document["user"][0])
+
+    async def list_credentials(self, user_id: str, kind: CredentialKind) -> list[Credential]:
+        key = object_id(user_id)
+        if key is None:
+            return []
+        with translated("list_credentials"):
+            documents = (
+                await self.credentials.find({"user_id": key, "kind": kind})
+                .sort([("created_at", ASCENDING), ("_id", ASCENDING)])
+                .to_list()
+            )
+        return [credential_from(document) for document in documents]
+
+    async def touch_credential(
+        self,
+        credential_id: str,
+        *,
+        last_used_at: datetime,
+        authenticated_at: datetime | None = None,
+    ) -> None:
+        value = text(credential_id)
+        if value is None:
+            return
+        changes: Document = {"last_used_at": last_used_at}
+        if authenticated_at is not None:
+            changes["authenticated_at"] = authenticated_at
+        with translated("touch_credential"):
+            await self.credentials.update_one({"_id": value}, {"$set": changes})
+
+    async def delete_credential(self, credential_id: str, user_id: str | None = None) -> bool:
+        value = text(credential_id)
+        if value is None:
+            return False
+        query: Document = {"_id": value}
+        if user_id is not None:
+            key = object_id(user_id)
+            if key is None:
+                return False
+            query["user_id"] = key
+        with translated("delete_credential"):
+            result = await self.credentials.delete_one(query)
+        return result.deleted_count == 1
+
+    async def delete_credentials(
+        self,
+        user_id: str,
+        kinds: Iterable[CredentialKind],
+        *,
+        except_id: str | None = None,
+    ) -> int:
+        key = object_id(user_id)
+        if key is None:
+            return 0
+        query: Document = {"user_id": key, "kind": {"$in": [str(k) for k in kinds]}}
+        if except_id is not None:
+            query["_id"] = {"$ne": str(except_id)}
+        with translated("delete_credentials"):
+            result = await self.credentials.delete_many(query)
+        return int(result.deleted_count)
+
+    async def delete_expired_credentials(self, now: datetime) -> int:
+        with translated("delete_expired_credentials"):
+            result = await self.credentials.delete_many({"expires_at": {"$lt": now}})
+        return int(result.deleted_count)

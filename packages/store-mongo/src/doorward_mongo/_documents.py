@@ -1,0 +1,150 @@
+"""Documents and records, shared by both faces of the Mongo store."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+import attrs
+from bson import ObjectId
+from bson.errors import InvalidId
+from pymongo.errors import DuplicateKeyError, PyMongoError
+
+from doorward.exceptions import DoorwardError, EmailTaken, StoreUnavailable
+from doorward.records import USER_FIELDS, Credential, Role
+
+logger = logging.getLogger("doorward.mongo")
+
+_DOCUMENTED = frozenset(USER_FIELDS) - {"id"}
+
+
+class MongoUser:
+    """The default user object: attribute access over the document, extra fields kept.
+
+    ``id`` is the document's ``ObjectId``; ``document`` is the whole document, including
+    any fields of the application's own.
+    """
+
+    def __init__(self, document: Mapping[str, Any]) -> None:
+        self.document = dict(document)
+
+    @property
+    def id(self) -> ObjectId:
+        return ObjectId(self.document["_id"])
+
+    @property
+    def is_authenticated(self) -> bool:
+        """Always true for a stored user (Flask-Login's convention for templates)."""
+        return True
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.document[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __repr__(self) -> str:
+        return f"<MongoUser {self.document.get('email')!r}>"
+
+
+@attrs.frozen(kw_only=True)
+class Collections:
+    """The collection names (configurable)."""
+
+    users: str = "users"
+    roles: str = "roles"
+    credentials: str = "credentials"
+
+
+def object_id(value: object) -> ObjectId | None:
+    """The ObjectId of a user id given as text (or an ObjectId), or ``None``."""
+    if isinstance(value, ObjectId):
+        return value
+    if not isinstance(value, str) or len(value) != 24:
+        return None
+    try:
+        return ObjectId(value)
+    except (InvalidId, TypeError):
+        return None
+
+
+def text(value: object) -> str | None:
+    """A string lookup value, or ``None``: nothing else ever reaches a query (IV-02)."""
+    return value if isinstance(value, str) and "\x00" not in value else None
+
+
+def user_changes(changes: Mapping[str, Any]) -> dict[str, Any]:
+    """A ``$set`` document of documented fields only."""
+    unknown = set(changes) - _DOCUMENTED
+    if unknown:
+        raise ValueError(f"not doorward user fields: {sorted(unknown)}")
+    return dict(changes)
+
+
+def credential_document(credential: Credential, user_id: ObjectId) -> dict[str, Any]:
+    """The stored form of a credential (``_id`` is its public id)."""
+    document = attrs.asdict(credential)
+    document["_id"] = document.pop("id")
+    document["user_id"] = user_id
+    return document
+
+
+def credential_from(document: Mapping[str, Any]) -> Credential:
+    """A ``Credential`` record from its document."""
+    return Credential(
+        id=document["_id"],
+        user_id=str(document["user_id"]),
+        kind=document["kind"],
+        secret_hash=document["secret_hash"],
+        stamp=document["stamp"],
+        created_at=document["created_at"],
+        expires_at=document.get("expires_at"),
+        last_used_at=document.get("last_used_at"),
+        authenticated_at=document.get("authenticated_at"),
+        name=document.get("name"),
+        ip=document.get("ip"),
+        user_agent=document.get("user_agent"),
+    )
+
+
+def role_from(document: Mapping[str, Any]) -> Role:
+    """A ``Role`` record from its document (``_id`` is the name)."""
+    return Role(
+        name=document["_id"],
+        description=document.get("description", ""),
+        permissions=frozenset(document.get("permissions", [])),
+    )
+
+
+def login_pipeline(at: datetime, ip: str | None) -> list[dict[str, Any]]:
+    """One update that shifts current login data to last, counts, and clears failures."""
+    return [
+        {
+            "$set": {
+                "last_login_at": "$current_login_at",
+                "last_login_ip": "$current_login_ip",
+                "current_login_at": at,
+                "current_login_ip": ip,
+                "login_count": {"$add": [{"$ifNull": ["$login_count", 0]}, 1]},
+                "failed_logins": 0,
+                "last_failed_login_at": None,
+            }
+        }
+    ]
+
+
+@contextmanager
+def translated(operation: str) -> Iterator[None]:
+    """Duplicate keys are ``EmailTaken``; any other driver error is ``StoreUnavailable``."""
+    try:
+        yield
+    except DoorwardError:
+        raise
+    except DuplicateKeyError:
+        raise EmailTaken from None
+    except PyMongoError as exc:
+        logger.warning("doorward: %s failed: %s", operation, type(exc).__name__)
+        raise StoreUnavailable from None

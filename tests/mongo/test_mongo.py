@@ -1,0 +1,134 @@
+"""The store and flows contracts on the Mongo store, sync and async, through the real pymongo
+driver; plus its own rules: indexes required, operator objects never queried, driver errors typed."""
+
+from __future__ import annotations
+
+import socket
+from datetime import UTC, datetime
+
+import pytest
+from pymongo import MongoClient
+
+from doorward.exceptions import ConfigurationError, StoreUnavailable
+from doorward.records import NewUser
+from doorward.testing import AsyncFlowsContract, AsyncStoreContract, FlowsContract, StoreContract
+from doorward_mongo import Collections, MongoStore
+
+pytestmark = pytest.mark.mongo
+
+
+def new_user(email, extra=None):
+    """A new user record with the lower-cased address as its key."""
+    return NewUser(
+        email=email,
+        normalized_email=email.lower(),
+        password_hash=None,
+        security_stamp="stamp-0",
+        created_at=datetime(2030, 1, 1, tzinfo=UTC),
+        extra=extra or {},
+    )
+
+
+class TestMongoStore(StoreContract):
+    """MongoStore keeps the store contract."""
+
+    @pytest.fixture
+    def store(self, mongo_store):
+        return mongo_store
+
+    def extra_fields(self, email):
+        return {"display_name": email.split("@")[0], "tags": ["a", "b"]}
+
+
+class TestAsyncMongoStore(AsyncStoreContract):
+    """AsyncMongoStore keeps the store contract."""
+
+    @pytest.fixture
+    def store(self, async_mongo_store):
+        return async_mongo_store
+
+    def extra_fields(self, email):
+        return {"display_name": email.split("@")[0], "tags": ["a", "b"]}
+
+
+class TestMongoFlows(FlowsContract):
+    """Every flow on MongoStore."""
+
+    @pytest.fixture
+    def store(self, mongo_store):
+        return mongo_store
+
+
+class TestAsyncMongoFlows(AsyncFlowsContract):
+    """Every flow on AsyncMongoStore."""
+
+    @pytest.fixture
+    def store(self, async_mongo_store):
+        return async_mongo_store
+
+
+@pytest.mark.parametrize("probe", [{"$ne": None}, {"$gt": ""}, {"$regex": ".*"}, ["a"], 0, None])
+def test_iv02_operator_objects_never_reach_a_query(mongo_store, probe):
+    """Operator-shaped or non-string lookups find nothing instead of matching everything."""
+    mongo_store.create_user(new_user("ada@example.test"))
+    assert mongo_store.get_user_by_email(probe) is None
+    assert mongo_store.get_user(probe) is None
+    assert mongo_store.get_credential("session", probe) is None
+    assert mongo_store.get_role(probe) is None
+    assert mongo_store.delete_credential(probe) is False
+    assert (
+        mongo_store.compare_and_set_stamp(
+            mongo_store.get_user_by_email("ada@example.test"), probe, {"security_stamp": "x"}
+        )
+        is None
+    )
+
+
+def test_store_refuses_to_run_without_its_unique_indexes(sync_client):
+    """A store whose unique indexes are missing raises a clear error instead of writing."""
+    store = MongoStore(sync_client, "doorward_noindexes", collections=Collections(users="u2"))
+    try:
+        with pytest.raises(ConfigurationError, match="ensure_indexes"):
+            store.create_user(new_user("ada@example.test"))
+        store.ensure_indexes()
+        store.ensure_indexes()
+        assert store.create_user(new_user("ada@example.test")) is not None
+    finally:
+        sync_client.drop_database("doorward_noindexes")
+
+
+def test_collection_names_configurable_and_extra_fields_kept(sync_client):
+    """Custom collection names are used, and the application's fields survive updates."""
+    name = "doorward_custom_names"
+    store = MongoStore(
+        sync_client,
+        name,
+        collections=Collections(users="people", roles="groups", credentials="logins"),
+    )
+    try:
+        store.ensure_indexes()
+        user = store.create_user(
+            new_user("ada@example.test", extra={"nickname": "ada", "prefs": {"theme": "dark"}})
+        )
+        store.update_user(user, {"pending_email": "x@example.test"})
+        document = sync_client[name]["people"].find_one({"_id": user.id})
+        assert (document["nickname"], document["prefs"]) == ("ada", {"theme": "dark"})
+        assert {"people", "logins"} <= set(sync_client[name].list_collection_names())
+    finally:
+        sync_client.drop_database(name)
+
+
+def closed_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_ft01_unreachable_server_is_store_unavailable():
+    """A server that cannot be reached gives StoreUnavailable with no driver text."""
+    client = MongoClient(f"mongodb://127.0.0.1:{closed_port()}", serverSelectionTimeoutMS=300)
+    store = MongoStore(client, "doorward_down")
+    with pytest.raises(StoreUnavailable) as info:
+        store.get_user_by_email("a@example.com")
+    assert "127.0.0.1" not in str(info.value)
+    client.close()
