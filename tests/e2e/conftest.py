@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 from doorward.testing.smtp import SmtpServer
 from doorward_mongo import MongoStore
-from doorward_sqlalchemy.models import Base
+from doorward_sqlalchemy.models import Base, DefaultUser
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -50,6 +50,26 @@ class Cluster:
     engine: sa.Engine | None = None
     database: Any = None
 
+    def accounts(self, email: str) -> int:
+        """How many accounts have this normalized email, read from the database itself."""
+        if self.database is not None:
+            return int(self.database["users"].count_documents({"normalized_email": email}))
+        assert self.engine is not None
+        with self.engine.connect() as connection:
+            query = sa.select(sa.func.count()).select_from(DefaultUser)
+            return int(connection.scalar(query.where(DefaultUser.normalized_email == email)))
+
+    def failed_logins(self, email: str) -> int:
+        """The stored failure counter of an account."""
+        if self.database is not None:
+            return int(
+                self.database["users"].find_one({"normalized_email": email})["failed_logins"]
+            )
+        assert self.engine is not None
+        with self.engine.connect() as connection:
+            query = sa.select(DefaultUser.failed_logins)
+            return int(connection.scalar(query.where(DefaultUser.normalized_email == email)))
+
 
 @pytest.fixture(scope="session")
 def cluster(postgres_database):
@@ -78,6 +98,12 @@ def mongo_cluster(mongo_url, sync_client):
             )
     finally:
         sync_client.drop_database(name)
+
+
+@pytest.fixture(params=["postgres", "mongo"])
+def any_cluster(request):
+    """The PostgreSQL cluster and the Mongo cluster in turn."""
+    return request.getfixturevalue("cluster" if request.param == "postgres" else "mongo_cluster")
 
 
 @contextmanager

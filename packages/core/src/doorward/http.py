@@ -83,6 +83,24 @@ class Cookie:
     same_site: str = "Lax"
     path: str = "/"
 
+    def header(self) -> str:
+        """The ``Set-Cookie`` header value; adapters add it as is."""
+        value = self.value if self.value is not None else ""
+        if not all(ch.isalnum() or ch in "-_." for ch in value + self.name):
+            raise ValueError("cookie names and values are URL-safe tokens")
+        parts = [f"{self.name}={value}"]
+        if self.value is None:
+            parts += ["Max-Age=0", "Expires=Thu, 01 Jan 1970 00:00:00 GMT"]
+        elif self.max_age is not None:
+            parts.append(f"Max-Age={self.max_age}")
+        parts.append(f"Path={self.path}")
+        if self.secure:
+            parts.append("Secure")
+        if self.http_only:
+            parts.append("HttpOnly")
+        parts.append(f"SameSite={self.same_site}")
+        return "; ".join(parts)
+
 
 @attrs.define(kw_only=True)
 class HttpResponse:

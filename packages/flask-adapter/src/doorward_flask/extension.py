@@ -200,7 +200,7 @@ def _apply_cookies(response: Response) -> Response:
     already = {header.split("=", 1)[0] for header in response.headers.getlist("Set-Cookie")}
     for cookie in _request_state().cookies:
         if cookie.name not in already:
-            set_cookie(response, cookie)
+            response.headers.add("Set-Cookie", cookie.header())
     return response
 
 
@@ -208,28 +208,6 @@ def _template_context() -> dict[str, Any]:
     from doorward_flask.proxies import current_user  # noqa: PLC0415
 
     return {"current_user": current_user}
-
-
-def set_cookie(response: Response, cookie: Cookie) -> None:
-    """Set or delete one cookie with every flag the core chose (SS-01)."""
-    if cookie.value is None:
-        response.delete_cookie(
-            cookie.name,
-            path=cookie.path,
-            secure=cookie.secure,
-            httponly=cookie.http_only,
-            samesite=cookie.same_site,
-        )
-        return
-    response.set_cookie(
-        cookie.name,
-        cookie.value,
-        max_age=cookie.max_age,
-        path=cookie.path,
-        secure=cookie.secure,
-        httponly=cookie.http_only,
-        samesite=cookie.same_site,
-    )
 
 
 def to_response(result: HttpResponse) -> Response:
@@ -249,7 +227,7 @@ def to_response(result: HttpResponse) -> Response:
     for name, value in result.headers.items():
         response.headers[name] = value
     for cookie in result.cookies:
-        set_cookie(response, cookie)
+        response.headers.add("Set-Cookie", cookie.header())
     return response
 
 

@@ -199,7 +199,7 @@ class Doorward:
         for name, value in result.headers.items():
             response.headers[name] = value
         for cookie in result.cookies:
-            set_cookie(response, cookie)
+            response.headers.append("set-cookie", cookie.header())
         return response
 
 
@@ -236,11 +236,11 @@ class DoorwardMiddleware:
                     for key, value in headers
                     if key.lower() == b"set-cookie"
                 }
-                carrier = Response()
-                for cookie in state.cookies:
-                    if cookie.name not in taken:
-                        set_cookie(carrier, cookie)
-                headers += [(k, v) for k, v in carrier.raw_headers if k == b"set-cookie"]
+                headers += [
+                    (b"set-cookie", cookie.header().encode("latin-1"))
+                    for cookie in state.cookies
+                    if cookie.name not in taken
+                ]
                 message = {**message, "headers": headers}
             await send(message)
 
@@ -296,29 +296,6 @@ async def read_request(request: Request, settings: Settings) -> HttpRequest:
         if len(body) > limit:
             raise PayloadTooLarge
     return attrs.evolve(head, body=bytes(body))
-
-
-def set_cookie(response: Response, cookie: Cookie) -> None:
-    """Set or delete one cookie with every flag the core chose (SS-01)."""
-    same_site: Any = cookie.same_site.lower()
-    if cookie.value is None:
-        response.delete_cookie(
-            cookie.name,
-            path=cookie.path,
-            secure=cookie.secure,
-            httponly=cookie.http_only,
-            samesite=same_site,
-        )
-        return
-    response.set_cookie(
-        cookie.name,
-        cookie.value,
-        max_age=cookie.max_age,
-        path=cookie.path,
-        secure=cookie.secure,
-        httponly=cookie.http_only,
-        samesite=same_site,
-    )
 
 
 def _user_context(request: Request) -> dict[str, Any]:

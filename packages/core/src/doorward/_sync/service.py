@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Iterable, Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import attrs
@@ -232,41 +232,28 @@ class Auth:
         ip: str | None,
         user_agent: str | None,
         authenticated: bool,
-        remember_expires: Any = None,
+        remember_expires: datetime | None = None,
     ) -> IssuedSession:
         now = self.clock.now()
-        token, secret_hash = self.secrets.new("session")
-        credential = Credential(
-            id=secrets.token_urlsafe(12),
-            user_id=str(user.id),
-            kind="session",
-            secret_hash=secret_hash,
-            stamp=user.security_stamp,
-            created_at=now,
+        agent = (user_agent or "")[:256] or None
+        token, credential = self._new_credential(
+            user,
+            "session",
+            now,
             expires_at=now + self.settings.session_max_age,
             last_used_at=now,
             authenticated_at=now if authenticated else None,
             ip=ip,
-            user_agent=(user_agent or "")[:256] or None,
+            user_agent=agent,
         )
         self.store.create_credential(credential)
         if not remember:
             return IssuedSession(token=token, credential=credential)
         expires = remember_expires or now + self.settings.remember_lifetime
-        remember_token, remember_hash = self.secrets.new("remember")
-        self.store.create_credential(
-            Credential(
-                id=secrets.token_urlsafe(12),
-                user_id=str(user.id),
-                kind="remember",
-                secret_hash=remember_hash,
-                stamp=user.security_stamp,
-                created_at=now,
-                expires_at=expires,
-                ip=ip,
-                user_agent=credential.user_agent,
-            )
+        remember_token, remembered = self._new_credential(
+            user, "remember", now, expires_at=expires, ip=ip, user_agent=agent
         )
+        self.store.create_credential(remembered)
         return IssuedSession(
             token=token,
             credential=credential,
@@ -573,14 +560,10 @@ class Auth:
             and lifetime > self.settings.api_token_max_age
         ):
             lifetime = self.settings.api_token_max_age
-        token, secret_hash = self.secrets.new("api")
-        credential = Credential(
-            id=secrets.token_urlsafe(12),
-            user_id=str(user.id),
-            kind="api",
-            secret_hash=secret_hash,
-            stamp=user.security_stamp,
-            created_at=now,
+        token, credential = self._new_credential(
+            user,
+            "api",
+            now,
             expires_at=now + lifetime if lifetime is not None else None,
             name=name.strip(),
         )
@@ -723,6 +706,22 @@ class Auth:
         if updated is None:
             raise InvalidToken("The account changed meanwhile; please try again.")
         return updated
+
+    def _new_credential(
+        self, user: Any, kind: CredentialKind, now: datetime, **fields: Any
+    ) -> tuple[str, Credential]:
+        """A fresh secret of ``kind`` and its record, bound to the user's current stamp."""
+        token, secret_hash = self.secrets.new(kind)
+        credential = Credential(
+            id=secrets.token_urlsafe(12),
+            user_id=str(user.id),
+            kind=kind,
+            secret_hash=secret_hash,
+            stamp=user.security_stamp,
+            created_at=now,
+            **fields,
+        )
+        return token, credential
 
     def _live_credentials(self, user: Any, kind: CredentialKind) -> list[Credential]:
         now = self.clock.now()
