@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from doorward.exceptions import NotFound
@@ -44,6 +44,17 @@ class AsyncSQLAlchemyStore:
         self.sessions = async_sessionmaker(engine, expire_on_commit=False)
         self._returning = engine.dialect.update_returning
         self._user_id = models.user.__mapper__.primary_key[0]
+        user, credential = models.user, models.credential
+        # built once: the hot paths only bind parameters
+        self._by_email = select(user).where(user.normalized_email == bindparam("email"))
+        self._by_secret = (
+            select(credential, user)
+            .join(user, user.id == credential.user_id)
+            .where(
+                credential.kind == bindparam("kind"),
+                credential.secret_hash == bindparam("hash"),
+            )
+        )
 
     def _uid(self, user_id: str) -> Any:
         return id_value(self._user_id, user_id)
@@ -67,14 +78,11 @@ class AsyncSQLAlchemyStore:
                 return await session.get(self.models.user, key)
 
     async def get_user_by_email(self, normalized_email: str) -> Any | None:
-        user = self.models.user
         if not searchable(normalized_email):
             return None
         with translated("get_user_by_email"):
             async with self.sessions() as session:
-                result = await session.execute(
-                    select(user).where(user.normalized_email == normalized_email)
-                )
+                result = await session.execute(self._by_email, {"email": normalized_email})
                 return result.scalar_one_or_none()
 
     async def update_user(self, user: Any, changes: Mapping[str, Any]) -> Any:
@@ -260,19 +268,11 @@ class AsyncSQLAlchemyStore:
     async def get_credential(
         self, kind: CredentialKind, secret_hash: str
     ) -> tuple[Credential, Any] | None:
-        models = self.models
         if not searchable(secret_hash):
             return None
         with translated("get_credential"):
             async with self.sessions() as session:
-                result = await session.execute(
-                    select(models.credential, models.user)
-                    .join(models.user, models.user.id == models.credential.user_id)
-                    .where(
-                        models.credential.kind == kind,
-                        models.credential.secret_hash == secret_hash,
-                    )
-                )
+                result = await session.execute(self._by_secret, {"kind": kind, "hash": secret_hash})
                 row = result.first()
                 if row is None:
                     return None

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
 
@@ -46,6 +46,17 @@ class SQLAlchemyStore:
         self.sessions = sessionmaker(engine, expire_on_commit=False)
         self._returning = engine.dialect.update_returning
         self._user_id = models.user.__mapper__.primary_key[0]
+        user, credential = models.user, models.credential
+        # built once: the hot paths only bind parameters
+        self._by_email = select(user).where(user.normalized_email == bindparam("email"))
+        self._by_secret = (
+            select(credential, user)
+            .join(user, user.id == credential.user_id)
+            .where(
+                credential.kind == bindparam("kind"),
+                credential.secret_hash == bindparam("hash"),
+            )
+        )
 
     def _uid(self, user_id: str) -> Any:
         return id_value(self._user_id, user_id)
@@ -69,14 +80,11 @@ class SQLAlchemyStore:
                 return session.get(self.models.user, key)
 
     def get_user_by_email(self, normalized_email: str) -> Any | None:
-        user = self.models.user
         if not searchable(normalized_email):
             return None
         with translated("get_user_by_email"):
             with self.sessions() as session:
-                result = session.execute(
-                    select(user).where(user.normalized_email == normalized_email)
-                )
+                result = session.execute(self._by_email, {"email": normalized_email})
                 return result.scalar_one_or_none()
 
     def update_user(self, user: Any, changes: Mapping[str, Any]) -> Any:
@@ -262,19 +270,11 @@ class SQLAlchemyStore:
     def get_credential(
         self, kind: CredentialKind, secret_hash: str
     ) -> tuple[Credential, Any] | None:
-        models = self.models
         if not searchable(secret_hash):
             return None
         with translated("get_credential"):
             with self.sessions() as session:
-                result = session.execute(
-                    select(models.credential, models.user)
-                    .join(models.user, models.user.id == models.credential.user_id)
-                    .where(
-                        models.credential.kind == kind,
-                        models.credential.secret_hash == secret_hash,
-                    )
-                )
+                result = session.execute(self._by_secret, {"kind": kind, "hash": secret_hash})
                 row = result.first()
                 if row is None:
                     return None

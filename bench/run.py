@@ -1,0 +1,395 @@
+"""doorward's benchmarks (DESIGN.md §6), on demand; never part of the test suite.
+
+    .venv/bin/python bench/run.py            # about a minute
+    .venv/bin/python bench/run.py --users 1000000   # the scale check at a million users
+
+Prints medians and ratios measured in this run: the cost doorward adds to a protected
+request over the bare framework (session cookie and API token, Flask and Starlette,
+in-process), login and registration time beyond the password hash (argon2 stubbed out),
+the event loop's lag while 16 logins hash with argon2's defaults, and lookup cost at 1,000
+versus many users. With ``bench/setup-peers`` run first, the same measures are taken for
+Flask-Security-Too and fastapi-users in their own environment and printed side by side.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import sqlalchemy as sa
+from flask import Flask
+from starlette.applications import Starlette
+from starlette.authentication import requires
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from doorward import Argon2Params, AsyncArgon2Hasher, Auth, Settings  # noqa: E402
+from doorward._async.mailers import AsyncOutbox  # noqa: E402
+from doorward._sync.mailers import Outbox  # noqa: E402
+from doorward.hashing import Argon2Hasher  # noqa: E402
+from doorward_flask import Doorward as FlaskDoorward  # noqa: E402
+from doorward_flask import login_required  # noqa: E402
+from doorward_sqlalchemy import (  # noqa: E402
+    AsyncSQLAlchemyStore,
+    SQLAlchemyStore,
+    async_sqlite_engine,
+    default_models,
+    sqlite_engine,
+)
+from doorward_sqlalchemy.models import Base, DefaultUser  # noqa: E402
+from doorward_starlette import Doorward as StarletteDoorward  # noqa: E402
+
+SECRET = "benchmark-secret-key-0123456789-abcdefghij"
+PASSWORD = "correct horse battery staple"
+
+
+class StubHasher:
+    """No argon2: what is left is doorward's own cost."""
+
+    def hash(self, password: str) -> str:
+        return "stub$" + password
+
+    def verify(self, stored: str | None, password: str) -> bool:
+        return stored == "stub$" + password
+
+    def needs_rehash(self, stored: str) -> bool:
+        return False
+
+
+class AsyncStubHasher(StubHasher):
+    async def hash(self, password: str) -> str:  # type: ignore[override]
+        return "stub$" + password
+
+    async def verify(self, stored: str | None, password: str) -> bool:  # type: ignore[override]
+        return stored == "stub$" + password
+
+
+def settings(**overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "secret_keys": SECRET,
+        "base_url": "https://bench.example.com",
+        "rate_limits": {},
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+def median_us(samples: list[float]) -> float:
+    return statistics.median(samples) * 1e6
+
+
+def timed(fn: Callable[[], object], n: int) -> float:
+    for _ in range(min(200, n)):
+        fn()
+    samples = []
+    for _ in range(n):
+        start = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - start)
+    return median_us(samples)
+
+
+# -- per-request cost ---------------------------------------------------------------------------
+
+
+def flask_request_cost(n: int, folder: Path) -> dict[str, float]:
+    engine = sqlite_engine(f"sqlite:///{folder}/flask.sqlite3")
+    Base.metadata.create_all(engine)
+    app = Flask(__name__)
+    FlaskDoorward(
+        app,
+        store=SQLAlchemyStore(engine, default_models()),
+        settings=settings(),
+        mailer=Outbox(),
+        hasher=StubHasher(),
+    )
+
+    @app.get("/bare")
+    def bare() -> str:
+        return "ok"
+
+    @app.get("/protected")
+    @login_required
+    def protected() -> str:
+        return "ok"
+
+    auth = app.extensions["doorward"].auth
+    user = auth.create_user("bench@example.com", PASSWORD, confirmed=True)
+    _, issued = auth.login("bench@example.com", PASSWORD)
+    token, _ = auth.issue_api_token(user, "bench")
+    client = app.test_client()
+    client.set_cookie("__Host-doorward", issued.token)
+    anonymous = app.test_client()
+    bearer = {"Authorization": f"Bearer {token}"}
+    results = {
+        "bare": timed(lambda: anonymous.get("/bare"), n),
+        "session": timed(lambda: client.get("/protected"), n),
+        "token": timed(lambda: anonymous.get("/protected", headers=bearer), n),
+    }
+    assert client.get("/protected").status_code == 200
+    return results
+
+
+async def _starlette_cost(n: int, folder: Path) -> dict[str, float]:
+    path = folder / "starlette.sqlite3"
+    sync_engine = sqlite_engine(f"sqlite:///{path}")
+    Base.metadata.create_all(sync_engine)
+    doorward = StarletteDoorward(
+        settings=settings(),
+        store=AsyncSQLAlchemyStore(
+            async_sqlite_engine(f"sqlite+aiosqlite:///{path}"), default_models()
+        ),
+        mailer=AsyncOutbox(),
+        hasher=AsyncStubHasher(),  # type: ignore[arg-type]
+        role_scopes=False,
+    )
+
+    async def bare(request: object) -> PlainTextResponse:
+        return PlainTextResponse("ok")
+
+    @requires("authenticated")
+    async def protected(request: object) -> PlainTextResponse:
+        return PlainTextResponse("ok")
+
+    app_bare = Starlette(routes=[Route("/bare", bare)])
+    app = Starlette(
+        routes=[Route("/protected", protected), doorward.mount()],
+        middleware=[doorward.middleware()],
+    )
+    auth = doorward.auth
+    user = await auth.create_user("bench@example.com", PASSWORD, confirmed=True)
+    _, issued = await auth.login("bench@example.com", PASSWORD)
+    token, _ = await auth.issue_api_token(user, "bench")
+
+    async def measure(client: httpx.AsyncClient, path: str, headers: dict[str, str]) -> float:
+        for _ in range(min(200, n)):
+            await client.get(path, headers=headers)
+        samples = []
+        for _ in range(n):
+            start = time.perf_counter()
+            await client.get(path, headers=headers)
+            samples.append(time.perf_counter() - start)
+        return median_us(samples)
+
+    base = "https://bench"
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app_bare), base_url=base) as c:
+        bare_us = await measure(c, "/bare", {})
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base) as c:
+        session_us = await measure(c, "/protected", {"Cookie": f"__Host-doorward={issued.token}"})
+        token_us = await measure(c, "/protected", {"Authorization": f"Bearer {token}"})
+    return {"bare": bare_us, "session": session_us, "token": token_us}
+
+
+def starlette_request_cost(n: int, folder: Path) -> dict[str, float]:
+    return asyncio.run(_starlette_cost(n, folder))
+
+
+# -- login and registration beyond the hash ----------------------------------------------------------
+
+
+def flows_cost(n: int, folder: Path) -> dict[str, float]:
+    engine = sqlite_engine(f"sqlite:///{folder}/flows.sqlite3")
+    Base.metadata.create_all(engine)
+    auth = Auth(
+        settings(), SQLAlchemyStore(engine, default_models()), mailer=Outbox(), hasher=StubHasher()
+    )
+    auth.create_user("login@example.com", PASSWORD, confirmed=True)
+    counter = iter(range(10**9))
+    login = timed(lambda: auth.login("login@example.com", PASSWORD), n)
+    register = timed(lambda: auth.register(f"user{next(counter)}@example.com", PASSWORD), n)
+    hasher = Argon2Hasher()
+    stored = hasher.hash(PASSWORD)
+    verify = timed(lambda: hasher.verify(stored, PASSWORD), 10)
+    return {"login_beyond_hash": login, "register_beyond_hash": register, "argon2_verify": verify}
+
+
+# -- the event loop while hashing ------------------------------------------------------------------------
+
+
+async def _loop_lag(folder: Path) -> dict[str, float]:
+    path = folder / "lag.sqlite3"
+    Base.metadata.create_all(sqlite_engine(f"sqlite:///{path}"))
+    hasher = AsyncArgon2Hasher(Argon2Hasher(Argon2Params(), max_concurrent=2, max_waiting=32))
+    doorward = StarletteDoorward(
+        settings=settings(),
+        store=AsyncSQLAlchemyStore(
+            async_sqlite_engine(f"sqlite+aiosqlite:///{path}"), default_models()
+        ),
+        mailer=AsyncOutbox(),
+        hasher=hasher,
+    )
+
+    async def ping(request: object) -> PlainTextResponse:
+        return PlainTextResponse("pong")
+
+    app = Starlette(
+        routes=[Route("/ping", ping), doorward.mount()], middleware=[doorward.middleware()]
+    )
+    await doorward.auth.create_user("lag@example.com", PASSWORD, confirmed=True)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="https://bench"
+    ) as http:
+        token = (await http.get("/auth/csrf", headers={"Accept": "application/json"})).json()[
+            "csrf_token"
+        ]
+        headers = {"X-CSRF-Token": token, "Accept": "application/json"}
+        lags: list[float] = []
+        done = asyncio.Event()
+
+        async def probe() -> None:
+            while not done.is_set():
+                start = time.perf_counter()
+                await http.get("/ping")
+                lags.append(time.perf_counter() - start)
+                await asyncio.sleep(0.002)
+
+        task = asyncio.create_task(probe())
+        start = time.perf_counter()
+        await asyncio.gather(
+            *(
+                http.post(
+                    "/auth/login",
+                    json={"email": "lag@example.com", "password": PASSWORD},
+                    headers=headers,
+                )
+                for _ in range(16)
+            )
+        )
+        wall = time.perf_counter() - start
+        done.set()
+        await task
+    lags.sort()
+    return {
+        "probe_p50_ms": lags[len(lags) // 2] * 1e3,
+        "probe_p99_ms": lags[int(len(lags) * 0.99)] * 1e3,
+        "probes": float(len(lags)),
+        "logins_wall_s": wall,
+        "peak_hashes": float(hasher.sync.peak_running),
+    }
+
+
+def loop_lag(folder: Path) -> dict[str, float]:
+    return asyncio.run(_loop_lag(folder))
+
+
+# -- cost against the number of users --------------------------------------------------------------------
+
+
+def scale(users: int, n: int, folder: Path) -> dict[str, float]:
+    results = {}
+    for count in (1000, users):
+        engine = sqlite_engine(f"sqlite:///{folder}/scale{count}.sqlite3")
+        Base.metadata.create_all(engine)
+        now = datetime.now(UTC)
+        rows = [
+            {
+                "email": f"u{i}@example.com",
+                "normalized_email": f"u{i}@example.com",
+                "password_hash": "stub$" + PASSWORD,
+                "active": True,
+                "confirmed_at": now,
+                "security_stamp": f"s{i}",
+                "failed_logins": 0,
+                "created_at": now,
+                "login_count": 0,
+            }
+            for i in range(count)
+        ]
+        with engine.begin() as connection:
+            for start in range(0, count, 50_000):
+                connection.execute(sa.insert(DefaultUser), rows[start : start + 50_000])
+        auth = Auth(
+            settings(),
+            SQLAlchemyStore(engine, default_models()),
+            mailer=Outbox(),
+            hasher=StubHasher(),
+        )
+        target = f"u{count // 2}@example.com"
+        _, issued = auth.login(target, PASSWORD)
+        results[f"login_{count}"] = timed(lambda a=auth, t=target: a.login(t, PASSWORD), n)
+        results[f"authenticate_{count}"] = timed(
+            lambda a=auth, i=issued: a.authenticate(session_token=i.token), n
+        )
+        engine.dispose()
+    return results
+
+
+def peers(n: int) -> dict[str, object] | None:
+    python = ROOT / "bench" / ".peers" / "bin" / "python"
+    if not python.exists():
+        return None
+    output = subprocess.run(
+        [str(python), str(ROOT / "bench" / "peers.py"), "--n", str(n)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=900,
+    )
+    if output.returncode != 0:
+        print(output.stderr[-2000:])
+        return None
+    result: dict[str, object] = json.loads(output.stdout.strip().splitlines()[-1])
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--n", type=int, default=2000, help="requests per measure")
+    parser.add_argument("--users", type=int, default=100_000, help="the large user count")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        flask = flask_request_cost(args.n, folder)
+        starlette = starlette_request_cost(args.n, folder)
+        flows = flows_cost(max(args.n // 4, 200), folder)
+        lag = loop_lag(folder)
+        sizes = scale(args.users, max(args.n // 4, 200), folder)
+    print("doorward, medians on this machine (µs unless noted)")
+    for name, numbers in (("Flask", flask), ("Starlette", starlette)):
+        print(
+            f"  {name:9} bare {numbers['bare']:7.0f}  session {numbers['session']:7.0f} "
+            f"(+{numbers['session'] - numbers['bare']:.0f})  token {numbers['token']:7.0f} "
+            f"(+{numbers['token'] - numbers['bare']:.0f})  "
+            f"in-process req/s ratio {numbers['bare'] / numbers['session']:.2f}x"
+        )
+    print(
+        f"  login beyond the hash {flows['login_beyond_hash']:.0f} µs; registration beyond the hash "
+        f"{flows['register_beyond_hash']:.0f} µs; one argon2 verify at the defaults "
+        f"{flows['argon2_verify'] / 1000:.0f} ms"
+    )
+    print(
+        f"  16 logins with argon2 defaults: trivial endpoint p50 {lag['probe_p50_ms']:.1f} ms, "
+        f"p99 {lag['probe_p99_ms']:.1f} ms over {lag['probes']:.0f} probes; logins took "
+        f"{lag['logins_wall_s']:.2f} s; peak hashes in flight {lag['peak_hashes']:.0f}"
+    )
+    big = args.users
+    print(
+        f"  login at 1,000 users {sizes['login_1000']:.0f} µs vs {big:,} users {sizes[f'login_{big}']:.0f} µs "
+        f"({sizes[f'login_{big}'] / sizes['login_1000'] - 1:+.0%}); authenticate "
+        f"{sizes['authenticate_1000']:.0f} vs {sizes[f'authenticate_{big}']:.0f} µs "
+        f"({sizes[f'authenticate_{big}'] / sizes['authenticate_1000'] - 1:+.0%})"
+    )
+    other = peers(args.n)
+    if other is None:
+        print("  peers: not measured (run bench/setup-peers once to install them in bench/.peers)")
+        return
+    print("peers, same run:")
+    for name, numbers in other.items():
+        print(f"  {name}: {numbers}")
+
+
+if __name__ == "__main__":
+    main()
