@@ -1,8 +1,21 @@
-"""Input policies: email addresses, passwords, and the client address for rate limits.
+"""Input policies: email addresses, passwords and the client address. Pure functions.
 
-Everything here is pure and shared by both faces. Each function checks types and sizes
-first, before any expensive work, and raises ``ValidationFailed``/``PasswordRejected``
-with messages for the field concerned.
+Every function here takes untrusted input of any type and either returns a clean value or
+raises ``doorward.exceptions.ValidationFailed`` (``PasswordRejected`` for a new password
+that breaks the policy). Sizes are checked before any costly work (IV-01, PW-08).
+
+Email keys
+    ``normalize_email`` returns the address to mail (``email``) and the key to look users
+    up by and to keep unique (``normalized_email``). The key is the *compatibility
+    caseless* form of the address: NFKC, then ``str.casefold``, then NFKC again. So
+    ``Foo@X.COM`` and ``foo@x.com`` share a key, as do a fullwidth address (U+FF20 for
+    ``@``...) and its ASCII form, an IDNA ``xn--`` domain and its Unicode form, and
+    ``straße@`` and ``strasse@`` (casefold maps ß to ss). Dotless i (U+0131) is a letter
+    of its own and stays distinct from ``i``; capital ``İ`` (U+0130) folds to ``i`` +
+    U+0307, which is distinct from ``i`` too. Two addresses with one key cannot both hold
+    an account, and a lookup by either finds the same user. Mail always goes to the
+    stored ``email`` of the user found, never to what the requester typed (LE-06), so a
+    shared key can never send a message to an address other than the one on the account.
 """
 
 from __future__ import annotations
@@ -25,78 +38,180 @@ __all__ = [
     "check_new_password",
     "client_ip",
     "common_passwords",
+    "email_key",
     "normalize_email",
     "prepare_password",
 ]
 
-_BAD_EMAIL = "Enter one valid email address."
-#: Raw input longer than this many characters per allowed character is refused unread.
-_RAW_FACTOR = 4
+#: The product's own name is always a context word of the password blocklist.
+PRODUCT_WORD = "doorward"
+#: Context words shorter than this are ignored (they would only reject patterns).
+_MIN_CONTEXT_WORD = 3
+#: A password that is one unit of at most this many characters repeated is refused.
+_MAX_REPEATED_UNIT = 4
+_ADDRESS_SEPARATORS = frozenset(',;<>"')
+_WORD_SEPARATORS = ".-_+"
 
 
 class BreachChecker(Protocol):
-    """Tells whether a password is known from breaches (e.g. a k-anonymity range API)."""
+    """Tells whether a password is known from a breach corpus (e.g. a k-anonymity API).
+
+    ``is_breached`` gets the NFKC form of the password. Errors it raises propagate to the
+    caller: an implementation that prefers to fail open catches its own errors and
+    returns ``False``. From async code, call ``check_new_password`` through
+    ``run_blocking`` when the checker does network I/O.
+    """
 
     def is_breached(self, password: str) -> bool:
-        """``True`` if the password appears in a breach corpus."""
+        """``True`` when the password appears in a breach corpus."""
+        ...
+
+
+# -- email -----------------------------------------------------------------------------
+
+
+def _email_error(message: str, field: str = "email") -> ValidationFailed:
+    return ValidationFailed({field: [message]})
+
+
+def _has_control(text: str) -> bool:
+    return any(unicodedata.category(ch) in {"Cc", "Cf", "Zl", "Zp"} for ch in text)
 
 
 def normalize_email(raw: object, *, max_length: int = 254, field: str = "email") -> tuple[str, str]:
-    """Validate one address; return ``(email, normalized_email)`` (IV-01, LE-06).
+    """Validate one email address; return ``(email, normalized_email)``.
 
-    ``email`` is what mail is sent to: NFKC-normalised (a fullwidth at sign, U+FF20, becomes ``@``),
-    checked by ``email-validator`` (one address, no display name, no control characters),
-    with its domain lower-cased and IDNA-normalised. ``normalized_email`` is the lookup
-    and uniqueness key: ``email.casefold()``, so addresses differing only by case — or by
-    case-folding equivalents like ``ß``/``ss`` — are one account. Flows look users up by
-    the key and always mail the address stored on the account, never the one typed.
+    ``email`` is the address to store and mail to: NFKC-normalised, with the domain
+    lowercased and IDNA-normalised by ``email_validator`` and the local part's case kept.
+    ``normalized_email`` is the lookup and uniqueness key (see the module docstring).
+
+    Raises ``ValidationFailed({field: [...]})`` for a non-string, an empty or too long
+    value, control characters (CR/LF included), more than one address, a display name or
+    any invalid syntax. No DNS query is made.
     """
     if not isinstance(raw, str):
-        raise ValidationFailed({field: [_BAD_EMAIL]})
-    if len(raw) > max_length * _RAW_FACTOR:
-        raise ValidationFailed({field: [f"Use at most {max_length} characters."]})
-    text = unicodedata.normalize("NFKC", raw).strip()
+        raise _email_error("Enter an email address.", field)
+    if len(raw) > max_length:
+        raise _email_error(f"An email address has at most {max_length} characters.", field)
+    text = unicodedata.normalize("NFKC", raw).strip(" ")
     if not text:
-        raise ValidationFailed({field: ["Enter your email address."]})
+        raise _email_error("Enter an email address.", field)
     if len(text) > max_length:
-        raise ValidationFailed({field: [f"Use at most {max_length} characters."]})
-    if any(unicodedata.category(ch)[0] in "CZ" and ch != " " for ch in text) or any(
-        ch in text for ch in " ,;<>\"'"
-    ):
-        raise ValidationFailed({field: [_BAD_EMAIL]})
-    try:
-        info = email_validator.validate_email(
-            text, check_deliverability=False, allow_display_name=False
+        raise _email_error(f"An email address has at most {max_length} characters.", field)
+    if _has_control(text):
+        raise _email_error(
+            "An email address cannot contain control characters or line breaks.", field
         )
-    except email_validator.EmailNotValidError:
-        raise ValidationFailed({field: [_BAD_EMAIL]}) from None
-    email = info.normalized
+    if (
+        text.count("@") > 1
+        or any(ch in _ADDRESS_SEPARATORS for ch in text)
+        or any(ch.isspace() for ch in text)
+    ):
+        raise _email_error("Enter a single email address, without a name or spaces.", field)
+    try:
+        validated = email_validator.validate_email(
+            text, check_deliverability=False, allow_display_name=False, allow_quoted_local=False
+        )
+    except email_validator.EmailNotValidError as exc:
+        raise _email_error(str(exc), field) from None
+    email = unicodedata.normalize("NFKC", validated.normalized)
     if len(email) > max_length:
-        raise ValidationFailed({field: [f"Use at most {max_length} characters."]})
-    return email, email.casefold()
+        raise _email_error(f"An email address has at most {max_length} characters.", field)
+    return email, email_key(email)
+
+
+def email_key(email: str) -> str:
+    """The lookup key of an address ``normalize_email`` already accepted: NFKC∘casefold∘NFKC.
+
+    For stores and migrations that hold ``email`` and need ``normalized_email`` again.
+    """
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", email).casefold())
+
+
+# -- passwords --------------------------------------------------------------------------
 
 
 def prepare_password(raw: object, *, max_length: int, field: str = "password") -> str:
-    """Check a password's type and size, then NFKC-normalise it (for verifying).
+    """Type- and size-check a submitted password and return its NFKC form.
 
-    The size cap is checked on the raw input first, so a megabyte is refused without
-    being normalised (PW-08). No other rule applies: logging in reveals no policy.
+    This is all a login or re-authentication may do with a password: it checks no other
+    policy, so a login reveals nothing about the rules. The length cap is checked in code
+    points before anything else touches the string (PW-08); the NFKC form of a string of
+    ``n`` code points has at most ``18 * n``, so the work that follows stays bounded.
+    Lone surrogates (which no UTF-8 text contains) are refused.
     """
-    if not isinstance(raw, str) or not raw:
+    if not isinstance(raw, str):
         raise ValidationFailed({field: ["Enter a password."]})
-    if len(raw) > max_length * _RAW_FACTOR:
-        raise ValidationFailed({field: [f"Use at most {max_length} characters."]})
-    text = unicodedata.normalize("NFKC", raw)
-    if len(text) > max_length:
-        raise ValidationFailed({field: [f"Use at most {max_length} characters."]})
-    return text
+    if len(raw) > max_length:
+        raise ValidationFailed({field: [f"A password has at most {max_length} characters."]})
+    if not raw:
+        raise ValidationFailed({field: ["Enter a password."]})
+    try:
+        raw.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValidationFailed({field: ["This password contains invalid characters."]}) from None
+    return unicodedata.normalize("NFKC", raw)
 
 
 @functools.cache
 def common_passwords() -> frozenset[str]:
-    """The bundled blocklist (see ``doorward/data/README.md``), lower-cased."""
-    text = resources.files("doorward").joinpath("data/common-passwords.txt").read_text("utf-8")
-    return frozenset(line.strip() for line in text.splitlines() if line.strip())
+    """The bundled blocklist of common passwords, lowercase (see ``doorward/data/README.md``)."""
+    path = resources.files("doorward") / "data" / "common-passwords.txt"
+    text = path.read_text(encoding="utf-8")
+    return frozenset(line for line in text.splitlines() if line)
+
+
+def _reduce(text: str) -> str:
+    """Casefolded letters and digits only: ``"Alice.Smith-2024!"`` → ``"alicesmith2024"``."""
+    return "".join(ch for ch in text.casefold() if ch.isalnum())
+
+
+def _variants(password: str) -> set[str]:
+    """The password and the derivatives a blocklist compares as whole strings."""
+    folded = password.casefold()
+    reduced = _reduce(password)
+    found = {folded, reduced, reduced.strip("0123456789")}
+    found |= {_unit(variant) for variant in found}
+    found.discard("")
+    return found
+
+
+def _unit(text: str) -> str:
+    """The shortest string whose repetition is ``text`` (``"abab"`` → ``"ab"``)."""
+    size = len(text)
+    for width in range(1, size // 2 + 1):
+        if size % width == 0 and text[:width] * (size // width) == text:
+            return text[:width]
+    return text
+
+
+def _context_words(settings: Settings, context: Iterable[str]) -> set[str]:
+    """Reduced context words: the given strings, their email parts, the site's host."""
+    sources = [PRODUCT_WORD, urlsplit(settings.base_url).hostname or ""]
+    sources.extend(item for item in context if isinstance(item, str))
+    words: set[str] = set()
+    for source in sources:
+        pieces = [source]
+        local, at, domain = source.rpartition("@")
+        if at:
+            pieces += [local, domain]
+            for sep in _WORD_SEPARATORS:
+                pieces += local.split(sep)
+        else:
+            domain = source
+        pieces += domain.split(".")
+        words.update(_reduce(piece) for piece in pieces)
+    return {word for word in words if len(word) >= _MIN_CONTEXT_WORD}
+
+
+def _is_short_pattern(password: str, min_length: int) -> bool:
+    """Whether the password, or its letters and digits when they alone are long enough,
+    is one unit of a few characters repeated (``"abababab..."``, ``"1111 1111 1111"``)."""
+    candidates = [password.casefold()]
+    reduced = _reduce(password)
+    if len(reduced) >= min_length:
+        candidates.append(reduced)
+    return any(len(_unit(text)) <= _MAX_REPEATED_UNIT < len(text) for text in candidates)
 
 
 def check_new_password(
@@ -107,62 +222,85 @@ def check_new_password(
     breach_checker: BreachChecker | None = None,
     field: str = "password",
 ) -> str:
-    """Check a new password against the policy; return it NFKC-normalised, ready to hash.
+    """Check a password chosen at registration, reset or change; return its NFKC form.
 
-    The policy is NIST SP 800-63B rev 4's: a minimum length in code points after NFKC
-    (PW-01, PW-02), no composition rules or expiry (PW-03), and a whole-password,
-    case-insensitive blocklist: common passwords, words from the context (the email
-    address, its parts, the site's name) and, if configured, a breach corpus (PW-04).
-    Every reason that applies is given.
+    The rules (NIST SP 800-63B rev 4, PW-01..PW-04): at least
+    ``settings.password_min_length`` and at most ``settings.password_max_length`` code
+    points after NFKC; any characters, no composition rules; and, with
+    ``settings.password_blocklist`` on, not one of the bundled common passwords, not
+    derived from a context word (``context`` — typically the email address — the site's
+    host name and "doorward"), and not a unit of a few characters repeated. The blocklist
+    compares whole strings: the password casefolded, its letters and digits only, that
+    with leading and trailing digits removed, and the unit each of those repeats; a
+    common word *inside* a longer passphrase is fine. Last, ``breach_checker`` is asked.
+
+    Raises ``PasswordRejected`` whose ``reasons`` say, in words for the user, what to change.
     """
-    text = prepare_password(raw, max_length=settings.password_max_length, field=field)
-    reasons: list[str] = []
-    length = len(text)
-    if length < settings.password_min_length:
-        reasons.append(
-            f"Use at least {settings.password_min_length} characters (this has {length}). "
-            "A few unrelated words make a good password."
+    password = prepare_password(raw, max_length=settings.password_max_length, field=field)
+    size = len(password)
+    if size < settings.password_min_length:
+        raise PasswordRejected(
+            [f"Use at least {settings.password_min_length} characters (this has {size})."],
+            field=field,
         )
-    folded = text.casefold()
-    if folded in common_passwords():
-        reasons.append("This is one of the most common passwords.")
-    if folded in _context_words(settings, context):
-        reasons.append("Do not use your email address or the site's name as the password.")
-    if breach_checker is not None and breach_checker.is_breached(text):
-        reasons.append("This password appears in a known data breach.")
+    if size > settings.password_max_length:
+        raise PasswordRejected(
+            [f"Use at most {settings.password_max_length} characters."], field=field
+        )
+    reasons: list[str] = []
+    if settings.password_blocklist:
+        variants = _variants(password)
+        if variants & common_passwords():
+            reasons.append("This is one of the most commonly used passwords.")
+        if variants & _context_words(settings, context):
+            reasons.append("This password is too close to your email address or the site name.")
+        if _is_short_pattern(password, settings.password_min_length):
+            reasons.append("This password is a short pattern repeated.")
+    if not reasons and breach_checker is not None and breach_checker.is_breached(password):
+        reasons.append("This password has appeared in a data breach. Choose another one.")
     if reasons:
         raise PasswordRejected(reasons, field=field)
-    return text
+    return password
 
 
-def _context_words(settings: Settings, context: Iterable[str]) -> set[str]:
-    words = {"doorward", "password"}
-    host = (urlsplit(settings.base_url).hostname or "").casefold()
-    words.update({host, host.split(".")[0], settings.display_name.casefold()})
-    for value in context:
-        folded = value.casefold()
-        words.add(folded)
-        local, _, domain = folded.partition("@")
-        words.update({local, domain, domain.split(".")[0]})
-    words.discard("")
-    return words
+# -- client address ---------------------------------------------------------------------
+
+
+def _parse_ip(text: str) -> str | None:
+    """The canonical form of an address that may carry a port or brackets, else ``None``."""
+    candidate = text.strip()
+    if candidate.startswith("["):
+        candidate = candidate[1:].partition("]")[0]
+    elif candidate.count(":") == 1:
+        candidate = candidate.partition(":")[0]
+    try:
+        address = ipaddress.ip_address(candidate)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    return str(address)
 
 
 def client_ip(
     remote_addr: str | None, forwarded_for: str | None, trusted_proxy_count: int
 ) -> str | None:
-    """The client address to rate-limit by (RL-06).
+    """The client's address for rate limiting, trusting X-Forwarded-For only as configured.
 
-    With no trusted proxies ``X-Forwarded-For`` is ignored: anyone can send it. With ``n``
-    trusted proxies, each appending the address it saw, the ``n``-th entry from the right
-    is the one the outermost trusted proxy received; anything left of it is client-made.
-    A malformed entry falls back to the socket address.
+    With ``trusted_proxy_count == 0`` the header is ignored (RL-06): it is whatever the
+    client wrote. With ``n`` trusted proxies, each appending the address it saw, the
+    ``n``-th entry from the right was written by the outermost trusted proxy; entries
+    left of it are the client's own words. When that entry is missing or not an IP
+    address, the socket's ``remote_addr`` is used. IPv4-mapped IPv6 addresses are
+    returned as IPv4; a ``remote_addr`` that is not an IP (a test client's name, a unix
+    socket) is returned unchanged.
     """
     if trusted_proxy_count > 0 and forwarded_for:
-        parts = [part.strip() for part in forwarded_for.split(",")]
-        if len(parts) >= trusted_proxy_count:
-            try:
-                return str(ipaddress.ip_address(parts[-trusted_proxy_count]))
-            except ValueError:
-                pass
-    return remote_addr
+        entries = forwarded_for.split(",")
+        if len(entries) >= trusted_proxy_count:
+            parsed = _parse_ip(entries[-trusted_proxy_count])
+            if parsed is not None:
+                return parsed
+    if remote_addr is None:
+        return None
+    return _parse_ip(remote_addr) or remote_addr
