@@ -386,9 +386,32 @@ def main() -> None:
     if other is None:
         print("  peers: not measured (run bench/setup-peers once to install them in bench/.peers)")
         return
-    print("peers, same run:")
-    for name, numbers in other.items():
-        print(f"  {name}: {numbers}")
+    fst = other["Flask-Security-Too 5.9.2"]
+    fu = other["fastapi-users 15.0.5"]
+    print("peers, same run (µs, median):")
+    print(
+        f"  Flask-Security-Too  bare {fst['bare']:.0f}  session +{fst['session'] - fst['bare']:.0f}  "
+        f"token +{fst['token'] - fst['bare']:.0f}  login without hashing {fst['login_stubbed_hash']:.0f}"
+    )
+    print(
+        f"  fastapi-users       bare {fu['bare']:.0f}  cookie+DB +{fu['cookie_db'] - fu['bare']:.0f}  "
+        f"JWT +{fu['jwt'] - fu['bare']:.0f}  login without hashing {fu['login_stubbed_hash']:.0f}"
+    )
+    print("ratios (peer cost / doorward cost; above 1 means doorward is cheaper):")
+    flask_extra = flask["session"] - flask["bare"]
+    star_extra = starlette["session"] - starlette["bare"]
+    print(
+        f"  per request, Flask session: {(fst['session'] - fst['bare']) / flask_extra:.2f}x; "
+        f"Flask token: {(fst['token'] - fst['bare']) / (flask['token'] - flask['bare']):.2f}x"
+    )
+    print(
+        f"  per request, Starlette/FastAPI cookie: {(fu['cookie_db'] - fu['bare']) / star_extra:.2f}x; "
+        f"token: {(fu['jwt'] - fu['bare']) / (starlette['token'] - starlette['bare']):.2f}x"
+    )
+    print(
+        f"  login without hashing: Flask-Security-Too {fst['login_stubbed_hash'] / flows['login_beyond_hash']:.2f}x, "
+        f"fastapi-users {fu['login_stubbed_hash'] / flows['login_beyond_hash']:.2f}x"
+    )
 
 
 if __name__ == "__main__":
