@@ -82,3 +82,30 @@ def test_public_and_protected_pages(apps):
         assert http.get("/").status_code == 200
         assert http.get("/api/whoami", headers=JSON).status_code == 401
         assert http.get("/account").status_code in {303, 307}
+
+
+def test_different_secrets_refuse_each_others_logins(tmp_path, monkeypatch, capsys):
+    """Apps on one database but with different secrets do not accept each other's sessions."""
+    monkeypatch.setenv("DOORWARD_DATABASE_URL", f"sqlite:///{tmp_path}/shared.sqlite3")
+    monkeypatch.setenv("DOORWARD_MAIL_URL", "console://")
+    monkeypatch.setenv("DOORWARD_SECRET_KEY", SECRET)
+    monkeypatch.setenv("DOORWARD_BASE_URL", "http://127.0.0.1:5000")
+    flask_app = create_flask_app()
+    monkeypatch.setenv("DOORWARD_SECRET_KEY", "another-secret-key-0123456789-0123456789")
+    monkeypatch.setenv("DOORWARD_BASE_URL", "http://127.0.0.1:8000")
+    starlette_app = create_starlette_app()
+    flask = httpx.Client(
+        transport=httpx.WSGITransport(app=flask_app), base_url="http://127.0.0.1:5000"
+    )
+    flask_app.extensions["doorward"].auth.create_user("ada@example.com", PASSWORD, confirmed=True)
+    assert (
+        200
+        == flask.post(
+            "/auth/login",
+            json={"email": "ada@example.com", "password": PASSWORD},
+            headers=csrf_headers(flask),
+        ).status_code
+    )
+    starlette = TestClient(starlette_app, base_url="http://127.0.0.1:8000", follow_redirects=False)
+    starlette.cookies.set("doorward", flask.cookies["doorward"])
+    assert 401 == starlette.get("/api/whoami").status_code
