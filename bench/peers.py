@@ -102,6 +102,7 @@ def flask_security(n, folder: Path):
 
 
 def fastapi_users_bench(n, folder: Path):
+    import httpx
     from fastapi import Depends, FastAPI
     from fastapi_users import BaseUserManager, FastAPIUsers, UUIDIDMixin
     from fastapi_users.authentication import (
@@ -117,7 +118,6 @@ def fastapi_users_bench(n, folder: Path):
         SQLAlchemyAccessTokenDatabase,
         SQLAlchemyBaseAccessTokenTableUUID,
     )
-    import httpx
     from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
     from sqlalchemy.orm import DeclarativeBase
 

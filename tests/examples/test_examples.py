@@ -99,13 +99,13 @@ def test_different_secrets_refuse_each_others_logins(tmp_path, monkeypatch, caps
     )
     flask_app.extensions["doorward"].auth.create_user("ada@example.com", PASSWORD, confirmed=True)
     assert (
-        200
-        == flask.post(
+        flask.post(
             "/auth/login",
             json={"email": "ada@example.com", "password": PASSWORD},
             headers=csrf_headers(flask),
         ).status_code
+        == 200
     )
     starlette = TestClient(starlette_app, base_url="http://127.0.0.1:8000", follow_redirects=False)
     starlette.cookies.set("doorward", flask.cookies["doorward"])
-    assert 401 == starlette.get("/api/whoami").status_code
+    assert starlette.get("/api/whoami").status_code == 401
