@@ -232,9 +232,9 @@ def fastapi_users_bench(n, folder: Path):
     class _CreateModel(schemas.BaseUserCreate):
         pass
 
-    global _Read, _Create  # noqa: PLW0603
-    _Read = lambda: _ReadModel  # noqa: E731
-    _Create = lambda: _CreateModel  # noqa: E731
+    global _Read, _Create
+    _Read = lambda: _ReadModel
+    _Create = lambda: _CreateModel
     return asyncio.run(run())
 
 
