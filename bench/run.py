@@ -36,7 +36,7 @@ from starlette.routing import Route
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from doorward import Argon2Params, AsyncArgon2Hasher, Auth, Settings  # noqa: E402
+from doorward import AsyncArgon2Hasher, Auth, Settings  # noqa: E402
 from doorward._async.mailers import AsyncOutbox  # noqa: E402
 from doorward._sync.mailers import Outbox  # noqa: E402
 from doorward.hashing import Argon2Hasher  # noqa: E402
@@ -222,7 +222,7 @@ def flows_cost(n: int, folder: Path) -> dict[str, float]:
 async def _loop_lag(folder: Path) -> dict[str, float]:
     path = folder / "lag.sqlite3"
     Base.metadata.create_all(sqlite_engine(f"sqlite:///{path}"))
-    hasher = AsyncArgon2Hasher(Argon2Hasher(Argon2Params(), max_concurrent=2, max_waiting=32))
+    hasher = AsyncArgon2Hasher.from_settings(settings())
     doorward = StarletteDoorward(
         settings=settings(),
         store=AsyncSQLAlchemyStore(

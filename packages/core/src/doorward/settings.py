@@ -7,6 +7,7 @@ URL or an unsafe combination raises ``ConfigurationError`` at start-up (FT-05).
 from __future__ import annotations
 
 import ipaddress
+import os
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
@@ -127,8 +128,9 @@ class Settings:
     argon2_max_memory_cost: int = 262144
     argon2_max_time_cost: int = 10
     argon2_max_parallelism: int = 16
-    #: At most this many hashes run at once in this process (64 MiB each by default) ...
-    max_concurrent_hashes: int = 2
+    #: At most this many hashes run at once in this process (64 MiB each by default);
+    #: half the CPUs, since each hash runs ``parallelism`` lanes (on 2 cores: 1) ...
+    max_concurrent_hashes: int = attrs.field(factory=lambda: max(1, (os.cpu_count() or 2) // 2))
     #: ... and at most this many wait; more are refused with ``Overloaded`` (CC-06).
     max_waiting_hashes: int = 32
 
