@@ -61,3 +61,42 @@ class TestAsyncSQLiteFlows(AsyncFlowsContract):
     @pytest.fixture
     def store(self, async_store):
         return async_store
+
+
+def test_credential_lookup_returns_detached_users(sync_store):
+    """The per-request lookup returns the user as a detached instance with every column loaded."""
+    from datetime import UTC, datetime
+
+    import sqlalchemy as sa
+
+    from doorward.records import Credential, NewUser
+
+    now = datetime(2030, 1, 1, tzinfo=UTC)
+    user = sync_store.create_user(
+        NewUser(
+            email="a@example.com",
+            normalized_email="a@example.com",
+            password_hash=None,
+            security_stamp="s",
+            created_at=now,
+        )
+    )
+    sync_store.create_credential(
+        Credential(
+            id="c1",
+            user_id=str(user.id),
+            kind="session",
+            secret_hash="h" * 64,
+            stamp="s",
+            created_at=now,
+        )
+    )
+    credential, found = sync_store.get_credential("session", "h" * 64)
+    state = sa.inspect(found)
+    assert state.detached
+    assert ("a@example.com", now, "s") == (found.email, found.created_at, found.security_stamp)
+    assert ("c1", str(user.id)) == (credential.id, credential.user_id)
+    assert (
+        sync_store.update_user(found, {"pending_email": "b@example.com"}).pending_email
+        == "b@example.com"
+    )

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy import bindparam, delete, func, inspect, select, update
 from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
 
@@ -21,8 +21,11 @@ from doorward.exceptions import NotFound
 from doorward.records import Credential, CredentialKind, NewUser, Role
 from doorward_sqlalchemy._errors import translated
 from doorward_sqlalchemy._rows import (
+    credential_from_lookup,
     credential_from_row,
+    credential_lookup,
     credential_values,
+    detached_user,
     id_value,
     permissions_text,
     role_from_row,
@@ -49,7 +52,11 @@ class SQLAlchemyStore:
         user, credential = models.user, models.credential
         # built once: the hot paths only bind parameters
         self._by_email = select(user).where(user.normalized_email == bindparam("email"))
-        self._by_secret = (
+        # A model without relationships is loaded with one Core select (no unit of work);
+        # one with relationships goes through the ORM so its loader options apply.
+        self._core_lookup = not inspect(user).relationships
+        self._by_secret = credential_lookup(user, credential)
+        self._by_secret_orm = (
             select(credential, user)
             .join(user, user.id == credential.user_id)
             .where(
@@ -272,13 +279,18 @@ class SQLAlchemyStore:
     ) -> tuple[Credential, Any] | None:
         if not searchable(secret_hash):
             return None
+        params = {"kind": kind, "hash": secret_hash}
+        models = self.models
         with translated("get_credential"):
-            with self.sessions() as session:
-                result = session.execute(self._by_secret, {"kind": kind, "hash": secret_hash})
-                row = result.first()
-                if row is None:
-                    return None
-                return credential_from_row(row[0]), row[1]
+            if not self._core_lookup:
+                with self.sessions() as session:
+                    found = (session.execute(self._by_secret_orm, params)).first()
+                return (credential_from_row(found[0]), found[1]) if found is not None else None
+            with self.engine.connect() as connection:
+                row = (connection.execute(self._by_secret, params)).mappings().first()
+        if row is None:
+            return None
+        return credential_from_lookup(models.credential, row), detached_user(models.user, row)
 
     def list_credentials(self, user_id: str, kind: CredentialKind) -> list[Credential]:
         model = self.models.credential
