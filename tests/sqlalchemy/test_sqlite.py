@@ -94,6 +94,8 @@ def test_credential_lookup_returns_detached_users(sync_store):
     credential, found = sync_store.get_credential("session", "h" * 64)
     state = sa.inspect(found)
     assert state.detached
+    assert not state.unloaded
+    assert not state.modified
     assert ("a@example.com", now, "s") == (found.email, found.created_at, found.security_stamp)
     assert ("c1", str(user.id)) == (credential.id, credential.user_id)
     assert (

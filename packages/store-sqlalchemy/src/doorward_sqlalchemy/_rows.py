@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select, bindparam, inspect, select
 from sqlalchemy.orm import make_transient_to_detached
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.attributes import instance_state
 from sqlalchemy.types import Integer
 
 from doorward.records import Credential, Role
@@ -75,41 +75,42 @@ def credential_from_row(row: Any) -> Credential:
     )
 
 
-def credential_lookup(user_model: type[Any], credential_model: type[Any]) -> Select[Any]:
-    """A Core select of one credential joined with its user, columns labelled by attribute.
+class CredentialLookup:
+    """The per-request lookup: one Core select of a credential joined with its user.
 
-    The per-request lookup skips the ORM's unit of work: the row is turned into a detached
-    instance of the application's model by ``detached_user``.
+    It skips the ORM's unit of work; the row becomes a detached instance of the
+    application's model, loaded as the ORM would load it (values into the instance's
+    state, then committed), so the model behaves as if a session had returned it.
+    Only for user models without relationships: those go through the ORM.
     """
-    users, credentials = inspect(user_model), inspect(credential_model)
-    columns = [p.columns[0].label(f"u_{p.key}") for p in users.column_attrs]
-    columns += [p.columns[0].label(f"c_{p.key}") for p in credentials.column_attrs]
-    user_table, credential_table = user_model.__table__, credential_model.__table__
-    user_key = users.primary_key[0]
-    return (
-        select(*columns)
-        .select_from(credential_table.join(user_table, user_key == credential_model.user_id))
-        .where(
-            credential_model.kind == bindparam("kind"),
-            credential_model.secret_hash == bindparam("hash"),
+
+    def __init__(self, user_model: type[Any], credential_model: type[Any]) -> None:
+        users, credentials = inspect(user_model), inspect(credential_model)
+        self.user_keys = tuple(p.key for p in users.column_attrs)
+        self.credential_keys = tuple(p.key for p in credentials.column_attrs)
+        self.new_user = users.class_manager.new_instance
+        columns = [p.columns[0] for p in users.column_attrs]
+        columns += [p.columns[0] for p in credentials.column_attrs]
+        join = credential_model.__table__.join(
+            user_model.__table__, users.primary_key[0] == credential_model.user_id
         )
-    )
+        self.statement: Select[Any] = (
+            select(*columns)
+            .select_from(join)
+            .where(
+                credential_model.kind == bindparam("kind"),
+                credential_model.secret_hash == bindparam("hash"),
+            )
+        )
 
-
-def detached_user(user_model: type[Any], row: Any) -> Any:
-    """A detached instance of the user model from a ``credential_lookup`` row."""
-    mapper = inspect(user_model)
-    user = mapper.class_manager.new_instance()
-    for prop in mapper.column_attrs:
-        set_committed_value(user, prop.key, row[f"u_{prop.key}"])
-    make_transient_to_detached(user)
-    return user
-
-
-def credential_from_lookup(credential_model: type[Any], row: Any) -> Credential:
-    """The credential record from a ``credential_lookup`` row."""
-    values = {p.key: row[f"c_{p.key}"] for p in inspect(credential_model).column_attrs}
-    return credential_from_row(_Row(values))
+    def found(self, row: Any) -> tuple[Credential, Any]:
+        """The credential record and the detached user from one result row."""
+        split = len(self.user_keys)
+        user = self.new_user()
+        instance_state(user).dict.update(zip(self.user_keys, row[:split], strict=True))
+        make_transient_to_detached(user)
+        values = dict(zip(self.credential_keys, row[split:], strict=True))
+        return credential_from_row(_Row(values)), user
 
 
 class _Row:

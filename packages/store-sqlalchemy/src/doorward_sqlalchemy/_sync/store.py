@@ -21,11 +21,9 @@ from doorward.exceptions import NotFound
 from doorward.records import Credential, CredentialKind, NewUser, Role
 from doorward_sqlalchemy._errors import translated
 from doorward_sqlalchemy._rows import (
-    credential_from_lookup,
+    CredentialLookup,
     credential_from_row,
-    credential_lookup,
     credential_values,
-    detached_user,
     id_value,
     permissions_text,
     role_from_row,
@@ -55,7 +53,7 @@ class SQLAlchemyStore:
         # A model without relationships is loaded with one Core select (no unit of work);
         # one with relationships goes through the ORM so its loader options apply.
         self._core_lookup = not inspect(user).relationships
-        self._by_secret = credential_lookup(user, credential)
+        self._lookup = CredentialLookup(user, credential)
         self._by_secret_orm = (
             select(credential, user)
             .join(user, user.id == credential.user_id)
@@ -280,17 +278,16 @@ class SQLAlchemyStore:
         if not searchable(secret_hash):
             return None
         params = {"kind": kind, "hash": secret_hash}
-        models = self.models
         with translated("get_credential"):
             if not self._core_lookup:
                 with self.sessions() as session:
                     found = (session.execute(self._by_secret_orm, params)).first()
                 return (credential_from_row(found[0]), found[1]) if found is not None else None
             with self.engine.connect() as connection:
-                row = (connection.execute(self._by_secret, params)).mappings().first()
+                row = (connection.execute(self._lookup.statement, params)).first()
         if row is None:
             return None
-        return credential_from_lookup(models.credential, row), detached_user(models.user, row)
+        return self._lookup.found(row)
 
     def list_credentials(self, user_id: str, kind: CredentialKind) -> list[Credential]:
         model = self.models.credential
