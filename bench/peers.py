@@ -170,7 +170,9 @@ def fastapi_users_bench(n, folder: Path):
             def jwt_strategy():
                 return JWTStrategy(secret="j" * 40, lifetime_seconds=3600)
 
-            cookie = AuthenticationBackend("cookie", CookieTransport(cookie_secure=False), db_strategy)
+            cookie = AuthenticationBackend(
+                "cookie", CookieTransport(cookie_secure=False), db_strategy
+            )
             jwt = AuthenticationBackend("jwt", BearerTransport("auth/jwt/login"), jwt_strategy)
             users = FastAPIUsers[User, uuid.UUID](get_manager, [cookie, jwt])
             app = FastAPI()
@@ -194,7 +196,9 @@ def fastapi_users_bench(n, folder: Path):
 
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://bench") as http:
-                created = await http.post("/auth/register", json={"email": "b@example.com", "password": PASSWORD})
+                created = await http.post(
+                    "/auth/register", json={"email": "b@example.com", "password": PASSWORD}
+                )
                 assert created.status_code == 201, created.text
                 form = {"username": "b@example.com", "password": PASSWORD}
 
@@ -208,7 +212,9 @@ def fastapi_users_bench(n, folder: Path):
                         samples.append(time.perf_counter() - start)
                     return median_us(samples)
 
-                login = await measure(lambda: http.post("/auth/jwt/login", data=form), max(n // 4, 100))
+                login = await measure(
+                    lambda: http.post("/auth/jwt/login", data=form), max(n // 4, 100)
+                )
                 if stub:
                     logged = await http.post("/auth/cookie/login", data=form)
                     assert logged.status_code == 204, logged.text

@@ -16,9 +16,16 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Route
 
+from doorward import AsyncUserStore
 from doorward._async.mailers import mailer_from_url
+from doorward.threaded import AsyncThreadedStore
 from doorward.tokens import CsrfTokens
-from doorward_sqlalchemy import AsyncSQLAlchemyStore, async_sqlite_engine, default_models
+from doorward_sqlalchemy import (
+    AsyncSQLAlchemyStore,
+    SQLAlchemyStore,
+    default_models,
+    sqlite_engine,
+)
 from doorward_starlette import Doorward
 from examples._common import (
     LAYOUT,
@@ -33,11 +40,18 @@ from examples._common import (
 def create_app() -> Starlette:
     """Build the example app from the environment."""
     settings = settings_from_env("http://127.0.0.1:8000")
-    url = async_database_url(database_url())
-    engine = async_sqlite_engine(url) if url.startswith("sqlite") else create_async_engine(url)
+    url = database_url()
+    store: AsyncUserStore
+    if url.startswith("sqlite"):
+        # SQLite has no async driver that avoids a thread hop per call; the sync store
+        # in a worker thread makes one hop per store call instead.
+        store = AsyncThreadedStore(SQLAlchemyStore(sqlite_engine(url), default_models()))
+    else:
+        engine = create_async_engine(async_database_url(url))
+        store = AsyncSQLAlchemyStore(engine, default_models())
     doorward = Doorward(
         settings=settings,
-        store=AsyncSQLAlchemyStore(engine, default_models()),
+        store=store,
         mailer=mailer_from_url(os.environ.get("DOORWARD_MAIL_URL", "console://")),
     )
     csrf = CsrfTokens(settings.secret_keys)

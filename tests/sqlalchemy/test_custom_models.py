@@ -69,6 +69,37 @@ class Login(CredentialMixin, AppBase):
 MODELS = Models(Person, Group, Membership, Login)
 
 
+class Member(UserMixin, AppBase):
+    """A user model without relationships (the store loads it with Core statements), whose
+    extra attributes are stored under other column names."""
+
+    __tablename__ = "members"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    nickname: Mapped[str | None] = mapped_column("nick_name", sa.String(80), default=None)
+    shoe_size: Mapped[int] = mapped_column("size_of_shoe", default=42)
+
+
+class MemberGroup(RoleMixin, AppBase):
+    __tablename__ = "member_groups"
+
+
+class MemberInGroup(UserRoleMixin, AppBase):
+    __tablename__ = "member_in_groups"
+    __doorward_user_key__ = "members.id"
+    __doorward_role_key__ = "member_groups.id"
+
+
+class MemberLogin(CredentialMixin, AppBase):
+    """A credential model with a column of the application's, filled by its default."""
+
+    __tablename__ = "member_logins"
+    __doorward_user_key__ = "members.id"
+    device: Mapped[str] = mapped_column("device_label", sa.String(20), default="web")
+
+
+PLAIN_MODELS = Models(Member, MemberGroup, MemberInGroup, MemberLogin)
+
+
 @pytest.fixture
 def engine(tmp_path):
     engine = sqlite_engine(f"sqlite:///{tmp_path}/app.sqlite3")
@@ -94,6 +125,54 @@ class TestFlowsOnCustomModels(FlowsContract):
     @pytest.fixture
     def store(self, engine):
         return SQLAlchemyStore(engine, MODELS)
+
+
+class TestStoreOnPlainCustomModels(StoreContract):
+    """The store contract on a relationship-free model with renamed columns."""
+
+    @pytest.fixture
+    def store(self, engine):
+        return SQLAlchemyStore(engine, PLAIN_MODELS)
+
+    def extra_fields(self, email):
+        return {"nickname": email.split("@")[0], "shoe_size": 37}
+
+
+class TestFlowsOnPlainCustomModels(FlowsContract):
+    """Every flow on the relationship-free model with renamed columns."""
+
+    @pytest.fixture
+    def store(self, engine):
+        return SQLAlchemyStore(engine, PLAIN_MODELS)
+
+
+def test_plain_model_columns_round_trip(engine):
+    """Renamed columns load under their attribute names; the app's credential default is applied."""
+    store = SQLAlchemyStore(engine, PLAIN_MODELS)
+    auth = Auth(
+        Settings(
+            secret_keys="custom-models-secret-0123456789abcdef",
+            base_url="https://x.example.com",
+            argon2=Argon2Params.insecure_for_tests(),
+        ),
+        store,
+        mailer=Outbox(),
+    )
+    auth.create_user(
+        "m@example.com",
+        "a long enough passphrase",
+        confirmed=True,
+        extra={"nickname": "Em", "shoe_size": 39},
+    )
+    user, issued = auth.login("m@example.com", "a long enough passphrase")
+    found = auth.authenticate(session_token=issued.token).user
+    assert (user.nickname, user.shoe_size, user.login_count) == ("Em", 39, 1)
+    assert (found.nickname, found.shoe_size) == ("Em", 39)
+    with engine.connect() as connection:
+        row = connection.execute(sa.text("SELECT nick_name, size_of_shoe FROM members")).one()
+        devices = connection.execute(sa.text("SELECT device_label FROM member_logins")).all()
+    assert tuple(row) == ("Em", 39)
+    assert [tuple(d) for d in devices] == [("web",)]
 
 
 def test_extra_fields_never_touched(engine):

@@ -1,9 +1,10 @@
-"""The store and flows contracts on SQLite, sync (pysqlite) and async (aiosqlite)."""
+"""The store and flows contracts on SQLite: sync (pysqlite), async (aiosqlite), and the sync store in threads."""
 
 import pytest
 import pytest_asyncio
 
 from doorward.testing import AsyncFlowsContract, AsyncStoreContract, FlowsContract, StoreContract
+from doorward.threaded import AsyncThreadedStore
 from doorward_sqlalchemy import (
     AsyncSQLAlchemyStore,
     SQLAlchemyStore,
@@ -102,3 +103,19 @@ def test_credential_lookup_returns_detached_users(sync_store):
         sync_store.update_user(found, {"pending_email": "b@example.com"}).pending_email
         == "b@example.com"
     )
+
+
+class TestThreadedSQLiteStore(AsyncStoreContract):
+    """The sync store behind ``AsyncThreadedStore``, as async apps on SQLite use it."""
+
+    @pytest.fixture
+    def store(self, sync_store):
+        return AsyncThreadedStore(sync_store)
+
+
+class TestThreadedSQLiteFlows(AsyncFlowsContract):
+    """Every async flow on the sync SQLite store in worker threads."""
+
+    @pytest.fixture
+    def store(self, sync_store):
+        return AsyncThreadedStore(sync_store)

@@ -148,7 +148,7 @@ class Doorward:
     async def identify(self, connection: HTTPConnection) -> RequestState:
         """Authenticate a request or websocket (the middleware does this once per request)."""
         try:
-            identity, cookies = await self.views.identify(head_request(connection))
+            identity, cookies = await self.views.identify(credentials_request(connection))
         except StoreUnavailable as exc:
             return RequestState(error=exc)
         return RequestState(identity=identity, cookies=cookies)
@@ -255,6 +255,19 @@ async def request_state(doorward: Doorward, connection: HTTPConnection) -> Reque
     state = await doorward.identify(connection)
     connection.scope[SCOPE_KEY] = state
     return state
+
+
+def credentials_request(connection: HTTPConnection) -> HttpRequest:
+    """What authentication reads: headers, cookies and the client address (no URL parsing)."""
+    scope = connection.scope
+    client = scope.get("client")
+    return HttpRequest(
+        method=str(scope.get("method", "GET")),
+        path=str(scope["path"]),
+        headers={key.lower(): value for key, value in connection.headers.items()},
+        cookies=dict(connection.cookies),
+        remote_addr=client[0] if client else None,
+    )
 
 
 def head_request(connection: HTTPConnection) -> HttpRequest:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, bindparam, inspect, select
@@ -75,24 +75,41 @@ def credential_from_row(row: Any) -> Credential:
     )
 
 
-class CredentialLookup:
-    """The per-request lookup: one Core select of a credential joined with its user.
+class UserLoader:
+    """Detached instances of the application's user model from Core rows.
 
-    It skips the ORM's unit of work; the row becomes a detached instance of the
-    application's model, loaded as the ORM would load it (values into the instance's
-    state, then committed), so the model behaves as if a session had returned it.
-    Only for user models without relationships: those go through the ORM.
+    The hot paths skip the ORM's unit of work: values go into the instance's state and are
+    committed, as the ORM's own loader does, so the instance behaves as if a session had
+    returned it. Only for user models without relationships; those go through the ORM so
+    their loader options apply.
     """
 
-    def __init__(self, user_model: type[Any], credential_model: type[Any]) -> None:
-        users, credentials = inspect(user_model), inspect(credential_model)
-        self.user_keys = tuple(p.key for p in users.column_attrs)
+    def __init__(self, user_model: type[Any]) -> None:
+        mapper = inspect(user_model)
+        self.keys = tuple(p.key for p in mapper.column_attrs)
+        self.columns = tuple(p.columns[0] for p in mapper.column_attrs)
+        self._new = mapper.class_manager.new_instance
+
+    def load(self, values: Sequence[Any]) -> Any:
+        """A detached user from the values of ``columns``, in order."""
+        user = self._new()
+        instance_state(user).dict.update(zip(self.keys, values, strict=True))
+        make_transient_to_detached(user)
+        return user
+
+
+class CredentialLookup:
+    """The per-request lookup: one Core select of a credential joined with its user."""
+
+    def __init__(
+        self, users: UserLoader, user_model: type[Any], credential_model: type[Any]
+    ) -> None:
+        credentials = inspect(credential_model)
+        self.users = users
         self.credential_keys = tuple(p.key for p in credentials.column_attrs)
-        self.new_user = users.class_manager.new_instance
-        columns = [p.columns[0] for p in users.column_attrs]
-        columns += [p.columns[0] for p in credentials.column_attrs]
+        columns = [*users.columns, *(p.columns[0] for p in credentials.column_attrs)]
         join = credential_model.__table__.join(
-            user_model.__table__, users.primary_key[0] == credential_model.user_id
+            user_model.__table__, inspect(user_model).primary_key[0] == credential_model.user_id
         )
         self.statement: Select[Any] = (
             select(*columns)
@@ -103,14 +120,17 @@ class CredentialLookup:
             )
         )
 
-    def found(self, row: Any) -> tuple[Credential, Any]:
+    def found(self, row: Sequence[Any]) -> tuple[Credential, Any]:
         """The credential record and the detached user from one result row."""
-        split = len(self.user_keys)
-        user = self.new_user()
-        instance_state(user).dict.update(zip(self.user_keys, row[:split], strict=True))
-        make_transient_to_detached(user)
+        split = len(self.users.keys)
         values = dict(zip(self.credential_keys, row[split:], strict=True))
-        return credential_from_row(_Row(values)), user
+        return credential_from_row(_Row(values)), self.users.load(row[:split])
+
+
+def column_values(model: type[Any], values: Mapping[str, Any]) -> dict[str, Any]:
+    """Attribute values keyed by their columns' keys, the parameters of a Core ``INSERT``."""
+    attrs = inspect(model).column_attrs
+    return {attrs[key].columns[0].key: value for key, value in values.items()}
 
 
 class _Row:

@@ -149,12 +149,13 @@ class AsyncViews:
         session = request.cookies.get(self.session_cookie)
         remember = request.cookies.get(self.remember_cookie)
         bearer = request.bearer_token
+        restoring = remember is not None and bearer is None
         identity = await self.auth.authenticate(
             session_token=session if bearer is None else None,
             remember_token=remember if bearer is None else None,
             bearer_token=bearer,
-            ip=self.client_ip(request),
-            user_agent=request.headers.get("user-agent"),
+            ip=self.client_ip(request) if restoring else None,
+            user_agent=request.headers.get("user-agent") if restoring else None,
         )
         cookies: list[Cookie] = []
         if identity is not None and identity.issued is not None:

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, inspect, select, update
+from sqlalchemy import bindparam, delete, func, insert, inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from doorward.exceptions import NotFound
@@ -20,6 +20,8 @@ from doorward.records import Credential, CredentialKind, NewUser, Role
 from doorward_sqlalchemy._errors import translated
 from doorward_sqlalchemy._rows import (
     CredentialLookup,
+    UserLoader,
+    column_values,
     credential_from_row,
     credential_values,
     id_value,
@@ -48,10 +50,30 @@ class AsyncSQLAlchemyStore:
         user, credential = models.user, models.credential
         # built once: the hot paths only bind parameters
         self._by_email = select(user).where(user.normalized_email == bindparam("email"))
-        # A model without relationships is loaded with one Core select (no unit of work);
+        # A model without relationships is loaded with Core statements (no unit of work);
         # one with relationships goes through the ORM so its loader options apply.
         self._core_lookup = not inspect(user).relationships
-        self._lookup = CredentialLookup(user, credential)
+        self._users = UserLoader(user)
+        self._lookup = CredentialLookup(self._users, user, credential)
+        self._user_by_email = select(*self._users.columns).where(
+            user.normalized_email == bindparam("email")
+        )
+        self._user_by_id = select(*self._users.columns).where(self._user_id == bindparam("id"))
+        self._record_login = (
+            update(user)
+            .where(self._user_id == bindparam("login_user"))
+            .ordered_values(
+                (user.last_login_at, user.current_login_at),
+                (user.last_login_ip, user.current_login_ip),
+                (user.current_login_at, bindparam("login_at")),
+                (user.current_login_ip, bindparam("login_ip")),
+                (user.login_count, user.login_count + 1),
+                (user.failed_logins, 0),
+                (user.last_failed_login_at, None),
+            )
+        )
+        self._record_login_returning = self._record_login.returning(*self._users.columns)
+        self._insert_credential = insert(credential.__table__)
         self._by_secret_orm = (
             select(credential, user)
             .join(user, user.id == credential.user_id)
@@ -79,16 +101,24 @@ class AsyncSQLAlchemyStore:
         if key is None:
             return None
         with translated("get_user"):
-            async with self.sessions() as session:
-                return await session.get(self.models.user, key)
+            if not self._core_lookup:
+                async with self.sessions() as session:
+                    return await session.get(self.models.user, key)
+            async with self.engine.connect() as connection:
+                row = (await connection.execute(self._user_by_id, {"id": key})).first()
+        return self._users.load(row) if row is not None else None
 
     async def get_user_by_email(self, normalized_email: str) -> Any | None:
         if not searchable(normalized_email):
             return None
+        params = {"email": normalized_email}
         with translated("get_user_by_email"):
-            async with self.sessions() as session:
-                result = await session.execute(self._by_email, {"email": normalized_email})
-                return result.scalar_one_or_none()
+            if not self._core_lookup:
+                async with self.sessions() as session:
+                    return (await session.execute(self._by_email, params)).scalar_one_or_none()
+            async with self.engine.connect() as connection:
+                row = (await connection.execute(self._user_by_email, params)).first()
+        return self._users.load(row) if row is not None else None
 
     async def update_user(self, user: Any, changes: Mapping[str, Any]) -> Any:
         with translated("update_user"):
@@ -149,24 +179,22 @@ class AsyncSQLAlchemyStore:
                 return int(result.scalar_one())
 
     async def record_login(self, user: Any, at: datetime, ip: str | None) -> Any:
-        model = self.models.user
+        params = {"login_user": user.id, "login_at": at, "login_ip": ip}
         with translated("record_login"):
-            async with self.sessions.begin() as session:
-                await session.execute(
-                    update(model)
-                    .where(model.id == user.id)
-                    .ordered_values(
-                        (model.last_login_at, model.current_login_at),
-                        (model.last_login_ip, model.current_login_ip),
-                        (model.current_login_at, at),
-                        (model.current_login_ip, ip),
-                        (model.login_count, model.login_count + 1),
-                        (model.failed_logins, 0),
-                        (model.last_failed_login_at, None),
+            if not self._core_lookup:
+                async with self.sessions.begin() as session:
+                    await session.execute(
+                        self._record_login.execution_options(synchronize_session=False), params
                     )
-                    .execution_options(synchronize_session=False)
-                )
-                return await session.get(model, user.id, populate_existing=True)
+                    return await session.get(self.models.user, user.id, populate_existing=True)
+            async with self.engine.begin() as connection:
+                if self._returning:
+                    result = await connection.execute(self._record_login_returning, params)
+                else:
+                    await connection.execute(self._record_login, params)
+                    result = await connection.execute(self._user_by_id, {"id": user.id})
+                row = result.first()
+        return self._users.load(row) if row is not None else None
 
     # -- roles -------------------------------------------------------------------------------
 
@@ -265,10 +293,12 @@ class AsyncSQLAlchemyStore:
     # -- credentials ---------------------------------------------------------------------------
 
     async def create_credential(self, credential: Credential) -> None:
-        values = credential_values(credential, self._uid(credential.user_id))
+        values = column_values(
+            self.models.credential, credential_values(credential, self._uid(credential.user_id))
+        )
         with translated("create_credential"):
-            async with self.sessions.begin() as session:
-                session.add(self.models.credential(**values))
+            async with self.engine.begin() as connection:
+                await connection.execute(self._insert_credential, values)
 
     async def get_credential(
         self, kind: CredentialKind, secret_hash: str
