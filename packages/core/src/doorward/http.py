@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl
@@ -34,6 +35,8 @@ __all__ = [
     "parse_body",
     "wants_json",
 ]
+
+_URL_SAFE = re.compile(r"[A-Za-z0-9._-]*")
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -86,7 +89,7 @@ class Cookie:
     def header(self) -> str:
         """The ``Set-Cookie`` header value; adapters add it as is."""
         value = self.value if self.value is not None else ""
-        if not all(ch.isalnum() or ch in "-_." for ch in value + self.name):
+        if not (_URL_SAFE.fullmatch(self.name) and _URL_SAFE.fullmatch(value)):
             raise ValueError("cookie names and values are URL-safe tokens")
         parts = [f"{self.name}={value}"]
         if self.value is None:
