@@ -2,6 +2,8 @@
 
 import asyncio
 import base64
+import os
+import sys
 import threading
 import time
 
@@ -9,7 +11,7 @@ import argon2
 import pytest
 
 from doorward.exceptions import Overloaded
-from doorward.hashing import Argon2Hasher, AsyncArgon2Hasher
+from doorward.hashing import HASH_THREAD_NICENESS, Argon2Hasher, AsyncArgon2Hasher
 from doorward.settings import Argon2Params, Settings
 
 FAST = Argon2Params.insecure_for_tests()
@@ -177,3 +179,25 @@ async def test_cc06_async_excess_is_refused_at_once():
     gate.set()
     assert (await first).startswith("$argon2id$")
     assert inner._admitted == 0
+
+
+@pytest.mark.asyncio
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="thread priorities are Linux's")
+async def test_cc06_hashing_threads_yield_the_cpu_to_the_event_loop():
+    """The threads that hash run niced, so argon2's lanes never outrank the event loop."""
+    hasher = AsyncArgon2Hasher(Argon2Hasher(FAST))
+    await hasher.hash("a long enough passphrase")
+
+    def priority() -> tuple[str, int]:
+        return threading.current_thread().name, os.getpriority(
+            os.PRIO_PROCESS, threading.get_native_id()
+        )
+
+    name, niceness = await asyncio.get_running_loop().run_in_executor(
+        hasher._executor,
+        priority,
+    )
+    loop_niceness = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    assert name.startswith("doorward-argon2")
+    assert niceness == min(19, loop_niceness + HASH_THREAD_NICENESS)
+    assert niceness > loop_niceness
