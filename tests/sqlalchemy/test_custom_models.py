@@ -75,7 +75,7 @@ class Member(UserMixin, AppBase):
 
     __tablename__ = "members"
     id: Mapped[int] = mapped_column(primary_key=True)
-    nickname: Mapped[str | None] = mapped_column("nick_name", sa.String(80), default=None)
+    display_name: Mapped[str | None] = mapped_column("nick_name", sa.String(80), default=None)
     shoe_size: Mapped[int] = mapped_column("size_of_shoe", default=42)
 
 
@@ -108,12 +108,20 @@ def engine(tmp_path):
     engine.dispose()
 
 
+@pytest.fixture(
+    params=[MODELS, PLAIN_MODELS], ids=["with-relationship", "plain-with-renamed-columns"]
+)
+def app_store(request, engine):
+    """The store on each of the application's model sets (ORM path, then Core path)."""
+    return SQLAlchemyStore(engine, request.param)
+
+
 class TestStoreOnCustomModels(StoreContract):
     """The store contract on the application's own tables, its own fields kept intact."""
 
     @pytest.fixture
-    def store(self, engine):
-        return SQLAlchemyStore(engine, MODELS)
+    def store(self, app_store):
+        return app_store
 
     def extra_fields(self, email):
         return {"display_name": email.split("@")[0], "shoe_size": 37}
@@ -123,27 +131,8 @@ class TestFlowsOnCustomModels(FlowsContract):
     """Every flow runs on the application's own tables."""
 
     @pytest.fixture
-    def store(self, engine):
-        return SQLAlchemyStore(engine, MODELS)
-
-
-class TestStoreOnPlainCustomModels(StoreContract):
-    """The store contract on a relationship-free model with renamed columns."""
-
-    @pytest.fixture
-    def store(self, engine):
-        return SQLAlchemyStore(engine, PLAIN_MODELS)
-
-    def extra_fields(self, email):
-        return {"nickname": email.split("@")[0], "shoe_size": 37}
-
-
-class TestFlowsOnPlainCustomModels(FlowsContract):
-    """Every flow on the relationship-free model with renamed columns."""
-
-    @pytest.fixture
-    def store(self, engine):
-        return SQLAlchemyStore(engine, PLAIN_MODELS)
+    def store(self, app_store):
+        return app_store
 
 
 def test_plain_model_columns_round_trip(engine):
@@ -162,12 +151,12 @@ def test_plain_model_columns_round_trip(engine):
         "m@example.com",
         "a long enough passphrase",
         confirmed=True,
-        extra={"nickname": "Em", "shoe_size": 39},
+        extra={"display_name": "Em", "shoe_size": 39},
     )
     user, issued = auth.login("m@example.com", "a long enough passphrase")
     found = auth.authenticate(session_token=issued.token).user
-    assert (user.nickname, user.shoe_size, user.login_count) == ("Em", 39, 1)
-    assert (found.nickname, found.shoe_size) == ("Em", 39)
+    assert (user.display_name, user.shoe_size, user.login_count) == ("Em", 39, 1)
+    assert (found.display_name, found.shoe_size) == ("Em", 39)
     with engine.connect() as connection:
         row = connection.execute(sa.text("SELECT nick_name, size_of_shoe FROM members")).one()
         devices = connection.execute(sa.text("SELECT device_label FROM member_logins")).all()

@@ -52,7 +52,7 @@ class AsyncSQLAlchemyStore:
         self._by_email = select(user).where(user.normalized_email == bindparam("email"))
         # A model without relationships is loaded with Core statements (no unit of work);
         # one with relationships goes through the ORM so its loader options apply.
-        self._core_lookup = not inspect(user).relationships
+        self._use_core = not inspect(user).relationships
         self._users = UserLoader(user)
         self._lookup = CredentialLookup(self._users, user, credential)
         self._user_by_email = select(*self._users.columns).where(
@@ -101,7 +101,7 @@ class AsyncSQLAlchemyStore:
         if key is None:
             return None
         with translated("get_user"):
-            if not self._core_lookup:
+            if not self._use_core:
                 async with self.sessions() as session:
                     return await session.get(self.models.user, key)
             async with self.engine.connect() as connection:
@@ -113,7 +113,7 @@ class AsyncSQLAlchemyStore:
             return None
         params = {"email": normalized_email}
         with translated("get_user_by_email"):
-            if not self._core_lookup:
+            if not self._use_core:
                 async with self.sessions() as session:
                     return (await session.execute(self._by_email, params)).scalar_one_or_none()
             async with self.engine.connect() as connection:
@@ -181,7 +181,7 @@ class AsyncSQLAlchemyStore:
     async def record_login(self, user: Any, at: datetime, ip: str | None) -> Any:
         params = {"login_user": user.id, "login_at": at, "login_ip": ip}
         with translated("record_login"):
-            if not self._core_lookup:
+            if not self._use_core:
                 async with self.sessions.begin() as session:
                     await session.execute(
                         self._record_login.execution_options(synchronize_session=False), params
@@ -307,7 +307,7 @@ class AsyncSQLAlchemyStore:
             return None
         params = {"kind": kind, "hash": secret_hash}
         with translated("get_credential"):
-            if not self._core_lookup:
+            if not self._use_core:
                 async with self.sessions() as session:
                     found = (await session.execute(self._by_secret_orm, params)).first()
                 return (credential_from_row(found[0]), found[1]) if found is not None else None

@@ -54,7 +54,7 @@ class SQLAlchemyStore:
         self._by_email = select(user).where(user.normalized_email == bindparam("email"))
         # A model without relationships is loaded with Core statements (no unit of work);
         # one with relationships goes through the ORM so its loader options apply.
-        self._core_lookup = not inspect(user).relationships
+        self._use_core = not inspect(user).relationships
         self._users = UserLoader(user)
         self._lookup = CredentialLookup(self._users, user, credential)
         self._user_by_email = select(*self._users.columns).where(
@@ -103,7 +103,7 @@ class SQLAlchemyStore:
         if key is None:
             return None
         with translated("get_user"):
-            if not self._core_lookup:
+            if not self._use_core:
                 with self.sessions() as session:
                     return session.get(self.models.user, key)
             with self.engine.connect() as connection:
@@ -115,7 +115,7 @@ class SQLAlchemyStore:
             return None
         params = {"email": normalized_email}
         with translated("get_user_by_email"):
-            if not self._core_lookup:
+            if not self._use_core:
                 with self.sessions() as session:
                     return (session.execute(self._by_email, params)).scalar_one_or_none()
             with self.engine.connect() as connection:
@@ -183,7 +183,7 @@ class SQLAlchemyStore:
     def record_login(self, user: Any, at: datetime, ip: str | None) -> Any:
         params = {"login_user": user.id, "login_at": at, "login_ip": ip}
         with translated("record_login"):
-            if not self._core_lookup:
+            if not self._use_core:
                 with self.sessions.begin() as session:
                     session.execute(
                         self._record_login.execution_options(synchronize_session=False), params
@@ -309,7 +309,7 @@ class SQLAlchemyStore:
             return None
         params = {"kind": kind, "hash": secret_hash}
         with translated("get_credential"):
-            if not self._core_lookup:
+            if not self._use_core:
                 with self.sessions() as session:
                     found = (session.execute(self._by_secret_orm, params)).first()
                 return (credential_from_row(found[0]), found[1]) if found is not None else None
