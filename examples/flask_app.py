@@ -19,7 +19,12 @@ from markupsafe import Markup
 from doorward._sync.mailers import mailer_from_url
 from doorward.tokens import CsrfTokens
 from doorward_flask import Doorward, current_user, login_required, roles_required
-from doorward_sqlalchemy import SQLAlchemyStore, default_models, sqlite_engine
+from doorward_sqlalchemy import (
+    SQLAlchemyRateLimiter,
+    SQLAlchemyStore,
+    default_models,
+    sqlite_engine,
+)
 from doorward_sqlalchemy.models import Base
 from examples._common import LAYOUT, PAGES, database_url, other_app, settings_from_env
 
@@ -34,6 +39,7 @@ def create_app() -> Flask:
     Doorward(
         app,
         store=SQLAlchemyStore(engine, default_models()),
+        limiter=SQLAlchemyRateLimiter(engine),
         settings=settings,
         mailer=mailer_from_url(os.environ.get("DOORWARD_MAIL_URL", "console://")),
     )

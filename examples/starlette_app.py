@@ -16,12 +16,14 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Route
 
-from doorward import AsyncUserStore
+from doorward import AsyncRateLimiter, AsyncUserStore
 from doorward._async.mailers import mailer_from_url
-from doorward.threaded import AsyncThreadedStore
+from doorward.threaded import AsyncThreadedRateLimiter, AsyncThreadedStore
 from doorward.tokens import CsrfTokens
 from doorward_sqlalchemy import (
+    AsyncSQLAlchemyRateLimiter,
     AsyncSQLAlchemyStore,
+    SQLAlchemyRateLimiter,
     SQLAlchemyStore,
     default_models,
     sqlite_engine,
@@ -42,16 +44,21 @@ def create_app() -> Starlette:
     settings = settings_from_env("http://127.0.0.1:8000")
     url = database_url()
     store: AsyncUserStore
+    limiter: AsyncRateLimiter
     if url.startswith("sqlite"):
         # SQLite has no async driver that avoids a thread hop per call; the sync store
         # in a worker thread makes one hop per store call instead.
-        store = AsyncThreadedStore(SQLAlchemyStore(sqlite_engine(url), default_models()))
+        engine = sqlite_engine(url)
+        store = AsyncThreadedStore(SQLAlchemyStore(engine, default_models()))
+        limiter = AsyncThreadedRateLimiter(SQLAlchemyRateLimiter(engine))
     else:
-        engine = create_async_engine(async_database_url(url))
-        store = AsyncSQLAlchemyStore(engine, default_models())
+        async_engine = create_async_engine(async_database_url(url))
+        store = AsyncSQLAlchemyStore(async_engine, default_models())
+        limiter = AsyncSQLAlchemyRateLimiter(async_engine)
     doorward = Doorward(
         settings=settings,
         store=store,
+        limiter=limiter,
         mailer=mailer_from_url(os.environ.get("DOORWARD_MAIL_URL", "console://")),
     )
     csrf = CsrfTokens(settings.secret_keys)

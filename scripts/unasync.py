@@ -22,6 +22,7 @@ SUBSTITUTIONS: list[tuple[str, str]] = [
         r"from sqlalchemy\.ext\.asyncio import AsyncEngine, async_sessionmaker",
         "from sqlalchemy import Engine\nfrom sqlalchemy.orm import sessionmaker",
     ),
+    (r"from sqlalchemy\.ext\.asyncio import AsyncEngine\n", "from sqlalchemy import Engine\n"),
     (r"async def ", "def "),
     (r"\bawait ", ""),
     (r"async with ", "with "),

@@ -10,6 +10,7 @@ import pytest
 from doorward._async.ratelimit import AsyncMemoryRateLimiter, AsyncRateLimiter
 from doorward._sync.ratelimit import MemoryRateLimiter, RateLimiter
 from doorward.settings import RateLimit
+from doorward.testing import AsyncRateLimiterContract, RateLimiterContract
 
 T0 = datetime(2030, 1, 1, tzinfo=UTC)
 FIVE_PER_MINUTE = RateLimit(5, timedelta(minutes=1))
@@ -144,3 +145,19 @@ def test_rl05_memory_limiters_satisfy_the_protocols():
     async_limiter: AsyncRateLimiter = AsyncMemoryRateLimiter()
     assert sync_limiter is not None
     assert async_limiter is not None
+
+
+class TestMemoryRateLimiter(RateLimiterContract):
+    """The in-memory limiter keeps the limiter contract (threads race on the sync face)."""
+
+    @pytest.fixture
+    def limiter(self):
+        return MemoryRateLimiter()
+
+
+class TestAsyncMemoryRateLimiter(AsyncRateLimiterContract):
+    """The async in-memory limiter keeps the limiter contract."""
+
+    @pytest.fixture
+    def limiter(self):
+        return AsyncMemoryRateLimiter()

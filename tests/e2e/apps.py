@@ -2,13 +2,15 @@
 
 Configured from the environment the test sets: DOORWARD_E2E_DATABASE_URL (or
 DOORWARD_E2E_MONGO_URL and DOORWARD_E2E_MONGO_DB), DOORWARD_SECRET_KEY,
-DOORWARD_BASE_URL, DOORWARD_MAIL_URL. Rate limits are off so that
-the races reach the store; argon2 runs with test parameters.
+DOORWARD_BASE_URL, DOORWARD_MAIL_URL. Rate limits are off so that the races reach the
+store, except resending confirmations, limited per client address by the limiter every
+worker shares (the store's own); argon2 runs with test parameters.
 """
 
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -17,12 +19,18 @@ from pymongo import AsyncMongoClient, MongoClient
 from sqlalchemy.ext.asyncio import create_async_engine
 from starlette.applications import Starlette
 
-from doorward import Argon2Params, Settings
+from doorward import Argon2Params, RateLimit, Settings
 from doorward._async.mailers import mailer_from_url as async_mailer_from_url
 from doorward._sync.mailers import mailer_from_url
 from doorward_flask import Doorward as FlaskDoorward
-from doorward_mongo import AsyncMongoStore, MongoStore
-from doorward_sqlalchemy import AsyncSQLAlchemyStore, SQLAlchemyStore, default_models
+from doorward_mongo import AsyncMongoRateLimiter, AsyncMongoStore, MongoRateLimiter, MongoStore
+from doorward_sqlalchemy import (
+    AsyncSQLAlchemyRateLimiter,
+    AsyncSQLAlchemyStore,
+    SQLAlchemyRateLimiter,
+    SQLAlchemyStore,
+    default_models,
+)
 from doorward_starlette import Doorward as StarletteDoorward
 
 
@@ -32,32 +40,42 @@ def settings() -> Settings:
         base_url=os.environ["DOORWARD_BASE_URL"],
         insecure_development=True,
         argon2=Argon2Params.insecure_for_tests(),
-        rate_limits={},
+        rate_limits={"send_confirmation": SHARED_LIMIT},
     )
 
 
-def _sync_store() -> Any:
+#: what the shared-limiter test expects: this many resends per address, from all workers
+SHARED_LIMIT = RateLimit(10, timedelta(hours=1))
+
+
+def _sync_store() -> tuple[Any, Any]:
     mongo = os.environ.get("DOORWARD_E2E_MONGO_URL")
     if mongo:
-        return MongoStore(MongoClient(mongo, tz_aware=True), os.environ["DOORWARD_E2E_MONGO_DB"])
+        client = MongoClient(mongo, tz_aware=True)
+        database = os.environ["DOORWARD_E2E_MONGO_DB"]
+        return MongoStore(client, database), MongoRateLimiter(client, database)
     engine = sa.create_engine(os.environ["DOORWARD_E2E_DATABASE_URL"], pool_size=10)
-    return SQLAlchemyStore(engine, default_models())
+    return SQLAlchemyStore(engine, default_models()), SQLAlchemyRateLimiter(engine)
 
 
-def _async_store() -> Any:
+def _async_store() -> tuple[Any, Any]:
     mongo = os.environ.get("DOORWARD_E2E_MONGO_URL")
     if mongo:
         client = AsyncMongoClient(mongo, tz_aware=True)
-        return AsyncMongoStore(client, os.environ["DOORWARD_E2E_MONGO_DB"])
+        database = os.environ["DOORWARD_E2E_MONGO_DB"]
+        return AsyncMongoStore(client, database), AsyncMongoRateLimiter(client, database)
     url = sa.engine.make_url(os.environ["DOORWARD_E2E_DATABASE_URL"])
-    return AsyncSQLAlchemyStore(create_async_engine(url, pool_size=10), default_models())
+    engine = create_async_engine(url, pool_size=10)
+    return AsyncSQLAlchemyStore(engine, default_models()), AsyncSQLAlchemyRateLimiter(engine)
 
 
 def flask_app() -> Flask:
     app = Flask(__name__)
+    store, limiter = _sync_store()
     FlaskDoorward(
         app,
-        store=_sync_store(),
+        store=store,
+        limiter=limiter,
         settings=settings(),
         mailer=mailer_from_url(os.environ["DOORWARD_MAIL_URL"]),
     )
@@ -65,9 +83,11 @@ def flask_app() -> Flask:
 
 
 def starlette_app() -> Starlette:
+    store, limiter = _async_store()
     doorward = StarletteDoorward(
         settings=settings(),
-        store=_async_store(),
+        store=store,
+        limiter=limiter,
         mailer=async_mailer_from_url(os.environ["DOORWARD_MAIL_URL"]),
     )
     return Starlette(routes=[doorward.mount()], middleware=[doorward.middleware()])

@@ -14,6 +14,8 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from tests.e2e.apps import SHARED_LIMIT
+
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.mongo]
 
 PASSWORD = "correct horse battery staple"
@@ -194,3 +196,21 @@ def test_cc03_sixty_wrong_passwords_counted_exactly_and_locked_everywhere(cluste
                 "/auth/login", json={"email": email, "password": PASSWORD}, headers=headers(http)
             )
             assert response.status_code == 400
+
+
+def test_rl05_rate_limit_shared_by_all_workers(any_cluster):
+    """30 confirmation resends from one address over the four workers: the store-backed
+    limiter lets exactly its limit through, not the limit once per worker."""
+    urls = [any_cluster.flask_url, any_cluster.starlette_url]
+
+    def resend(i: int) -> httpx.Response:
+        with client(urls[i % 2]) as http:
+            return http.post(
+                "/auth/confirm", json={"email": f"resend{i}@example.com"}, headers=headers(http)
+            )
+
+    answers = all_at_once(30, resend)
+    statuses = [answer.status_code for answer in answers]
+    assert statuses.count(202) == SHARED_LIMIT.limit, statuses
+    assert statuses.count(429) == 30 - SHARED_LIMIT.limit, statuses
+    assert all(int(a.headers["Retry-After"]) > 0 for a in answers if a.status_code == 429)

@@ -7,12 +7,20 @@ import socket
 from datetime import UTC, datetime
 
 import pytest
+import pytest_asyncio
 from pymongo import MongoClient
 
 from doorward.exceptions import ConfigurationError, StoreUnavailable
 from doorward.records import NewUser
-from doorward.testing import AsyncFlowsContract, AsyncStoreContract, FlowsContract, StoreContract
-from doorward_mongo import Collections, MongoStore
+from doorward.testing import (
+    AsyncFlowsContract,
+    AsyncRateLimiterContract,
+    AsyncStoreContract,
+    FlowsContract,
+    RateLimiterContract,
+    StoreContract,
+)
+from doorward_mongo import AsyncMongoRateLimiter, Collections, MongoRateLimiter, MongoStore
 
 pytestmark = pytest.mark.mongo
 
@@ -132,3 +140,45 @@ def test_ft01_unreachable_server_is_store_unavailable():
         store.get_user_by_email("a@example.com")
     assert "127.0.0.1" not in str(info.value)
     client.close()
+
+
+class TestMongoRateLimiter(RateLimiterContract):
+    """The shared limiter on Mongo: threads race through the real driver's pool."""
+
+    @pytest.fixture
+    def limiter(self, mongo_store):
+        limiter = MongoRateLimiter(mongo_store.database.client, mongo_store.database.name)
+        limiter.ensure_indexes()
+        return limiter
+
+
+class TestAsyncMongoRateLimiter(AsyncRateLimiterContract):
+    """The async shared limiter on Mongo."""
+
+    @pytest_asyncio.fixture
+    async def limiter(self, async_mongo_store):
+        database = async_mongo_store.database
+        limiter = AsyncMongoRateLimiter(database.client, database.name)
+        await limiter.ensure_indexes()
+        return limiter
+
+
+def test_rate_limiter_documents_hold_digests_and_expire(mongo_store):
+    """A key is stored as its SHA-256; ended windows carry a TTL index on ``expires_at``."""
+    from datetime import timedelta
+
+    from doorward.settings import RateLimit
+
+    limiter = MongoRateLimiter(mongo_store.database.client, mongo_store.database.name)
+    limiter.ensure_indexes()
+    limiter.hit("mail:reset:a@example.com", RateLimit(2, timedelta(minutes=1)), datetime.now(UTC))
+    (document,) = limiter.collection.find()
+    assert len(document["_id"]) == 64
+    assert "@" not in document["_id"]
+    ttl = [
+        info
+        for info in limiter.collection.index_information().values()
+        if info["key"] == [("expires_at", 1)]
+    ]
+    assert ttl
+    assert ttl[0]["expireAfterSeconds"] == 0

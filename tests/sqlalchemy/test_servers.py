@@ -9,8 +9,21 @@ import pytest_asyncio
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from doorward.testing import AsyncFlowsContract, AsyncStoreContract, FlowsContract, StoreContract
-from doorward_sqlalchemy import AsyncSQLAlchemyStore, SQLAlchemyStore, default_models
+from doorward.testing import (
+    AsyncFlowsContract,
+    AsyncRateLimiterContract,
+    AsyncStoreContract,
+    FlowsContract,
+    RateLimiterContract,
+    StoreContract,
+)
+from doorward_sqlalchemy import (
+    AsyncSQLAlchemyRateLimiter,
+    AsyncSQLAlchemyStore,
+    SQLAlchemyRateLimiter,
+    SQLAlchemyStore,
+    default_models,
+)
 from doorward_sqlalchemy.models import Base
 
 ASYNC_DRIVERS = {"postgresql+psycopg": "postgresql+psycopg", "mysql+pymysql": "mysql+aiomysql"}
@@ -91,3 +104,23 @@ class TestAsyncServerFlows(AsyncFlowsContract):
     @pytest.fixture
     def store(self, async_server_store):
         return async_server_store
+
+
+@pytest.mark.postgres
+@pytest.mark.mariadb
+class TestServerRateLimiter(RateLimiterContract):
+    """The shared limiter on PostgreSQL and MariaDB: the race runs on separate connections."""
+
+    @pytest.fixture
+    def limiter(self, server_store):
+        return SQLAlchemyRateLimiter(server_store.engine)
+
+
+@pytest.mark.postgres
+@pytest.mark.mariadb
+class TestAsyncServerRateLimiter(AsyncRateLimiterContract):
+    """The async shared limiter on PostgreSQL (psycopg) and MariaDB (aiomysql)."""
+
+    @pytest.fixture
+    def limiter(self, async_server_store):
+        return AsyncSQLAlchemyRateLimiter(async_server_store.engine)

@@ -3,10 +3,19 @@
 import pytest
 import pytest_asyncio
 
-from doorward.testing import AsyncFlowsContract, AsyncStoreContract, FlowsContract, StoreContract
-from doorward.threaded import AsyncThreadedStore
+from doorward.testing import (
+    AsyncFlowsContract,
+    AsyncRateLimiterContract,
+    AsyncStoreContract,
+    FlowsContract,
+    RateLimiterContract,
+    StoreContract,
+)
+from doorward.threaded import AsyncThreadedRateLimiter, AsyncThreadedStore
 from doorward_sqlalchemy import (
+    AsyncSQLAlchemyRateLimiter,
     AsyncSQLAlchemyStore,
+    SQLAlchemyRateLimiter,
     SQLAlchemyStore,
     async_sqlite_engine,
     default_models,
@@ -119,3 +128,50 @@ class TestThreadedSQLiteFlows(AsyncFlowsContract):
     @pytest.fixture
     def store(self, sync_store):
         return AsyncThreadedStore(sync_store)
+
+
+class TestSQLiteRateLimiter(RateLimiterContract):
+    """The shared limiter on a SQLite file (threads race on separate connections)."""
+
+    @pytest.fixture
+    def limiter(self, sync_store):
+        return SQLAlchemyRateLimiter(sync_store.engine)
+
+
+class TestAsyncSQLiteRateLimiter(AsyncRateLimiterContract):
+    """The shared limiter on aiosqlite."""
+
+    @pytest.fixture
+    def limiter(self, async_store):
+        return AsyncSQLAlchemyRateLimiter(async_store.engine)
+
+
+def test_rate_limiter_purges_ended_windows(sync_store):
+    """Rows of ended windows go at the purge; a key's row holds its digest, not the key."""
+    from datetime import UTC, datetime, timedelta
+
+    import sqlalchemy as sa
+
+    from doorward.settings import RateLimit
+
+    limiter = SQLAlchemyRateLimiter(sync_store.engine, purge_every=3)
+    now = datetime(2030, 1, 1, tzinfo=UTC)
+    minute = RateLimit(5, timedelta(minutes=1))
+    limiter.hit("login:203.0.113.7", minute, now)
+    limiter.hit("mail:reset:a@example.com", minute, now)
+    with sync_store.engine.connect() as connection:
+        keys = connection.execute(sa.text("SELECT key FROM rate_limits")).scalars().all()
+    assert len(keys) == 2
+    assert all(len(key) == 64 and "@" not in key and "." not in key for key in keys)
+    limiter.hit("register:203.0.113.9", minute, now + timedelta(minutes=2))
+    with sync_store.engine.connect() as connection:
+        left = connection.execute(sa.text("SELECT count(*) FROM rate_limits")).scalar()
+    assert left == 1
+
+
+class TestThreadedSQLiteRateLimiter(AsyncRateLimiterContract):
+    """The sync shared limiter behind ``AsyncThreadedRateLimiter``, as the Starlette example uses it."""
+
+    @pytest.fixture
+    def limiter(self, sync_store):
+        return AsyncThreadedRateLimiter(SQLAlchemyRateLimiter(sync_store.engine))

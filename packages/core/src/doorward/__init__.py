@@ -7,11 +7,13 @@ and a store implementing ``AsyncUserStore`` / ``UserStore``.
 
 from doorward._async.memory import AsyncMemoryStore
 from doorward._async.protocols import AsyncMailer, AsyncPasswordHasher, AsyncUserStore
+from doorward._async.ratelimit import AsyncMemoryRateLimiter, AsyncRateLimiter
 from doorward._async.service import AsyncAuth
 from doorward._async.views import ROUTES, AsyncViews
 from doorward._rules import Identity, IssuedSession
 from doorward._sync.memory import MemoryStore
 from doorward._sync.protocols import Mailer, PasswordHasher, UserStore
+from doorward._sync.ratelimit import MemoryRateLimiter, RateLimiter
 from doorward._sync.service import Auth
 from doorward._sync.views import Views
 from doorward.clock import Clock, FrozenClock, SystemClock
@@ -28,16 +30,20 @@ __all__ = [
     "AsyncArgon2Hasher",
     "AsyncAuth",
     "AsyncMailer",
+    "AsyncMemoryRateLimiter",
     "AsyncMemoryStore",
     "AsyncPasswordHasher",
+    "AsyncRateLimiter",
     "AsyncUserStore",
     "AsyncViews",
     # the sync face
     "Argon2Hasher",
     "Auth",
     "Mailer",
+    "MemoryRateLimiter",
     "MemoryStore",
     "PasswordHasher",
+    "RateLimiter",
     "UserStore",
     "Views",
     # shared

@@ -1,6 +1,7 @@
 """Use a sync store from async code: every call runs in a worker thread.
 
     store = AsyncThreadedStore(SQLAlchemyStore(engine, models))   # for AsyncAuth
+    limiter = AsyncThreadedRateLimiter(SQLAlchemyRateLimiter(engine))
 
 Write a store once, in the face its driver has; this wrapper gives it the other face
 without blocking the event loop.
@@ -16,9 +17,11 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from doorward._sync.protocols import UserStore
+from doorward._sync.ratelimit import RateLimiter
 from doorward.records import Credential, CredentialKind, NewUser, Role
+from doorward.settings import RateLimit
 
-__all__ = ["AsyncThreadedStore"]
+__all__ = ["AsyncThreadedRateLimiter", "AsyncThreadedStore"]
 
 T = TypeVar("T")
 
@@ -125,3 +128,20 @@ class AsyncThreadedStore:
 
     async def delete_expired_credentials(self, now: datetime) -> int:
         return await self._run(self.store.delete_expired_credentials, now)
+
+
+class AsyncThreadedRateLimiter:
+    """The async face of a sync ``RateLimiter`` (a shared one on SQLite, for instance)."""
+
+    def __init__(self, limiter: RateLimiter, executor: Executor | None = None) -> None:
+        self.limiter = limiter
+        self.executor = executor
+
+    async def hit(self, key: str, limit: RateLimit, now: datetime) -> float | None:
+        loop = asyncio.get_running_loop()
+        call = functools.partial(self.limiter.hit, key, limit, now)
+        return await loop.run_in_executor(self.executor, call)
+
+    async def reset(self, key: str) -> None:
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self.executor, self.limiter.reset, key)

@@ -49,8 +49,9 @@ def new_stamp() -> str:
 
 
 def hash_secret(secret: str) -> str:
-    """The stored form of a credential secret: SHA-256 hex (secrets are 256-bit random)."""
-    return hashlib.sha256(secret.encode()).hexdigest()
+    """SHA-256 hex: the stored form of credential secrets (256-bit random) and of the keys
+    shared rate limiters count under (so no address or IP is stored in clear)."""
+    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _checked(token: object) -> str:

@@ -15,7 +15,17 @@ import attrs
 from flask import Blueprint, Flask, Response, current_app, g, render_template, request
 from flask.typing import ResponseReturnValue
 
-from doorward import ROUTES, Auth, Clock, Identity, Mailer, PasswordHasher, Settings, UserStore
+from doorward import (
+    ROUTES,
+    Auth,
+    Clock,
+    Identity,
+    Mailer,
+    PasswordHasher,
+    RateLimiter,
+    Settings,
+    UserStore,
+)
 from doorward._sync.mailers import mailer_from_url
 from doorward._sync.views import Views
 from doorward.exceptions import ConfigurationError, PayloadTooLarge, StoreUnavailable
@@ -62,7 +72,9 @@ class Doorward:
 
     Configuration comes from ``app.config`` (``DOORWARD_SECRET_KEY``, ``DOORWARD_BASE_URL``
     and any other ``DOORWARD_<SETTING>``), or pass ``settings=``. The mailer defaults to
-    ``DOORWARD_MAIL_URL`` (``console://`` if unset).
+    ``DOORWARD_MAIL_URL`` (``console://`` if unset). Rate limits count in this process
+    unless ``limiter`` is a shared one (``doorward_sqlalchemy.SQLAlchemyRateLimiter``,
+    ``doorward_mongo.MongoRateLimiter``), as several workers need.
     """
 
     def __init__(
@@ -74,12 +86,14 @@ class Doorward:
         mailer: Mailer | None = None,
         hasher: PasswordHasher | None = None,
         clock: Clock | None = None,
+        limiter: RateLimiter | None = None,
     ) -> None:
         self.store = store
         self.settings = settings
         self.mailer = mailer
         self.hasher = hasher
         self.clock = clock
+        self.limiter = limiter
         if app is not None:
             self.init_app(app)
 
@@ -93,7 +107,14 @@ class Doorward:
             raise ConfigurationError("Doorward needs a store, e.g. SQLAlchemyStore(engine, models)")
         settings = self.settings or settings_from_config(app.config)
         mailer = self.mailer or mailer_from_url(app.config.get("DOORWARD_MAIL_URL", "console://"))
-        auth = Auth(settings, self.store, mailer=mailer, hasher=self.hasher, clock=self.clock)
+        auth = Auth(
+            settings,
+            self.store,
+            mailer=mailer,
+            hasher=self.hasher,
+            clock=self.clock,
+            limiter=self.limiter,
+        )
         state = _State(auth=auth, views=Views(auth), settings=settings)
         app.extensions[EXTENSION_KEY] = state
         app.register_blueprint(_blueprint(state), url_prefix=settings.url_prefix)

@@ -29,6 +29,7 @@ from doorward import (
     AsyncAuth,
     AsyncMailer,
     AsyncPasswordHasher,
+    AsyncRateLimiter,
     AsyncUserStore,
     AsyncViews,
     Clock,
@@ -98,6 +99,8 @@ class Doorward:
 
     ``store`` is an ``AsyncUserStore``; wrap a sync one in
     ``doorward.threaded.AsyncThreadedStore``.
+    Rate limits count in this process unless ``limiter`` is a shared one
+    (``doorward_sqlalchemy.AsyncSQLAlchemyRateLimiter``, ``doorward_mongo.AsyncMongoRateLimiter``).
     ``role_scopes`` adds ``role:<name>`` and ``perm:<name>`` to ``request.auth.scopes``
     at the cost of one roles lookup per authenticated request.
     """
@@ -111,6 +114,7 @@ class Doorward:
         mail_url: str = "console://",
         hasher: AsyncPasswordHasher | None = None,
         clock: Clock | None = None,
+        limiter: AsyncRateLimiter | None = None,
         template_directories: Sequence[str | Path] = (),
         role_scopes: bool = True,
     ) -> None:
@@ -121,6 +125,7 @@ class Doorward:
             mailer=mailer or mailer_from_url(mail_url),
             hasher=hasher,
             clock=clock,
+            limiter=limiter,
         )
         self.views = AsyncViews(self.auth)
         self.role_scopes = role_scopes

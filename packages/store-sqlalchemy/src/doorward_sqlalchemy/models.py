@@ -209,6 +209,14 @@ class CredentialMixin:
         )
 
 
+class RateLimitMixin:
+    """The counters of ``SQLAlchemyRateLimiter``: one row per key (its SHA-256) and window."""
+
+    key: Mapped[str] = mapped_column(_exact(64), primary_key=True)
+    hits: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
 @attrs.frozen
 class Models:
     """The four mapped classes a store works with."""
@@ -246,6 +254,12 @@ class DefaultCredential(CredentialMixin, Base):
     """A ready-made ``credentials`` table."""
 
     __tablename__ = "credentials"
+
+
+class DefaultRateLimit(RateLimitMixin, Base):
+    """A ready-made ``rate_limits`` table for the shared rate limiter."""
+
+    __tablename__ = "rate_limits"
 
 
 def default_models() -> Models:

@@ -2,7 +2,8 @@
 
 Subclass ``AsyncStoreContract`` / ``StoreContract`` with a ``store`` fixture yielding a
 fresh store to check it against every rule of the store protocol (races included), and
-``AsyncFlowsContract`` / ``FlowsContract`` to run every flow end to end on it. They need
+``AsyncFlowsContract`` / ``FlowsContract`` to run every flow end to end on it;
+``AsyncRateLimiterContract`` / ``RateLimiterContract`` check a rate limiter. They need
 pytest and pytest-asyncio (``pip install doorward[testing]``). The in-memory stores are
 here too, for tests of code that uses doorward.
 """
@@ -11,18 +12,22 @@ from doorward._async.memory import AsyncMemoryStore
 from doorward._memory_user import MemoryUser
 from doorward._sync.memory import MemoryStore
 from doorward.testing._async.flows_contract import AsyncFlowsContract
+from doorward.testing._async.limiter_contract import AsyncRateLimiterContract
 from doorward.testing._async.store_contract import AsyncStoreContract
 from doorward.testing._sync.flows_contract import FlowsContract
+from doorward.testing._sync.limiter_contract import RateLimiterContract
 from doorward.testing._sync.store_contract import StoreContract
 
 __all__ = [
     # the async face
     "AsyncFlowsContract",
     "AsyncMemoryStore",
+    "AsyncRateLimiterContract",
     "AsyncStoreContract",
     # the sync face
     "FlowsContract",
     "MemoryStore",
+    "RateLimiterContract",
     "StoreContract",
     # shared
     "MemoryUser",
