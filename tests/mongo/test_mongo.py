@@ -142,6 +142,20 @@ def test_ft01_unreachable_server_is_store_unavailable():
     client.close()
 
 
+def test_ft04_shared_limiter_fails_closed_when_the_server_is_down():
+    """A limiter that cannot reach its server refuses with StoreUnavailable."""
+    from datetime import timedelta
+
+    from doorward.settings import RateLimit
+
+    client = MongoClient(f"mongodb://127.0.0.1:{closed_port()}", serverSelectionTimeoutMS=300)
+    limiter = MongoRateLimiter(client, "doorward_down")
+    with pytest.raises(StoreUnavailable) as info:
+        limiter.hit("login:203.0.113.7", RateLimit(5, timedelta(minutes=1)), datetime.now(UTC))
+    assert "127.0.0.1" not in str(info.value)
+    client.close()
+
+
 class TestMongoRateLimiter(RateLimiterContract):
     """The shared limiter on Mongo: threads race through the real driver's pool."""
 
