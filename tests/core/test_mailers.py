@@ -12,6 +12,7 @@ from doorward._smtp import SmtpConfig
 from doorward._sync.mailers import ConsoleMailer, Outbox, SmtpMailer, mailer_from_url
 from doorward.exceptions import ConfigurationError, MailerUnavailable
 from doorward.mail import Mail
+from doorward.queued import AsyncQueuedMailer, QueuedMailer
 from doorward.testing.smtp import SmtpServer
 
 MAIL = Mail(
@@ -122,17 +123,20 @@ def test_mailer_from_url():
     assert isinstance(mailer_from_url("console://"), ConsoleMailer)
     assert isinstance(mailer_from_url("memory://"), Outbox)
     smtp = mailer_from_url("smtp+starttls://user:p%40ss@mail.example.com?from=auth@example.com")
-    assert isinstance(smtp, SmtpMailer)
+    assert isinstance(smtp, QueuedMailer)
+    config = smtp.mailer.config
     assert (
-        smtp.config.host,
-        smtp.config.port,
-        smtp.config.security,
-        smtp.config.username,
-        smtp.config.password,
-        smtp.config.sender,
+        config.host,
+        config.port,
+        config.security,
+        config.username,
+        config.password,
+        config.sender,
     ) == ("mail.example.com", 587, "starttls", "user", "p@ss", "auth@example.com")
-    assert mailer_from_url("smtps://mail.example.com").config.port == 465
-    assert isinstance(async_mailer_from_url("smtp://localhost:2525"), AsyncSmtpMailer)
+    assert mailer_from_url("smtps://mail.example.com?queue=0").config.port == 465
+    assert isinstance(mailer_from_url("smtp://localhost:2525?queue=0"), SmtpMailer)
+    assert isinstance(async_mailer_from_url("smtp://localhost:2525"), AsyncQueuedMailer)
+    assert isinstance(async_mailer_from_url("smtp://localhost:2525?queue=0"), AsyncSmtpMailer)
     for bad in ("http://x", "nonsense", "smtp://"):
         with pytest.raises(ConfigurationError):
             mailer_from_url(bad)

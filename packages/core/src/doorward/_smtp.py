@@ -101,3 +101,15 @@ def deliver(config: SmtpConfig, mail: Mail, context: ssl.SSLContext | None = Non
             type(exc).__name__,
         )
         raise MailerUnavailable from None
+
+
+class SmtpDelivery:
+    """A sync mailer over ``deliver``: what a ``QueuedMailer``'s thread sends with."""
+
+    def __init__(self, config: SmtpConfig, *, ssl_context: ssl.SSLContext | None = None) -> None:
+        self.config = config
+        self.ssl_context = ssl_context
+
+    def send(self, mail: Mail) -> None:
+        """Deliver now; raises ``MailerUnavailable`` when the server cannot be used."""
+        deliver(self.config, mail, self.ssl_context)

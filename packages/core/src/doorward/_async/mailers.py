@@ -2,8 +2,10 @@
 
 ``mailer_from_url`` picks one from a URL: ``console://``, ``memory://``,
 ``smtp://host:port?from=...``, ``smtp+starttls://user:pass@host:587?from=...`` or
-``smtps://...``. The async SMTP mailer runs smtplib in a worker thread, so the event loop
-never waits on the network.
+``smtps://...``. SMTP URLs give a queued mailer (``doorward.queued``): requests only
+enqueue and one thread delivers, so no request waits on the mail server; ``?queue=0``
+sends inline instead (the async SMTP mailer then runs smtplib in a worker thread, so the
+event loop still never waits on the network).
 """
 
 from __future__ import annotations
@@ -13,12 +15,14 @@ import ssl
 import sys
 import threading
 from typing import TextIO
+from urllib.parse import parse_qs, urlsplit
 
 from doorward._async._io import run_blocking
 from doorward._async.protocols import AsyncMailer
-from doorward._smtp import SmtpConfig, deliver
+from doorward._smtp import SmtpConfig, SmtpDelivery, deliver
 from doorward.exceptions import ConfigurationError
 from doorward.mail import Mail
+from doorward.queued import AsyncQueuedMailer
 
 __all__ = ["AsyncConsoleMailer", "AsyncOutbox", "AsyncSmtpMailer", "mailer_from_url"]
 
@@ -81,12 +85,15 @@ class AsyncSmtpMailer:
 
 
 def mailer_from_url(url: str) -> AsyncMailer:
-    """A mailer for ``console://``, ``memory://`` or an SMTP URL."""
+    """A mailer for ``console://``, ``memory://`` or an SMTP URL (queued unless ``?queue=0``)."""
     scheme = url.split("://", 1)[0] if "://" in url else ""
     if scheme == "console":
         return AsyncConsoleMailer()
     if scheme == "memory":
         return AsyncOutbox()
     if scheme in {"smtp", "smtp+starttls", "smtps"}:
-        return AsyncSmtpMailer(SmtpConfig.from_url(url))
+        config = SmtpConfig.from_url(url)
+        if parse_qs(urlsplit(url).query).get("queue", ["1"])[0] in {"0", "false", "no"}:
+            return AsyncSmtpMailer(config)
+        return AsyncQueuedMailer(SmtpDelivery(config))
     raise ConfigurationError("the mail URL must be console://, memory:// or smtp[s]://...")

@@ -3,8 +3,10 @@
 
 ``mailer_from_url`` picks one from a URL: ``console://``, ``memory://``,
 ``smtp://host:port?from=...``, ``smtp+starttls://user:pass@host:587?from=...`` or
-``smtps://...``. The async SMTP mailer runs smtplib in a worker thread, so the event loop
-never waits on the network.
+``smtps://...``. SMTP URLs give a queued mailer (``doorward.queued``): requests only
+enqueue and one thread delivers, so no request waits on the mail server; ``?queue=0``
+sends inline instead (the async SMTP mailer then runs smtplib in a worker thread, so the
+event loop still never waits on the network).
 """
 
 from __future__ import annotations
@@ -14,12 +16,14 @@ import ssl
 import sys
 import threading
 from typing import TextIO
+from urllib.parse import parse_qs, urlsplit
 
 from doorward._sync._io import run_blocking
 from doorward._sync.protocols import Mailer
-from doorward._smtp import SmtpConfig, deliver
+from doorward._smtp import SmtpConfig, SmtpDelivery, deliver
 from doorward.exceptions import ConfigurationError
 from doorward.mail import Mail
+from doorward.queued import QueuedMailer
 
 __all__ = ["ConsoleMailer", "Outbox", "SmtpMailer", "mailer_from_url"]
 
@@ -82,12 +86,15 @@ class SmtpMailer:
 
 
 def mailer_from_url(url: str) -> Mailer:
-    """A mailer for ``console://``, ``memory://`` or an SMTP URL."""
+    """A mailer for ``console://``, ``memory://`` or an SMTP URL (queued unless ``?queue=0``)."""
     scheme = url.split("://", 1)[0] if "://" in url else ""
     if scheme == "console":
         return ConsoleMailer()
     if scheme == "memory":
         return Outbox()
     if scheme in {"smtp", "smtp+starttls", "smtps"}:
-        return SmtpMailer(SmtpConfig.from_url(url))
+        config = SmtpConfig.from_url(url)
+        if parse_qs(urlsplit(url).query).get("queue", ["1"])[0] in {"0", "false", "no"}:
+            return SmtpMailer(config)
+        return QueuedMailer(SmtpDelivery(config))
     raise ConfigurationError("the mail URL must be console://, memory:// or smtp[s]://...")
