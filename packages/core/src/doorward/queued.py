@@ -37,8 +37,8 @@ class QueuedMailer:
         mailer: Mailer,
         *,
         max_queued: int = 1000,
-        attempts: int = 3,
-        retry_delay: float = 1.0,
+        attempts: int = 5,
+        retry_delay: float = 2.0,
     ) -> None:
         if max_queued < 1 or attempts < 1 or retry_delay < 0:
             raise ValueError("max_queued and attempts must be positive, retry_delay not negative")
@@ -135,8 +135,8 @@ class AsyncQueuedMailer:
         mailer: Mailer,
         *,
         max_queued: int = 1000,
-        attempts: int = 3,
-        retry_delay: float = 1.0,
+        attempts: int = 5,
+        retry_delay: float = 2.0,
     ) -> None:
         self.queue = QueuedMailer(
             mailer, max_queued=max_queued, attempts=attempts, retry_delay=retry_delay
