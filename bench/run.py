@@ -176,13 +176,17 @@ def async_sqlite_store(path: Path, *, threaded: bool) -> AsyncUserStore:
     )
 
 
-async def _starlette_cost(n: int, folder: Path, *, threaded: bool) -> dict[str, float]:
+async def _starlette_cost(
+    n: int, folder: Path, *, threaded: bool, role_scopes: bool = False
+) -> dict[str, float]:
     doorward = StarletteDoorward(
         settings=settings(),
-        store=async_sqlite_store(folder / f"starlette{threaded}.sqlite3", threaded=threaded),
+        store=async_sqlite_store(
+            folder / f"starlette{threaded}{role_scopes}.sqlite3", threaded=threaded
+        ),
         mailer=AsyncOutbox(),
         hasher=AsyncStubHasher(),  # type: ignore[arg-type]
-        role_scopes=False,
+        role_scopes=role_scopes,
     )
 
     async def bare(request: object) -> PlainTextResponse:
@@ -239,8 +243,10 @@ async def _starlette_cost(n: int, folder: Path, *, threaded: bool) -> dict[str, 
     }
 
 
-def starlette_request_cost(n: int, folder: Path, *, threaded: bool) -> dict[str, float]:
-    return asyncio.run(_starlette_cost(n, folder, threaded=threaded))
+def starlette_request_cost(
+    n: int, folder: Path, *, threaded: bool, role_scopes: bool = False
+) -> dict[str, float]:
+    return asyncio.run(_starlette_cost(n, folder, threaded=threaded, role_scopes=role_scopes))
 
 
 # -- login and registration beyond the hash ----------------------------------------------------------
@@ -422,6 +428,7 @@ def main() -> None:
         flask = flask_request_cost(args.n, folder)
         starlette = starlette_request_cost(args.n, folder, threaded=True)
         aiosqlite = starlette_request_cost(args.n, folder, threaded=False)
+        with_roles = starlette_request_cost(args.n, folder, threaded=True, role_scopes=True)
         flows = flows_cost(max(args.n // 4, 200), folder)
         lags = {
             "sync store in threads": loop_lag(folder, threaded=True),
@@ -431,7 +438,14 @@ def main() -> None:
     print("doorward, medians on this machine (µs unless noted)")
     print("  SQLite file; Starlette on the sync store in worker threads (as the examples),")
     print("  and on aiosqlite (one thread round trip per driver call) for comparison")
-    for name, numbers in (("Flask", flask), ("Starlette", starlette), ("aiosqlite", aiosqlite)):
+    print("  (Starlette rows without role scopes; +roles: role:/perm: scopes, the default)")
+    rows = (
+        ("Flask", flask),
+        ("Starlette", starlette),
+        ("+roles", with_roles),
+        ("aiosqlite", aiosqlite),
+    )
+    for name, numbers in rows:
         print(
             f"  {name:9} bare {numbers['bare']:7.0f}  session {numbers['session']:7.0f} "
             f"(+{numbers['session'] - numbers['bare']:.0f})  token {numbers['token']:7.0f} "

@@ -9,6 +9,7 @@ translates ASGI requests to ``doorward.http.HttpRequest`` and ``HttpResponse`` b
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
@@ -167,8 +168,11 @@ class Doorward:
             scopes.append("fresh")
         if self.role_scopes:
             store = self.auth.store
-            scopes += [f"role:{r}" for r in sorted(await store.get_user_roles(identity.user))]
-            scopes += [f"perm:{p}" for p in sorted(await store.get_user_permissions(identity.user))]
+            roles, permissions = await asyncio.gather(
+                store.get_user_roles(identity.user), store.get_user_permissions(identity.user)
+            )
+            scopes += [f"role:{r}" for r in sorted(roles)]
+            scopes += [f"perm:{p}" for p in sorted(permissions)]
         return scopes
 
     def _endpoint(self, endpoint: str) -> Any:

@@ -74,6 +74,12 @@ class AsyncSQLAlchemyStore:
         )
         self._record_login_returning = self._record_login.returning(*self._users.columns)
         self._insert_credential = insert(credential.__table__)
+        role, user_role = models.role, models.user_role
+        self._roles_of_user = (
+            select(role.name, role.permissions)
+            .join(user_role, user_role.role_id == role.id)
+            .where(user_role.user_id == bindparam("uid"))
+        )
         self._by_secret_orm = (
             select(credential, user)
             .join(user, user.id == credential.user_id)
@@ -273,22 +279,18 @@ class AsyncSQLAlchemyStore:
                 )
                 return bool(result.rowcount)  # type: ignore[attr-defined]
 
-    async def _roles_of(self, user: Any) -> list[Any]:
-        models = self.models
+    async def _roles_of(self, user: Any) -> list[tuple[str, str]]:
+        """``(name, permissions)`` of each of the user's roles."""
         with translated("get_user_roles"):
-            async with self.sessions() as session:
-                result = await session.execute(
-                    select(models.role)
-                    .join(models.user_role, models.user_role.role_id == models.role.id)
-                    .where(models.user_role.user_id == user.id)
-                )
-                return list(result.scalars())
+            async with self.engine.connect() as connection:
+                result = await connection.execute(self._roles_of_user, {"uid": user.id})
+                return [(name, permissions) for name, permissions in result]
 
     async def get_user_roles(self, user: Any) -> frozenset[str]:
-        return frozenset(row.name for row in await self._roles_of(user))
+        return frozenset(name for name, _ in await self._roles_of(user))
 
     async def get_user_permissions(self, user: Any) -> frozenset[str]:
-        return frozenset(p for row in await self._roles_of(user) for p in row.permissions.split())
+        return frozenset(p for _, text in await self._roles_of(user) for p in text.split())
 
     # -- credentials ---------------------------------------------------------------------------
 

@@ -76,6 +76,12 @@ class SQLAlchemyStore:
         )
         self._record_login_returning = self._record_login.returning(*self._users.columns)
         self._insert_credential = insert(credential.__table__)
+        role, user_role = models.role, models.user_role
+        self._roles_of_user = (
+            select(role.name, role.permissions)
+            .join(user_role, user_role.role_id == role.id)
+            .where(user_role.user_id == bindparam("uid"))
+        )
         self._by_secret_orm = (
             select(credential, user)
             .join(user, user.id == credential.user_id)
@@ -275,22 +281,18 @@ class SQLAlchemyStore:
                 )
                 return bool(result.rowcount)  # type: ignore[attr-defined]
 
-    def _roles_of(self, user: Any) -> list[Any]:
-        models = self.models
+    def _roles_of(self, user: Any) -> list[tuple[str, str]]:
+        """``(name, permissions)`` of each of the user's roles."""
         with translated("get_user_roles"):
-            with self.sessions() as session:
-                result = session.execute(
-                    select(models.role)
-                    .join(models.user_role, models.user_role.role_id == models.role.id)
-                    .where(models.user_role.user_id == user.id)
-                )
-                return list(result.scalars())
+            with self.engine.connect() as connection:
+                result = connection.execute(self._roles_of_user, {"uid": user.id})
+                return [(name, permissions) for name, permissions in result]
 
     def get_user_roles(self, user: Any) -> frozenset[str]:
-        return frozenset(row.name for row in self._roles_of(user))
+        return frozenset(name for name, _ in self._roles_of(user))
 
     def get_user_permissions(self, user: Any) -> frozenset[str]:
-        return frozenset(p for row in self._roles_of(user) for p in row.permissions.split())
+        return frozenset(p for _, text in self._roles_of(user) for p in text.split())
 
     # -- credentials ---------------------------------------------------------------------------
 
