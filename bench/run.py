@@ -28,6 +28,7 @@ from pathlib import Path
 import httpx
 import sqlalchemy as sa
 from flask import Flask
+from sqlalchemy.ext.asyncio import create_async_engine
 from starlette.applications import Starlette
 from starlette.authentication import requires
 from starlette.responses import PlainTextResponse
@@ -109,9 +110,19 @@ def timed(fn: Callable[[], object], n: int) -> float:
 # -- per-request cost ---------------------------------------------------------------------------
 
 
-def flask_request_cost(n: int, folder: Path) -> dict[str, float]:
-    engine = sqlite_engine(f"sqlite:///{folder}/flask.sqlite3")
+def fresh_engine(folder: Path, name: str, postgres: str | None) -> sa.Engine:
+    """A SQLite file in ``folder``, or the PostgreSQL database at ``postgres`` emptied."""
+    if postgres is None:
+        engine = sqlite_engine(f"sqlite:///{folder}/{name}.sqlite3")
+    else:
+        engine = sa.create_engine(postgres, pool_size=10)
+        Base.metadata.drop_all(engine)
     Base.metadata.create_all(engine)
+    return engine
+
+
+def flask_request_cost(n: int, folder: Path, postgres: str | None = None) -> dict[str, float]:
+    engine = fresh_engine(folder, "flask", postgres)
     app = Flask(__name__)
     FlaskDoorward(
         app,
@@ -177,13 +188,23 @@ def async_sqlite_store(path: Path, *, threaded: bool) -> AsyncUserStore:
 
 
 async def _starlette_cost(
-    n: int, folder: Path, *, threaded: bool, role_scopes: bool = False
+    n: int,
+    folder: Path,
+    *,
+    threaded: bool,
+    role_scopes: bool = False,
+    postgres: str | None = None,
 ) -> dict[str, float]:
+    store: AsyncUserStore
+    if postgres is None:
+        path = folder / f"starlette{threaded}{role_scopes}.sqlite3"
+        store = async_sqlite_store(path, threaded=threaded)
+    else:
+        fresh_engine(folder, "starlette", postgres).dispose()
+        store = AsyncSQLAlchemyStore(create_async_engine(postgres, pool_size=10), default_models())
     doorward = StarletteDoorward(
         settings=settings(),
-        store=async_sqlite_store(
-            folder / f"starlette{threaded}{role_scopes}.sqlite3", threaded=threaded
-        ),
+        store=store,
         mailer=AsyncOutbox(),
         hasher=AsyncStubHasher(),  # type: ignore[arg-type]
         role_scopes=role_scopes,
@@ -244,9 +265,16 @@ async def _starlette_cost(
 
 
 def starlette_request_cost(
-    n: int, folder: Path, *, threaded: bool, role_scopes: bool = False
+    n: int,
+    folder: Path,
+    *,
+    threaded: bool,
+    role_scopes: bool = False,
+    postgres: str | None = None,
 ) -> dict[str, float]:
-    return asyncio.run(_starlette_cost(n, folder, threaded=threaded, role_scopes=role_scopes))
+    return asyncio.run(
+        _starlette_cost(n, folder, threaded=threaded, role_scopes=role_scopes, postgres=postgres)
+    )
 
 
 # -- login and registration beyond the hash ----------------------------------------------------------
@@ -422,6 +450,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--n", type=int, default=2000, help="requests per measure")
     parser.add_argument("--users", type=int, default=100_000, help="the large user count")
+    parser.add_argument(
+        "--postgres",
+        metavar="URL",
+        help="also measure per-request cost on this PostgreSQL database (emptied first), "
+        "e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -435,6 +469,14 @@ def main() -> None:
             "aiosqlite": loop_lag(folder, threaded=False),
         }
         sizes = scale(args.users, max(args.n // 4, 200), folder)
+        on_postgres = {}
+        if args.postgres:
+            on_postgres = {
+                "Flask": flask_request_cost(args.n, folder, args.postgres),
+                "Starlette": starlette_request_cost(
+                    args.n, folder, threaded=False, postgres=args.postgres
+                ),
+            }
     print("doorward, medians on this machine (µs unless noted)")
     print("  SQLite file; Starlette on the sync store in worker threads (as the examples),")
     print("  and on aiosqlite (one thread round trip per driver call) for comparison")
@@ -446,12 +488,31 @@ def main() -> None:
         ("aiosqlite", aiosqlite),
     )
     for name, numbers in rows:
-        print(
-            f"  {name:9} bare {numbers['bare']:7.0f}  session {numbers['session']:7.0f} "
-            f"(+{numbers['session'] - numbers['bare']:.0f})  token {numbers['token']:7.0f} "
-            f"(+{numbers['token'] - numbers['bare']:.0f})  "
-            f"in-process req/s ratio {numbers['bare'] / numbers['session']:.2f}x"
-        )
+        print_request_cost(name, numbers)
+    if on_postgres:
+        print("  PostgreSQL (psycopg 3; Starlette on the async store):")
+        for name, numbers in on_postgres.items():
+            print_request_cost(name, numbers)
+    _print_rest(args, flask, starlette, flows, lags, sizes)
+
+
+def print_request_cost(name: str, numbers: dict[str, float]) -> None:
+    print(
+        f"  {name:9} bare {numbers['bare']:7.0f}  session {numbers['session']:7.0f} "
+        f"(+{numbers['session'] - numbers['bare']:.0f})  token {numbers['token']:7.0f} "
+        f"(+{numbers['token'] - numbers['bare']:.0f})  "
+        f"in-process req/s ratio {numbers['bare'] / numbers['session']:.2f}x"
+    )
+
+
+def _print_rest(
+    args: argparse.Namespace,
+    flask: dict[str, float],
+    starlette: dict[str, float],
+    flows: dict[str, float],
+    lags: dict[str, dict[str, float]],
+    sizes: dict[str, float],
+) -> None:
     print(
         f"  login over HTTP, argon2 stubbed out (POST /auth/login, JSON, in-process): Flask "
         f"{flask['http_login']:.0f} µs, Starlette {starlette['http_login']:.0f} µs"
