@@ -26,6 +26,13 @@ __all__ = ["AsyncThreadedRateLimiter", "AsyncThreadedStore"]
 T = TypeVar("T")
 
 
+async def _in_thread(
+    executor: Executor | None, fn: Callable[..., T], /, *args: Any, **kwargs: Any
+) -> T:
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(executor, functools.partial(fn, *args, **kwargs))
+
+
 class AsyncThreadedStore:
     """The async face of a sync ``UserStore``."""
 
@@ -34,8 +41,7 @@ class AsyncThreadedStore:
         self.executor = executor
 
     async def _run(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.executor, functools.partial(fn, *args, **kwargs))
+        return await _in_thread(self.executor, fn, *args, **kwargs)
 
     async def create_user(self, new: NewUser) -> Any:
         return await self._run(self.store.create_user, new)
@@ -138,10 +144,7 @@ class AsyncThreadedRateLimiter:
         self.executor = executor
 
     async def hit(self, key: str, limit: RateLimit, now: datetime) -> float | None:
-        loop = asyncio.get_running_loop()
-        call = functools.partial(self.limiter.hit, key, limit, now)
-        return await loop.run_in_executor(self.executor, call)
+        return await _in_thread(self.executor, self.limiter.hit, key, limit, now)
 
     async def reset(self, key: str) -> None:
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self.executor, self.limiter.reset, key)
+        await _in_thread(self.executor, self.limiter.reset, key)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, bindparam, inspect, select
@@ -127,10 +127,9 @@ class CredentialLookup:
         return credential_from_row(_Row(values)), self.users.load(row[:split])
 
 
-def column_values(model: type[Any], values: Mapping[str, Any]) -> dict[str, Any]:
-    """Attribute values keyed by their columns' keys, the parameters of a Core ``INSERT``."""
-    attrs = inspect(model).column_attrs
-    return {attrs[key].columns[0].key: value for key, value in values.items()}
+def column_keys(model: type[Any]) -> dict[str, str]:
+    """Each mapped attribute's column key: how a Core ``INSERT`` names its parameters."""
+    return {p.key: p.columns[0].key for p in inspect(model).column_attrs}
 
 
 class _Row:

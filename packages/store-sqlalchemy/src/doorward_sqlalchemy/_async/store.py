@@ -21,7 +21,7 @@ from doorward_sqlalchemy._errors import translated
 from doorward_sqlalchemy._rows import (
     CredentialLookup,
     UserLoader,
-    column_values,
+    column_keys,
     credential_from_row,
     credential_values,
     id_value,
@@ -82,6 +82,7 @@ class AsyncSQLAlchemyStore:
         )
         self._record_login_returning = self._record_login.returning(*self._users.columns)
         self._insert_credential = insert(credential.__table__)
+        self._credential_columns = column_keys(credential)
         role, user_role = models.role, models.user_role
         self._roles_of_user = (
             select(role.name, role.permissions)
@@ -303,9 +304,9 @@ class AsyncSQLAlchemyStore:
     # -- credentials ---------------------------------------------------------------------------
 
     async def create_credential(self, credential: Credential) -> None:
-        values = column_values(
-            self.models.credential, credential_values(credential, self._uid(credential.user_id))
-        )
+        columns = self._credential_columns
+        found = credential_values(credential, self._uid(credential.user_id))
+        values = {columns[key]: value for key, value in found.items()}
         with translated("create_credential"):
             async with self.engine.begin() as connection:
                 await connection.execute(self._insert_credential, values)
