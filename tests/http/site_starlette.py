@@ -41,6 +41,17 @@ def make_site(settings, clock, store_factory=None) -> Site:
     stack = contextlib.ExitStack()
     portal = stack.enter_context(start_blocking_portal())
     store = portal.call(store_factory) if store_factory is not None else AsyncMemoryStore()
+
+    async def release() -> None:
+        # on the portal's loop, before it closes: no driver thread may call back into a closed loop
+        engine = getattr(store, "engine", None)
+        if engine is not None:
+            await engine.dispose()
+        database = getattr(store, "database", None)
+        if database is not None:
+            await database.client.close()
+
+    stack.callback(portal.call, release)
     outbox = AsyncOutbox()
     doorward = Doorward(settings=settings, store=store, mailer=outbox, clock=clock)
     app = Starlette(routes=[doorward.mount()], middleware=[doorward.middleware()])
