@@ -16,9 +16,11 @@ from doorward.exceptions import EmailTaken, NotFound
 from doorward.testing import (
     AsyncFlowsContract,
     AsyncMemoryStore,
+    AsyncProfilesContract,
     AsyncStoreContract,
     MemoryStore,
     MemoryUser,
+    ProfilesContract,
     StoreContract,
 )
 from doorward.testing._async._concurrency import run_concurrently as run_tasks
@@ -84,6 +86,30 @@ class TestMemoryStoreWithAppUser(StoreContract):
     @pytest.fixture
     def store(self) -> UserStore:
         return MemoryStore(user_factory=AppUser)
+
+    def extra_fields(self, email: str) -> dict[str, Any]:
+        return {"display_name": email.upper()}
+
+
+class TestMemoryProfiles(ProfilesContract):
+    """MemoryUser keeps application fields in ``extra``: any name but doorward's."""
+
+    open_profile_fields = True
+
+    @pytest.fixture
+    def store(self) -> UserStore:
+        return MemoryStore()
+
+    def read_extra(self, user: MemoryUser, name: str) -> Any:
+        return user.extra.get(name)
+
+
+class TestAsyncProfilesWithAppUser(AsyncProfilesContract):
+    """With the application's own user class, only its attributes can be written."""
+
+    @pytest.fixture
+    def store(self) -> AsyncUserStore:
+        return AsyncMemoryStore(user_factory=AppUser)
 
     def extra_fields(self, email: str) -> dict[str, Any]:
         return {"display_name": email.upper()}

@@ -14,9 +14,11 @@ from doorward.exceptions import ConfigurationError, StoreUnavailable
 from doorward.records import NewUser
 from doorward.testing import (
     AsyncFlowsContract,
+    AsyncProfilesContract,
     AsyncRateLimiterContract,
     AsyncStoreContract,
     FlowsContract,
+    ProfilesContract,
     RateLimiterContract,
     StoreContract,
 )
@@ -46,6 +48,26 @@ class TestMongoStore(StoreContract):
 
     def extra_fields(self, email):
         return {"display_name": email.split("@")[0], "tags": ["a", "b"]}
+
+
+class TestMongoProfiles(ProfilesContract):
+    """MongoStore writes application fields of a user document, never doorward's own."""
+
+    open_profile_fields = True
+
+    @pytest.fixture
+    def store(self, mongo_store):
+        return mongo_store
+
+
+class TestAsyncMongoProfiles(AsyncProfilesContract):
+    """AsyncMongoStore writes application fields of a user document, never doorward's own."""
+
+    open_profile_fields = True
+
+    @pytest.fixture
+    def store(self, async_mongo_store):
+        return async_mongo_store
 
 
 class TestAsyncMongoStore(AsyncStoreContract):

@@ -16,7 +16,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from doorward import Argon2Params, Auth, Role, Settings
 from doorward._sync.mailers import Outbox
 from doorward.clock import FrozenClock
-from doorward.testing import FlowsContract, StoreContract
+from doorward.testing import FlowsContract, ProfilesContract, StoreContract
 from doorward_sqlalchemy import (
     CredentialMixin,
     Models,
@@ -125,6 +125,14 @@ class TestStoreOnCustomModels(StoreContract):
 
     def extra_fields(self, email):
         return {"display_name": email.split("@")[0], "shoe_size": 37}
+
+
+class TestProfilesOnCustomModels(ProfilesContract):
+    """The profiles capability writes the app's own columns (renamed ones too), nothing else."""
+
+    @pytest.fixture
+    def store(self, app_store):
+        return app_store
 
 
 class TestFlowsOnCustomModels(FlowsContract):

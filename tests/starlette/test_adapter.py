@@ -154,7 +154,7 @@ def test_fastapi_dependencies():
     assert http.get("/sensitive").status_code == 200
     auth.clock.advance(660)
     assert http.get("/sensitive").status_code == 401
-    assert http.get("/sensitive").json()["detail"]["code"] == "reauth_required"
+    assert http.get("/sensitive").json()["error"]["code"] == "reauth_required"
 
 
 class DownStore:

@@ -5,14 +5,34 @@ The flows exist in two faces generated from one source: ``AsyncAuth`` for async 
 and a store implementing ``AsyncUserStore`` / ``UserStore``.
 """
 
+from doorward._async.context import AsyncContext
+from doorward._async.feature import AsyncFeature
 from doorward._async.memory import AsyncMemoryStore
-from doorward._async.protocols import AsyncMailer, AsyncPasswordHasher, AsyncUserStore
+from doorward._async.protocols import (
+    AsyncCredentials,
+    AsyncMailer,
+    AsyncPasswordHasher,
+    AsyncProfiles,
+    AsyncRoles,
+    AsyncUsers,
+    AsyncUserStore,
+)
 from doorward._async.ratelimit import AsyncMemoryRateLimiter, AsyncRateLimiter
 from doorward._async.service import AsyncAuth
-from doorward._async.views import ROUTES, AsyncViews
+from doorward._async.views import AsyncViews
 from doorward._rules import Identity, IssuedSession
+from doorward._sync.context import Context
+from doorward._sync.feature import Feature
 from doorward._sync.memory import MemoryStore
-from doorward._sync.protocols import Mailer, PasswordHasher, UserStore
+from doorward._sync.protocols import (
+    Credentials,
+    Mailer,
+    PasswordHasher,
+    Profiles,
+    Roles,
+    Users,
+    UserStore,
+)
 from doorward._sync.ratelimit import MemoryRateLimiter, RateLimiter
 from doorward._sync.service import Auth
 from doorward._sync.views import Views
@@ -21,7 +41,9 @@ from doorward.events import Events
 from doorward.hashing import Argon2Hasher, AsyncArgon2Hasher
 from doorward.mail import Mail
 from doorward.records import USER_FIELDS, Credential, NewUser, Role, UserLike
+from doorward.routing import Endpoint, Route, endpoint
 from doorward.settings import Argon2Params, RateLimit, Settings
+from doorward.web import Call, RequestState
 
 __version__ = "0.1.0"
 
@@ -29,29 +51,42 @@ __all__ = [
     # the async face
     "AsyncArgon2Hasher",
     "AsyncAuth",
+    "AsyncContext",
+    "AsyncCredentials",
+    "AsyncFeature",
     "AsyncMailer",
     "AsyncMemoryRateLimiter",
     "AsyncMemoryStore",
     "AsyncPasswordHasher",
+    "AsyncProfiles",
     "AsyncRateLimiter",
+    "AsyncRoles",
     "AsyncUserStore",
+    "AsyncUsers",
     "AsyncViews",
     # the sync face
     "Argon2Hasher",
     "Auth",
+    "Context",
+    "Credentials",
+    "Feature",
     "Mailer",
     "MemoryRateLimiter",
     "MemoryStore",
     "PasswordHasher",
+    "Profiles",
     "RateLimiter",
+    "Roles",
     "UserStore",
+    "Users",
     "Views",
     # shared
-    "ROUTES",
     "USER_FIELDS",
     "Argon2Params",
+    "Call",
     "Clock",
     "Credential",
+    "Endpoint",
     "Events",
     "FrozenClock",
     "Identity",
@@ -59,8 +94,11 @@ __all__ = [
     "Mail",
     "NewUser",
     "RateLimit",
+    "RequestState",
     "Role",
+    "Route",
     "Settings",
     "SystemClock",
     "UserLike",
+    "endpoint",
 ]

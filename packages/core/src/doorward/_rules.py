@@ -16,13 +16,15 @@ class IssuedSession:
     """A new login on one device: the cookie values to set, once.
 
     ``token`` goes into the session cookie; ``remember_token`` (when remember-me was asked
-    for) into the remember-me cookie, which lives ``remember_max_age`` seconds.
+    for) into the remember-me cookie, which lives ``remember_max_age`` seconds. ``user`` is
+    the user as stored when the session began.
     """
 
     token: str
     credential: Credential
     remember_token: str | None = None
     remember_max_age: int | None = None
+    user: Any = attrs.field(default=None, eq=False, repr=False)
 
 
 @attrs.frozen(kw_only=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 __all__ = ["EVENT_NAMES", "Events", "Handler", "safe_for_log"]
@@ -64,10 +64,15 @@ class Events:
     def __init__(self) -> None:
         self._handlers: dict[str, list[Handler]] = {}
         self._lock = threading.Lock()
+        self.names: set[str] = set(EVENT_NAMES)
+
+    def declare(self, names: Iterable[str]) -> None:
+        """Make a feature's own events known, so handlers can connect to them."""
+        self.names.update(names)
 
     def connect(self, name: str, handler: Handler) -> None:
         """Call ``handler(name, **fields)`` whenever ``name`` is emitted."""
-        if name not in EVENT_NAMES and name != "*":
+        if name not in self.names and name != "*":
             raise ValueError(f"unknown event {name!r}")
         with self._lock:
             self._handlers.setdefault(name, []).append(handler)

@@ -13,7 +13,7 @@ import math
 import re
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 import attrs
 
@@ -63,6 +63,11 @@ class HttpRequest:
     def content_type(self) -> str:
         """The media type without parameters, lower case."""
         return self.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+    @property
+    def target(self) -> str:
+        """The path with its query, as a same-origin ``next`` back to this request."""
+        return self.path + (f"?{urlencode(dict(self.query))}" if self.query else "")
 
     @property
     def bearer_token(self) -> str | None:

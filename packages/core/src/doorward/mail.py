@@ -14,6 +14,7 @@ import html
 import string
 from collections.abc import Mapping, Sequence
 from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 import attrs
@@ -56,15 +57,39 @@ class MailTemplates:
         directories: Sequence[str | Path] = (),
         overrides: Mapping[str, str] | None = None,
     ) -> None:
+        self._directories = tuple(directories)
+        self._overrides = dict(overrides or {})
         self._templates: dict[str, string.Template] = {}
+        self._placeholders: dict[str, frozenset[str]] = {}
         bundled = resources.files("doorward").joinpath("templates/mail")
         for kind in KINDS:
-            for part in _PARTS:
-                name = f"{kind}.{part}"
-                text = self._find(name, directories, overrides or {})
-                if text is None:
-                    text = bundled.joinpath(name).read_text("utf-8")
-                self._templates[name] = _checked(name, text)
+            self.add_kind(kind, bundled)
+
+    def add_kind(
+        self,
+        kind: str,
+        folder: Traversable,
+        placeholders: frozenset[str] = PLACEHOLDERS,
+    ) -> None:
+        """Load the three templates of a feature's mail kind: the app's first, then ``folder``.
+
+        ``placeholders`` are the names its templates may use (checked now: a template with
+        another stops start-up). Adding a kind twice keeps the first.
+        """
+        if kind in self._placeholders:
+            return
+        known = PLACEHOLDERS | placeholders
+        for part in _PARTS:
+            name = f"{kind}.{part}"
+            text = self._find(name, self._directories, self._overrides)
+            if text is None:
+                text = folder.joinpath(name).read_text("utf-8")
+            self._templates[name] = _checked(name, text, known)
+        self._placeholders[kind] = known
+
+    def placeholders(self, kind: str) -> frozenset[str]:
+        """The names the templates of ``kind`` may use."""
+        return self._placeholders.get(kind, PLACEHOLDERS)
 
     @staticmethod
     def _find(
@@ -83,15 +108,15 @@ class MailTemplates:
         return self._templates[f"{kind}.{part}"].substitute(values)
 
 
-def _checked(name: str, text: str) -> string.Template:
+def _checked(name: str, text: str, known: frozenset[str] = PLACEHOLDERS) -> string.Template:
     template = string.Template(text)
     if not template.is_valid():
         raise ConfigurationError(f"mail template {name} has a malformed placeholder")
-    unknown = set(template.get_identifiers()) - PLACEHOLDERS
+    unknown = set(template.get_identifiers()) - known
     if unknown:
         raise ConfigurationError(
             f"mail template {name} uses unknown placeholders {sorted(unknown)}; "
-            f"known: {sorted(PLACEHOLDERS)}"
+            f"known: {sorted(known)}"
         )
     if name.endswith(".subject") and ("\n" in text.strip() or "\r" in text):
         raise ConfigurationError(f"mail template {name} must be one line")
@@ -102,7 +127,7 @@ def render_mail(
     kind: str, *, to: str, context: Mapping[str, str], templates: MailTemplates
 ) -> Mail:
     """Render one mail. Values are HTML-escaped in the HTML part; the subject stays one line."""
-    values = {key: str(context.get(key, "")) for key in PLACEHOLDERS}
+    values = {key: str(context.get(key, "")) for key in templates.placeholders(kind)}
     subject = " ".join(templates.render(kind, "subject", values).split())
     text = templates.render(kind, "txt", values)
     escaped = {key: html.escape(value, quote=True) for key, value in values.items()}

@@ -117,6 +117,10 @@ class Settings:
     site_name: str = ""
     #: Request bodies larger than this are refused with 413.
     max_body_size: int = 65536
+    #: Features switched off by name (``registration``, ``passwords``, ``email_change``,
+    #: ``api_tokens``, ``sessions``, ``roles``, or an added feature's): their routes are 404
+    #: and the store needs none of their capabilities.
+    disabled_features: frozenset[str] = attrs.field(default=frozenset(), converter=frozenset)
 
     # passwords (PW-01..PW-04, PW-08)
     password_min_length: int = 15

@@ -9,7 +9,7 @@ from flask.cli import with_appcontext
 
 from doorward import Role
 from doorward.exceptions import DoorwardError
-from doorward_flask.extension import state
+from doorward_flask._state import state
 
 __all__ = ["doorward_cli"]
 
@@ -102,7 +102,7 @@ def roles() -> None:
 def create_role(name: str, description: str, permissions: tuple[str, ...]) -> None:
     """Create a role (or replace its description and permissions)."""
     role = Role(name=name, description=description, permissions=frozenset(permissions))
-    _run(lambda: state().auth.store.save_role(role))
+    _run(lambda: state().auth.save_role(role))
     click.echo(f"saved role {name}")
 
 
@@ -130,8 +130,19 @@ def remove_role(email: str, name: str) -> None:
 @with_appcontext
 def list_roles() -> None:
     """List the roles and their permissions."""
-    for role in state().auth.store.list_roles():
+    for role in state().auth.list_roles():
         click.echo(f"{role.name}\t{' '.join(sorted(role.permissions))}\t{role.description}")
+
+
+@roles.command("delete")
+@click.argument("name")
+@click.confirmation_option(prompt="Delete this role and take it from everyone?")
+@with_appcontext
+def delete_role(name: str) -> None:
+    """Delete a role; everyone who had it loses it."""
+    if not state().auth.delete_role(name):
+        raise click.ClickException(f"no role named {name}")
+    click.echo(f"deleted role {name}")
 
 
 @doorward_cli.group("tokens")

@@ -6,7 +6,7 @@ from typing import Any
 
 from werkzeug.local import LocalProxy
 
-from doorward_flask.extension import current_identity
+from doorward_flask._state import current_identity
 
 __all__ = ["AnonymousUser", "current_user"]
 
@@ -34,5 +34,6 @@ def _current_user() -> Any:
     return identity.user if identity is not None else ANONYMOUS
 
 
-#: The logged-in user (your model's object), usable in views and templates.
+#: The logged-in user (your model's object), usable in views and templates; the request
+#: is identified the first time it is used.
 current_user: Any = LocalProxy(_current_user)

@@ -19,7 +19,8 @@ from doorward.events import EVENT_NAMES
 __all__ = ["connect_signals", "signals"]
 
 _namespace = Namespace()
-#: One signal per core event; the sender is the Flask app.
+#: One signal per core event; the sender is the Flask app. A feature's own events get a
+#: signal of the same name too: ``signals.get(name)`` or ``flask.signals`` by name.
 signals: dict[str, NamedSignal] = {name: _namespace.signal(name) for name in sorted(EVENT_NAMES)}
 
 
@@ -27,6 +28,6 @@ def connect_signals(app: Flask, auth: Auth) -> None:
     """Re-emit the core's events of ``auth`` as signals sent by ``app``."""
 
     def forward(name: str, **fields: Any) -> None:
-        signals[name].send(app, **fields)
+        _namespace.signal(name).send(app, **fields)
 
     auth.events.connect("*", forward)

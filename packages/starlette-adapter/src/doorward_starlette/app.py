@@ -26,39 +26,36 @@ from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from doorward import (
-    ROUTES,
     AsyncAuth,
     AsyncMailer,
     AsyncPasswordHasher,
     AsyncRateLimiter,
-    AsyncUserStore,
     AsyncViews,
     Clock,
     Identity,
+    RequestState,
     Settings,
 )
-from doorward._async.mailers import mailer_from_url
-from doorward.exceptions import (
-    DoorwardError,
-    PayloadTooLarge,
-    StoreUnavailable,
-    ValidationFailed,
+from doorward import (
+    Route as DoorwardRoute,
 )
-from doorward.http import Cookie, HttpRequest, HttpResponse, error_response, wants_json
+from doorward._async.mailers import mailer_from_url
+from doorward.exceptions import ConfigurationError, DoorwardError, PayloadTooLarge, ValidationFailed
+from doorward.http import HttpRequest, HttpResponse, error_response, wants_json
 
-__all__ = ["Doorward", "DoorwardMiddleware", "DoorwardUser", "RequestState"]
+__all__ = ["Doorward", "DoorwardMiddleware", "DoorwardUser", "Refused", "RequestState"]
 
 SCOPE_KEY = "doorward"
 APP_KEY = "doorward.app"
 
 
-@attrs.define
-class RequestState:
-    """What doorward learned about a request (``request.scope["doorward"]``)."""
+class Refused(Exception):
+    """Raised by guards outside a route handler (FastAPI dependencies); the middleware
+    answers with ``response``, the core's refusal (the contract's error body)."""
 
-    identity: Identity | None = None
-    cookies: list[Cookie] = attrs.field(factory=list)
-    error: StoreUnavailable | None = None
+    def __init__(self, response: HttpResponse) -> None:
+        super().__init__(response.status)
+        self.response = response
 
 
 class DoorwardUser:
@@ -111,8 +108,8 @@ class Doorward:
     def __init__(
         self,
         *,
-        settings: Settings,
-        store: AsyncUserStore,
+        settings: Settings | None = None,
+        store: Any = None,
         mailer: AsyncMailer | None = None,
         mail_url: str = "console://",
         hasher: AsyncPasswordHasher | None = None,
@@ -120,20 +117,32 @@ class Doorward:
         limiter: AsyncRateLimiter | None = None,
         template_directories: Sequence[str | Path] = (),
         role_scopes: bool = True,
+        auth: AsyncAuth | None = None,
     ) -> None:
-        self.settings = settings
-        self.auth = AsyncAuth(
-            settings,
-            store,
-            mailer=mailer or mailer_from_url(mail_url),
-            hasher=hasher,
-            clock=clock,
-            limiter=limiter,
-        )
-        self.views = AsyncViews(self.auth)
-        self.role_scopes = role_scopes
+        if auth is not None and not isinstance(auth, AsyncAuth):
+            raise TypeError(
+                f"Starlette needs a doorward.AsyncAuth (the async face), not {type(auth).__name__}"
+            )
+        if auth is None:
+            if settings is None or store is None:
+                raise ConfigurationError("Doorward needs settings= and store= (or auth=)")
+            auth = AsyncAuth(
+                settings,
+                store,
+                mailer=mailer or mailer_from_url(mail_url),
+                hasher=hasher,
+                clock=clock,
+                limiter=limiter,
+            )
+        elif any(x is not None for x in (settings, store, mailer, hasher)):
+            raise ConfigurationError("give Doorward either auth= or settings=/store=..., not both")
+        self.auth = auth
+        self.settings = auth.settings
+        self.views = AsyncViews(auth)
+        self.role_scopes = role_scopes and auth.enabled("roles")
         bundled = str(resources.files("doorward").joinpath("templates/html"))
-        loader = jinja2.FileSystemLoader([*map(str, template_directories), bundled])
+        folders = [str(f.page_folder) for f in auth.features.values() if f.page_folder is not None]
+        loader = jinja2.FileSystemLoader([*map(str, template_directories), *folders, bundled])
         env = jinja2.Environment(loader=loader, autoescape=True)
         self.templates = Jinja2Templates(env=env, context_processors=[_user_context])
 
@@ -142,8 +151,13 @@ class Doorward:
     def mount(self) -> Mount:
         """The auth routes under ``settings.url_prefix``."""
         routes = [
-            Route(path, self._endpoint(endpoint), methods=[method], name=f"doorward:{endpoint}")
-            for method, path, endpoint in ROUTES
+            Route(
+                route.path,
+                self._endpoint(route),
+                methods=[route.method],
+                name=f"doorward:{route.name}",
+            )
+            for route in self.views.routes
         ]
         return Mount(self.settings.url_prefix, routes=routes)
 
@@ -155,11 +169,7 @@ class Doorward:
 
     async def identify(self, connection: HTTPConnection) -> RequestState:
         """Authenticate a request or websocket (the middleware does this once per request)."""
-        try:
-            identity, cookies = await self.views.identify(credentials_request(connection))
-        except StoreUnavailable as exc:
-            return RequestState(error=exc)
-        return RequestState(identity=identity, cookies=cookies)
+        return await self.views.request_state(credentials_request(connection))
 
     async def scopes(self, identity: Identity | None) -> list[str]:
         """``authenticated``, ``fresh``, and with ``role_scopes`` the roles and permissions."""
@@ -169,15 +179,14 @@ class Doorward:
         if identity.fresh:
             scopes.append("fresh")
         if self.role_scopes:
-            store = self.auth.store
             roles, permissions = await asyncio.gather(
-                store.get_user_roles(identity.user), store.get_user_permissions(identity.user)
+                self.auth.roles_of(identity.user), self.auth.permissions_of(identity.user)
             )
             scopes += [f"role:{r}" for r in sorted(roles)]
             scopes += [f"perm:{p}" for p in sorted(permissions)]
         return scopes
 
-    def _endpoint(self, endpoint: str) -> Any:
+    def _endpoint(self, route: DoorwardRoute) -> Any:
         async def handle(request: Request) -> Response:
             state = await request_state(self, request)
             try:
@@ -188,10 +197,10 @@ class Doorward:
                 result = error_response(exc, json_body=wants_json(head_request(request)))
                 return self.to_response(request, result)
             params = {key: str(value) for key, value in request.path_params.items()}
-            result = await self.views.dispatch(endpoint, incoming, state.identity, params)
+            result = await self.views.dispatch(route, incoming, state.identity, params)
             return self.to_response(request, result)
 
-        handle.__name__ = endpoint
+        handle.__name__ = route.name
         return handle
 
     def to_response(self, request: Request, result: HttpResponse) -> Response:
@@ -235,27 +244,39 @@ class DoorwardMiddleware:
         identity = state.identity
         scope["user"] = DoorwardUser(identity) if identity is not None else _Anonymous()
         scope["auth"] = AuthCredentials(await self.doorward.scopes(identity))
-        if not state.cookies:
-            await self.app(scope, receive, send)
-            return
+        started = False
 
         async def send_with_cookies(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                taken = {
-                    value.split(b"=", 1)[0].decode("latin-1")
-                    for key, value in headers
-                    if key.lower() == b"set-cookie"
-                }
-                headers += [
-                    (b"set-cookie", cookie.header().encode("latin-1"))
-                    for cookie in state.cookies
-                    if cookie.name not in taken
-                ]
-                message = {**message, "headers": headers}
+                started = True
+                if state.cookies:
+                    message = {**message, "headers": _with_cookies(message, state)}
             await send(message)
 
-        await self.app(scope, receive, send_with_cookies)
+        try:
+            await self.app(scope, receive, send_with_cookies)
+        except Refused as refused:
+            if started or scope["type"] != "http":
+                raise
+            answer = self.doorward.to_response(Request(scope, receive), refused.response)
+            await answer(scope, receive, send_with_cookies)
+
+
+def _with_cookies(message: Message, state: RequestState) -> list[tuple[bytes, bytes]]:
+    """The response headers plus the cookies identification decided (unless already set)."""
+    headers = list(message.get("headers", []))
+    taken = {
+        value.split(b"=", 1)[0].decode("latin-1")
+        for key, value in headers
+        if key.lower() == b"set-cookie"
+    }
+    headers += [
+        (b"set-cookie", cookie.header().encode("latin-1"))
+        for cookie in state.cookies
+        if cookie.name not in taken
+    ]
+    return headers
 
 
 async def request_state(doorward: Doorward, connection: HTTPConnection) -> RequestState:

@@ -76,6 +76,22 @@ def text(value: object) -> str | None:
     return value if isinstance(value, str) and "\x00" not in value else None
 
 
+def profile_changes(changes: Mapping[str, Any]) -> dict[str, Any]:
+    """A ``$set`` document of application fields: plain names, none of doorward's (IV-02)."""
+    refused = sorted(
+        name
+        for name in changes
+        if not isinstance(name, str)
+        or not name.isidentifier()
+        or name.startswith("_")
+        or name in _DOCUMENTED
+        or name in {"id", "roles"}
+    )
+    if refused:
+        raise ValueError(f"not application fields: {refused}")
+    return dict(changes)
+
+
 def user_changes(changes: Mapping[str, Any]) -> dict[str, Any]:
     """A ``$set`` document of documented fields only."""
     unknown = set(changes) - _DOCUMENTED

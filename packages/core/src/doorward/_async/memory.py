@@ -153,6 +153,25 @@ class AsyncMemoryStore:
             user_id, stored = self._stored(user)
             return self._apply(user_id, stored, changes)
 
+    async def update_profile(self, user: Any, changes: Mapping[str, Any]) -> Any:
+        """Write application fields: into ``extra`` of a ``MemoryUser``, else as attributes."""
+        reserved = sorted(set(changes) & {*USER_FIELDS, "extra"})
+        if reserved:
+            raise ValueError(f"not application fields: {reserved}")
+        _require_aware(*changes.values())
+        with self._lock:
+            user_id, stored = self._stored(user)
+            updated = copy.copy(stored)
+            if isinstance(updated, MemoryUser):
+                updated.extra = {**updated.extra, **changes}
+            else:
+                for name, value in changes.items():
+                    if not hasattr(updated, name):
+                        raise ValueError(f"the user model has no field {name!r}")
+                    setattr(updated, name, value)
+            self._users[user_id] = updated
+            return copy.deepcopy(updated)
+
     async def compare_and_set_stamp(
         self, user: Any, expected_stamp: str, changes: Mapping[str, Any]
     ) -> Any | None:
@@ -325,6 +344,22 @@ class AsyncMemoryStore:
                 return False
             self._drop_credential(credential)
             return True
+
+    async def rebind_credentials(
+        self, user_id: str, old_stamp: str, new_stamp: str, *, except_id: str | None = None
+    ) -> int:
+        """Move the user's credentials of ``old_stamp`` to ``new_stamp``, except one."""
+        with self._lock:
+            moved = [
+                credential
+                for credential in self._credentials.values()
+                if credential.user_id == user_id
+                and credential.stamp == old_stamp
+                and credential.id != except_id
+            ]
+            for credential in moved:
+                self._credentials[credential.id] = attrs.evolve(credential, stamp=new_stamp)
+            return len(moved)
 
     async def delete_credentials(
         self,

@@ -13,11 +13,19 @@ from typing import Any, Protocol
 from doorward.mail import Mail
 from doorward.records import Credential, CredentialKind, NewUser, Role
 
-__all__ = ["AsyncMailer", "AsyncPasswordHasher", "AsyncUserStore"]
+__all__ = [
+    "AsyncCredentials",
+    "AsyncMailer",
+    "AsyncPasswordHasher",
+    "AsyncProfiles",
+    "AsyncRoles",
+    "AsyncUserStore",
+    "AsyncUsers",
+]
 
 
-class AsyncUserStore(Protocol):
-    """Where users, roles and credentials live.
+class AsyncUsers(Protocol):
+    """The users capability, the only one every store needs.
 
     Every method is one atomic operation: a store never leaves half a change behind
     (a failure raises and the old state is intact). Users are the application's own
@@ -25,10 +33,8 @@ class AsyncUserStore(Protocol):
     Errors of the database driver are raised as ``doorward.exceptions.StoreUnavailable``
     with no driver message; a duplicate normalised email as ``EmailTaken``.
 
-    ``doorward.testing`` holds the contract suite that checks every rule below.
+    ``doorward.testing.AsyncUsersContract`` checks every rule below.
     """
-
-    # -- users -------------------------------------------------------------------------
 
     async def create_user(self, new: NewUser) -> Any:
         """Insert a user with ``new.as_fields()`` and return the application's object.
@@ -81,13 +87,31 @@ class AsyncUserStore(Protocol):
         ``failed_logins = 0`` and ``last_failed_login_at = None``.
         """
 
-    # -- roles -------------------------------------------------------------------------
+
+class AsyncProfiles(Protocol):
+    """The profiles capability: writing the application's own fields of a user.
+
+    For features (and apps) that keep fields of their own on the user model, such as the
+    version of the terms a user accepted. doorward's fields never change this way.
+    ``doorward.testing.AsyncProfilesContract`` checks every rule below.
+    """
+
+    async def update_profile(self, user: Any, changes: Mapping[str, Any]) -> Any:
+        """Set application fields (names the user model has, none of ``USER_FIELDS``).
+
+        Return the user with the new values. A name of ``USER_FIELDS``, or one the model
+        does not have, raises ``ValueError`` and writes nothing. One atomic update.
+        """
+
+
+class AsyncRoles(Protocol):
+    """The roles capability: named roles with permissions, and users' memberships.
+
+    ``doorward.testing.AsyncRolesContract`` checks every rule below.
+    """
 
     async def save_role(self, role: Role) -> Role:
         """Create the role, or replace the description and permissions of an existing one."""
-
-    async def get_role(self, name: str) -> Role | None:
-        """The role with this exact name, or ``None``."""
 
     async def list_roles(self) -> list[Role]:
         """All roles, sorted by name."""
@@ -107,7 +131,12 @@ class AsyncUserStore(Protocol):
     async def get_user_permissions(self, user: Any) -> frozenset[str]:
         """The union of the permissions of the user's roles."""
 
-    # -- credentials (sessions, remember-me tokens, API tokens) ---------------------------
+
+class AsyncCredentials(Protocol):
+    """The credentials capability: sessions, remember-me tokens and API tokens, stored hashed.
+
+    ``doorward.testing.AsyncCredentialsContract`` checks every rule below.
+    """
 
     async def create_credential(self, credential: Credential) -> None:
         """Store the record. ``(kind, secret_hash)`` and ``id`` are unique."""
@@ -149,8 +178,28 @@ class AsyncUserStore(Protocol):
     ) -> int:
         """Delete the user's credentials of these kinds, except one; return how many."""
 
+    async def rebind_credentials(
+        self, user_id: str, old_stamp: str, new_stamp: str, *, except_id: str | None = None
+    ) -> int:
+        """Move the user's credentials issued under ``old_stamp`` to ``new_stamp``, except one.
+
+        One atomic update (``UPDATE ... SET stamp = :new WHERE user_id = ? AND stamp = :old
+        AND id <> :except``); credentials of any other stamp stay dead. Return how many moved.
+        Used after a password change that keeps the other sessions (``end_sessions_on_change``
+        off).
+        """
+
     async def delete_expired_credentials(self, now: datetime) -> int:
         """Delete every credential whose ``expires_at`` is before ``now``; return how many."""
+
+
+class AsyncUserStore(AsyncUsers, AsyncRoles, AsyncCredentials, Protocol):
+    """A store with the capabilities the built-in features use (users, roles, credentials).
+
+    A store may implement fewer: each feature names the capabilities it needs, and
+    ``AsyncAuth`` refuses to start a feature whose capability the store lacks, naming the
+    missing methods. ``doorward.testing.AsyncStoreContract`` runs all three suites.
+    """
 
 
 class AsyncPasswordHasher(Protocol):

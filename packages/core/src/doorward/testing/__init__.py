@@ -1,7 +1,10 @@
 """Test helpers for applications and store authors.
 
 Subclass ``AsyncStoreContract`` / ``StoreContract`` with a ``store`` fixture yielding a
-fresh store to check it against every rule of the store protocol (races included), and
+fresh store to check it against every rule of the store protocol (races included), or one
+capability's suite (``AsyncUsersContract``, ``AsyncRolesContract``,
+``AsyncCredentialsContract``, ``AsyncProfilesContract`` and their sync twins) for a store
+that implements only some; and
 ``AsyncFlowsContract`` / ``FlowsContract`` to run every flow end to end on it;
 ``AsyncRateLimiterContract`` / ``RateLimiterContract`` check a rate limiter. They need
 pytest and pytest-asyncio (``pip install doorward[testing]``). The in-memory stores are
@@ -13,22 +16,42 @@ from doorward._memory_user import MemoryUser
 from doorward._sync.memory import MemoryStore
 from doorward.testing._async.flows_contract import AsyncFlowsContract
 from doorward.testing._async.limiter_contract import AsyncRateLimiterContract
-from doorward.testing._async.store_contract import AsyncStoreContract
+from doorward.testing._async.store_contract import (
+    AsyncCredentialsContract,
+    AsyncProfilesContract,
+    AsyncRolesContract,
+    AsyncStoreContract,
+    AsyncUsersContract,
+)
 from doorward.testing._sync.flows_contract import FlowsContract
 from doorward.testing._sync.limiter_contract import RateLimiterContract
-from doorward.testing._sync.store_contract import StoreContract
+from doorward.testing._sync.store_contract import (
+    CredentialsContract,
+    ProfilesContract,
+    RolesContract,
+    StoreContract,
+    UsersContract,
+)
 
 __all__ = [
     # the async face
+    "AsyncCredentialsContract",
     "AsyncFlowsContract",
     "AsyncMemoryStore",
     "AsyncRateLimiterContract",
+    "AsyncProfilesContract",
+    "AsyncRolesContract",
     "AsyncStoreContract",
+    "AsyncUsersContract",
     # the sync face
+    "CredentialsContract",
     "FlowsContract",
     "MemoryStore",
     "RateLimiterContract",
+    "ProfilesContract",
+    "RolesContract",
     "StoreContract",
+    "UsersContract",
     # shared
     "MemoryUser",
 ]

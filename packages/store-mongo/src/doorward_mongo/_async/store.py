@@ -30,6 +30,7 @@ from doorward_mongo._documents import (
     credential_from,
     login_pipeline,
     object_id,
+    profile_changes,
     role_from,
     text,
     translated,
@@ -141,6 +142,19 @@ class AsyncMongoStore:
             document = await self.users.find_one_and_update(
                 {"_id": self._oid(user)},
                 {"$set": user_changes(changes)},
+                return_document=ReturnDocument.AFTER,
+            )
+        if document is None:
+            raise NotFound
+        return self._user(document)
+
+    async def update_profile(self, user: Any, changes: Mapping[str, Any]) -> Any:
+        await self._ready()
+        document_changes = profile_changes(changes)
+        with translated("update_profile"):
+            document = await self.users.find_one_and_update(
+                {"_id": self._oid(user)},
+                {"$set": document_changes},
                 return_document=ReturnDocument.AFTER,
             )
         if document is None:
@@ -355,6 +369,19 @@ class AsyncMongoStore:
         with translated("delete_credentials"):
             result = await self.credentials.delete_many(query)
         return int(result.deleted_count)
+
+    async def rebind_credentials(
+        self, user_id: str, old_stamp: str, new_stamp: str, *, except_id: str | None = None
+    ) -> int:
+        key = object_id(user_id)
+        if key is None:
+            return 0
+        query: Document = {"user_id": key, "stamp": old_stamp}
+        if except_id is not None:
+            query["_id"] = {"$ne": str(except_id)}
+        with translated("rebind_credentials"):
+            result = await self.credentials.update_many(query, {"$set": {"stamp": new_stamp}})
+        return int(result.modified_count)
 
     async def delete_expired_credentials(self, now: datetime) -> int:
         with translated("delete_expired_credentials"):

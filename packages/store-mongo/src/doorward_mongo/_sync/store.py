@@ -31,6 +31,7 @@ from doorward_mongo._documents import (
     credential_from,
     login_pipeline,
     object_id,
+    profile_changes,
     role_from,
     text,
     translated,
@@ -142,6 +143,19 @@ class MongoStore:
             document = self.users.find_one_and_update(
                 {"_id": self._oid(user)},
                 {"$set": user_changes(changes)},
+                return_document=ReturnDocument.AFTER,
+            )
+        if document is None:
+            raise NotFound
+        return self._user(document)
+
+    def update_profile(self, user: Any, changes: Mapping[str, Any]) -> Any:
+        self._ready()
+        document_changes = profile_changes(changes)
+        with translated("update_profile"):
+            document = self.users.find_one_and_update(
+                {"_id": self._oid(user)},
+                {"$set": document_changes},
                 return_document=ReturnDocument.AFTER,
             )
         if document is None:
@@ -356,6 +370,19 @@ class MongoStore:
         with translated("delete_credentials"):
             result = self.credentials.delete_many(query)
         return int(result.deleted_count)
+
+    def rebind_credentials(
+        self, user_id: str, old_stamp: str, new_stamp: str, *, except_id: str | None = None
+    ) -> int:
+        key = object_id(user_id)
+        if key is None:
+            return 0
+        query: Document = {"user_id": key, "stamp": old_stamp}
+        if except_id is not None:
+            query["_id"] = {"$ne": str(except_id)}
+        with translated("rebind_credentials"):
+            result = self.credentials.update_many(query, {"$set": {"stamp": new_stamp}})
+        return int(result.modified_count)
 
     def delete_expired_credentials(self, now: datetime) -> int:
         with translated("delete_expired_credentials"):

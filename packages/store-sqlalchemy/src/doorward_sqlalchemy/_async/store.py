@@ -16,7 +16,7 @@ from sqlalchemy import bindparam, delete, func, insert, inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from doorward.exceptions import NotFound
-from doorward.records import Credential, CredentialKind, NewUser, Role
+from doorward.records import USER_FIELDS, Credential, CredentialKind, NewUser, Role
 from doorward_sqlalchemy._errors import translated
 from doorward_sqlalchemy._rows import (
     CredentialLookup,
@@ -145,6 +145,13 @@ class AsyncSQLAlchemyStore:
                     setattr(stored, key, value)
                 await session.flush()
             return stored
+
+    async def update_profile(self, user: Any, changes: Mapping[str, Any]) -> Any:
+        columns = inspect(self.models.user).column_attrs.keys()
+        refused = sorted((set(changes) & set(USER_FIELDS)) | (set(changes) - set(columns)))
+        if refused:
+            raise ValueError(f"not application fields of {self.models.user.__name__}: {refused}")
+        return await self.update_user(user, changes)
 
     async def compare_and_set_stamp(
         self, user: Any, expected_stamp: str, changes: Mapping[str, Any]
@@ -392,6 +399,26 @@ class AsyncSQLAlchemyStore:
         if except_id is not None:
             statement = statement.where(model.id != except_id)
         with translated("delete_credentials"):
+            async with self.sessions.begin() as session:
+                result = await session.execute(statement)
+                return int(result.rowcount)  # type: ignore[attr-defined]
+
+    async def rebind_credentials(
+        self, user_id: str, old_stamp: str, new_stamp: str, *, except_id: str | None = None
+    ) -> int:
+        model = self.models.credential
+        key = self._uid(user_id)
+        if key is None:
+            return 0
+        statement = (
+            update(model)
+            .where(model.user_id == key, model.stamp == old_stamp)
+            .values(stamp=new_stamp)
+            .execution_options(synchronize_session=False)
+        )
+        if except_id is not None:
+            statement = statement.where(model.id != except_id)
+        with translated("rebind_credentials"):
             async with self.sessions.begin() as session:
                 result = await session.execute(statement)
                 return int(result.rowcount)  # type: ignore[attr-defined]

@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
 
 from doorward.exceptions import NotFound
-from doorward.records import Credential, CredentialKind, NewUser, Role
+from doorward.records import USER_FIELDS, Credential, CredentialKind, NewUser, Role
 from doorward_sqlalchemy._errors import translated
 from doorward_sqlalchemy._rows import (
     CredentialLookup,
@@ -147,6 +147,13 @@ class SQLAlchemyStore:
                     setattr(stored, key, value)
                 session.flush()
             return stored
+
+    def update_profile(self, user: Any, changes: Mapping[str, Any]) -> Any:
+        columns = inspect(self.models.user).column_attrs.keys()
+        refused = sorted((set(changes) & set(USER_FIELDS)) | (set(changes) - set(columns)))
+        if refused:
+            raise ValueError(f"not application fields of {self.models.user.__name__}: {refused}")
+        return self.update_user(user, changes)
 
     def compare_and_set_stamp(
         self, user: Any, expected_stamp: str, changes: Mapping[str, Any]
@@ -394,6 +401,26 @@ class SQLAlchemyStore:
         if except_id is not None:
             statement = statement.where(model.id != except_id)
         with translated("delete_credentials"):
+            with self.sessions.begin() as session:
+                result = session.execute(statement)
+                return int(result.rowcount)  # type: ignore[attr-defined]
+
+    def rebind_credentials(
+        self, user_id: str, old_stamp: str, new_stamp: str, *, except_id: str | None = None
+    ) -> int:
+        model = self.models.credential
+        key = self._uid(user_id)
+        if key is None:
+            return 0
+        statement = (
+            update(model)
+            .where(model.user_id == key, model.stamp == old_stamp)
+            .values(stamp=new_stamp)
+            .execution_options(synchronize_session=False)
+        )
+        if except_id is not None:
+            statement = statement.where(model.id != except_id)
+        with translated("rebind_credentials"):
             with self.sessions.begin() as session:
                 result = session.execute(statement)
                 return int(result.rowcount)  # type: ignore[attr-defined]

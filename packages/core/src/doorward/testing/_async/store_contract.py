@@ -36,12 +36,18 @@ from typing import Any, ClassVar
 import pytest
 import pytest_asyncio
 
-from doorward._async.protocols import AsyncUserStore
+from doorward._async.protocols import AsyncUsers, AsyncUserStore
 from doorward.exceptions import EmailTaken, NotFound
 from doorward.records import USER_FIELDS, Credential, CredentialKind, NewUser, Role, UserLike
 from doorward.testing._async._concurrency import run_concurrently
 
-__all__ = ["AsyncStoreContract"]
+__all__ = [
+    "AsyncCredentialsContract",
+    "AsyncProfilesContract",
+    "AsyncRolesContract",
+    "AsyncStoreContract",
+    "AsyncUsersContract",
+]
 
 T0 = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
 ARGON2_HASH = (
@@ -96,8 +102,14 @@ def errors(results: list[Any]) -> list[BaseException]:
     return [result for result in results if isinstance(result, BaseException)]
 
 
-class AsyncStoreContract:
-    """The contract suite of ``AsyncUserStore``: subclass it and provide ``store``."""
+async def role_named(store: Any, name: str) -> Role | None:
+    """The stored role of exactly this name, or ``None``."""
+    roles: list[Role] = await store.list_roles()
+    return next((role for role in roles if role.name == name), None)
+
+
+class _AsyncContractBase:
+    """What every capability suite shares: the ``store`` fixture and record builders."""
 
     pytestmark = pytest.mark.asyncio
 
@@ -105,7 +117,7 @@ class AsyncStoreContract:
     race_workers: ClassVar[int] = 8
 
     @pytest_asyncio.fixture
-    async def store(self) -> AsyncUserStore:
+    async def store(self) -> Any:
         """A fresh, empty store: override this fixture in your subclass."""
         raise NotImplementedError("define a `store` fixture returning a fresh, empty store")
 
@@ -150,15 +162,19 @@ class AsyncStoreContract:
         values.update(overrides)
         return Credential(**values)
 
-    async def reload(self, store: AsyncUserStore, user: Any) -> Any:
+    async def reload(self, store: AsyncUsers, user: Any) -> Any:
         """The stored state of ``user``, read again by id (failing if it is gone)."""
         fetched = await store.get_user(str(user.id))
         assert fetched is not None, "the user is no longer stored"
         return fetched
 
+
+class AsyncUsersContract(_AsyncContractBase):
+    """The users capability (``AsyncUsers``): subclass it and provide ``store``."""
+
     # -- create_user and lookups -----------------------------------------------------------
 
-    async def test_create_user_returns_the_users_fields(self, store: AsyncUserStore) -> None:
+    async def test_create_user_returns_the_users_fields(self, store: AsyncUsers) -> None:
         """create_user returns a user object with an id and every field of the NewUser."""
         new = self.new_user()
         user = await store.create_user(new)
@@ -167,7 +183,7 @@ class AsyncStoreContract:
         expected = new.as_fields()
         assert {k: expected[k] for k in fields_of(user)} == fields_of(user)
 
-    async def test_every_user_field_round_trips(self, store: AsyncUserStore) -> None:
+    async def test_every_user_field_round_trips(self, store: AsyncUsers) -> None:
         """Each documented field is stored and read back exactly, set or empty."""
         full = self.new_user(
             "Zoë.Full@Example.test",
@@ -184,7 +200,7 @@ class AsyncStoreContract:
             expected = new.as_fields()
             assert {k: expected[k] for k in fields_of(fetched)} == fields_of(fetched)
 
-    async def test_users_get_distinct_ids(self, store: AsyncUserStore) -> None:
+    async def test_users_get_distinct_ids(self, store: AsyncUsers) -> None:
         """Two users get two ids, and each id finds its own user."""
         ada = await store.create_user(self.new_user("ada@example.test"))
         bob = await store.create_user(self.new_user("bob@example.test"))
@@ -193,7 +209,7 @@ class AsyncStoreContract:
             found = await self.reload(store, user)
             assert user.normalized_email == found.normalized_email
 
-    async def test_get_user_of_unknown_or_malformed_id_is_none(self, store: AsyncUserStore) -> None:
+    async def test_get_user_of_unknown_or_malformed_id_is_none(self, store: AsyncUsers) -> None:
         """get_user returns None, never raises, for ids it never issued, of any shape."""
         for user_id in UNKNOWN_IDS + GARBAGE_IDS:
             assert await store.get_user(user_id) is None, repr(user_id)
@@ -201,7 +217,7 @@ class AsyncStoreContract:
         for user_id in GARBAGE_IDS:
             assert await store.get_user(user_id) is None, repr(user_id)
 
-    async def test_get_user_by_email_finds_the_user(self, store: AsyncUserStore) -> None:
+    async def test_get_user_by_email_finds_the_user(self, store: AsyncUsers) -> None:
         """get_user_by_email finds a user by normalised email and returns None for others."""
         user = await store.create_user(self.new_user("Ada@Example.test"))
         found = await store.get_user_by_email("ada@example.test")
@@ -209,7 +225,7 @@ class AsyncStoreContract:
         assert str(user.id) == str(found.id)
         assert await store.get_user_by_email("bob@example.test") is None
 
-    async def test_le06_get_user_by_email_matches_exactly(self, store: AsyncUserStore) -> None:
+    async def test_le06_get_user_by_email_matches_exactly(self, store: AsyncUsers) -> None:
         """The lookup compares exactly: no case folding, no Unicode collation, no padding."""
         await store.create_user(self.new_user("strasse@example.test"))
         await store.create_user(self.new_user("ada@example.test"))
@@ -226,7 +242,7 @@ class AsyncStoreContract:
         for email in near_misses:
             assert await store.get_user_by_email(email) is None, repr(email)
 
-    async def test_le06_unicode_and_long_emails_round_trip(self, store: AsyncUserStore) -> None:
+    async def test_le06_unicode_and_long_emails_round_trip(self, store: AsyncUsers) -> None:
         """Non-ASCII and 254-character addresses are stored and found unchanged."""
         for email in ("jürgen.ßtraße@bücher.example", "é" * 64 + "@" + "a" * 184 + ".test"):
             new = self.new_user(email, normalized_email=email)
@@ -236,9 +252,7 @@ class AsyncStoreContract:
             assert email == found.email
             assert email == found.normalized_email
 
-    async def test_cc01_duplicate_email_raises_and_writes_nothing(
-        self, store: AsyncUserStore
-    ) -> None:
+    async def test_cc01_duplicate_email_raises_and_writes_nothing(self, store: AsyncUsers) -> None:
         """A second user with the same normalised email raises EmailTaken; the first is intact."""
         first = await store.create_user(self.new_user("ada@example.test"))
         clash = self.new_user("ADA@example.test", normalized_email="ada@example.test")
@@ -249,7 +263,7 @@ class AsyncStoreContract:
         assert str(first.id) == str(found.id)
         assert fields_of(first) == fields_of(found)
 
-    async def test_cc01_concurrent_creates_make_one_user(self, store: AsyncUserStore) -> None:
+    async def test_cc01_concurrent_creates_make_one_user(self, store: AsyncUsers) -> None:
         """Of concurrent registrations of one email, one succeeds and the rest raise EmailTaken."""
         n = self.race_workers
 
@@ -269,7 +283,7 @@ class AsyncStoreContract:
         assert winners[0].email == found.email
 
     async def test_concurrent_creates_of_different_emails_all_succeed(
-        self, store: AsyncUserStore
+        self, store: AsyncUsers
     ) -> None:
         """Concurrent registrations of different emails all succeed: only a true clash refuses."""
         n = self.race_workers
@@ -285,7 +299,7 @@ class AsyncStoreContract:
 
     # -- update_user ----------------------------------------------------------------------
 
-    async def test_update_user_writes_only_the_named_fields(self, store: AsyncUserStore) -> None:
+    async def test_update_user_writes_only_the_named_fields(self, store: AsyncUsers) -> None:
         """update_user returns and stores the new values; every other field is unchanged."""
         user = await store.create_user(self.new_user(confirmed_at=T0))
         before = fields_of(user)
@@ -297,7 +311,7 @@ class AsyncStoreContract:
         assert str(user.id) == str(updated.id)
 
     async def test_update_user_from_a_stale_copy_keeps_other_changes(
-        self, store: AsyncUserStore
+        self, store: AsyncUsers
     ) -> None:
         """Updates through two copies of one user both stick: no stale object is written whole."""
         created = await store.create_user(self.new_user())
@@ -309,7 +323,7 @@ class AsyncStoreContract:
         assert fetched.active is False
         assert fetched.pending_email == "new@example.test"
 
-    async def test_update_user_sets_and_clears_nullable_fields(self, store: AsyncUserStore) -> None:
+    async def test_update_user_sets_and_clears_nullable_fields(self, store: AsyncUsers) -> None:
         """Optional fields can be set to a value and back to None."""
         user = await store.create_user(self.new_user())
         values = {
@@ -326,7 +340,7 @@ class AsyncStoreContract:
         fetched = await self.reload(store, user)
         assert cleared == {name: getattr(fetched, name) for name in cleared}
 
-    async def test_update_user_keeps_application_fields(self, store: AsyncUserStore) -> None:
+    async def test_update_user_keeps_application_fields(self, store: AsyncUsers) -> None:
         """Application fields given at creation survive every kind of update unchanged."""
         extra = self.extra_fields("ada@example.test")
         if not extra:
@@ -343,7 +357,7 @@ class AsyncStoreContract:
             assert extra == {name: self.read_extra(fetched, name) for name in extra}
 
     async def test_cc01_update_user_email_clash_raises_and_writes_nothing(
-        self, store: AsyncUserStore
+        self, store: AsyncUsers
     ) -> None:
         """Moving a user onto a taken email raises EmailTaken and writes none of the changes."""
         await store.create_user(self.new_user("ada@example.test"))
@@ -354,7 +368,7 @@ class AsyncStoreContract:
         fetched = await self.reload(store, bob)
         assert fields_of(bob) == fields_of(fetched)
 
-    async def test_update_user_to_its_own_email_is_no_clash(self, store: AsyncUserStore) -> None:
+    async def test_update_user_to_its_own_email_is_no_clash(self, store: AsyncUsers) -> None:
         """Writing a user's own normalised email back is not a collision."""
         ada = await store.create_user(self.new_user("ada@example.test"))
         changes = {"email": "ADA@example.test", "normalized_email": "ada@example.test"}
@@ -364,7 +378,7 @@ class AsyncStoreContract:
         assert found is not None
         assert str(ada.id) == str(found.id)
 
-    async def test_update_user_moves_the_email(self, store: AsyncUserStore) -> None:
+    async def test_update_user_moves_the_email(self, store: AsyncUsers) -> None:
         """After an email change the new address finds the user, the old one is free again."""
         ada = await store.create_user(self.new_user("ada@example.test"))
         changes = {"email": "ada@new.example", "normalized_email": "ada@new.example"}
@@ -376,39 +390,10 @@ class AsyncStoreContract:
         other = await store.create_user(self.new_user("ada@example.test"))
         assert str(ada.id) != str(other.id)
 
-    async def test_datetimes_are_aware_utc_to_the_second(self, store: AsyncUserStore) -> None:
-        """Datetimes with microseconds come back aware, at UTC, within the same second."""
-        at = T0 + timedelta(microseconds=654321)
-        user = await store.create_user(self.new_user(created_at=at, confirmed_at=at))
-        await store.record_login(user, at, None)
-        await store.record_login(user, at, None)
-        await store.increment_failed_logins(user, at)
-        fetched = await self.reload(store, user)
-        names = ("created_at", "confirmed_at", "last_login_at", "current_login_at")
-        for name in (*names, "last_failed_login_at"):
-            assert_same_second(at, getattr(fetched, name))
-        await store.create_credential(
-            self.credential(
-                user,
-                secret_hash="h" * 64,
-                created_at=at,
-                expires_at=at,
-                last_used_at=at,
-                authenticated_at=at,
-            )
-        )
-        found = await store.get_credential("session", "h" * 64)
-        assert found is not None
-        credential, owner = found
-        for value in (credential.created_at, credential.expires_at, credential.last_used_at):
-            assert_same_second(at, value)
-        assert_same_second(at, credential.authenticated_at)
-        assert_same_second(at, owner.created_at)
-
     # -- compare_and_set_stamp --------------------------------------------------------------
 
     async def test_cc02_compare_and_set_applies_changes_when_stamp_matches(
-        self, store: AsyncUserStore
+        self, store: AsyncUsers
     ) -> None:
         """With the current stamp the changes are written and the updated user returned."""
         user = await store.create_user(self.new_user())
@@ -418,7 +403,7 @@ class AsyncStoreContract:
         assert fields_of(user) | changes == fields_of(updated)
         assert fields_of(updated) == fields_of(await self.reload(store, user))
 
-    async def test_cc02_compare_and_set_refuses_a_moved_stamp(self, store: AsyncUserStore) -> None:
+    async def test_cc02_compare_and_set_refuses_a_moved_stamp(self, store: AsyncUsers) -> None:
         """With a stamp that has moved on, None is returned and nothing is written."""
         user = await store.create_user(self.new_user())
         old = user.security_stamp
@@ -433,7 +418,7 @@ class AsyncStoreContract:
         assert never is None
 
     async def test_cc02_compare_and_set_uses_the_expected_stamp_not_the_copy(
-        self, store: AsyncUserStore
+        self, store: AsyncUsers
     ) -> None:
         """The stored stamp is compared with ``expected_stamp``, whatever the caller's copy says."""
         stale = await store.create_user(self.new_user())
@@ -449,7 +434,7 @@ class AsyncStoreContract:
         assert new == updated.security_stamp
 
     async def test_cc01_compare_and_set_email_clash_raises_and_writes_nothing(
-        self, store: AsyncUserStore
+        self, store: AsyncUsers
     ) -> None:
         """A compare-and-set onto a taken email raises EmailTaken and leaves stamp and email."""
         await store.create_user(self.new_user("ada@example.test"))
@@ -463,9 +448,7 @@ class AsyncStoreContract:
             await store.compare_and_set_stamp(bob, bob.security_stamp, changes)
         assert fields_of(bob) == fields_of(await self.reload(store, bob))
 
-    async def test_cc02_concurrent_compare_and_set_has_one_winner(
-        self, store: AsyncUserStore
-    ) -> None:
+    async def test_cc02_concurrent_compare_and_set_has_one_winner(self, store: AsyncUsers) -> None:
         """Of concurrent compare-and-sets with one expected stamp exactly one returns a user."""
         user = await store.create_user(self.new_user())
         new_stamps = [stamp() for _ in range(self.race_workers)]
@@ -485,58 +468,10 @@ class AsyncStoreContract:
 
     # -- delete_user ------------------------------------------------------------------------
 
-    async def test_delete_user_removes_user_roles_and_credentials(
-        self, store: AsyncUserStore
-    ) -> None:
-        """After delete_user the user, their role links and credentials are gone."""
-        await store.save_role(Role(name="admin", permissions=frozenset({"users:edit"})))
-        user = await store.create_user(self.new_user("ada@example.test"))
-        await store.add_user_role(user, "admin")
-        credentials = [self.credential(user, kind) for kind in ("session", "remember", "api")]
-        for credential in credentials:
-            await store.create_credential(credential)
-        await store.delete_user(user)
-        assert await store.get_user(str(user.id)) is None
-        assert await store.get_user_by_email("ada@example.test") is None
-        for credential in credentials:
-            assert await store.get_credential(credential.kind, credential.secret_hash) is None
-            assert await store.list_credentials(str(user.id), credential.kind) == []
-            assert await store.delete_credential(credential.id) is False
-        assert frozenset() == await store.get_user_roles(user)
-        assert await store.get_role("admin") is not None
-
-    async def test_delete_user_leaves_other_users_alone(self, store: AsyncUserStore) -> None:
-        """Deleting one user keeps every other user's fields, roles and credentials."""
-        await store.save_role(Role(name="admin"))
-        ada = await store.create_user(self.new_user("ada@example.test"))
-        bob = await store.create_user(self.new_user("bob@example.test"))
-        await store.add_user_role(ada, "admin")
-        await store.add_user_role(bob, "admin")
-        credential = self.credential(bob)
-        await store.create_credential(credential)
-        await store.delete_user(ada)
-        assert fields_of(bob) == fields_of(await self.reload(store, bob))
-        assert frozenset({"admin"}) == await store.get_user_roles(bob)
-        found = await store.get_credential("session", credential.secret_hash)
-        assert found is not None
-        assert credential == found[0]
-
-    async def test_delete_user_frees_the_email(self, store: AsyncUserStore) -> None:
-        """A deleted user's email can be registered again, as a new user without old roles."""
-        await store.save_role(Role(name="admin"))
-        old = await store.create_user(self.new_user("ada@example.test"))
-        await store.add_user_role(old, "admin")
-        await store.delete_user(old)
-        new = await store.create_user(self.new_user("ada@example.test"))
-        assert frozenset() == await store.get_user_roles(new)
-        found = await store.get_user_by_email("ada@example.test")
-        assert found is not None
-        assert str(new.id) == str(found.id)
-
     # -- increment_failed_logins and record_login -------------------------------------------
 
     async def test_cc03_increment_failed_logins_counts_from_the_stored_value(
-        self, store: AsyncUserStore
+        self, store: AsyncUsers
     ) -> None:
         """Each call adds one to the stored count (not the caller's copy) and sets the time."""
         stale = await store.create_user(self.new_user())
@@ -552,7 +487,7 @@ class AsyncStoreContract:
             "last_failed_login_at": T0 + timedelta(seconds=2),
         } == fields_of(fetched)
 
-    async def test_cc03_concurrent_increments_add_up_exactly(self, store: AsyncUserStore) -> None:
+    async def test_cc03_concurrent_increments_add_up_exactly(self, store: AsyncUsers) -> None:
         """Concurrent increments lose nothing: the count is exact, each value returned once."""
         user = await store.create_user(self.new_user())
         rounds = 5
@@ -567,7 +502,7 @@ class AsyncStoreContract:
         assert list(range(1, total + 1)) == returned
         assert total == (await self.reload(store, user)).failed_logins
 
-    async def test_record_login_moves_current_to_last(self, store: AsyncUserStore) -> None:
+    async def test_record_login_moves_current_to_last(self, store: AsyncUsers) -> None:
         """record_login shifts current_* to last_*, sets current_*, and counts the login."""
         user = await store.create_user(self.new_user())
         first = await store.record_login(user, T0, "192.0.2.1")
@@ -596,7 +531,7 @@ class AsyncStoreContract:
         )
         assert fields_of(third) == fields_of(await self.reload(store, user))
 
-    async def test_record_login_clears_failed_logins(self, store: AsyncUserStore) -> None:
+    async def test_record_login_clears_failed_logins(self, store: AsyncUsers) -> None:
         """A successful login sets failed_logins to 0 and last_failed_login_at to None."""
         user = await store.create_user(self.new_user())
         for _ in range(3):
@@ -607,7 +542,7 @@ class AsyncStoreContract:
         assert await store.increment_failed_logins(user, T0) == 1
 
     async def test_record_login_uses_the_stored_values_not_the_copy(
-        self, store: AsyncUserStore
+        self, store: AsyncUsers
     ) -> None:
         """record_login computes from what is stored, so a stale copy loses no login."""
         stale = await store.create_user(self.new_user())
@@ -622,7 +557,7 @@ class AsyncStoreContract:
             updated.failed_logins,
         ) == (T0, "192.0.2.1", 2, 0)
 
-    async def test_cc03_concurrent_logins_are_all_counted(self, store: AsyncUserStore) -> None:
+    async def test_cc03_concurrent_logins_are_all_counted(self, store: AsyncUsers) -> None:
         """Concurrent record_login calls each add exactly one to login_count."""
         user = await store.create_user(self.new_user())
 
@@ -637,24 +572,31 @@ class AsyncStoreContract:
             range(1, self.race_workers + 1)
         )
 
+
+class AsyncRolesContract(_AsyncContractBase):
+    """The roles capability (``AsyncRoles``, with users): subclass it and provide ``store``."""
+
     # -- roles ----------------------------------------------------------------------------
 
     async def test_save_role_creates_and_replaces(self, store: AsyncUserStore) -> None:
         """save_role creates a role, then replaces its description and permissions."""
         role = Role(name="editor", description="Edits", permissions=frozenset({"p:edit", "p:read"}))
         assert role == await store.save_role(role)
-        assert role == await store.get_role("editor")
+        assert role == await role_named(store, "editor")
         replaced = Role(name="editor", description="Reads", permissions=frozenset({"posts:read"}))
         assert replaced == await store.save_role(replaced)
-        assert replaced == await store.get_role("editor")
+        assert replaced == await role_named(store, "editor")
         assert [replaced] == await store.list_roles()
 
-    async def test_get_role_matches_the_name_exactly(self, store: AsyncUserStore) -> None:
-        """get_role returns None for an unknown name or one differing only in case."""
+    async def test_role_names_match_exactly(self, store: AsyncUserStore) -> None:
+        """A role is found only by its exact name: one differing in case is unknown."""
         await store.save_role(Role(name="admin"))
-        assert Role(name="admin") == await store.get_role("admin")
+        user = await store.create_user(self.new_user())
+        assert Role(name="admin") == await role_named(store, "admin")
         for name in ("Admin", "ADMIN", "admin ", "adm", ""):
-            assert await store.get_role(name) is None, repr(name)
+            assert await role_named(store, name) is None, repr(name)
+            with pytest.raises(NotFound):
+                await store.add_user_role(user, name)
 
     async def test_list_roles_is_sorted_by_name(self, store: AsyncUserStore) -> None:
         """list_roles is empty at first, then returns every role sorted by name."""
@@ -674,7 +616,7 @@ class AsyncStoreContract:
         await store.add_user_role(user, "editor")
         assert await store.delete_role("admin") is True
         assert await store.delete_role("admin") is False
-        assert await store.get_role("admin") is None
+        assert await role_named(store, "admin") is None
         assert frozenset({"editor"}) == await store.get_user_roles(user)
         assert frozenset({"posts:edit"}) == await store.get_user_permissions(user)
         await store.save_role(Role(name="admin", permissions=frozenset({"users:edit"})))
@@ -710,7 +652,7 @@ class AsyncStoreContract:
         assert await store.remove_user_role(user, "admin") is True
         assert await store.remove_user_role(user, "admin") is False
         assert frozenset() == await store.get_user_roles(user)
-        assert await store.get_role("admin") is not None
+        assert await role_named(store, "admin") is not None
 
     async def test_user_permissions_are_the_union_of_their_roles(
         self, store: AsyncUserStore
@@ -732,6 +674,10 @@ class AsyncStoreContract:
         reader = Role(name="reader", permissions=frozenset({"posts:read", "comments:read"}))
         await store.save_role(reader)
         assert frozenset({"posts:read", "comments:read"}) == await store.get_user_permissions(bob)
+
+
+class AsyncCredentialsContract(_AsyncContractBase):
+    """The credentials capability (``AsyncCredentials``, with users)."""
 
     # -- credentials ----------------------------------------------------------------------
 
@@ -929,3 +875,152 @@ class AsyncStoreContract:
         for credential in kept:
             assert await store.get_credential(credential.kind, credential.secret_hash) is not None
         assert await store.delete_expired_credentials(now) == 0
+
+    async def test_rebind_credentials_moves_only_the_old_stamp(self, store: AsyncUserStore) -> None:
+        """rebind_credentials moves this user's credentials of the old stamp, except one."""
+        user = await store.create_user(self.new_user("ada@example.test"))
+        other = await store.create_user(self.new_user("bob@example.test"))
+        old = user.security_stamp
+        moved = self.credential(user, "session")
+        kept = self.credential(user, "session")
+        dead = self.credential(user, "api", stamp="an-older-stamp")
+        foreign = self.credential(other, "session", stamp=old)
+        for credential in (moved, kept, dead, foreign):
+            await store.create_credential(credential)
+        assert (
+            await store.rebind_credentials(str(user.id), old, "new-stamp", except_id=kept.id) == 1
+        )
+        stamps = {
+            c.id: c.stamp
+            for kind in ("session", "api")
+            for owner in (user, other)
+            for c in await store.list_credentials(str(owner.id), kind)
+        }
+        assert {
+            moved.id: "new-stamp",
+            kept.id: old,
+            dead.id: "an-older-stamp",
+            foreign.id: old,
+        } == stamps
+
+
+class AsyncProfilesContract(_AsyncContractBase):
+    """The profiles capability (``AsyncProfiles``, with users).
+
+    Set ``profile_field`` to an application field of your user model that takes a short
+    string; ``open_profile_fields`` when any name is accepted (as ``MemoryUser.extra``).
+    """
+
+    profile_field: ClassVar[str] = "display_name"
+    open_profile_fields: ClassVar[bool] = False
+
+    async def test_update_profile_writes_an_application_field(self, store: Any) -> None:
+        """update_profile sets the field, returns the user with it, and leaves the rest."""
+        user = await store.create_user(self.new_user())
+        updated = await store.update_profile(user, {self.profile_field: "Ada L."})
+        assert self.read_extra(updated, self.profile_field) == "Ada L."
+        reloaded = await self.reload(store, user)
+        assert self.read_extra(reloaded, self.profile_field) == "Ada L."
+        assert fields_of(user) == fields_of(reloaded)
+
+    async def test_update_profile_refuses_doorward_fields(self, store: Any) -> None:
+        """doorward's own fields never change through update_profile: ValueError, no write."""
+        user = await store.create_user(self.new_user())
+        user = await store.update_profile(user, {self.profile_field: "Ada"})
+        for name in ("email", "active", "security_stamp", "password_hash", "failed_logins"):
+            with pytest.raises(ValueError):
+                await store.update_profile(user, {name: "x", self.profile_field: "Eve"})
+        reloaded = await self.reload(store, user)
+        assert fields_of(user) == fields_of(reloaded)
+        assert self.read_extra(reloaded, self.profile_field) == "Ada"
+
+    async def test_update_profile_refuses_unknown_fields(self, store: Any) -> None:
+        """A name the user model does not have is a ValueError, writing nothing."""
+        if self.open_profile_fields:
+            pytest.skip("this user model accepts any application field")
+        user = await store.create_user(self.new_user())
+        with pytest.raises(ValueError):
+            await store.update_profile(user, {"no_such_field_here": "x"})
+
+
+class AsyncStoreContract(AsyncUsersContract, AsyncRolesContract, AsyncCredentialsContract):
+    """Every capability of ``AsyncUserStore``, and the rules that span them."""
+
+    # -- delete_user across capabilities -----------------------------------------------------
+
+    async def test_delete_user_removes_user_roles_and_credentials(
+        self, store: AsyncUserStore
+    ) -> None:
+        """After delete_user the user, their role links and credentials are gone."""
+        await store.save_role(Role(name="admin", permissions=frozenset({"users:edit"})))
+        user = await store.create_user(self.new_user("ada@example.test"))
+        await store.add_user_role(user, "admin")
+        credentials = [self.credential(user, kind) for kind in ("session", "remember", "api")]
+        for credential in credentials:
+            await store.create_credential(credential)
+        await store.delete_user(user)
+        assert await store.get_user(str(user.id)) is None
+        assert await store.get_user_by_email("ada@example.test") is None
+        for credential in credentials:
+            assert await store.get_credential(credential.kind, credential.secret_hash) is None
+            assert await store.list_credentials(str(user.id), credential.kind) == []
+            assert await store.delete_credential(credential.id) is False
+        assert frozenset() == await store.get_user_roles(user)
+        assert await role_named(store, "admin") is not None
+
+    async def test_delete_user_leaves_other_users_alone(self, store: AsyncUserStore) -> None:
+        """Deleting one user keeps every other user's fields, roles and credentials."""
+        await store.save_role(Role(name="admin"))
+        ada = await store.create_user(self.new_user("ada@example.test"))
+        bob = await store.create_user(self.new_user("bob@example.test"))
+        await store.add_user_role(ada, "admin")
+        await store.add_user_role(bob, "admin")
+        credential = self.credential(bob)
+        await store.create_credential(credential)
+        await store.delete_user(ada)
+        assert fields_of(bob) == fields_of(await self.reload(store, bob))
+        assert frozenset({"admin"}) == await store.get_user_roles(bob)
+        found = await store.get_credential("session", credential.secret_hash)
+        assert found is not None
+        assert credential == found[0]
+
+    async def test_datetimes_are_aware_utc_to_the_second(self, store: AsyncUserStore) -> None:
+        """Datetimes with microseconds come back aware, at UTC, within the same second."""
+        at = T0 + timedelta(microseconds=654321)
+        user = await store.create_user(self.new_user(created_at=at, confirmed_at=at))
+        await store.record_login(user, at, None)
+        await store.record_login(user, at, None)
+        await store.increment_failed_logins(user, at)
+        fetched = await self.reload(store, user)
+        names = ("created_at", "confirmed_at", "last_login_at", "current_login_at")
+        for name in (*names, "last_failed_login_at"):
+            assert_same_second(at, getattr(fetched, name))
+        await store.create_credential(
+            self.credential(
+                user,
+                secret_hash="h" * 64,
+                created_at=at,
+                expires_at=at,
+                last_used_at=at,
+                authenticated_at=at,
+            )
+        )
+        found = await store.get_credential("session", "h" * 64)
+        assert found is not None
+        credential, owner = found
+        for value in (credential.created_at, credential.expires_at, credential.last_used_at):
+            assert_same_second(at, value)
+        assert_same_second(at, credential.authenticated_at)
+        assert_same_second(at, owner.created_at)
+
+    async def test_delete_user_frees_the_email(self, store: AsyncUserStore) -> None:
+        """A deleted user's email can be registered again, as a new user without old roles."""
+        await store.save_role(Role(name="admin"))
+        old = await store.create_user(self.new_user("ada@example.test"))
+        await store.add_user_role(old, "admin")
+        await store.delete_user(old)
+        new = await store.create_user(self.new_user("ada@example.test"))
+        assert frozenset() == await store.get_user_roles(new)
+        found = await store.get_user_by_email("ada@example.test")
+        assert found is not None
+        assert str(new.id) == str(found.id)

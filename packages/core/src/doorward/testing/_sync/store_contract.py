@@ -35,12 +35,18 @@ from typing import Any, ClassVar
 
 import pytest
 
-from doorward._sync.protocols import UserStore
+from doorward._sync.protocols import Users, UserStore
 from doorward.exceptions import EmailTaken, NotFound
 from doorward.records import USER_FIELDS, Credential, CredentialKind, NewUser, Role, UserLike
 from doorward.testing._sync._concurrency import run_concurrently
 
-__all__ = ["StoreContract"]
+__all__ = [
+    "CredentialsContract",
+    "ProfilesContract",
+    "RolesContract",
+    "StoreContract",
+    "UsersContract",
+]
 
 T0 = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
 ARGON2_HASH = (
@@ -95,15 +101,21 @@ def errors(results: list[Any]) -> list[BaseException]:
     return [result for result in results if isinstance(result, BaseException)]
 
 
-class StoreContract:
-    """The contract suite of ``UserStore``: subclass it and provide ``store``."""
+def role_named(store: Any, name: str) -> Role | None:
+    """The stored role of exactly this name, or ``None``."""
+    roles: list[Role] = store.list_roles()
+    return next((role for role in roles if role.name == name), None)
+
+
+class _AsyncContractBase:
+    """What every capability suite shares: the ``store`` fixture and record builders."""
 
 
     #: how many concurrent callers each race test starts (at most 10 keeps it fast)
     race_workers: ClassVar[int] = 8
 
     @pytest.fixture
-    def store(self) -> UserStore:
+    def store(self) -> Any:
         """A fresh, empty store: override this fixture in your subclass."""
         raise NotImplementedError("define a `store` fixture returning a fresh, empty store")
 
@@ -148,15 +160,19 @@ class StoreContract:
         values.update(overrides)
         return Credential(**values)
 
-    def reload(self, store: UserStore, user: Any) -> Any:
+    def reload(self, store: Users, user: Any) -> Any:
         """The stored state of ``user``, read again by id (failing if it is gone)."""
         fetched = store.get_user(str(user.id))
         assert fetched is not None, "the user is no longer stored"
         return fetched
 
+
+class UsersContract(_AsyncContractBase):
+    """The users capability (``Users``): subclass it and provide ``store``."""
+
     # -- create_user and lookups -----------------------------------------------------------
 
-    def test_create_user_returns_the_users_fields(self, store: UserStore) -> None:
+    def test_create_user_returns_the_users_fields(self, store: Users) -> None:
         """create_user returns a user object with an id and every field of the NewUser."""
         new = self.new_user()
         user = store.create_user(new)
@@ -165,7 +181,7 @@ class StoreContract:
         expected = new.as_fields()
         assert {k: expected[k] for k in fields_of(user)} == fields_of(user)
 
-    def test_every_user_field_round_trips(self, store: UserStore) -> None:
+    def test_every_user_field_round_trips(self, store: Users) -> None:
         """Each documented field is stored and read back exactly, set or empty."""
         full = self.new_user(
             "Zoë.Full@Example.test",
@@ -182,7 +198,7 @@ class StoreContract:
             expected = new.as_fields()
             assert {k: expected[k] for k in fields_of(fetched)} == fields_of(fetched)
 
-    def test_users_get_distinct_ids(self, store: UserStore) -> None:
+    def test_users_get_distinct_ids(self, store: Users) -> None:
         """Two users get two ids, and each id finds its own user."""
         ada = store.create_user(self.new_user("ada@example.test"))
         bob = store.create_user(self.new_user("bob@example.test"))
@@ -191,7 +207,7 @@ class StoreContract:
             found = self.reload(store, user)
             assert user.normalized_email == found.normalized_email
 
-    def test_get_user_of_unknown_or_malformed_id_is_none(self, store: UserStore) -> None:
+    def test_get_user_of_unknown_or_malformed_id_is_none(self, store: Users) -> None:
         """get_user returns None, never raises, for ids it never issued, of any shape."""
         for user_id in UNKNOWN_IDS + GARBAGE_IDS:
             assert store.get_user(user_id) is None, repr(user_id)
@@ -199,7 +215,7 @@ class StoreContract:
         for user_id in GARBAGE_IDS:
             assert store.get_user(user_id) is None, repr(user_id)
 
-    def test_get_user_by_email_finds_the_user(self, store: UserStore) -> None:
+    def test_get_user_by_email_finds_the_user(self, store: Users) -> None:
         """get_user_by_email finds a user by normalised email and returns None for others."""
         user = store.create_user(self.new_user("Ada@Example.test"))
         found = store.get_user_by_email("ada@example.test")
@@ -207,7 +223,7 @@ class StoreContract:
         assert str(user.id) == str(found.id)
         assert store.get_user_by_email("bob@example.test") is None
 
-    def test_le06_get_user_by_email_matches_exactly(self, store: UserStore) -> None:
+    def test_le06_get_user_by_email_matches_exactly(self, store: Users) -> None:
         """The lookup compares exactly: no case folding, no Unicode collation, no padding."""
         store.create_user(self.new_user("strasse@example.test"))
         store.create_user(self.new_user("ada@example.test"))
@@ -224,7 +240,7 @@ class StoreContract:
         for email in near_misses:
             assert store.get_user_by_email(email) is None, repr(email)
 
-    def test_le06_unicode_and_long_emails_round_trip(self, store: UserStore) -> None:
+    def test_le06_unicode_and_long_emails_round_trip(self, store: Users) -> None:
         """Non-ASCII and 254-character addresses are stored and found unchanged."""
         for email in ("jürgen.ßtraße@bücher.example", "é" * 64 + "@" + "a" * 184 + ".test"):
             new = self.new_user(email, normalized_email=email)
@@ -234,9 +250,7 @@ class StoreContract:
             assert email == found.email
             assert email == found.normalized_email
 
-    def test_cc01_duplicate_email_raises_and_writes_nothing(
-        self, store: UserStore
-    ) -> None:
+    def test_cc01_duplicate_email_raises_and_writes_nothing(self, store: Users) -> None:
         """A second user with the same normalised email raises EmailTaken; the first is intact."""
         first = store.create_user(self.new_user("ada@example.test"))
         clash = self.new_user("ADA@example.test", normalized_email="ada@example.test")
@@ -247,7 +261,7 @@ class StoreContract:
         assert str(first.id) == str(found.id)
         assert fields_of(first) == fields_of(found)
 
-    def test_cc01_concurrent_creates_make_one_user(self, store: UserStore) -> None:
+    def test_cc01_concurrent_creates_make_one_user(self, store: Users) -> None:
         """Of concurrent registrations of one email, one succeeds and the rest raise EmailTaken."""
         n = self.race_workers
 
@@ -267,7 +281,7 @@ class StoreContract:
         assert winners[0].email == found.email
 
     def test_concurrent_creates_of_different_emails_all_succeed(
-        self, store: UserStore
+        self, store: Users
     ) -> None:
         """Concurrent registrations of different emails all succeed: only a true clash refuses."""
         n = self.race_workers
@@ -283,7 +297,7 @@ class StoreContract:
 
     # -- update_user ----------------------------------------------------------------------
 
-    def test_update_user_writes_only_the_named_fields(self, store: UserStore) -> None:
+    def test_update_user_writes_only_the_named_fields(self, store: Users) -> None:
         """update_user returns and stores the new values; every other field is unchanged."""
         user = store.create_user(self.new_user(confirmed_at=T0))
         before = fields_of(user)
@@ -295,7 +309,7 @@ class StoreContract:
         assert str(user.id) == str(updated.id)
 
     def test_update_user_from_a_stale_copy_keeps_other_changes(
-        self, store: UserStore
+        self, store: Users
     ) -> None:
         """Updates through two copies of one user both stick: no stale object is written whole."""
         created = store.create_user(self.new_user())
@@ -307,7 +321,7 @@ class StoreContract:
         assert fetched.active is False
         assert fetched.pending_email == "new@example.test"
 
-    def test_update_user_sets_and_clears_nullable_fields(self, store: UserStore) -> None:
+    def test_update_user_sets_and_clears_nullable_fields(self, store: Users) -> None:
         """Optional fields can be set to a value and back to None."""
         user = store.create_user(self.new_user())
         values = {
@@ -324,7 +338,7 @@ class StoreContract:
         fetched = self.reload(store, user)
         assert cleared == {name: getattr(fetched, name) for name in cleared}
 
-    def test_update_user_keeps_application_fields(self, store: UserStore) -> None:
+    def test_update_user_keeps_application_fields(self, store: Users) -> None:
         """Application fields given at creation survive every kind of update unchanged."""
         extra = self.extra_fields("ada@example.test")
         if not extra:
@@ -341,7 +355,7 @@ class StoreContract:
             assert extra == {name: self.read_extra(fetched, name) for name in extra}
 
     def test_cc01_update_user_email_clash_raises_and_writes_nothing(
-        self, store: UserStore
+        self, store: Users
     ) -> None:
         """Moving a user onto a taken email raises EmailTaken and writes none of the changes."""
         store.create_user(self.new_user("ada@example.test"))
@@ -352,7 +366,7 @@ class StoreContract:
         fetched = self.reload(store, bob)
         assert fields_of(bob) == fields_of(fetched)
 
-    def test_update_user_to_its_own_email_is_no_clash(self, store: UserStore) -> None:
+    def test_update_user_to_its_own_email_is_no_clash(self, store: Users) -> None:
         """Writing a user's own normalised email back is not a collision."""
         ada = store.create_user(self.new_user("ada@example.test"))
         changes = {"email": "ADA@example.test", "normalized_email": "ada@example.test"}
@@ -362,7 +376,7 @@ class StoreContract:
         assert found is not None
         assert str(ada.id) == str(found.id)
 
-    def test_update_user_moves_the_email(self, store: UserStore) -> None:
+    def test_update_user_moves_the_email(self, store: Users) -> None:
         """After an email change the new address finds the user, the old one is free again."""
         ada = store.create_user(self.new_user("ada@example.test"))
         changes = {"email": "ada@new.example", "normalized_email": "ada@new.example"}
@@ -374,39 +388,10 @@ class StoreContract:
         other = store.create_user(self.new_user("ada@example.test"))
         assert str(ada.id) != str(other.id)
 
-    def test_datetimes_are_aware_utc_to_the_second(self, store: UserStore) -> None:
-        """Datetimes with microseconds come back aware, at UTC, within the same second."""
-        at = T0 + timedelta(microseconds=654321)
-        user = store.create_user(self.new_user(created_at=at, confirmed_at=at))
-        store.record_login(user, at, None)
-        store.record_login(user, at, None)
-        store.increment_failed_logins(user, at)
-        fetched = self.reload(store, user)
-        names = ("created_at", "confirmed_at", "last_login_at", "current_login_at")
-        for name in (*names, "last_failed_login_at"):
-            assert_same_second(at, getattr(fetched, name))
-        store.create_credential(
-            self.credential(
-                user,
-                secret_hash="h" * 64,
-                created_at=at,
-                expires_at=at,
-                last_used_at=at,
-                authenticated_at=at,
-            )
-        )
-        found = store.get_credential("session", "h" * 64)
-        assert found is not None
-        credential, owner = found
-        for value in (credential.created_at, credential.expires_at, credential.last_used_at):
-            assert_same_second(at, value)
-        assert_same_second(at, credential.authenticated_at)
-        assert_same_second(at, owner.created_at)
-
     # -- compare_and_set_stamp --------------------------------------------------------------
 
     def test_cc02_compare_and_set_applies_changes_when_stamp_matches(
-        self, store: UserStore
+        self, store: Users
     ) -> None:
         """With the current stamp the changes are written and the updated user returned."""
         user = store.create_user(self.new_user())
@@ -416,7 +401,7 @@ class StoreContract:
         assert fields_of(user) | changes == fields_of(updated)
         assert fields_of(updated) == fields_of(self.reload(store, user))
 
-    def test_cc02_compare_and_set_refuses_a_moved_stamp(self, store: UserStore) -> None:
+    def test_cc02_compare_and_set_refuses_a_moved_stamp(self, store: Users) -> None:
         """With a stamp that has moved on, None is returned and nothing is written."""
         user = store.create_user(self.new_user())
         old = user.security_stamp
@@ -431,7 +416,7 @@ class StoreContract:
         assert never is None
 
     def test_cc02_compare_and_set_uses_the_expected_stamp_not_the_copy(
-        self, store: UserStore
+        self, store: Users
     ) -> None:
         """The stored stamp is compared with ``expected_stamp``, whatever the caller's copy says."""
         stale = store.create_user(self.new_user())
@@ -447,7 +432,7 @@ class StoreContract:
         assert new == updated.security_stamp
 
     def test_cc01_compare_and_set_email_clash_raises_and_writes_nothing(
-        self, store: UserStore
+        self, store: Users
     ) -> None:
         """A compare-and-set onto a taken email raises EmailTaken and leaves stamp and email."""
         store.create_user(self.new_user("ada@example.test"))
@@ -461,9 +446,7 @@ class StoreContract:
             store.compare_and_set_stamp(bob, bob.security_stamp, changes)
         assert fields_of(bob) == fields_of(self.reload(store, bob))
 
-    def test_cc02_concurrent_compare_and_set_has_one_winner(
-        self, store: UserStore
-    ) -> None:
+    def test_cc02_concurrent_compare_and_set_has_one_winner(self, store: Users) -> None:
         """Of concurrent compare-and-sets with one expected stamp exactly one returns a user."""
         user = store.create_user(self.new_user())
         new_stamps = [stamp() for _ in range(self.race_workers)]
@@ -483,58 +466,10 @@ class StoreContract:
 
     # -- delete_user ------------------------------------------------------------------------
 
-    def test_delete_user_removes_user_roles_and_credentials(
-        self, store: UserStore
-    ) -> None:
-        """After delete_user the user, their role links and credentials are gone."""
-        store.save_role(Role(name="admin", permissions=frozenset({"users:edit"})))
-        user = store.create_user(self.new_user("ada@example.test"))
-        store.add_user_role(user, "admin")
-        credentials = [self.credential(user, kind) for kind in ("session", "remember", "api")]
-        for credential in credentials:
-            store.create_credential(credential)
-        store.delete_user(user)
-        assert store.get_user(str(user.id)) is None
-        assert store.get_user_by_email("ada@example.test") is None
-        for credential in credentials:
-            assert store.get_credential(credential.kind, credential.secret_hash) is None
-            assert store.list_credentials(str(user.id), credential.kind) == []
-            assert store.delete_credential(credential.id) is False
-        assert frozenset() == store.get_user_roles(user)
-        assert store.get_role("admin") is not None
-
-    def test_delete_user_leaves_other_users_alone(self, store: UserStore) -> None:
-        """Deleting one user keeps every other user's fields, roles and credentials."""
-        store.save_role(Role(name="admin"))
-        ada = store.create_user(self.new_user("ada@example.test"))
-        bob = store.create_user(self.new_user("bob@example.test"))
-        store.add_user_role(ada, "admin")
-        store.add_user_role(bob, "admin")
-        credential = self.credential(bob)
-        store.create_credential(credential)
-        store.delete_user(ada)
-        assert fields_of(bob) == fields_of(self.reload(store, bob))
-        assert frozenset({"admin"}) == store.get_user_roles(bob)
-        found = store.get_credential("session", credential.secret_hash)
-        assert found is not None
-        assert credential == found[0]
-
-    def test_delete_user_frees_the_email(self, store: UserStore) -> None:
-        """A deleted user's email can be registered again, as a new user without old roles."""
-        store.save_role(Role(name="admin"))
-        old = store.create_user(self.new_user("ada@example.test"))
-        store.add_user_role(old, "admin")
-        store.delete_user(old)
-        new = store.create_user(self.new_user("ada@example.test"))
-        assert frozenset() == store.get_user_roles(new)
-        found = store.get_user_by_email("ada@example.test")
-        assert found is not None
-        assert str(new.id) == str(found.id)
-
     # -- increment_failed_logins and record_login -------------------------------------------
 
     def test_cc03_increment_failed_logins_counts_from_the_stored_value(
-        self, store: UserStore
+        self, store: Users
     ) -> None:
         """Each call adds one to the stored count (not the caller's copy) and sets the time."""
         stale = store.create_user(self.new_user())
@@ -550,7 +485,7 @@ class StoreContract:
             "last_failed_login_at": T0 + timedelta(seconds=2),
         } == fields_of(fetched)
 
-    def test_cc03_concurrent_increments_add_up_exactly(self, store: UserStore) -> None:
+    def test_cc03_concurrent_increments_add_up_exactly(self, store: Users) -> None:
         """Concurrent increments lose nothing: the count is exact, each value returned once."""
         user = store.create_user(self.new_user())
         rounds = 5
@@ -565,7 +500,7 @@ class StoreContract:
         assert list(range(1, total + 1)) == returned
         assert total == (self.reload(store, user)).failed_logins
 
-    def test_record_login_moves_current_to_last(self, store: UserStore) -> None:
+    def test_record_login_moves_current_to_last(self, store: Users) -> None:
         """record_login shifts current_* to last_*, sets current_*, and counts the login."""
         user = store.create_user(self.new_user())
         first = store.record_login(user, T0, "192.0.2.1")
@@ -594,7 +529,7 @@ class StoreContract:
         )
         assert fields_of(third) == fields_of(self.reload(store, user))
 
-    def test_record_login_clears_failed_logins(self, store: UserStore) -> None:
+    def test_record_login_clears_failed_logins(self, store: Users) -> None:
         """A successful login sets failed_logins to 0 and last_failed_login_at to None."""
         user = store.create_user(self.new_user())
         for _ in range(3):
@@ -605,7 +540,7 @@ class StoreContract:
         assert store.increment_failed_logins(user, T0) == 1
 
     def test_record_login_uses_the_stored_values_not_the_copy(
-        self, store: UserStore
+        self, store: Users
     ) -> None:
         """record_login computes from what is stored, so a stale copy loses no login."""
         stale = store.create_user(self.new_user())
@@ -620,7 +555,7 @@ class StoreContract:
             updated.failed_logins,
         ) == (T0, "192.0.2.1", 2, 0)
 
-    def test_cc03_concurrent_logins_are_all_counted(self, store: UserStore) -> None:
+    def test_cc03_concurrent_logins_are_all_counted(self, store: Users) -> None:
         """Concurrent record_login calls each add exactly one to login_count."""
         user = store.create_user(self.new_user())
 
@@ -635,24 +570,31 @@ class StoreContract:
             range(1, self.race_workers + 1)
         )
 
+
+class RolesContract(_AsyncContractBase):
+    """The roles capability (``Roles``, with users): subclass it and provide ``store``."""
+
     # -- roles ----------------------------------------------------------------------------
 
     def test_save_role_creates_and_replaces(self, store: UserStore) -> None:
         """save_role creates a role, then replaces its description and permissions."""
         role = Role(name="editor", description="Edits", permissions=frozenset({"p:edit", "p:read"}))
         assert role == store.save_role(role)
-        assert role == store.get_role("editor")
+        assert role == role_named(store, "editor")
         replaced = Role(name="editor", description="Reads", permissions=frozenset({"posts:read"}))
         assert replaced == store.save_role(replaced)
-        assert replaced == store.get_role("editor")
+        assert replaced == role_named(store, "editor")
         assert [replaced] == store.list_roles()
 
-    def test_get_role_matches_the_name_exactly(self, store: UserStore) -> None:
-        """get_role returns None for an unknown name or one differing only in case."""
+    def test_role_names_match_exactly(self, store: UserStore) -> None:
+        """A role is found only by its exact name: one differing in case is unknown."""
         store.save_role(Role(name="admin"))
-        assert Role(name="admin") == store.get_role("admin")
+        user = store.create_user(self.new_user())
+        assert Role(name="admin") == role_named(store, "admin")
         for name in ("Admin", "ADMIN", "admin ", "adm", ""):
-            assert store.get_role(name) is None, repr(name)
+            assert role_named(store, name) is None, repr(name)
+            with pytest.raises(NotFound):
+                store.add_user_role(user, name)
 
     def test_list_roles_is_sorted_by_name(self, store: UserStore) -> None:
         """list_roles is empty at first, then returns every role sorted by name."""
@@ -672,7 +614,7 @@ class StoreContract:
         store.add_user_role(user, "editor")
         assert store.delete_role("admin") is True
         assert store.delete_role("admin") is False
-        assert store.get_role("admin") is None
+        assert role_named(store, "admin") is None
         assert frozenset({"editor"}) == store.get_user_roles(user)
         assert frozenset({"posts:edit"}) == store.get_user_permissions(user)
         store.save_role(Role(name="admin", permissions=frozenset({"users:edit"})))
@@ -708,7 +650,7 @@ class StoreContract:
         assert store.remove_user_role(user, "admin") is True
         assert store.remove_user_role(user, "admin") is False
         assert frozenset() == store.get_user_roles(user)
-        assert store.get_role("admin") is not None
+        assert role_named(store, "admin") is not None
 
     def test_user_permissions_are_the_union_of_their_roles(
         self, store: UserStore
@@ -730,6 +672,10 @@ class StoreContract:
         reader = Role(name="reader", permissions=frozenset({"posts:read", "comments:read"}))
         store.save_role(reader)
         assert frozenset({"posts:read", "comments:read"}) == store.get_user_permissions(bob)
+
+
+class CredentialsContract(_AsyncContractBase):
+    """The credentials capability (``Credentials``, with users)."""
 
     # -- credentials ----------------------------------------------------------------------
 
@@ -927,3 +873,152 @@ class StoreContract:
         for credential in kept:
             assert store.get_credential(credential.kind, credential.secret_hash) is not None
         assert store.delete_expired_credentials(now) == 0
+
+    def test_rebind_credentials_moves_only_the_old_stamp(self, store: UserStore) -> None:
+        """rebind_credentials moves this user's credentials of the old stamp, except one."""
+        user = store.create_user(self.new_user("ada@example.test"))
+        other = store.create_user(self.new_user("bob@example.test"))
+        old = user.security_stamp
+        moved = self.credential(user, "session")
+        kept = self.credential(user, "session")
+        dead = self.credential(user, "api", stamp="an-older-stamp")
+        foreign = self.credential(other, "session", stamp=old)
+        for credential in (moved, kept, dead, foreign):
+            store.create_credential(credential)
+        assert (
+            store.rebind_credentials(str(user.id), old, "new-stamp", except_id=kept.id) == 1
+        )
+        stamps = {
+            c.id: c.stamp
+            for kind in ("session", "api")
+            for owner in (user, other)
+            for c in store.list_credentials(str(owner.id), kind)
+        }
+        assert {
+            moved.id: "new-stamp",
+            kept.id: old,
+            dead.id: "an-older-stamp",
+            foreign.id: old,
+        } == stamps
+
+
+class ProfilesContract(_AsyncContractBase):
+    """The profiles capability (``Profiles``, with users).
+
+    Set ``profile_field`` to an application field of your user model that takes a short
+    string; ``open_profile_fields`` when any name is accepted (as ``MemoryUser.extra``).
+    """
+
+    profile_field: ClassVar[str] = "display_name"
+    open_profile_fields: ClassVar[bool] = False
+
+    def test_update_profile_writes_an_application_field(self, store: Any) -> None:
+        """update_profile sets the field, returns the user with it, and leaves the rest."""
+        user = store.create_user(self.new_user())
+        updated = store.update_profile(user, {self.profile_field: "Ada L."})
+        assert self.read_extra(updated, self.profile_field) == "Ada L."
+        reloaded = self.reload(store, user)
+        assert self.read_extra(reloaded, self.profile_field) == "Ada L."
+        assert fields_of(user) == fields_of(reloaded)
+
+    def test_update_profile_refuses_doorward_fields(self, store: Any) -> None:
+        """doorward's own fields never change through update_profile: ValueError, no write."""
+        user = store.create_user(self.new_user())
+        user = store.update_profile(user, {self.profile_field: "Ada"})
+        for name in ("email", "active", "security_stamp", "password_hash", "failed_logins"):
+            with pytest.raises(ValueError):
+                store.update_profile(user, {name: "x", self.profile_field: "Eve"})
+        reloaded = self.reload(store, user)
+        assert fields_of(user) == fields_of(reloaded)
+        assert self.read_extra(reloaded, self.profile_field) == "Ada"
+
+    def test_update_profile_refuses_unknown_fields(self, store: Any) -> None:
+        """A name the user model does not have is a ValueError, writing nothing."""
+        if self.open_profile_fields:
+            pytest.skip("this user model accepts any application field")
+        user = store.create_user(self.new_user())
+        with pytest.raises(ValueError):
+            store.update_profile(user, {"no_such_field_here": "x"})
+
+
+class StoreContract(UsersContract, RolesContract, CredentialsContract):
+    """Every capability of ``UserStore``, and the rules that span them."""
+
+    # -- delete_user across capabilities -----------------------------------------------------
+
+    def test_delete_user_removes_user_roles_and_credentials(
+        self, store: UserStore
+    ) -> None:
+        """After delete_user the user, their role links and credentials are gone."""
+        store.save_role(Role(name="admin", permissions=frozenset({"users:edit"})))
+        user = store.create_user(self.new_user("ada@example.test"))
+        store.add_user_role(user, "admin")
+        credentials = [self.credential(user, kind) for kind in ("session", "remember", "api")]
+        for credential in credentials:
+            store.create_credential(credential)
+        store.delete_user(user)
+        assert store.get_user(str(user.id)) is None
+        assert store.get_user_by_email("ada@example.test") is None
+        for credential in credentials:
+            assert store.get_credential(credential.kind, credential.secret_hash) is None
+            assert store.list_credentials(str(user.id), credential.kind) == []
+            assert store.delete_credential(credential.id) is False
+        assert frozenset() == store.get_user_roles(user)
+        assert role_named(store, "admin") is not None
+
+    def test_delete_user_leaves_other_users_alone(self, store: UserStore) -> None:
+        """Deleting one user keeps every other user's fields, roles and credentials."""
+        store.save_role(Role(name="admin"))
+        ada = store.create_user(self.new_user("ada@example.test"))
+        bob = store.create_user(self.new_user("bob@example.test"))
+        store.add_user_role(ada, "admin")
+        store.add_user_role(bob, "admin")
+        credential = self.credential(bob)
+        store.create_credential(credential)
+        store.delete_user(ada)
+        assert fields_of(bob) == fields_of(self.reload(store, bob))
+        assert frozenset({"admin"}) == store.get_user_roles(bob)
+        found = store.get_credential("session", credential.secret_hash)
+        assert found is not None
+        assert credential == found[0]
+
+    def test_datetimes_are_aware_utc_to_the_second(self, store: UserStore) -> None:
+        """Datetimes with microseconds come back aware, at UTC, within the same second."""
+        at = T0 + timedelta(microseconds=654321)
+        user = store.create_user(self.new_user(created_at=at, confirmed_at=at))
+        store.record_login(user, at, None)
+        store.record_login(user, at, None)
+        store.increment_failed_logins(user, at)
+        fetched = self.reload(store, user)
+        names = ("created_at", "confirmed_at", "last_login_at", "current_login_at")
+        for name in (*names, "last_failed_login_at"):
+            assert_same_second(at, getattr(fetched, name))
+        store.create_credential(
+            self.credential(
+                user,
+                secret_hash="h" * 64,
+                created_at=at,
+                expires_at=at,
+                last_used_at=at,
+                authenticated_at=at,
+            )
+        )
+        found = store.get_credential("session", "h" * 64)
+        assert found is not None
+        credential, owner = found
+        for value in (credential.created_at, credential.expires_at, credential.last_used_at):
+            assert_same_second(at, value)
+        assert_same_second(at, credential.authenticated_at)
+        assert_same_second(at, owner.created_at)
+
+    def test_delete_user_frees_the_email(self, store: UserStore) -> None:
+        """A deleted user's email can be registered again, as a new user without old roles."""
+        store.save_role(Role(name="admin"))
+        old = store.create_user(self.new_user("ada@example.test"))
+        store.add_user_role(old, "admin")
+        store.delete_user(old)
+        new = store.create_user(self.new_user("ada@example.test"))
+        assert frozenset() == store.get_user_roles(new)
+        found = store.get_user_by_email("ada@example.test")
+        assert found is not None
+        assert str(new.id) == str(found.id)

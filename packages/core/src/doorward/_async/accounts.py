@@ -1,0 +1,85 @@
+"""Accounts as an administrator sees them: create, find, activate, deactivate, delete."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from doorward._async.feature import AsyncFeature
+from doorward._async.protocols import AsyncUsers
+from doorward._async.roles import AsyncRoleChecks
+from doorward.policies import normalize_email
+from doorward.records import NewUser
+from doorward.tokens import new_stamp
+
+__all__ = ["AsyncAccounts"]
+
+
+class AsyncAccounts(AsyncFeature):
+    """The admin's flows (the CLI uses them); no endpoints. Always on."""
+
+    name = "accounts"
+    capabilities = (AsyncUsers,)
+
+    async def create_user(
+        self,
+        email: object,
+        password: object | None = None,
+        *,
+        confirmed: bool = False,
+        active: bool = True,
+        roles: Iterable[str] = (),
+        extra: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """Create an account directly (CLI, admin); raises ``EmailTaken``. No mail is sent."""
+        ctx = self.ctx
+        address, key = normalize_email(email, max_length=self.settings.email_max_length)
+        password_hash = None
+        if password is not None:
+            password_hash = await ctx.new_password_hash(password, address)
+        now = ctx.clock.now()
+        user = await self.store.create_user(
+            NewUser(
+                email=address,
+                normalized_email=key,
+                password_hash=password_hash,
+                security_stamp=new_stamp(),
+                created_at=now,
+                active=active,
+                confirmed_at=now if confirmed else None,
+                extra=dict(extra or {}),
+            )
+        )
+        names = list(roles)
+        if names:
+            role_checks = ctx.feature(AsyncRoleChecks)
+            for name in names:
+                await role_checks.add_role(user, name)
+        ctx.events.emit("user_registered", user=user, user_id=str(user.id), by="admin")
+        return user
+
+    async def get_user(self, user_id: str) -> Any | None:
+        """The user with this id, or ``None``."""
+        return await self.store.get_user(user_id)
+
+    async def get_user_by_email(self, email: object) -> Any | None:
+        """The user with this address (normalised the same way as at registration)."""
+        _, key = normalize_email(email, max_length=self.settings.email_max_length)
+        return await self.store.get_user_by_email(key)
+
+    async def set_active(self, user: Any, active: bool) -> Any:
+        """Activate or deactivate; deactivation ends every session and token now (SS-06)."""
+        ctx = self.ctx
+        if active:
+            user = await self.store.update_user(user, {"active": True})
+            ctx.events.emit("user_activated", user_id=str(user.id))
+            return user
+        user = await ctx.rotate_stamp(user, {"active": False})
+        await ctx.forget_credentials(user)
+        ctx.events.emit("user_deactivated", user_id=str(user.id))
+        return user
+
+    async def delete_user(self, user: Any) -> None:
+        """Delete the account with its roles and credentials."""
+        await self.store.delete_user(user)
+        self.ctx.events.emit("user_deleted", user_id=str(user.id))

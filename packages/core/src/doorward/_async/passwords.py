@@ -1,0 +1,178 @@
+"""Passwords: forgot and reset by emailed link, change knowing the current one, set by an admin."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from doorward._async.feature import AsyncFeature
+from doorward._async.login import AsyncLogin
+from doorward._async.protocols import AsyncCredentials, AsyncUsers
+from doorward._rules import Identity, IssuedSession
+from doorward.exceptions import InvalidToken
+from doorward.http import HttpResponse
+from doorward.policies import normalize_email, prepare_password
+from doorward.routing import endpoint
+from doorward.tokens import new_stamp
+from doorward.web import Call
+
+__all__ = ["AsyncPasswords"]
+
+RESET_SENT = "If this address has an account, we sent a link to reset the password."
+UNLOCKED = {"failed_logins": 0, "last_failed_login_at": None}
+
+
+class AsyncPasswords(AsyncFeature):
+    """``/reset`` and ``/change-password``."""
+
+    name = "passwords"
+    capabilities = (AsyncUsers, AsyncCredentials)
+    mails = ("reset", "password_changed")
+    notices = {  # noqa: RUF012 (read-only class data)
+        "password_reset": "Your password was changed. Please log in with the new one."
+    }
+
+    @property
+    def _login(self) -> AsyncLogin:
+        return self.ctx.feature(AsyncLogin)
+
+    # -- flows -------------------------------------------------------------------------------
+
+    async def forgot_password(self, email: object, *, ip: str | None = None) -> None:
+        """Mail a reset link if the address has an active account; same outcome either way."""
+        await self.ctx.limit("forgot_password", ip)
+        _, key = normalize_email(email, max_length=self.settings.email_max_length)
+        user = await self.store.get_user_by_email(key)
+        self.ctx.events.emit("password_reset_requested", ip=ip)
+        if user is None or not user.active:
+            return
+        token = self.ctx.tokens.dumps("reset", str(user.id), user.security_stamp)
+        await self.ctx.mail("reset", user.email, link=self.settings.url(f"/reset/{token}"))
+
+    async def check_reset_token(self, token: object, *, ip: str | None = None) -> Any:
+        """The user a reset token is for, without using it (for showing the form)."""
+        await self.ctx.limit("token", ip)
+        user, _ = await self.ctx.user_for_stamp_token("reset", token, self.settings.reset_max_age)
+        return user
+
+    async def reset_password(
+        self, token: object, new_password: object, *, ip: str | None = None
+    ) -> Any:
+        """Set a new password with an emailed token, once (TK-03).
+
+        In one conditional update: the new hash, a new stamp (every session and token
+        dies), the failure counter zeroed (RL-04), and the address confirmed (the mail
+        proved it). Of concurrent uses exactly one succeeds (CC-02, CC-04).
+        """
+        ctx = self.ctx
+        await ctx.limit("token", ip)
+        user, _ = await ctx.user_for_stamp_token("reset", token, self.settings.reset_max_age)
+        password_hash = await ctx.new_password_hash(new_password, user.email)
+        changes: dict[str, Any] = {"password_hash": password_hash, **UNLOCKED}
+        if user.confirmed_at is None:
+            changes["confirmed_at"] = ctx.clock.now()
+        updated = await self.store.compare_and_set_stamp(
+            user, user.security_stamp, {**changes, "security_stamp": new_stamp()}
+        )
+        if updated is None:
+            raise InvalidToken
+        await ctx.forget_credentials(updated)
+        ctx.events.emit("password_reset", user=updated, user_id=str(updated.id))
+        await ctx.mail("password_changed", updated.email, link=self.settings.url("/reset"))
+        return updated
+
+    async def change_password(
+        self, identity: Identity, current_password: object, new_password: object
+    ) -> IssuedSession:
+        """Change the password knowing the current one; this device's new session (with the
+        updated user as ``issued.user``).
+
+        With ``end_sessions_on_change`` (the default) every other session and token ends
+        (SS-05); without it they are moved to the new stamp in one store call.
+        """
+        ctx = self.ctx
+        plain_current = prepare_password(
+            current_password, max_length=self.settings.password_max_length
+        )
+        user = await self._login.check_password(
+            identity.user, plain_current, ip=identity.credential.ip
+        )
+        password_hash = await ctx.new_password_hash(new_password, user.email, field="new_password")
+        old_stamp = user.security_stamp
+        user = await ctx.rotate_stamp(user, {"password_hash": password_hash})
+        user_id = str(user.id)
+        if self.settings.end_sessions_on_change:
+            await ctx.forget_credentials(user)
+        else:
+            await self.store.rebind_credentials(
+                user_id, old_stamp, user.security_stamp, except_id=identity.credential.id
+            )
+            await self.store.delete_credential(identity.credential.id, user_id)
+        ctx.events.emit("password_changed", user=user, user_id=user_id)
+        await ctx.mail("password_changed", user.email, link=self.settings.url("/reset"))
+        return await self._login.start_session(
+            user,
+            remember=False,
+            ip=identity.credential.ip,
+            user_agent=identity.credential.user_agent,
+            authenticated=True,
+        )
+
+    async def set_password(self, user: Any, new_password: object) -> Any:
+        """Set a user's password as an administrator (CLI); all their sessions end."""
+        password_hash = await self.ctx.new_password_hash(new_password, user.email)
+        user = await self.ctx.rotate_stamp(user, {"password_hash": password_hash, **UNLOCKED})
+        await self.ctx.forget_credentials(user)
+        self.ctx.events.emit("password_changed", user=user, user_id=str(user.id), by="admin")
+        return user
+
+    # -- endpoints -------------------------------------------------------------------------
+
+    @endpoint("GET", "/reset")
+    async def forgot_page(self, call: Call) -> HttpResponse:
+        """The form asking for a reset link."""
+        return self.web.page(call.request, "doorward/forgot.html")
+
+    @endpoint("POST", "/reset", limit="forgot_password", form="doorward/forgot.html")
+    async def forgot_submit(self, call: Call) -> HttpResponse:
+        """A reset link for an address with an account (neutral 202: LE-03)."""
+        await self.forgot_password(call.field("email"), ip=call.ip)
+        return self.web.neutral(call, RESET_SENT)
+
+    @endpoint("GET", "/reset/{token}", limit="token")
+    async def reset_page(self, call: Call) -> HttpResponse:
+        """The new-password form, if the link is still good (nothing changes: CR-02)."""
+        await self.check_reset_token(call.params["token"], ip=call.ip)
+        if call.as_json:
+            return HttpResponse(json={"valid": True})
+        return self.web.page(call.request, "doorward/reset.html", token=call.params["token"])
+
+    @endpoint("POST", "/reset/{token}", limit="token", form="doorward/reset.html")
+    async def reset_submit(self, call: Call) -> HttpResponse:
+        """Set the new password once; every session ends."""
+        user = await self.reset_password(call.params["token"], call.field("password"), ip=call.ip)
+        if call.as_json:
+            response = HttpResponse(json=self.web.user_json(user))
+        else:
+            response = self.web.redirect("/login?notice=password_reset")
+        return self.web.signed_out(response)
+
+    @endpoint("GET", "/change-password", access="session")
+    async def change_password_page(self, call: Call) -> HttpResponse:
+        """The change-password form."""
+        return self.web.page(call.request, "doorward/change_password.html")
+
+    @endpoint("POST", "/change-password", access="session", form="doorward/change_password.html")
+    async def change_password_submit(self, call: Call) -> HttpResponse:
+        """The current and a new password → a new session here, the others end (SS-05)."""
+        issued = await self.change_password(
+            call.current, call.field("current_password"), call.field("new_password")
+        )
+        if call.as_json:
+            response = HttpResponse(json=self.web.user_json(issued.user))
+        else:
+            response = self.web.page(
+                call.request, "doorward/message.html", message="Your password was changed."
+            )
+        response.cookies.extend(self.web.session_cookies(issued))
+        response.cookies.append(self.web.cookie(self.web.remember_cookie, None))
+        return response

@@ -1,0 +1,150 @@
+"""Self-registration and email confirmation.
+
+Switch it off (``Settings(disabled_features=["registration"])``) for invite-only sites:
+its routes are 404 and accounts are made by the CLI or ``auth.create_user``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from doorward._async.feature import AsyncFeature
+from doorward._async.protocols import AsyncUsers
+from doorward.exceptions import EmailTaken, InvalidToken
+from doorward.http import HttpResponse
+from doorward.policies import normalize_email
+from doorward.records import NewUser
+from doorward.routing import endpoint
+from doorward.tokens import new_stamp
+from doorward.web import Call
+
+__all__ = ["AsyncRegistration"]
+
+REGISTERED = "Thanks! If this address can be used, we sent a confirmation link to it."
+RESENT = "If this address has an unconfirmed account, we sent a new link."
+
+
+class AsyncRegistration(AsyncFeature):
+    """``POST /register`` and the confirmation links."""
+
+    name = "registration"
+    capabilities = (AsyncUsers,)
+    mails = ("confirm", "existing_account")
+    notices = {"confirmed": "Your email address is confirmed. You can log in now."}  # noqa: RUF012 (read-only class data)
+
+    # -- flows -------------------------------------------------------------------------------
+
+    async def register(
+        self,
+        email: object,
+        password: object,
+        *,
+        ip: str | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> Any | None:
+        """Create an account and mail a confirmation link.
+
+        Returns the new user, or ``None`` when the address already had an account: its
+        owner is mailed a notice instead, and the caller must answer exactly as for a new
+        account (LE-04). ``extra`` sets application fields; never pass request data there.
+        """
+        ctx = self.ctx
+        await ctx.limit("register", ip)
+        address, key = normalize_email(email, max_length=self.settings.email_max_length)
+        password_hash = await ctx.new_password_hash(password, address)
+        new = NewUser(
+            email=address,
+            normalized_email=key,
+            password_hash=password_hash,
+            security_stamp=new_stamp(),
+            created_at=ctx.clock.now(),
+            extra=dict(extra or {}),
+        )
+        try:
+            user = await self.store.create_user(new)
+        except EmailTaken:
+            existing = await self.store.get_user_by_email(key)
+            ctx.events.emit("registration_attempt_for_existing_email", ip=ip)
+            if existing is not None:
+                await ctx.mail("existing_account", existing.email, link=self.settings.url("/login"))
+            return None
+        ctx.events.emit("user_registered", user=user, user_id=str(user.id), ip=ip)
+        await self._send_confirmation(user)
+        return user
+
+    async def send_confirmation(self, email: object, *, ip: str | None = None) -> None:
+        """Mail a new confirmation link if the address has an unconfirmed account (neutral)."""
+        await self.ctx.limit("send_confirmation", ip)
+        _, key = normalize_email(email, max_length=self.settings.email_max_length)
+        user = await self.store.get_user_by_email(key)
+        if user is not None and user.active and user.confirmed_at is None:
+            await self._send_confirmation(user)
+
+    async def confirm_email(self, token: object, *, ip: str | None = None) -> Any:
+        """Mark the address confirmed. The token is bound to the address it was sent to (TK-04).
+
+        A second use fails: the token is only valid while the account is unconfirmed.
+        """
+        ctx = self.ctx
+        await ctx.limit("token", ip)
+        payload = ctx.load_token("confirm", token, self.settings.confirm_max_age)
+        if len(payload) != 2:
+            raise InvalidToken
+        user_id, email_print = payload
+        user = await self.store.get_user(user_id)
+        if (
+            user is None
+            or user.confirmed_at is not None
+            or not ctx.tokens.matches(email_print, user.normalized_email)
+        ):
+            raise InvalidToken
+        user = await self.store.update_user(user, {"confirmed_at": ctx.clock.now()})
+        ctx.events.emit("email_confirmed", user=user, user_id=user_id)
+        return user
+
+    async def _send_confirmation(self, user: Any) -> None:
+        token = self.ctx.tokens.dumps("confirm", str(user.id), user.normalized_email)
+        await self.ctx.mail("confirm", user.email, link=self.settings.url(f"/confirm/{token}"))
+        self.ctx.events.emit("confirmation_sent", user_id=str(user.id))
+
+    # -- endpoints -------------------------------------------------------------------------
+
+    @endpoint("GET", "/register")
+    async def register_page(self, call: Call) -> HttpResponse:
+        """The registration form."""
+        return self.web.page(call.request, "doorward/register.html")
+
+    @endpoint("POST", "/register", limit="register", form="doorward/register.html")
+    async def register_submit(self, call: Call) -> HttpResponse:
+        """Email and password → 202, the same answer whether or not the address is taken."""
+        await self.register(call.field("email"), call.field("password"), ip=call.ip)
+        return self.web.neutral(call, REGISTERED)
+
+    @endpoint("GET", "/confirm")
+    async def confirm_page(self, call: Call) -> HttpResponse:
+        """The form asking for a new confirmation link."""
+        return self.web.page(call.request, "doorward/confirm.html")
+
+    @endpoint("POST", "/confirm", limit="send_confirmation", form="doorward/confirm.html")
+    async def send_confirmation_submit(self, call: Call) -> HttpResponse:
+        """A new confirmation link for an unconfirmed address (neutral 202)."""
+        await self.send_confirmation(call.field("email"), ip=call.ip)
+        return self.web.neutral(call, RESENT)
+
+    @endpoint("GET", "/confirm/{token}")
+    async def confirm_token_page(self, call: Call) -> HttpResponse:
+        """The page with the Confirm button (GET changes nothing: CR-02)."""
+        if call.as_json:
+            return HttpResponse(json={"token": "unchecked", "method": "POST"})
+        return self.web.page(
+            call.request, "doorward/confirm_token.html", token=call.params["token"]
+        )
+
+    @endpoint("POST", "/confirm/{token}", limit="token", form="doorward/confirm_token.html")
+    async def confirm_submit(self, call: Call) -> HttpResponse:
+        """Confirm the address the link was mailed to."""
+        user = await self.confirm_email(call.params["token"], ip=call.ip)
+        if call.as_json:
+            return HttpResponse(json=self.web.user_json(user))
+        return self.web.redirect("/login?notice=confirmed")

@@ -1,0 +1,54 @@
+"""The sessions list: a user sees where they are signed in and ends any of it (SS-08)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from doorward import _rules
+from doorward._async.feature import AsyncFeature
+from doorward._async.protocols import AsyncCredentials, AsyncUsers
+from doorward.exceptions import NotFound
+from doorward.http import HttpResponse
+from doorward.records import Credential
+from doorward.routing import endpoint
+from doorward.web import Call
+
+__all__ = ["AsyncSessions"]
+
+
+class AsyncSessions(AsyncFeature):
+    """``/sessions``: list and revoke."""
+
+    name = "sessions"
+    capabilities = (AsyncUsers, AsyncCredentials)
+
+    async def list_sessions(self, user: Any) -> list[Credential]:
+        """The user's live sessions, oldest first (SS-08)."""
+        return await self.ctx.live_credentials(user, "session")
+
+    async def revoke_session(self, user: Any, session_id: str) -> None:
+        """End one of the user's sessions; ``NotFound`` if it is not theirs."""
+        if not await self.store.delete_credential(session_id, str(user.id)):
+            raise NotFound
+        self.ctx.events.emit("session_revoked", user_id=str(user.id), session_id=session_id)
+
+    @endpoint("GET", "/sessions", access="session")
+    async def list_sessions_page(self, call: Call) -> HttpResponse:
+        """The user's sessions, this one marked ``current``."""
+        current = call.current
+        sessions = [
+            _rules.public_credential(c, current=current.credential.id)
+            for c in await self.list_sessions(current.user)
+        ]
+        if call.as_json:
+            return HttpResponse(json={"sessions": sessions})
+        return self.web.page(call.request, "doorward/sessions.html", sessions=sessions)
+
+    @endpoint("DELETE", "/sessions/{session_id}", access="session")
+    @endpoint("POST", "/sessions/{session_id}/revoke", access="session")
+    async def revoke_session_submit(self, call: Call) -> HttpResponse:
+        """End one session (204; browsers go back to the list)."""
+        await self.revoke_session(call.current.user, call.params["session_id"])
+        if call.as_json:
+            return HttpResponse(status=204)
+        return self.web.redirect("/sessions")

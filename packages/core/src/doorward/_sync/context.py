@@ -1,0 +1,232 @@
+# Generated from packages/core/src/doorward/_async/context.py by scripts/unasync.py. Do not edit: edit the source.
+"""What every feature shares: the site's services and the steps several flows take.
+
+``Context`` is built once by ``Auth`` and handed to each feature. It holds no
+per-user state. The sync face (``Context``) is generated from this file.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import secrets
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from doorward import _rules
+from doorward._sync._io import _IS_SYNC
+from doorward._sync.mailers import ConsoleMailer
+from doorward._sync.protocols import Mailer, PasswordHasher
+from doorward._sync.ratelimit import MemoryRateLimiter, RateLimiter
+from doorward.clock import Clock, SystemClock
+from doorward.events import Events
+from doorward.exceptions import (
+    ConfigurationError,
+    InvalidToken,
+    MailerUnavailable,
+    RateLimited,
+    StoreUnavailable,
+    ValidationFailed,
+)
+from doorward.hashing import Argon2Hasher
+from doorward.mail import MailTemplates, render_mail
+from doorward.policies import BreachChecker, check_new_password
+from doorward.records import Credential, CredentialKind
+from doorward.settings import Settings
+from doorward.tokens import CredentialSecrets, EmailTokens, Purpose, new_stamp
+from doorward.web import Web
+
+__all__ = ["ALL_KINDS", "Context"]
+
+logger = logging.getLogger("doorward")
+
+ALL_KINDS: tuple[CredentialKind, ...] = ("session", "remember", "api")
+F = TypeVar("F")
+
+
+class Context:
+    """The services of one site (settings, store, mailer, hasher, clock, events, limiter,
+    mail templates, token signers) and the shared steps of its flows."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Any,
+        *,
+        mailer: Mailer | None = None,
+        hasher: PasswordHasher | None = None,
+        clock: Clock | None = None,
+        events: Events | None = None,
+        limiter: RateLimiter | None = None,
+        templates: MailTemplates | None = None,
+        breach_checker: BreachChecker | None = None,
+    ) -> None:
+        _check_face(store)
+        self.settings = settings
+        self.store = store
+        self.mailer: Mailer = mailer or ConsoleMailer()
+        self.hasher: PasswordHasher = hasher or Argon2Hasher.from_settings(settings)
+        self.clock: Clock = clock or SystemClock()
+        self.events = events or Events()
+        self.limiter: RateLimiter = limiter or MemoryRateLimiter()
+        self.templates = templates or MailTemplates()
+        self.breach_checker = breach_checker
+        self.tokens = EmailTokens(settings.secret_keys, self.clock)
+        self.secrets = CredentialSecrets(settings.secret_keys)
+        self.web = Web(settings)
+        self.features: dict[str, Any] = {}
+
+    def feature(self, kind: type[F]) -> F:
+        """The enabled feature of this class; ``ConfigurationError`` when it is off."""
+        for feature in self.features.values():
+            if isinstance(feature, kind):
+                return feature
+        raise ConfigurationError(f"the {kind.__name__} feature is not enabled")
+
+    # -- limits and mail ---------------------------------------------------------------------
+
+    def limit(self, action: str, ip: str | None) -> None:
+        """Count one hit of ``action`` for this client address; ``RateLimited`` when over."""
+        limit = self.settings.rate_limits.get(action)
+        if limit is None or ip is None:
+            return
+        wait = self.limiter.hit(f"{action}:{ip}", limit, self.clock.now())
+        if wait is not None:
+            self.events.emit("rate_limited", action=action, ip=ip)
+            raise RateLimited(retry_after=wait)
+
+    def mail(
+        self,
+        kind: str,
+        to: str,
+        *,
+        link: str,
+        strict: bool = False,
+        values: Mapping[str, str] | None = None,
+    ) -> None:
+        """Render and send; failures are logged and swallowed unless ``strict`` (FT-02).
+
+        Each address gets at most ``rate_limits["mail_per_address"]`` mails of one kind; the
+        surplus is dropped silently so the caller's answer stays neutral (RL-05).
+        """
+        limit = self.settings.rate_limits.get("mail_per_address")
+        if limit is not None:
+            key = f"mail:{kind}:{to.casefold()}"
+            if self.limiter.hit(key, limit, self.clock.now()) is not None:
+                self.events.emit("rate_limited", action=f"mail:{kind}")
+                return
+        context = {"link": link, "email": to, "site_name": self.settings.display_name}
+        mail = render_mail(
+            kind, to=to, context={**context, **(values or {})}, templates=self.templates
+        )
+        try:
+            self.mailer.send(mail)
+        except Exception as exc:  # noqa: BLE001 (any mailer fault is logged, FT-02)
+            self.events.emit("mail_failed", kind=kind, error=type(exc).__name__)
+            if strict:
+                raise MailerUnavailable from None
+
+    # -- passwords and emailed tokens ------------------------------------------------------
+
+    def new_password_hash(
+        self, password: object, email: str, *, field: str | None = None
+    ) -> str:
+        """Check a new password against the policy (PW-01..PW-04) and hash it.
+
+        ``field`` renames the refused field in the error (``new_password`` on change).
+        """
+        try:
+            plain = check_new_password(
+                password, self.settings, context=(email,), breach_checker=self.breach_checker
+            )
+        except ValidationFailed as exc:
+            if field is None:
+                raise
+            messages = [m for msgs in exc.fields.values() for m in msgs]
+            raise ValidationFailed({field: messages}) from exc
+        return self.hasher.hash(plain)
+
+    def load_token(self, purpose: Purpose, token: object, max_age: timedelta) -> tuple[str, ...]:
+        """The parts of a signed, unexpired token of this purpose (``InvalidToken`` if not)."""
+        return tuple(self.tokens.loads(purpose, token, max_age=max_age))
+
+    def user_for_stamp_token(
+        self, purpose: Purpose, token: object, max_age: timedelta
+    ) -> tuple[Any, tuple[str, ...]]:
+        """The user of a stamp-bound token and the token's further fingerprints (TK-06)."""
+        user_id, stamp_print, *rest = self.load_token(purpose, token, max_age)  # >= 2 parts
+        user = self.store.get_user(user_id)
+        if (
+            user is None
+            or not user.active
+            or not self.tokens.matches(stamp_print, user.security_stamp)
+        ):
+            raise InvalidToken
+        return user, tuple(rest)
+
+    def rotate_stamp(self, user: Any, changes: Mapping[str, Any]) -> Any:
+        """Apply ``changes`` with a new stamp in one conditional update (kills credentials)."""
+        updated = self.store.compare_and_set_stamp(
+            user, user.security_stamp, {**changes, "security_stamp": new_stamp()}
+        )
+        if updated is None:
+            raise InvalidToken("The account changed meanwhile; please try again.")
+        return updated
+
+    # -- credentials ---------------------------------------------------------------------------
+
+    def new_credential(
+        self, user: Any, kind: CredentialKind, now: datetime, **fields: Any
+    ) -> tuple[str, Credential]:
+        """A fresh secret of ``kind`` and its record, bound to the user's current stamp."""
+        token, secret_hash = self.secrets.new(kind)
+        credential = Credential(
+            id="c" + secrets.token_urlsafe(12),  # never a leading "-" (read as an option)
+            user_id=str(user.id),
+            kind=kind,
+            secret_hash=secret_hash,
+            stamp=user.security_stamp,
+            created_at=now,
+            **fields,
+        )
+        return token, credential
+
+    def live_credentials(self, user: Any, kind: CredentialKind) -> list[Credential]:
+        """The user's credentials of ``kind`` that still authenticate, oldest first."""
+        now = self.clock.now()
+        return [
+            c
+            for c in self.store.list_credentials(str(user.id), kind)
+            if _rules.credential_alive(c, user, now, self.settings)
+        ]
+
+    def forget_credentials(self, user: Any) -> None:
+        """Delete the records of credentials a stamp rotation already killed.
+
+        The rotation is what ends them (their stamp no longer matches, in the same atomic
+        update as the change itself: FT-03); this is clean-up, so a failure is logged.
+        """
+        if not hasattr(self.store, "delete_credentials"):
+            return
+        try:
+            self.store.delete_credentials(str(user.id), ALL_KINDS)
+        except StoreUnavailable:
+            logger.warning("doorward: could not delete dead credentials of user %s", user.id)
+
+
+def _check_face(store: Any) -> None:
+    """Refuse a store of the other face at construction, naming the wrapper to use."""
+    probe = getattr(store, "get_user", None)
+    if probe is None:
+        return
+    if _IS_SYNC and inspect.iscoroutinefunction(probe):
+        raise TypeError(
+            f"{type(store).__name__} is an async store; Auth (and Flask) needs a sync one, "
+            "e.g. SQLAlchemyStore or MongoStore instead of their Async* twins"
+        )
+    if not _IS_SYNC and not inspect.iscoroutinefunction(probe):
+        raise TypeError(
+            f"{type(store).__name__} is a sync store; Auth (and Starlette) needs an "
+            "async one: wrap it as doorward.threaded.ThreadedStore(store)"
+        )

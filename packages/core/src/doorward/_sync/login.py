@@ -1,0 +1,332 @@
+# Generated from packages/core/src/doorward/_async/login.py by scripts/unasync.py. Do not edit: edit the source.
+"""Login: passwords checked under the lockout rules, sessions, remember-me, tracking,
+logout, freshness (re-authentication) and ``GET /me``.
+
+Every other feature builds on this one: it is always on.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import attrs
+
+from doorward import _rules
+from doorward._sync.feature import Feature
+from doorward._sync.protocols import Credentials, Users
+from doorward._rules import Identity, IssuedSession
+from doorward.exceptions import AccountLocked, InvalidCredentials, ReauthRequired
+from doorward.http import HttpResponse
+from doorward.policies import normalize_email, prepare_password
+from doorward.records import CredentialKind
+from doorward.routing import endpoint
+from doorward.web import Call, checkbox
+
+__all__ = ["Login"]
+
+
+class Login(Feature):
+    """Email and password in, a session out; and who is making each request."""
+
+    name = "login"
+    capabilities = (Users, Credentials)
+    mails = ("account_locked",)
+    notices = {"logged_out": "You are logged out."}  # noqa: RUF012 (read-only class data)
+
+    # -- flows -------------------------------------------------------------------------------
+
+    def login(
+        self,
+        email: object,
+        password: object,
+        *,
+        remember: bool = False,
+        ip: str | None = None,
+        user_agent: str | None = None,
+        replacing: Identity | None = None,
+    ) -> tuple[Any, IssuedSession]:
+        """Check the credentials and start a session: ``(user, issued)``.
+
+        Every refusal is ``InvalidCredentials`` (LE-01) and costs exactly one password
+        hash (LE-02); every refused attempt on an existing account counts towards the
+        lockout, including those refused while locked, whose password is not checked.
+        ``replacing`` is the caller's current session, ended on success (LE-05).
+        """
+        ctx = self.ctx
+        plain = prepare_password(password, max_length=self.settings.password_max_length)
+        _, key = normalize_email(email, max_length=self.settings.email_max_length)
+        ctx.limit("login", ip)
+        user = self.store.get_user_by_email(key)
+        if user is None:
+            ctx.hasher.verify(None, plain)
+            ctx.events.emit("login_failed", reason="unknown_user", ip=ip)
+            raise InvalidCredentials
+        user = self.check_password(user, plain, ip=ip)
+        if not user.active or (self.settings.confirm_required and user.confirmed_at is None):
+            reason = "inactive" if not user.active else "unconfirmed"
+            ctx.events.emit("login_failed", user_id=str(user.id), reason=reason, ip=ip)
+            raise InvalidCredentials
+        if user.password_hash is not None and ctx.hasher.needs_rehash(user.password_hash):
+            rehashed = ctx.hasher.hash(plain)
+            user = self.store.update_user(user, {"password_hash": rehashed})
+            ctx.events.emit("password_rehashed", user_id=str(user.id))
+        user = self.store.record_login(user, ctx.clock.now(), ip)
+        issued = self.start_session(
+            user, remember=remember, ip=ip, user_agent=user_agent, authenticated=True
+        )
+        if replacing is not None and replacing.via == "session":
+            self.logout(replacing)
+        ctx.events.emit("login_succeeded", user=user, user_id=str(user.id), ip=ip)
+        return user, issued
+
+    def check_password(self, user: Any, plain: str, *, ip: str | None) -> Any:
+        """Verify the password of a known user under the lockout rules; return the user."""
+        ctx = self.ctx
+        now = ctx.clock.now()
+        wait = _rules.lockout_wait(
+            user.failed_logins, user.last_failed_login_at, now, self.settings
+        )
+        if wait is not None:
+            ctx.hasher.verify(None, plain)
+            self.store.increment_failed_logins(user, now)
+            ctx.events.emit("login_failed", user_id=str(user.id), reason="locked", ip=ip)
+            if self.settings.neutral_login_errors:
+                raise InvalidCredentials
+            raise AccountLocked(retry_after=wait.total_seconds())
+        if ctx.hasher.verify(user.password_hash, plain):
+            return user
+        count = self.store.increment_failed_logins(user, now)
+        ctx.events.emit("login_failed", user_id=str(user.id), reason="password", ip=ip)
+        if count == self.settings.lockout_threshold:
+            ctx.events.emit("account_locked", user_id=str(user.id), ip=ip)
+            ctx.mail("account_locked", user.email, link=self.settings.url("/reset"))
+        raise InvalidCredentials
+
+    def start_session(
+        self,
+        user: Any,
+        *,
+        remember: bool,
+        ip: str | None,
+        user_agent: str | None,
+        authenticated: bool,
+        remember_expires: datetime | None = None,
+    ) -> IssuedSession:
+        """Store a new session (and remember-me token) for ``user``; the cookies to set."""
+        ctx = self.ctx
+        now = ctx.clock.now()
+        agent = (user_agent or "")[:256] or None
+        token, credential = ctx.new_credential(
+            user,
+            "session",
+            now,
+            expires_at=now + self.settings.session_max_age,
+            last_used_at=now,
+            authenticated_at=now if authenticated else None,
+            ip=ip,
+            user_agent=agent,
+        )
+        self.store.create_credential(credential)
+        if not remember:
+            return IssuedSession(token=token, credential=credential, user=user)
+        expires = remember_expires or now + self.settings.remember_lifetime
+        remember_token, remembered = ctx.new_credential(
+            user, "remember", now, expires_at=expires, ip=ip, user_agent=agent
+        )
+        self.store.create_credential(remembered)
+        return IssuedSession(
+            token=token,
+            credential=credential,
+            remember_token=remember_token,
+            remember_max_age=max(0, int((expires - now).total_seconds())),
+            user=user,
+        )
+
+    def authenticate(
+        self,
+        *,
+        session_token: str | None = None,
+        remember_token: str | None = None,
+        bearer_token: str | None = None,
+        ip: str | None = None,
+        user_agent: str | None = None,
+    ) -> Identity | None:
+        """Who is making this request, or ``None`` for an anonymous one.
+
+        A bearer token wins over cookies. A valid session cookie costs one signature check
+        and one indexed lookup. When only a remember-me cookie is valid it is used once:
+        it is replaced by a new one with the same absolute expiry and a new, not fresh,
+        session is started (TK-10); the adapter sets both cookies from ``issued``.
+        """
+        if bearer_token is not None:
+            return self._from_credential("api", bearer_token)
+        if session_token is not None:
+            identity = self._from_credential("session", session_token)
+            if identity is not None:
+                return identity
+        if remember_token is not None:
+            return self._restore(remember_token, ip=ip, user_agent=user_agent)
+        return None
+
+    def _from_credential(self, kind: CredentialKind, token: str) -> Identity | None:
+        secret_hash = self.ctx.secrets.secret_hash(kind, token)
+        if secret_hash is None:
+            return None
+        found = self.store.get_credential(kind, secret_hash)
+        if found is None:
+            return None
+        credential, user = found
+        now = self.ctx.clock.now()
+        if not _rules.credential_alive(credential, user, now, self.settings):
+            return None
+        if _rules.needs_touch(credential, now, self.settings):
+            self.store.touch_credential(credential.id, last_used_at=now)
+        fresh = kind == "session" and _rules.is_fresh(credential, now, self.settings)
+        return Identity(user=user, credential=credential, via=kind, fresh=fresh)
+
+    def _restore(
+        self, remember_token: str, *, ip: str | None, user_agent: str | None
+    ) -> Identity | None:
+        secret_hash = self.ctx.secrets.secret_hash("remember", remember_token)
+        if secret_hash is None:
+            return None
+        found = self.store.get_credential("remember", secret_hash)
+        if found is None:
+            return None
+        credential, user = found
+        now = self.ctx.clock.now()
+        if not _rules.credential_alive(credential, user, now, self.settings):
+            return None
+        if not self.store.delete_credential(credential.id):
+            return None
+        issued = self.start_session(
+            user,
+            remember=True,
+            ip=ip,
+            user_agent=user_agent,
+            authenticated=False,
+            remember_expires=credential.expires_at,
+        )
+        return Identity(
+            user=user, credential=issued.credential, via="session", fresh=False, issued=issued
+        )
+
+    def logout(self, identity: Identity, *, remember_token: str | None = None) -> None:
+        """End this session (and this device's remember-me token) on the server (SS-04)."""
+        if identity.via != "api":
+            self.store.delete_credential(identity.credential.id, identity.user_id)
+        if remember_token is not None:
+            secret_hash = self.ctx.secrets.secret_hash("remember", remember_token)
+            found = (
+                self.store.get_credential("remember", secret_hash) if secret_hash else None
+            )
+            if found is not None and found[0].user_id == identity.user_id:
+                self.store.delete_credential(found[0].id, identity.user_id)
+        self.ctx.events.emit("logged_out", user_id=identity.user_id)
+
+    def logout_everywhere(self, user: Any) -> Any:
+        """Rotate the security stamp: every session, remember-me and API token dies."""
+        user = self.ctx.rotate_stamp(user, {})
+        self.ctx.forget_credentials(user)
+        self.ctx.events.emit("logged_out_everywhere", user_id=str(user.id))
+        return user
+
+    def reauthenticate(self, identity: Identity, password: object) -> Identity:
+        """Make this session fresh again by entering the password (SS-07)."""
+        if identity.via != "session":
+            raise ReauthRequired("Re-authentication needs a browser session.")
+        plain = prepare_password(password, max_length=self.settings.password_max_length)
+        user = self.check_password(identity.user, plain, ip=identity.credential.ip)
+        now = self.ctx.clock.now()
+        self.store.touch_credential(
+            identity.credential.id, last_used_at=now, authenticated_at=now
+        )
+        self.ctx.events.emit("reauthenticated", user_id=identity.user_id)
+        refreshed = attrs.evolve(identity.credential, last_used_at=now, authenticated_at=now)
+        return Identity(user=user, credential=refreshed, via="session", fresh=True)
+
+    def require_fresh(self, identity: Identity) -> None:
+        """Raise ``ReauthRequired`` unless the password was entered recently (SS-07)."""
+        if not _rules.is_fresh(identity.credential, self.ctx.clock.now(), self.settings):
+            raise ReauthRequired
+
+    def public_user(self, user: Any) -> dict[str, Any]:
+        """``{"user": {...}}`` as ``GET /me`` shows it, with every feature's fields."""
+        body = self.web.user_json(user)
+        for feature in self.ctx.features.values():
+            feature.extend_user_json(user, body["user"])
+        return body
+
+    # -- endpoints -------------------------------------------------------------------------
+
+    @endpoint("GET", "/login")
+    def login_page(self, call: Call) -> HttpResponse:
+        """The login form."""
+        return self.web.page(call.request, "doorward/login.html")
+
+    @endpoint("POST", "/login", limit="login", form="doorward/login.html")
+    def login_submit(self, call: Call) -> HttpResponse:
+        """Email, password and ``remember`` → a session cookie (and remember-me)."""
+        remember = checkbox(
+            call.fields.get("remember", False),
+            form=call.request.form is not None or call.request.content_type != "application/json",
+        )
+        user, issued = self.login(
+            call.field("email"),
+            call.field("password"),
+            remember=remember,
+            ip=call.ip,
+            user_agent=call.request.headers.get("user-agent"),
+            replacing=call.identity,
+        )
+        if call.as_json:
+            response = HttpResponse(json=self.web.user_json(user))
+        else:
+            target = self.web.next_target(call, self.settings.login_redirect)
+            response = HttpResponse(status=303, redirect=target)
+        response.cookies.extend(self.web.session_cookies(issued))
+        return self.web.with_csrf(call.request, response, rotate=True)
+
+    @endpoint("POST", "/logout")
+    def logout_submit(self, call: Call) -> HttpResponse:
+        """End this session; browsers go to a safe ``next``."""
+        if call.identity is not None:
+            self.logout(
+                call.identity, remember_token=call.request.cookies.get(self.web.remember_cookie)
+            )
+        if call.as_json:
+            response = HttpResponse(status=204)
+        else:
+            target = self.web.next_target(call, self.settings.logout_redirect)
+            response = HttpResponse(status=303, redirect=target)
+        self.web.signed_out(response)
+        return self.web.with_csrf(call.request, response, rotate=True)
+
+    @endpoint("POST", "/logout-everywhere", access="user")
+    def logout_everywhere_submit(self, call: Call) -> HttpResponse:
+        """Rotate the stamp: every session and token of the user ends."""
+        self.logout_everywhere(call.current.user)
+        return self.logout_submit(attrs.evolve(call, identity=None))
+
+    @endpoint("GET", "/me", access="user")
+    def me(self, call: Call) -> HttpResponse:
+        """The current user's public fields."""
+        body = self.public_user(call.current.user)
+        if call.as_json:
+            return HttpResponse(json=body)
+        return self.web.page(call.request, "doorward/me.html", user=body["user"])
+
+    @endpoint("GET", "/reauth", access="session")
+    def reauth_page(self, call: Call) -> HttpResponse:
+        """The password form that makes the session fresh."""
+        return self.web.page(call.request, "doorward/reauth.html")
+
+    @endpoint("POST", "/reauth", access="session", form="doorward/reauth.html")
+    def reauth_submit(self, call: Call) -> HttpResponse:
+        """The password again → a fresh session (SS-07)."""
+        self.reauthenticate(call.current, call.field("password"))
+        if call.as_json:
+            return HttpResponse(json={"fresh": True})
+        target = self.web.next_target(call, self.settings.login_redirect)
+        return HttpResponse(status=303, redirect=target)

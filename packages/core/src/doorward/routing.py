@@ -1,0 +1,106 @@
+"""Endpoints are declared next to their handlers, in the feature that owns them.
+
+    class AsyncTerms(AsyncFeature):
+        @endpoint("POST", "/terms", access="session", form="terms.html")
+        async def accept(self, call: Call) -> HttpResponse: ...
+
+The views collect the endpoints of every enabled feature; the adapters register them under
+``Settings.url_prefix`` and call ``views.dispatch(route, ...)``. Nothing else names them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any, Literal, TypeVar
+
+import attrs
+
+__all__ = ["Access", "Endpoint", "Route", "endpoint", "declared_endpoints"]
+
+#: Who may call an endpoint: anybody; any authenticated request (a session or an API
+#: token); or a browser session only (never a bearer token).
+Access = Literal["anyone", "user", "session"]
+
+H = TypeVar("H", bound=Callable[..., Any])
+_MARK = "__doorward_endpoints__"
+
+
+@attrs.frozen(kw_only=True)
+class Endpoint:
+    """One method and path of the HTTP contract and how it is guarded.
+
+    ``csrf``: cookie-authenticated unsafe requests need a CSRF token (CR-01).
+    ``limit``: the ``Settings.rate_limits`` rule the endpoint's flow applies per client
+    address (documented in the OpenAPI document as a possible 429).
+    ``form``: the page re-rendered with the refused input and its errors (HTML only).
+    """
+
+    method: str
+    path: str
+    access: Access = "anyone"
+    csrf: bool = True
+    limit: str | None = None
+    form: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Route:
+    """An endpoint bound to its handler, as the views and adapters see it.
+
+    ``name`` is the handler's name, unique across the enabled features (adapters derive
+    their URL names from it); ``feature`` names the feature that owns it.
+    """
+
+    endpoint: Endpoint
+    name: str
+    feature: str
+    handler: Callable[..., Any] = attrs.field(eq=False, repr=False)
+
+    @property
+    def method(self) -> str:
+        """The HTTP method."""
+        return self.endpoint.method
+
+    @property
+    def path(self) -> str:
+        """The path below the prefix; ``{name}`` marks a parameter."""
+        return self.endpoint.path
+
+
+def endpoint(
+    method: str,
+    path: str,
+    *,
+    access: Access = "anyone",
+    csrf: bool = True,
+    limit: str | None = None,
+    form: str | None = None,
+) -> Callable[[H], H]:
+    """Declare the decorated handler as serving ``method path`` (stack it for aliases)."""
+    declared = Endpoint(
+        method=method.upper(), path=path, access=access, csrf=csrf, limit=limit, form=form
+    )
+
+    def mark(handler: H) -> H:
+        setattr(handler, _MARK, (*getattr(handler, _MARK, ()), declared))
+        return handler
+
+    return mark
+
+
+def declared_endpoints(owner: object) -> Iterator[tuple[str, Endpoint]]:
+    """``(handler name, endpoint)`` for every declared handler of ``owner``'s class.
+
+    In declaration order, base classes first; a handler overridden in a subclass counts once.
+    """
+    seen: set[str] = set()
+    for cls in reversed(type(owner).__mro__):
+        for name in vars(cls):
+            if name in seen:
+                continue
+            handler = getattr(type(owner), name, None)
+            marks = getattr(handler, _MARK, ())
+            if marks:
+                seen.add(name)
+            for declared in marks:
+                yield name, declared

@@ -1,0 +1,214 @@
+"""What endpoint handlers of every feature share: the call record, pages, cookies, ``next``.
+
+Pure code used by both faces: handlers build ``HttpResponse`` objects through ``Web``
+so every feature answers with the same cookies, page context and redirect rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+import attrs
+
+from doorward import _rules
+from doorward._rules import Identity, IssuedSession
+from doorward.exceptions import (
+    DoorwardError,
+    NotAuthenticated,
+    StoreUnavailable,
+    ValidationFailed,
+)
+from doorward.http import Cookie, HttpRequest, HttpResponse, error_response
+from doorward.redirects import safe_redirect
+from doorward.settings import Settings
+from doorward.tokens import CsrfTokens
+
+__all__ = ["Call", "RequestState", "Web", "checkbox"]
+
+#: Submitted fields that may be echoed back into a re-rendered form (never passwords).
+ECHOED_FIELDS = frozenset({"email", "new_email", "name", "remember", "next"})
+
+
+@attrs.frozen(kw_only=True)
+class Call:
+    """One endpoint call: the request, who made it, its parsed body and path parameters."""
+
+    request: HttpRequest
+    identity: Identity | None
+    fields: dict[str, Any]
+    as_json: bool
+    params: dict[str, str]
+    ip: str | None = None
+    new_token: str | None = None
+
+    @property
+    def current(self) -> Identity:
+        """The caller's identity (the endpoint's ``access`` already required one)."""
+        if self.identity is None:
+            raise NotAuthenticated
+        return self.identity
+
+    def field(self, name: str) -> Any:
+        """A submitted field, ``None`` when absent (the flows check types: IV-02)."""
+        return self.fields.get(name)
+
+
+@attrs.define
+class RequestState:
+    """What doorward learned about one request; adapters keep it for the request's life.
+
+    ``error`` is set when the store was down while identifying: the request is then
+    anonymous for the app's own pages and auth routes answer 503 (FT-05).
+    """
+
+    identity: Identity | None = None
+    cookies: list[Cookie] = attrs.field(factory=list)
+    error: StoreUnavailable | None = None
+
+
+class Web:
+    """Pages, cookies and redirects of one site; features add their notices and messages."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.csrf = CsrfTokens(settings.secret_keys)
+        self.session_cookie = settings.cookie_name(settings.session_cookie)
+        self.remember_cookie = settings.cookie_name(settings.remember_cookie)
+        self.csrf_cookie = settings.cookie_name(settings.csrf_cookie)
+        self.notices: dict[str, str] = {}
+        self.echoed_fields = set(ECHOED_FIELDS)
+        self._own_hosts = frozenset({(urlsplit(settings.base_url).netloc or "").lower()})
+
+    # -- cookies ---------------------------------------------------------------------------
+
+    def cookie(self, name: str, value: str | None, max_age: int | None = None) -> Cookie:
+        """A cookie of this site (``value=None`` deletes it), flags per SS-01."""
+        return Cookie(name=name, value=value, max_age=max_age, secure=self.settings.cookie_secure)
+
+    def session_cookies(self, issued: IssuedSession) -> list[Cookie]:
+        """The cookies of a new login: the session, and remember-me when it was asked for."""
+        cookies = [self.cookie(self.session_cookie, issued.token)]
+        if issued.remember_token is not None:
+            cookies.append(
+                self.cookie(self.remember_cookie, issued.remember_token, issued.remember_max_age)
+            )
+        return cookies
+
+    def signed_out(self, response: HttpResponse) -> HttpResponse:
+        """Clear the session and remember-me cookies on ``response``."""
+        response.cookies.append(self.cookie(self.session_cookie, None))
+        response.cookies.append(self.cookie(self.remember_cookie, None))
+        return response
+
+    def with_csrf(
+        self, request: HttpRequest, response: HttpResponse, *, rotate: bool = False
+    ) -> HttpResponse:
+        """Put a CSRF token in the page context, setting its cookie when needed."""
+        cookie = None if rotate else request.cookies.get(self.csrf_cookie)
+        if not cookie or len(cookie) > 128:
+            cookie = self.csrf.new_cookie()
+            response.cookies.append(self.cookie(self.csrf_cookie, cookie))
+        response.context["csrf_token"] = self.csrf.token_for(cookie)
+        return response
+
+    # -- redirects ---------------------------------------------------------------------------
+
+    def safe_next(self, request: HttpRequest, target: object, fallback: str) -> str:
+        """``target`` when it is safe to go to (CR-04), else ``fallback``.
+
+        An absolute URL of this site (the host of ``base_url`` or of the request, as
+        Starlette's ``requires(redirect=...)`` sends) is reduced to its path first.
+        """
+        if isinstance(target, str) and "://" in target[:10]:
+            target = self._own_path(request, target)
+        return safe_redirect(
+            target, fallback=fallback, allowed_hosts=self.settings.allowed_redirect_hosts
+        )
+
+    def _own_path(self, request: HttpRequest, target: str) -> str:
+        try:
+            parts = urlsplit(target)
+        except ValueError:
+            return target
+        own = self._own_hosts | {request.headers.get("host", "").lower()}
+        if parts.scheme in {"http", "https"} and parts.netloc.lower() in own and "@" not in target:
+            path = parts.path or "/"
+            return path + (f"?{parts.query}" if parts.query else "")
+        return target
+
+    def next_target(self, call: Call, fallback: str) -> str:
+        """The safe ``next`` of a form or query, or ``fallback``."""
+        target = call.fields.get("next") or call.request.query.get("next")
+        return self.safe_next(call.request, target, fallback)
+
+    def redirect(self, path: str) -> HttpResponse:
+        """303 to a page below the prefix."""
+        return HttpResponse(status=303, redirect=self.settings.url_prefix + path)
+
+    # -- pages -------------------------------------------------------------------------------
+
+    def _base_context(self) -> dict[str, Any]:
+        return {
+            "prefix": self.settings.url_prefix,
+            "site_name": self.settings.display_name,
+            "notice": None,
+            "errors": {},
+            "alert": None,
+            "message": None,
+            "form": {},
+            "next": "",
+        }
+
+    def page(
+        self, request: HttpRequest, page: str, *, status: int = 200, **context: Any
+    ) -> HttpResponse:
+        """A page with the site's context, a known ``?notice=`` and a CSRF token."""
+        base = self._base_context()
+        base["notice"] = self.notices.get(request.query.get("notice", ""))
+        base["next"] = self.safe_next(request, request.query.get("next"), "")
+        response = HttpResponse(status=status, page=page, context={**base, **context})
+        return self.with_csrf(request, response)
+
+    def refused_form(
+        self,
+        request: HttpRequest,
+        page: str,
+        fields: Mapping[str, Any],
+        exc: DoorwardError,
+        params: Mapping[str, str],
+    ) -> HttpResponse:
+        """The form ``page`` again, with the refused input (never passwords) and the errors."""
+        response = error_response(exc, json_body=False)
+        response.page = page
+        form = {k: v for k, v in fields.items() if k in self.echoed_fields and isinstance(v, str)}
+        response.context.update(
+            self._base_context(),
+            errors={k: list(v) for k, v in exc.fields.items()},
+            alert=exc.message,
+            form=form,
+            next=form.get("next", ""),
+            **params,
+        )
+        return self.with_csrf(request, response)
+
+    def neutral(self, call: Call, message: str) -> HttpResponse:
+        """202 with the same answer whatever the account's state (LE-03, LE-04)."""
+        if call.as_json:
+            return HttpResponse(status=202, json={"message": message})
+        return self.page(call.request, "doorward/message.html", status=202, message=message)
+
+    @staticmethod
+    def user_json(user: Any, roles: frozenset[str] | None = None) -> dict[str, Any]:
+        """``{"user": {...}}`` with the public fields only."""
+        return {"user": _rules.public_user(user, roles)}
+
+
+def checkbox(value: object, *, form: bool, field: str = "remember") -> bool:
+    """A checkbox: a JSON boolean, or in a form absent/empty or one of on/true/1/yes."""
+    if isinstance(value, bool):
+        return value
+    if form and isinstance(value, str) and value.lower() in {"", "on", "true", "1", "yes"}:
+        return value != ""
+    raise ValidationFailed({field: ["Must be true or false."]})

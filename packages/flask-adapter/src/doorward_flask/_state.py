@@ -1,0 +1,114 @@
+"""Per-app and per-request state of the extension, and the werkzeug ⇄ core translation.
+
+Kept apart from ``extension.py`` so the CLI, the proxies and the decorators import it
+without importing each other.
+"""
+
+from __future__ import annotations
+
+import json
+
+import attrs
+from flask import Flask, Response, current_app, g, render_template, request
+
+from doorward import Auth, Identity, RequestState, Settings, Views
+from doorward.exceptions import PayloadTooLarge
+from doorward.http import HttpRequest, HttpResponse
+
+__all__ = ["EXTENSION_KEY", "current_identity", "request_state", "state", "to_response"]
+
+EXTENSION_KEY = "doorward"
+
+
+@attrs.define
+class AppState:
+    """What ``init_app`` built for one Flask app (``app.extensions["doorward"]``)."""
+
+    auth: Auth
+    views: Views
+    settings: Settings
+
+
+def state(app: Flask | None = None) -> AppState:
+    """The extension state of ``app`` (the current app by default)."""
+    target = app or current_app
+    try:
+        found: AppState = target.extensions[EXTENSION_KEY]
+    except KeyError:
+        raise RuntimeError(
+            "doorward is not set up on this app: did you forget Doorward(app, store=...)?"
+        ) from None
+    return found
+
+
+def head_request() -> HttpRequest:
+    """What authentication and guards need: method, path and query, headers, cookies, address."""
+    return HttpRequest(
+        method=request.method,
+        path=request.path,
+        headers={key.lower(): value for key, value in request.headers.items()},
+        cookies=dict(request.cookies),
+        query=dict(request.args.items()),
+        remote_addr=request.remote_addr,
+    )
+
+
+def full_request(settings: Settings) -> HttpRequest:
+    """The current request with its body, read with a size cap."""
+    head = head_request()
+    if request.method not in {"POST", "PUT", "PATCH", "DELETE"}:
+        return head
+    length = request.content_length
+    if length is not None and length > settings.max_body_size:
+        raise PayloadTooLarge
+    if request.mimetype == "multipart/form-data":
+        request.max_content_length = settings.max_body_size
+        return attrs.evolve(head, form=dict(request.form.items()))
+    return attrs.evolve(head, body=request.stream.read(settings.max_body_size + 1))
+
+
+def request_state() -> RequestState:
+    """Who made the current request, identified on first use (as flask-login does)."""
+    found: RequestState | None = g.get("_doorward")
+    if found is None:
+        found = state().views.request_state(head_request())
+        g._doorward = found  # noqa: SLF001 (Flask's advice for extension data on g)
+    return found
+
+
+def current_identity() -> Identity | None:
+    """Who made the current request (``None`` if anonymous or if the store is down)."""
+    return request_state().identity
+
+
+def apply_cookies(response: Response) -> Response:
+    """Add the cookies identification decided (a remember-me restore, a stale cookie)."""
+    found: RequestState | None = g.get("_doorward")
+    if found is None or not found.cookies:
+        return response
+    already = {header.split("=", 1)[0] for header in response.headers.getlist("Set-Cookie")}
+    for cookie in found.cookies:
+        if cookie.name not in already:
+            response.headers.add("Set-Cookie", cookie.header())
+    return response
+
+
+def to_response(result: HttpResponse) -> Response:
+    """A Flask response for a core ``HttpResponse``."""
+    if result.redirect is not None:
+        response = current_app.response_class(status=result.status)
+        response.headers["Location"] = result.redirect
+    elif result.page is not None:
+        html = render_template(result.page, **result.context)
+        response = current_app.response_class(html, status=result.status, mimetype="text/html")
+    elif result.status == 204 or result.json is None:
+        response = current_app.response_class(status=result.status)
+    else:
+        response = current_app.response_class(
+            json.dumps(result.json), status=result.status, mimetype="application/json"
+        )
+    for name, value in result.headers.items():
+        response.headers[name] = value
+    for cookie in result.cookies:
+        response.headers.add("Set-Cookie", cookie.header())
+    return response
