@@ -87,9 +87,10 @@ def test_the_wait_ends_when_the_oldest_counted_hit_leaves_the_window(sync_redis,
     assert limiter.hit("k", MINUTE, first + MINUTE.window) is None
 
 
-def test_a_client_that_decodes_responses_works_the_same(redis_url, prefix):
-    """A client made with ``decode_responses=True`` gets the same waits."""
-    client = redis.Redis.from_url(redis_url, decode_responses=True)
+@pytest.mark.parametrize("options", [{"decode_responses": True}, {"protocol": 3}])
+def test_clients_that_decode_or_speak_resp3_work_the_same(redis_url, prefix, options):
+    """A client with ``decode_responses=True`` or on RESP3 gets the same answers."""
+    client = redis.Redis.from_url(redis_url, **options)
     limiter = RedisRateLimiter(client, prefix=prefix)
     for _ in range(MINUTE.limit):
         assert limiter.hit("k", MINUTE, NOW) is None

@@ -16,5 +16,5 @@ if count >= limit then
 end
 redis.call('ZADD', key, ARGV[2], ARGV[5])
 redis.call('PEXPIRE', key, ARGV[4])
-return false
+return nil
 """
