@@ -30,6 +30,7 @@ SUBSTITUTIONS: list[tuple[str, str]] = [
     (r"\bAsync([A-Z]\w*)", r"\1"),
     (r"\basync_sessionmaker\b", "sessionmaker"),
     (r"\bpymongo\.asynchronous\b", "pymongo.synchronous"),
+    (r"\bredis\.asyncio\b", "redis"),
     # the contract suites: async fixtures become plain ones, the asyncio mark goes away
     (r"(?m)^ *import pytest_asyncio\n", ""),
     (r"@pytest_asyncio\.fixture", "@pytest.fixture"),
