@@ -286,3 +286,75 @@ def test_end_to_end_over_uvicorn_and_smtp():
         finally:
             server.should_exit = True
             thread.join(10)
+
+
+def test_requires_redirect_brings_the_browser_back_to_the_page():
+    """Starlette's requires(redirect=...) sends an absolute next; after login the browser is back."""
+
+    @requires("authenticated", redirect="doorward:login_page")
+    async def page(request: Request):
+        return PlainTextResponse(f"page for {request.user.email}")
+
+    doorward = make_doorward()
+    app = Starlette(
+        routes=[Route("/reports/q3", page), doorward.mount()], middleware=[doorward.middleware()]
+    )
+    asyncio.run(doorward.auth.create_user("a@example.com", PASSWORD, confirmed=True))
+    http = client(app)
+    first = http.get("/reports/q3?year=2030")
+    assert first.status_code == 303
+    login_page = http.get(first.headers["location"])
+    assert 'name="next" value="/reports/q3?year=2030"' in login_page.text
+    csrf = login_page.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+    done = http.post(
+        "/auth/login",
+        data={
+            "email": "a@example.com",
+            "password": PASSWORD,
+            "csrf_token": csrf,
+            "next": "https://testserver/reports/q3?year=2030",
+        },
+    )
+    assert (done.status_code, done.headers["location"]) == (303, "/reports/q3?year=2030")
+    assert http.get("/reports/q3?year=2030").text == "page for a@example.com"
+
+
+def test_starlette_guards_decide_as_the_flask_decorators():
+    """doorward_starlette's decorators: browsers 303 to login with next, JSON 401, roles 403."""
+    from doorward_starlette import login_required, roles_required
+
+    @login_required
+    async def account(request: Request):
+        return PlainTextResponse("account")
+
+    @roles_required("admin")
+    async def admin(request: Request):
+        return PlainTextResponse("admin")
+
+    doorward = make_doorward()
+    app = Starlette(
+        routes=[Route("/account", account), Route("/admin", admin), doorward.mount()],
+        middleware=[doorward.middleware()],
+    )
+    asyncio.run(doorward.auth.create_user("a@example.com", PASSWORD, confirmed=True))
+    http = client(app)
+    browser = http.get("/account?tab=1", headers={"Accept": "text/html"})
+    assert (browser.status_code, browser.headers["location"]) == (
+        303,
+        "/auth/login?next=/account%3Ftab%3D1",
+    )
+    api = http.get("/account", headers=JSON)
+    assert (api.status_code, api.json()["error"]["code"]) == (401, "not_authenticated")
+    login(http)
+    assert http.get("/account").text == "account"
+    refused = http.get("/admin", headers=JSON)
+    assert (refused.status_code, refused.json()["error"]["code"]) == (403, "forbidden")
+    assert http.get("/admin", headers={"Accept": "text/html"}).status_code == 403
+
+
+def test_adapter_refuses_a_store_of_the_wrong_face():
+    """A sync store given to Starlette fails at construction, naming the wrapper to use."""
+    from doorward import MemoryStore
+
+    with pytest.raises(TypeError, match="AsyncThreadedStore"):
+        make_doorward(store=MemoryStore())
