@@ -309,3 +309,63 @@ def test_end_to_end_over_a_real_server_and_smtp():
         finally:
             server.shutdown()
             thread.join(5)
+
+
+def test_cli_imports_users_with_old_hashes_that_then_log_in(tmp_path):
+    """``flask doorward users import`` creates users with their bcrypt/Django hashes; each
+    logs in with the old password over HTTP and is stored as argon2id afterwards."""
+    import hashlib
+    import json as jsonlib
+
+    import bcrypt
+
+    from doorward import Auth
+    from doorward.legacy import BcryptVerifier, DjangoVerifier, LegacyHasher
+
+    salt = "s" * 22
+    digest = hashlib.pbkdf2_hmac("sha256", b"django password of ann", salt.encode(), 1000)
+    import base64
+
+    django_hash = f"pbkdf2_sha256$1000${salt}${base64.b64encode(digest).decode()}"
+    bcrypt_hash = bcrypt.hashpw(b"bcrypt password of bob", bcrypt.gensalt(rounds=4)).decode()
+    export = tmp_path / "users.jsonl"
+    export.write_text(
+        jsonlib.dumps({"email": "ann@example.com", "password_hash": django_hash, "confirmed": True})
+        + "\n"
+        + jsonlib.dumps(
+            {"email": "bob@example.com", "password_hash": bcrypt_hash, "confirmed": True}
+        )
+        + "\n"
+    )
+    config = settings()
+    auth = Auth(
+        config,
+        MemoryStore(),
+        mailer=Outbox(),
+        hasher=LegacyHasher.from_settings(config, [DjangoVerifier(), BcryptVerifier()]),
+    )
+    app = Flask(__name__)
+    Doorward(app, auth=auth)
+    result = app.test_cli_runner().invoke(args=["doorward", "users", "import", str(export)])
+    assert result.exit_code == 0, result.output
+    assert "imported 2 users" in result.output
+    again = app.test_cli_runner().invoke(args=["doorward", "users", "import", str(export)])
+    assert "imported 0 users; 2 addresses already taken" in again.output
+    for email, password in (
+        ("ann@example.com", "django password of ann"),
+        ("bob@example.com", "bcrypt password of bob"),
+    ):
+        http = client(app)
+        token = http.get("/auth/csrf", headers={"Accept": "application/json"}).json()["csrf_token"]
+        answer = http.post(
+            "/auth/login",
+            json={"email": email, "password": password},
+            headers={"X-CSRF-Token": token},
+        )
+        assert answer.status_code == 200, answer.text
+        assert auth.get_user_by_email(email).password_hash.startswith("$argon2id$")
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"email": "not an address", "password_hash": "x"}\n')
+    refused = app.test_cli_runner().invoke(args=["doorward", "users", "import", str(bad)])
+    assert refused.exit_code != 0
+    assert "nothing was imported" in refused.output

@@ -37,7 +37,7 @@ from doorward.exceptions import DoorwardError, ValidationFailed
 from doorward.policies import normalize_email
 from doorward.records import USER_FIELDS
 
-__all__ = ["BadRow", "ImportedUser", "read_users"]
+__all__ = ["BadRow", "ImportReport", "ImportedUser", "read_users"]
 
 Format = Literal["jsonl", "csv"]
 
@@ -60,6 +60,14 @@ class ImportedUser:
     active: bool = True
     roles: tuple[str, ...] = ()
     extra: Mapping[str, Any] = attrs.field(factory=dict)
+
+
+@attrs.define
+class ImportReport:
+    """What an import did: how many accounts it created, the lines whose address was taken."""
+
+    created: int = 0
+    taken: list[int] = attrs.field(factory=list)
 
 
 class BadRow(DoorwardError, ValueError):

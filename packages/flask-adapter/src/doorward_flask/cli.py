@@ -9,6 +9,7 @@ from flask.cli import with_appcontext
 
 from doorward import Role
 from doorward.exceptions import DoorwardError
+from doorward.importing import BadRow, read_users
 from doorward_flask._state import state
 
 __all__ = ["doorward_cli"]
@@ -87,6 +88,37 @@ def delete(email: str) -> None:
     """Delete a user with their roles and credentials."""
     _run(lambda: state().auth.delete_user(_user(email)))
     click.echo(f"deleted {email}")
+
+
+@users.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--format", "form", type=click.Choice(["jsonl", "csv"]), default="jsonl")
+@with_appcontext
+def import_users(path: str, form: str) -> None:
+    """Create users from an export with their old password hashes (JSON lines or CSV).
+
+    Every row is checked before anything is written; an address that already has an
+    account is skipped. Old hashes need a doorward.legacy.LegacyHasher to log in.
+    """
+    auth = state().auth
+    bad: list[BadRow] = []
+    rows = list(
+        read_users(
+            path,
+            "csv" if form == "csv" else "jsonl",
+            email_max_length=auth.settings.email_max_length,
+            check_hash=getattr(auth.hasher, "recognizes", None),
+            on_error=bad.append,
+        )
+    )
+    if bad:
+        for row in bad:
+            click.echo(str(row), err=True)
+        raise click.ClickException(f"{len(bad)} bad rows; nothing was imported")
+    report = auth.import_users(rows)
+    click.echo(f"imported {report.created} users; {len(report.taken)} addresses already taken")
+    for line in report.taken:
+        click.echo(f"line {line}: the address already has an account", err=True)
 
 
 @doorward_cli.group("roles")

@@ -8,6 +8,8 @@ from typing import Any
 from doorward._async.feature import AsyncFeature
 from doorward._async.protocols import AsyncUsers
 from doorward._async.roles import AsyncRoleChecks
+from doorward.exceptions import EmailTaken
+from doorward.importing import ImportedUser, ImportReport
 from doorward.policies import normalize_email
 from doorward.records import NewUser
 from doorward.tokens import new_stamp
@@ -30,11 +32,18 @@ class AsyncAccounts(AsyncFeature):
         active: bool = True,
         roles: Iterable[str] = (),
         extra: Mapping[str, Any] | None = None,
+        password_hash: str | None = None,
     ) -> Any:
-        """Create an account directly (CLI, admin); raises ``EmailTaken``. No mail is sent."""
+        """Create an account directly (CLI, admin); raises ``EmailTaken``. No mail is sent.
+
+        ``password_hash`` stores a hash made elsewhere (an import from another library,
+        verified by a ``doorward.legacy.LegacyHasher`` and replaced at the first login)
+        instead of hashing ``password``.
+        """
         ctx = self.ctx
         address, key = normalize_email(email, max_length=self.settings.email_max_length)
-        password_hash = None
+        if password is not None and password_hash is not None:
+            raise ValueError("give a password or a password_hash, not both")
         if password is not None:
             password_hash = await ctx.new_password_hash(password, address)
         now = ctx.clock.now()
@@ -57,6 +66,26 @@ class AsyncAccounts(AsyncFeature):
                 await role_checks.add_role(user, name)
         ctx.events.emit("user_registered", user=user, user_id=str(user.id), by="admin")
         return user
+
+    async def import_users(self, users: Iterable[ImportedUser]) -> ImportReport:
+        """Create the accounts of an export (``doorward.importing.read_users``) with their
+        old hashes; an address that already has an account is skipped, never changed."""
+        report = ImportReport()
+        for imported in users:
+            try:
+                await self.create_user(
+                    imported.email,
+                    password_hash=imported.password_hash,
+                    confirmed=imported.confirmed,
+                    active=imported.active,
+                    roles=imported.roles,
+                    extra=imported.extra,
+                )
+            except EmailTaken:
+                report.taken.append(imported.line)
+            else:
+                report.created += 1
+        return report
 
     async def get_user(self, user_id: str) -> Any | None:
         """The user with this id, or ``None``."""

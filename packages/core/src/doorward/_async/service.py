@@ -31,6 +31,7 @@ from doorward.capabilities import check_capabilities
 from doorward.clock import Clock
 from doorward.events import Events
 from doorward.exceptions import ConfigurationError
+from doorward.importing import ImportedUser, ImportReport
 from doorward.mail import MailTemplates
 from doorward.policies import BreachChecker
 from doorward.records import Credential, Role
@@ -320,11 +321,22 @@ class AsyncAuth:
         active: bool = True,
         roles: Iterable[str] = (),
         extra: Mapping[str, Any] | None = None,
+        password_hash: str | None = None,
     ) -> Any:
         """``AsyncAccounts.create_user``."""
         return await self.feature(AsyncAccounts).create_user(
-            email, password, confirmed=confirmed, active=active, roles=roles, extra=extra
+            email,
+            password,
+            confirmed=confirmed,
+            active=active,
+            roles=roles,
+            extra=extra,
+            password_hash=password_hash,
         )
+
+    async def import_users(self, users: Iterable[ImportedUser]) -> ImportReport:
+        """``AsyncAccounts.import_users``."""
+        return await self.feature(AsyncAccounts).import_users(users)
 
     async def get_user_by_email(self, email: object) -> Any | None:
         """``AsyncAccounts.get_user_by_email``."""

@@ -32,6 +32,7 @@ from doorward.capabilities import check_capabilities
 from doorward.clock import Clock
 from doorward.events import Events
 from doorward.exceptions import ConfigurationError
+from doorward.importing import ImportedUser, ImportReport
 from doorward.mail import MailTemplates
 from doorward.policies import BreachChecker
 from doorward.records import Credential, Role
@@ -321,11 +322,22 @@ class Auth:
         active: bool = True,
         roles: Iterable[str] = (),
         extra: Mapping[str, Any] | None = None,
+        password_hash: str | None = None,
     ) -> Any:
         """``Accounts.create_user``."""
         return self.feature(Accounts).create_user(
-            email, password, confirmed=confirmed, active=active, roles=roles, extra=extra
+            email,
+            password,
+            confirmed=confirmed,
+            active=active,
+            roles=roles,
+            extra=extra,
+            password_hash=password_hash,
         )
+
+    def import_users(self, users: Iterable[ImportedUser]) -> ImportReport:
+        """``Accounts.import_users``."""
+        return self.feature(Accounts).import_users(users)
 
     def get_user_by_email(self, email: object) -> Any | None:
         """``Accounts.get_user_by_email``."""
