@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from doorward_sqlalchemy._asyncio import require_asyncio
+
+if TYPE_CHECKING:
+    # Only for the annotation: importing sqlalchemy.ext.asyncio needs greenlet, which the
+    # sync face does without (the exception to the no-TYPE_CHECKING rule, see __init__).
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 __all__ = ["async_sqlite_engine", "sqlite_engine"]
 
@@ -29,7 +35,10 @@ def sqlite_engine(url: str = "sqlite:///doorward.sqlite3", **kwargs: Any) -> Eng
 def async_sqlite_engine(
     url: str = "sqlite+aiosqlite:///doorward.sqlite3", **kwargs: Any
 ) -> AsyncEngine:
-    """The aiosqlite twin of ``sqlite_engine``."""
-    engine = create_async_engine(url, **kwargs)
+    """The aiosqlite twin of ``sqlite_engine``.
+
+    Needs ``pip install "doorward-sqlalchemy[sqlite-async]"`` (greenlet and aiosqlite).
+    """
+    engine: AsyncEngine = require_asyncio().create_async_engine(url, **kwargs)
     event.listen(engine.sync_engine, "connect", _pragmas)
     return engine
