@@ -218,3 +218,17 @@ def test_rate_limiter_documents_hold_digests_and_expire(mongo_store):
     ]
     assert ttl
     assert ttl[0]["expireAfterSeconds"] == 0
+
+
+def test_di01_only_the_email_index_is_email_taken_on_mongo(mongo_store):
+    """A duplicate on the normalized_email index is EmailTaken; on any other unique index of
+    the app's it is WriteRefused, and nothing is written."""
+    from doorward.exceptions import EmailTaken, WriteRefused
+
+    mongo_store.users.create_index("nick", unique=True, sparse=True)
+    mongo_store.create_user(new_user("ada@example.com", {"nick": "ada"}))
+    with pytest.raises(EmailTaken):
+        mongo_store.create_user(new_user("ada@example.com"))
+    with pytest.raises(WriteRefused):
+        mongo_store.create_user(new_user("bob@example.com", {"nick": "ada"}))
+    assert mongo_store.get_user_by_email("bob@example.com") is None

@@ -44,6 +44,7 @@ EVENT_NAMES: frozenset[str] = frozenset(
         "password_rehashed",
         "rate_limited",
         "mail_failed",
+        "profile_updated",
     }
 )
 

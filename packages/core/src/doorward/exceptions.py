@@ -30,6 +30,7 @@ __all__ = [
     "StoreUnavailable",
     "UnsupportedMediaType",
     "ValidationFailed",
+    "WriteRefused",
 ]
 
 
@@ -218,6 +219,20 @@ class StoreUnavailable(DoorwardError):
     code = "store_unavailable"
     status = 503
     default_message = "The service is temporarily unavailable."
+
+
+class WriteRefused(DoorwardError):
+    """The database refused a write for a reason other than a taken email (a NOT NULL,
+    foreign-key or check constraint, another unique index). Nothing was written; the
+    store logged the constraint at ERROR. Retrying will not help: the app's model or
+    database needs a fix, so this is a 500, never a success and never "email taken".
+
+    .. versionadded:: 0.2
+    """
+
+    code = "write_refused"
+    status = 500
+    default_message = "The change could not be saved. The site's administrators were told."
 
 
 class MailerUnavailable(DoorwardError):

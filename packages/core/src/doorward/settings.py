@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import attrs
 
 from doorward.exceptions import ConfigurationError
+from doorward.fields import Field
 
 __all__ = ["Argon2Params", "RateLimit", "Settings"]
 
@@ -121,6 +122,9 @@ class Settings:
     #: ``api_tokens``, ``sessions``, ``roles``, or an added feature's): their routes are 404
     #: and the store needs none of their capabilities.
     disabled_features: frozenset[str] = attrs.field(default=frozenset(), converter=frozenset)
+    #: The application's own user fields collected at sign-up (``doorward.fields.Field``);
+    #: the editable ones change through ``PATCH /me``.
+    signup_fields: tuple[Field, ...] = attrs.field(default=(), converter=tuple)
 
     # passwords (PW-01..PW-04, PW-08)
     password_min_length: int = 15
@@ -190,6 +194,7 @@ class Settings:
     def __attrs_post_init__(self) -> None:
         self._check_policies()
         self._check_site()
+        self._check_fields()
 
     def _check_policies(self) -> None:
         floor = 8 if self.require_mfa else 15
@@ -212,6 +217,13 @@ class Settings:
             raise ConfigurationError("session_idle_timeout cannot exceed session_max_age.")
         if self.max_concurrent_hashes < 1 or self.max_waiting_hashes < 0:
             raise ConfigurationError("max_concurrent_hashes must be >= 1, max_waiting >= 0.")
+
+    def _check_fields(self) -> None:
+        names = [field.name for field in self.signup_fields]
+        if any(not isinstance(field, Field) for field in self.signup_fields):
+            raise ConfigurationError("signup_fields are doorward.fields.Field records.")
+        if len(set(names)) != len(names):
+            raise ConfigurationError("signup_fields names must be unique.")
 
     def _check_site(self) -> None:
         if not self.url_prefix.startswith("/") or self.url_prefix.endswith("/"):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from concurrent.futures import Executor
 from datetime import datetime
 from typing import Any, TypeVar
@@ -31,6 +31,10 @@ async def _in_thread(
     return await loop.run_in_executor(executor, functools.partial(fn, *args, **kwargs))
 
 
+#: Store methods that only describe the store (no I/O): passed through as they are.
+_METADATA = frozenset({"required_fields"})
+
+
 class AsyncThreadedStore:
     """The async face of a sync store: each of its methods, run in a worker thread.
 
@@ -42,10 +46,13 @@ class AsyncThreadedStore:
         self.store = store
         self.executor = executor
 
-    def __getattr__(self, name: str) -> Callable[..., Awaitable[Any]]:
+    def __getattr__(self, name: str) -> Callable[..., Any]:
         method = getattr(self.store, name) if not name.startswith("_") else None
         if not callable(method):
             raise AttributeError(name)  # noqa: TRY004 (__getattr__ must raise AttributeError)
+        if name in _METADATA:
+            described: Callable[..., Any] = method
+            return described
         executor = self.executor
 
         async def in_thread(*args: Any, **kwargs: Any) -> Any:

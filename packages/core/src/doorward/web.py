@@ -78,7 +78,7 @@ class Web:
         self.remember_cookie = settings.cookie_name(settings.remember_cookie)
         self.csrf_cookie = settings.cookie_name(settings.csrf_cookie)
         self.notices: dict[str, str] = {}
-        self.echoed_fields = set(ECHOED_FIELDS)
+        self.echoed_fields = set(ECHOED_FIELDS) | {f.name for f in settings.signup_fields}
         self._own_hosts = frozenset({(urlsplit(settings.base_url).netloc or "").lower()})
 
     # -- cookies ---------------------------------------------------------------------------
@@ -159,6 +159,7 @@ class Web:
             "message": None,
             "form": {},
             "next": "",
+            "signup_fields": self.settings.signup_fields,
         }
 
     def page(

@@ -11,9 +11,9 @@ from typing import Any
 import attrs
 from bson import ObjectId
 from bson.errors import InvalidId
-from pymongo.errors import DuplicateKeyError, PyMongoError
+from pymongo.errors import DuplicateKeyError, OperationFailure, PyMongoError, WriteError
 
-from doorward.exceptions import DoorwardError, EmailTaken, StoreUnavailable
+from doorward.exceptions import DoorwardError, EmailTaken, StoreUnavailable, WriteRefused
 from doorward.records import USER_FIELDS, Credential, Role
 
 logger = logging.getLogger("doorward.mongo")
@@ -153,14 +153,43 @@ def login_pipeline(at: datetime, ip: str | None) -> list[dict[str, Any]]:
 
 
 @contextmanager
-def translated(operation: str) -> Iterator[None]:
-    """Duplicate keys are ``EmailTaken``; any other driver error is ``StoreUnavailable``."""
+def translated(operation: str, *, email: bool = False) -> Iterator[None]:
+    """Driver errors become doorward's (DI-01): a duplicate on the ``normalized_email``
+    index is ``EmailTaken`` (for the user writes that pass ``email=True``), any other
+    refused write ``WriteRefused`` (logged at ERROR with the index and the driver's
+    message), any other driver error ``StoreUnavailable``."""
     try:
         yield
     except DoorwardError:
         raise
-    except DuplicateKeyError:
-        raise EmailTaken from None
+    except DuplicateKeyError as exc:
+        if email and _on_email_index(exc):
+            raise EmailTaken from None
+        logger.error(  # noqa: TRY400 (the driver's message is the point, not our traceback)
+            "doorward: %s refused by the database: %s", operation, str(exc)[:500]
+        )
+        raise WriteRefused from None
+    except (WriteError, OperationFailure) as exc:
+        if getattr(exc, "code", None) not in _REFUSED_WRITES:
+            logger.warning("doorward: %s failed: %s", operation, type(exc).__name__)
+            raise StoreUnavailable from None
+        logger.error(  # noqa: TRY400 (as above)
+            "doorward: %s refused by the database: %s", operation, str(exc)[:500]
+        )
+        raise WriteRefused from None
     except PyMongoError as exc:
         logger.warning("doorward: %s failed: %s", operation, type(exc).__name__)
         raise StoreUnavailable from None
+
+
+#: Server codes of writes a schema or document rule refused (validation, too large).
+_REFUSED_WRITES = frozenset({121, 2, 10334, 17280})
+
+
+def _on_email_index(exc: DuplicateKeyError) -> bool:
+    details = exc.details or {}
+    pattern = details.get("keyPattern")
+    if isinstance(pattern, dict):
+        return list(pattern) == ["normalized_email"]
+    message = str(details.get("errmsg") or exc)
+    return "normalized_email" in message

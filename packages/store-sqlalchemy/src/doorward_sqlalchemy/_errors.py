@@ -1,28 +1,109 @@
-"""Driver errors become doorward's typed errors, with no driver text."""
+"""Driver errors become doorward's typed errors, with no driver text for the client.
+
+Only a unique violation of the normalised email is ``EmailTaken`` (DI-01). Any other
+refused write is ``WriteRefused``, logged at ERROR with the constraint and the driver's
+message; a failure to reach the database is ``StoreUnavailable``.
+"""
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
+import attrs
+from sqlalchemy import Index, Table, UniqueConstraint
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
-from doorward.exceptions import DoorwardError, EmailTaken, StoreUnavailable
+from doorward.exceptions import DoorwardError, EmailTaken, StoreUnavailable, WriteRefused
 
 logger = logging.getLogger("doorward.sqlalchemy")
 
+_MYSQL_DUPLICATE = 1062
+_MYSQL_KEY = re.compile(r"for key '([^']+)'")
+_SQLITE_UNIQUE = re.compile(r"UNIQUE constraint failed: (.+)$")
+
+
+@attrs.frozen
+class EmailKey:
+    """How the database names the unique index on the users' normalised email."""
+
+    table: str
+    column: str
+    names: frozenset[str]
+
+    @classmethod
+    def of(cls, table: Table, column: str = "normalized_email") -> EmailKey:
+        """The names a violation of ``table.column``'s uniqueness can carry, per dialect."""
+        names = {column, f"{table.name}_{column}_key"}
+        uniques: list[UniqueConstraint | Index] = [
+            *(c for c in table.constraints if isinstance(c, UniqueConstraint)),
+            *(i for i in table.indexes if i.unique),
+        ]
+        for item in uniques:
+            if [c.name for c in item.columns] == [column] and item.name:
+                names.add(str(item.name))
+        return cls(table=table.name, column=column, names=frozenset(names))
+
+    def violated_by(self, exc: IntegrityError) -> bool:
+        """Whether ``exc`` is a unique violation of exactly this index."""
+        orig: Any = exc.orig
+        args = getattr(orig, "args", ())
+        if args and args[0] == _MYSQL_DUPLICATE:  # PyMySQL, aiomysql
+            found = _MYSQL_KEY.search(str(args[1]) if len(args) > 1 else "")
+            return found is not None and found.group(1).rsplit(".", 1)[-1] in self.names
+        diag = getattr(orig, "diag", None)
+        if diag is not None:  # psycopg
+            sqlstate = getattr(orig, "sqlstate", None)
+            return sqlstate == "23505" and getattr(diag, "constraint_name", None) in self.names
+        found = _SQLITE_UNIQUE.search(str(orig))
+        return found is not None and found.group(1).strip() == f"{self.table}.{self.column}"
+
+
+def _constraint(exc: IntegrityError) -> str:
+    orig: Any = exc.orig
+    diag = getattr(orig, "diag", None)
+    name = getattr(diag, "constraint_name", None)
+    return str(name) if name else "unnamed"
+
 
 @contextmanager
-def translated(operation: str) -> Iterator[None]:
-    """Run a store operation; a unique violation is ``EmailTaken``, anything else 503."""
+def translated(operation: str, email_key: EmailKey | None = None) -> Iterator[None]:
+    """Run a store operation, turning driver errors into doorward's (see the module doc)."""
     try:
         yield
     except DoorwardError:
         raise
     except IntegrityError as exc:
-        logger.info("doorward: %s refused by a constraint (%s)", operation, type(exc.orig).__name__)
-        raise EmailTaken from None
+        if email_key is not None and email_key.violated_by(exc):
+            logger.info("doorward: %s refused: the email is taken", operation)
+            raise EmailTaken from None
+        logger.error(  # noqa: TRY400 (the driver's message is the point, not our traceback)
+            "doorward: %s refused by the database (constraint %s): %s",
+            operation,
+            _constraint(exc),
+            str(exc.orig).strip().replace("\n", " ")[:500],
+        )
+        raise WriteRefused from None
     except (DBAPIError, SQLAlchemyError, OSError) as exc:
+        if isinstance(exc, DBAPIError) and _mysql_refusal(exc):
+            logger.error(  # noqa: TRY400 (as above)
+                "doorward: %s refused by the database: %s",
+                operation,
+                str(exc.orig).strip().replace("\n", " ")[:500],
+            )
+            raise WriteRefused from None
         logger.warning("doorward: %s failed: %s", operation, type(exc).__name__)
         raise StoreUnavailable from None
+
+
+#: MariaDB/MySQL errors of a refused row that its drivers raise as OperationalError: a
+#: failed CHECK (4025, MySQL 3819), a missing value without default (1364).
+_MYSQL_REFUSALS = frozenset({4025, 3819, 1364})
+
+
+def _mysql_refusal(exc: DBAPIError) -> bool:
+    args = getattr(exc.orig, "args", ())
+    return bool(args) and args[0] in _MYSQL_REFUSALS

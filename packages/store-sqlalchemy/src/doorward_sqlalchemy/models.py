@@ -37,6 +37,7 @@ from typing import Any, ClassVar
 import attrs
 from sqlalchemy import (
     Boolean,
+    Column,
     DateTime,
     ForeignKey,
     Index,
@@ -44,11 +45,14 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    inspect,
 )
 from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 from sqlalchemy.types import TypeEngine
+
+from doorward.records import USER_FIELDS
 
 __all__ = [
     "Base",
@@ -260,6 +264,24 @@ class DefaultRateLimit(RateLimitMixin, Base):
     """A ready-made ``rate_limits`` table for the shared rate limiter."""
 
     __tablename__ = "rate_limits"
+
+
+def required_columns(model: type[Any]) -> frozenset[str]:
+    """Attributes of ``model`` beyond doorward's that an INSERT must set: NOT NULL, no
+    default or server default, not an autoincrementing key."""
+    required = set()
+    for attribute in inspect(model).column_attrs:
+        if attribute.key in USER_FIELDS:
+            continue
+        for column in attribute.columns:
+            if not isinstance(column, Column) or column.nullable:
+                continue
+            if column.default is not None or column.server_default is not None:
+                continue
+            if column.primary_key and column.autoincrement in (True, "auto"):
+                continue
+            required.add(attribute.key)
+    return frozenset(required)
 
 
 def default_models() -> Models:

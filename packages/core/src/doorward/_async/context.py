@@ -83,6 +83,13 @@ class AsyncContext:
                 return feature
         raise ConfigurationError(f"the {kind.__name__} feature is not enabled")
 
+    def feature_named(self, name: str) -> Any:
+        """The enabled feature of this name; ``ConfigurationError`` when it is off."""
+        try:
+            return self.features[name]
+        except KeyError:
+            raise ConfigurationError(f"the {name} feature is not enabled") from None
+
     # -- limits and mail ---------------------------------------------------------------------
 
     async def limit(self, action: str, ip: str | None) -> None:

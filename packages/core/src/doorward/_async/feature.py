@@ -25,8 +25,9 @@ class AsyncFeature:
 
     #: Unique name; ``Settings.disabled_features`` switches a feature off by it.
     name: ClassVar[str] = ""
-    #: The store capabilities the flows call (``doorward.capabilities``).
-    capabilities: ClassVar[tuple[Capability, ...]] = ()
+    #: The store capabilities the flows call (``doorward.capabilities``); an instance may
+    #: narrow them to what its configuration uses.
+    capabilities: tuple[Capability, ...] = ()
     #: Mail kinds this feature sends; their templates are ``<kind>.subject|txt|html``.
     mails: ClassVar[tuple[str, ...]] = ()
     #: Where the default mail templates of ``mails`` live (bundled ones by default).

@@ -21,6 +21,7 @@ from doorward._async.email_change import AsyncEmailChange
 from doorward._async.feature import AsyncFeature
 from doorward._async.login import AsyncLogin
 from doorward._async.passwords import AsyncPasswords
+from doorward._async.profile import AsyncProfile
 from doorward._async.protocols import AsyncMailer, AsyncPasswordHasher
 from doorward._async.ratelimit import AsyncRateLimiter
 from doorward._async.registration import AsyncRegistration
@@ -54,6 +55,7 @@ BUILT_IN_FEATURES: tuple[type[AsyncFeature], ...] = (
     AsyncApiTokens,
     AsyncSessions,
     AsyncRoleChecks,
+    AsyncProfile,
 )
 #: Features the others build on: they cannot be switched off.
 ALWAYS_ON = frozenset({"login", "accounts"})
@@ -126,6 +128,21 @@ class AsyncAuth:
             if feature.name not in disabled:
                 self._enable(feature)
         self._routes = self._check_routes()
+        self._check_required_fields()
+
+    def _check_required_fields(self) -> None:
+        """A NOT NULL app column that nothing fills stops start-up, naming it (DI-01)."""
+        report = getattr(self.ctx.store, "required_fields", None)
+        if not callable(report):
+            return
+        filled = {field.name for field in self.settings.signup_fields if field.required}
+        missing = sorted(set(report()) - filled)
+        if missing:
+            raise ConfigurationError(
+                f"the user model requires {', '.join(missing)} (NOT NULL, no default) but "
+                "doorward does not fill it: give the column a default, make it nullable, or "
+                "declare it in Settings(signup_fields=[Field(name, required=True)])"
+            )
 
     def _enable(self, feature: AsyncFeature) -> None:
         ctx = self.ctx
@@ -311,6 +328,10 @@ class AsyncAuth:
     async def revoke_api_token(self, user: Any, token_id: str) -> None:
         """``AsyncApiTokens.revoke_api_token``."""
         await self.feature(AsyncApiTokens).revoke_api_token(user, token_id)
+
+    async def update_profile(self, user: Any, changes: Mapping[str, Any]) -> Any:
+        """``AsyncProfile.update_profile``."""
+        return await self.feature(AsyncProfile).update_profile(user, changes)
 
     async def create_user(
         self,

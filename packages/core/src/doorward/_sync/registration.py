@@ -7,14 +7,15 @@ its routes are 404 and accounts are made by the CLI or ``auth.create_user``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from doorward._sync.feature import Feature
 from doorward._sync.protocols import Users
-from doorward.exceptions import EmailTaken, InvalidToken
+from doorward.exceptions import EmailTaken, InvalidToken, ValidationFailed
+from doorward.fields import clean_fields
 from doorward.http import HttpResponse
-from doorward.policies import normalize_email
+from doorward.policies import check_new_password, normalize_email
 from doorward.records import NewUser
 from doorward.routing import endpoint
 from doorward.tokens import new_stamp
@@ -43,24 +44,27 @@ class Registration(Feature):
         *,
         ip: str | None = None,
         extra: Mapping[str, Any] | None = None,
+        fields: Mapping[str, Any] | None = None,
     ) -> Any | None:
         """Create an account and mail a confirmation link.
 
         Returns the new user, or ``None`` when the address already had an account: its
         owner is mailed a notice instead, and the caller must answer exactly as for a new
-        account (LE-04). ``extra`` sets application fields; never pass request data there.
+        account (LE-04). ``fields`` is what the person submitted: only the declared
+        ``Settings.signup_fields`` are read from it, checked, and stored. ``extra`` sets
+        application fields the app trusts; never pass request data there.
         """
         ctx = self.ctx
         ctx.limit("register", ip)
-        address, key = normalize_email(email, max_length=self.settings.email_max_length)
-        password_hash = ctx.new_password_hash(password, address)
+        address, key, plain, profile = self._checked(email, password, fields or {})
+        password_hash = ctx.hasher.hash(plain)
         new = NewUser(
             email=address,
             normalized_email=key,
             password_hash=password_hash,
             security_stamp=new_stamp(),
             created_at=ctx.clock.now(),
-            extra=dict(extra or {}),
+            extra={**profile, **(extra or {})},
         )
         try:
             user = self.store.create_user(new)
@@ -73,6 +77,39 @@ class Registration(Feature):
         ctx.events.emit("user_registered", user=user, user_id=str(user.id), ip=ip)
         self._send_confirmation(user)
         return user
+
+    def _checked(
+        self, email: object, password: object, fields: Mapping[str, Any]
+    ) -> tuple[str, str, str, dict[str, Any]]:
+        """Email, password and the declared fields, checked together: every error at once."""
+        errors: dict[str, Sequence[str]] = {}
+        refused: list[ValidationFailed] = []
+        address = key = plain = ""
+        profile: dict[str, Any] = {}
+        try:
+            address, key = normalize_email(email, max_length=self.settings.email_max_length)
+        except ValidationFailed as exc:
+            refused.append(exc)
+        try:
+            plain = check_new_password(
+                password,
+                self.settings,
+                context=(address,) if address else (),
+                breach_checker=self.ctx.breach_checker,
+            )
+        except ValidationFailed as exc:
+            refused.append(exc)
+        try:
+            profile = clean_fields(self.settings.signup_fields, fields)
+        except ValidationFailed as exc:
+            refused.append(exc)
+        if len(refused) == 1:
+            raise refused[0]
+        for problem in refused:
+            errors.update(problem.fields)
+        if errors:
+            raise ValidationFailed(errors)
+        return address, key, plain, profile
 
     def send_confirmation(self, email: object, *, ip: str | None = None) -> None:
         """Mail a new confirmation link if the address has an unconfirmed account (neutral)."""
@@ -119,7 +156,9 @@ class Registration(Feature):
     @endpoint("POST", "/register", limit="register", form="doorward/register.html")
     def register_submit(self, call: Call) -> HttpResponse:
         """Email and password → 202, the same answer whether or not the address is taken."""
-        self.register(call.field("email"), call.field("password"), ip=call.ip)
+        self.register(
+            call.field("email"), call.field("password"), ip=call.ip, fields=call.fields
+        )
         return self.web.neutral(call, REGISTERED)
 
     @endpoint("GET", "/confirm")

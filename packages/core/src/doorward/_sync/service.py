@@ -22,6 +22,7 @@ from doorward._sync.email_change import EmailChange
 from doorward._sync.feature import Feature
 from doorward._sync.login import Login
 from doorward._sync.passwords import Passwords
+from doorward._sync.profile import Profile
 from doorward._sync.protocols import Mailer, PasswordHasher
 from doorward._sync.ratelimit import RateLimiter
 from doorward._sync.registration import Registration
@@ -55,6 +56,7 @@ BUILT_IN_FEATURES: tuple[type[Feature], ...] = (
     ApiTokens,
     Sessions,
     RoleChecks,
+    Profile,
 )
 #: Features the others build on: they cannot be switched off.
 ALWAYS_ON = frozenset({"login", "accounts"})
@@ -127,6 +129,21 @@ class Auth:
             if feature.name not in disabled:
                 self._enable(feature)
         self._routes = self._check_routes()
+        self._check_required_fields()
+
+    def _check_required_fields(self) -> None:
+        """A NOT NULL app column that nothing fills stops start-up, naming it (DI-01)."""
+        report = getattr(self.ctx.store, "required_fields", None)
+        if not callable(report):
+            return
+        filled = {field.name for field in self.settings.signup_fields if field.required}
+        missing = sorted(set(report()) - filled)
+        if missing:
+            raise ConfigurationError(
+                f"the user model requires {', '.join(missing)} (NOT NULL, no default) but "
+                "doorward does not fill it: give the column a default, make it nullable, or "
+                "declare it in Settings(signup_fields=[Field(name, required=True)])"
+            )
 
     def _enable(self, feature: Feature) -> None:
         ctx = self.ctx
@@ -312,6 +329,10 @@ class Auth:
     def revoke_api_token(self, user: Any, token_id: str) -> None:
         """``ApiTokens.revoke_api_token``."""
         self.feature(ApiTokens).revoke_api_token(user, token_id)
+
+    def update_profile(self, user: Any, changes: Mapping[str, Any]) -> Any:
+        """``Profile.update_profile``."""
+        return self.feature(Profile).update_profile(user, changes)
 
     def create_user(
         self,

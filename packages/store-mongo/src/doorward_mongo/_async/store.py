@@ -117,7 +117,7 @@ class AsyncMongoStore:
     async def create_user(self, new: NewUser) -> Any:
         await self._ready()
         document: Document = {**new.as_fields(), "roles": []}
-        with translated("create_user"):
+        with translated("create_user", email=True):
             result = await self.users.insert_one(document)
         document["_id"] = result.inserted_id
         return self._user(document)
@@ -138,7 +138,7 @@ class AsyncMongoStore:
 
     async def update_user(self, user: Any, changes: Mapping[str, Any]) -> Any:
         await self._ready()
-        with translated("update_user"):
+        with translated("update_user", email=True):
             document = await self.users.find_one_and_update(
                 {"_id": self._oid(user)},
                 {"$set": user_changes(changes)},
@@ -151,7 +151,7 @@ class AsyncMongoStore:
     async def update_profile(self, user: Any, changes: Mapping[str, Any]) -> Any:
         await self._ready()
         document_changes = profile_changes(changes)
-        with translated("update_profile"):
+        with translated("update_profile", email=True):
             document = await self.users.find_one_and_update(
                 {"_id": self._oid(user)},
                 {"$set": document_changes},
@@ -168,7 +168,7 @@ class AsyncMongoStore:
         stamp = text(expected_stamp)
         if stamp is None:
             return None
-        with translated("compare_and_set_stamp"):
+        with translated("compare_and_set_stamp", email=True):
             document = await self.users.find_one_and_update(
                 {"_id": self._oid(user), "security_stamp": stamp},
                 {"$set": user_changes(changes)},

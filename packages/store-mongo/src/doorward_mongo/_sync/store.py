@@ -118,7 +118,7 @@ class MongoStore:
     def create_user(self, new: NewUser) -> Any:
         self._ready()
         document: Document = {**new.as_fields(), "roles": []}
-        with translated("create_user"):
+        with translated("create_user", email=True):
             result = self.users.insert_one(document)
         document["_id"] = result.inserted_id
         return self._user(document)
@@ -139,7 +139,7 @@ class MongoStore:
 
     def update_user(self, user: Any, changes: Mapping[str, Any]) -> Any:
         self._ready()
-        with translated("update_user"):
+        with translated("update_user", email=True):
             document = self.users.find_one_and_update(
                 {"_id": self._oid(user)},
                 {"$set": user_changes(changes)},
@@ -152,7 +152,7 @@ class MongoStore:
     def update_profile(self, user: Any, changes: Mapping[str, Any]) -> Any:
         self._ready()
         document_changes = profile_changes(changes)
-        with translated("update_profile"):
+        with translated("update_profile", email=True):
             document = self.users.find_one_and_update(
                 {"_id": self._oid(user)},
                 {"$set": document_changes},
@@ -169,7 +169,7 @@ class MongoStore:
         stamp = text(expected_stamp)
         if stamp is None:
             return None
-        with translated("compare_and_set_stamp"):
+        with translated("compare_and_set_stamp", email=True):
             document = self.users.find_one_and_update(
                 {"_id": self._oid(user), "security_stamp": stamp},
                 {"$set": user_changes(changes)},

@@ -19,7 +19,7 @@ from sqlalchemy.orm import sessionmaker
 
 from doorward.exceptions import NotFound
 from doorward.records import USER_FIELDS, Credential, CredentialKind, NewUser, Role
-from doorward_sqlalchemy._errors import translated
+from doorward_sqlalchemy._errors import EmailKey, translated
 from doorward_sqlalchemy._rows import (
     CredentialLookup,
     UserLoader,
@@ -31,7 +31,7 @@ from doorward_sqlalchemy._rows import (
     role_from_row,
     searchable,
 )
-from doorward_sqlalchemy.models import Models
+from doorward_sqlalchemy.models import Models, required_columns
 
 __all__ = ["SQLAlchemyStore"]
 
@@ -57,6 +57,8 @@ class SQLAlchemyStore:
         )
         self._returning = engine.dialect.update_returning
         self._user_id = models.user.__mapper__.primary_key[0]
+        email_column = models.user.__mapper__.columns["normalized_email"].name
+        self._email_key = EmailKey.of(models.user.__table__, email_column)
         user, credential = models.user, models.credential
         # built once: the hot paths only bind parameters
         self._by_email = select(user).where(user.normalized_email == bindparam("email"))
@@ -105,8 +107,13 @@ class SQLAlchemyStore:
 
     # -- users -----------------------------------------------------------------------------
 
+    def required_fields(self) -> frozenset[str]:
+        """The user model's own attributes that a new row cannot do without: NOT NULL
+        columns with no default that doorward does not fill (checked at start-up, DI-01)."""
+        return required_columns(self.models.user)
+
     def create_user(self, new: NewUser) -> Any:
-        with translated("create_user"):
+        with translated("create_user", self._email_key):
             with self.sessions.begin() as session:
                 user = self.models.user(**new.as_fields())
                 session.add(user)
@@ -138,7 +145,7 @@ class SQLAlchemyStore:
         return self._users.load(row) if row is not None else None
 
     def update_user(self, user: Any, changes: Mapping[str, Any]) -> Any:
-        with translated("update_user"):
+        with translated("update_user", self._email_key):
             with self.sessions.begin() as session:
                 stored = session.get(self.models.user, user.id, populate_existing=True)
                 if stored is None:
@@ -159,7 +166,7 @@ class SQLAlchemyStore:
         self, user: Any, expected_stamp: str, changes: Mapping[str, Any]
     ) -> Any | None:
         model = self.models.user
-        with translated("compare_and_set_stamp"):
+        with translated("compare_and_set_stamp", self._email_key):
             with self.sessions.begin() as session:
                 result = session.execute(
                     update(model)
