@@ -105,5 +105,5 @@ _MYSQL_REFUSALS = frozenset({4025, 3819, 1364})
 
 
 def _mysql_refusal(exc: DBAPIError) -> bool:
-    args = getattr(exc.orig, "args", ())
+    args: tuple[Any, ...] = tuple(getattr(exc.orig, "args", ()))
     return bool(args) and args[0] in _MYSQL_REFUSALS
