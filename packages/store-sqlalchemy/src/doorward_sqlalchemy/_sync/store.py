@@ -43,9 +43,15 @@ class SQLAlchemyStore:
     loaded (``expire_on_commit=False``); relationships of the application are not loaded.
     """
 
-    def __init__(self, engine: Engine, models: Models) -> None:
+    def __init__(self, engine: Engine, models: Models, *, session: Any = None) -> None:
+        """``session``: a session of the app's (or a scoped one, such as Flask-SQLAlchemy's
+        ``db.session``) that the reads returning users use, so those users stay attached
+        to it and their lazy relationships load during the request, as with Flask-Login.
+        Without it, users are detached copies: configure eager loading instead.
+        """
         self.engine = engine
         self.models = models
+        self._session = session
         self.sessions = sessionmaker(engine, expire_on_commit=False)
         # Single-statement reads need no transaction. On PostgreSQL, autocommit saves the
         # BEGIN and ROLLBACK round trips (352 → 193 µs a lookup on loopback); elsewhere
@@ -125,6 +131,8 @@ class SQLAlchemyStore:
         if key is None:
             return None
         with translated("get_user"):
+            if self._session is not None:
+                return self._session.get(self.models.user, key)
             if not self._use_core:
                 with self.sessions() as session:
                     return session.get(self.models.user, key)
@@ -137,6 +145,8 @@ class SQLAlchemyStore:
             return None
         params = {"email": normalized_email}
         with translated("get_user_by_email"):
+            if self._session is not None:
+                return (self._session.execute(self._by_email, params)).scalar_one_or_none()
             if not self._use_core:
                 with self.sessions() as session:
                     return (session.execute(self._by_email, params)).scalar_one_or_none()
@@ -334,6 +344,9 @@ class SQLAlchemyStore:
             return None
         params = {"kind": kind, "hash": secret_hash}
         with translated("get_credential"):
+            if self._session is not None:
+                found = (self._session.execute(self._by_secret_orm, params)).first()
+                return (credential_from_row(found[0]), found[1]) if found is not None else None
             if not self._use_core:
                 with self.sessions() as session:
                     found = (session.execute(self._by_secret_orm, params)).first()
