@@ -26,6 +26,7 @@ SUBSTITUTIONS: list[tuple[str, str]] = [
     (r"async def ", "def "),
     (r"\bawait ", ""),
     (r"async with ", "with "),
+    (r"\basync for ", "for "),
     (r"\b_async\b", "_sync"),
     (r"\bAsync([A-Z]\w*)", r"\1"),
     (r"\basync_sessionmaker\b", "sessionmaker"),

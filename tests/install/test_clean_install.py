@@ -65,7 +65,14 @@ def imported(path: Path) -> set[str]:
 
 @pytest.mark.parametrize(
     "package",
-    ["core", "flask-adapter", "starlette-adapter", "store-sqlalchemy", "store-mongo", "store-redis"],
+    [
+        "core",
+        "flask-adapter",
+        "starlette-adapter",
+        "store-sqlalchemy",
+        "store-mongo",
+        "store-redis",
+    ],
 )
 def test_every_import_is_a_declared_dependency(package):
     """Each third-party module a distribution imports is named in its own metadata: in its
@@ -77,7 +84,11 @@ def test_every_import_is_a_declared_dependency(package):
     for path in sorted(src.rglob("*.py")):
         relative = path.relative_to(src).as_posix()
         extra = next(
-            (e for (p, prefix), e in OPTIONAL.items() if p == package and relative.startswith(prefix)),
+            (
+                e
+                for (p, prefix), e in OPTIONAL.items()
+                if p == package and relative.startswith(prefix)
+            ),
             None,
         )
         allowed = requires[None] | requires.get(extra, set())

@@ -232,3 +232,46 @@ def test_di01_only_the_email_index_is_email_taken_on_mongo(mongo_store):
     with pytest.raises(WriteRefused):
         mongo_store.create_user(new_user("bob@example.com", {"nick": "ada"}))
     assert mongo_store.get_user_by_email("bob@example.com") is None
+
+
+def test_adopting_existing_user_documents(mongo_store):
+    """Documents from before doorward get its fields; collisions and unusable addresses are
+    reported before the unique index; once fixed, the index is made and the user can log in."""
+    from doorward import Argon2Params, Auth, Settings
+    from doorward._sync.mailers import Outbox
+
+    users = mongo_store.users
+    users.drop_indexes()
+    users.insert_many([{"email": f"user{i}@example.com", "nick": f"n{i}"} for i in range(2000)])
+    users.insert_many(
+        [{"email": "Ann@Example.com"}, {"email": "ann@example.COM"}, {"email": "nope"}]
+    )
+    first = mongo_store.adopt(batch=500)
+    assert first.filled == 2003
+    assert list(first.duplicates) == ["ann@example.com"]
+    assert len(first.unusable) == 1
+    assert not first.indexes_created
+    users.delete_one({"email": "ann@example.COM"})
+    users.delete_one({"email": "nope"})
+    second = mongo_store.adopt()
+    assert (second.filled, second.duplicates, second.unusable, second.indexes_created) == (
+        0,
+        {},
+        {},
+        True,
+    )
+    outbox = Outbox()
+    auth = Auth(
+        Settings(
+            secret_keys="mongo-adopt-secret-key-0123456789abcdef",
+            base_url="https://app.example.com",
+            argon2=Argon2Params.insecure_for_tests(),
+        ),
+        mongo_store,
+        mailer=outbox,
+    )
+    auth.forgot_password("user7@example.com")
+    token = outbox.messages[-1].text.split("/auth/reset/", 1)[1].split()[0]
+    auth.reset_password(token, "the new long passphrase of user 7")
+    user, _ = auth.login("user7@example.com", "the new long passphrase of user 7")
+    assert user.nick == "n7"

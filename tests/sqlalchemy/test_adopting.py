@@ -96,10 +96,17 @@ def test_trial_registers_stores_and_shows_the_lazy_relationship(tmp_path):
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
     answer = http.post(
         "/auth/register",
-        data={"csrf_token": csrf, "email": "ann@example.com", "password": PASSWORD, "company_id": "7"},
+        data={
+            "csrf_token": csrf,
+            "email": "ann@example.com",
+            "password": PASSWORD,
+            "company_id": "7",
+        },
     )
     assert answer.status_code == 202, answer.text
-    link = re.search(r"https://app\.example\.com(/auth/confirm/\S+)", outbox.messages[-1].text).group(1)
+    link = re.search(
+        r"https://app\.example\.com(/auth/confirm/\S+)", outbox.messages[-1].text
+    ).group(1)
     confirm_page = http.get(link)
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', confirm_page.text).group(1)
     assert http.post(link, data={"csrf_token": csrf}).status_code == 303

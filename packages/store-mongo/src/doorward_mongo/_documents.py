@@ -59,6 +59,29 @@ class Collections:
     credentials: str = "credentials"
 
 
+@attrs.frozen
+class Adopted:
+    """What ``adopt`` did: documents filled, collisions and unusable addresses by id."""
+
+    filled: int
+    duplicates: dict[str, tuple[str, ...]]
+    unusable: dict[str, str]
+    indexes_created: bool
+
+
+def adoption_defaults() -> dict[str, Any]:
+    """The values doorward's fields take in a document that never had them."""
+    optional = ("password_hash", "confirmed_at", "pending_email", "last_failed_login_at")
+    tracking = ("last_login_at", "current_login_at", "last_login_ip", "current_login_ip")
+    return {
+        "active": True,
+        "failed_logins": 0,
+        "login_count": 0,
+        "roles": [],
+        **dict.fromkeys((*optional, *tracking)),
+    }
+
+
 def object_id(value: object) -> ObjectId | None:
     """The ObjectId of a user id given as text (or an ObjectId), or ``None``."""
     if isinstance(value, ObjectId):

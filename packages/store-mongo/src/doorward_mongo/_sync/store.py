@@ -14,19 +14,23 @@ id). Every race is settled by one single-document operation: the unique index on
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from bson import ObjectId
-from pymongo import ASCENDING, MongoClient, ReturnDocument
+from pymongo import ASCENDING, MongoClient, ReturnDocument, UpdateOne
 from pymongo.synchronous.collection import Collection
 from pymongo.synchronous.database import Database
 
-from doorward.exceptions import ConfigurationError, NotFound
+from doorward.exceptions import ConfigurationError, NotFound, ValidationFailed
+from doorward.policies import normalize_email
 from doorward.records import Credential, CredentialKind, NewUser, Role
+from doorward.tokens import new_stamp
 from doorward_mongo._documents import (
+    Adopted,
     Collections,
     MongoUser,
+    adoption_defaults,
     credential_document,
     credential_from,
     login_pipeline,
@@ -81,6 +85,61 @@ class MongoStore:
             self.credentials.create_index([("user_id", ASCENDING), ("kind", ASCENDING)])
             self.credentials.create_index("expires_at", expireAfterSeconds=0)
         self._checked = True
+
+    def adopt(self, *, batch: int = 1000) -> Adopted:
+        """Adopt user documents that were there before doorward (issue 12, DI-01).
+
+        Fills doorward's fields where they are missing (the normalised email from ``email``,
+        a new stamp, the creation time, ``active``, counters, empty optional fields), then
+        reports the documents whose addresses collide once normalised, or that have no
+        usable address, and creates the indexes only when there are none. Safe to rerun.
+        """
+        now = datetime.now(UTC)
+        filled = 0
+        unusable: dict[str, str] = {}
+        with translated("adopt"):
+            pending = self.users.find(
+                {
+                    "$or": [
+                        {"normalized_email": {"$exists": False}},
+                        {"security_stamp": {"$exists": False}},
+                    ]
+                },
+                {"email": 1},
+            )
+            writes: list[UpdateOne] = []
+            for document in pending:
+                changes: Document = {"security_stamp": new_stamp()}
+                try:
+                    _, changes["normalized_email"] = normalize_email(document.get("email") or "")
+                except ValidationFailed as exc:
+                    unusable[str(document["_id"])] = "; ".join(
+                        m for ms in exc.fields.values() for m in ms
+                    )
+                writes.append(UpdateOne({"_id": document["_id"]}, {"$set": changes}))
+                if len(writes) >= batch:
+                    filled += len(writes)
+                    self.users.bulk_write(writes, ordered=False)
+                    writes = []
+            if writes:
+                filled += len(writes)
+                self.users.bulk_write(writes, ordered=False)
+            for name, value in {**adoption_defaults(), "created_at": now}.items():
+                self.users.update_many({name: {"$exists": False}}, {"$set": {name: value}})
+            seen: dict[str, list[str]] = {}
+            for document in self.users.find({}, {"normalized_email": 1}):
+                key = document.get("normalized_email")
+                if isinstance(key, str):
+                    seen.setdefault(key, []).append(str(document["_id"]))
+                elif str(document["_id"]) not in unusable:
+                    unusable[str(document["_id"])] = "no usable address"
+        duplicates = {key: tuple(ids) for key, ids in seen.items() if len(ids) > 1}
+        ready = not duplicates and not unusable
+        if ready:
+            self.ensure_indexes()
+        return Adopted(
+            filled=filled, duplicates=duplicates, unusable=unusable, indexes_created=ready
+        )
 
     def _ready(self) -> None:
         """Refuse to run without the unique indexes the races rely on (checked once)."""
