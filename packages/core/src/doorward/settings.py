@@ -244,6 +244,11 @@ class Settings:
         return self.site_name or (urlsplit(self.base_url).hostname or "")
 
     @property
+    def local_site(self) -> bool:
+        """Whether ``base_url`` is on this machine (localhost, a loopback address)."""
+        return _is_local(urlsplit(self.base_url).hostname or "")
+
+    @property
     def cookie_secure(self) -> bool:
         """Whether cookies carry ``Secure`` (and the ``__Host-`` prefix)."""
         return not self.insecure_development

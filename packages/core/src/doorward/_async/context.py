@@ -65,6 +65,12 @@ class AsyncContext:
         self.settings = settings
         self.store = store
         self.mailer: AsyncMailer = mailer or AsyncConsoleMailer()
+        if isinstance(self.mailer, AsyncConsoleMailer) and not settings.local_site:
+            logger.warning(
+                "doorward: mail goes to the console, not to people, while base_url is %s: "
+                "give a mailer (doorward.mailers.mailer_from_url('smtp://...'))",
+                settings.base_url,
+            )
         self.hasher: AsyncPasswordHasher = hasher or AsyncArgon2Hasher.from_settings(settings)
         self.clock: Clock = clock or SystemClock()
         self.events = events or Events()

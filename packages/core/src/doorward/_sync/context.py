@@ -66,6 +66,12 @@ class Context:
         self.settings = settings
         self.store = store
         self.mailer: Mailer = mailer or ConsoleMailer()
+        if isinstance(self.mailer, ConsoleMailer) and not settings.local_site:
+            logger.warning(
+                "doorward: mail goes to the console, not to people, while base_url is %s: "
+                "give a mailer (doorward.mailers.mailer_from_url('smtp://...'))",
+                settings.base_url,
+            )
         self.hasher: PasswordHasher = hasher or Argon2Hasher.from_settings(settings)
         self.clock: Clock = clock or SystemClock()
         self.events = events or Events()
