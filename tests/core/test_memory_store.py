@@ -22,6 +22,7 @@ from doorward.testing import (
     MemoryUser,
     ProfilesContract,
     StoreContract,
+    UsernamesContract,
 )
 from doorward.testing._async._concurrency import run_concurrently as run_tasks
 from doorward.testing._sync._concurrency import run_concurrently as run_threads
@@ -378,3 +379,11 @@ class TestThreadedFlows(AsyncFlowsContract):
     @pytest.fixture
     def store(self) -> AsyncUserStore:
         return AsyncThreadedStore(MemoryStore())
+
+
+class TestMemoryUsernames(UsernamesContract):
+    """The memory store finds users by a username application field."""
+
+    @pytest.fixture
+    def store(self) -> UserStore:
+        return MemoryStore()

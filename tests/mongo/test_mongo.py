@@ -21,6 +21,7 @@ from doorward.testing import (
     ProfilesContract,
     RateLimiterContract,
     StoreContract,
+    UsernamesContract,
 )
 from doorward_mongo import AsyncMongoRateLimiter, Collections, MongoRateLimiter, MongoStore
 
@@ -275,3 +276,11 @@ def test_adopting_existing_user_documents(mongo_store):
     auth.reset_password(token, "the new long passphrase of user 7")
     user, _ = auth.login("user7@example.com", "the new long passphrase of user 7")
     assert user.nick == "n7"
+
+
+class TestMongoUsernames(UsernamesContract):
+    """MongoStore finds users by a username field of their documents."""
+
+    @pytest.fixture
+    def store(self, mongo_store):
+        return mongo_store

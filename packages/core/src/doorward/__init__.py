@@ -14,6 +14,7 @@ from doorward._async.protocols import (
     AsyncPasswordHasher,
     AsyncProfiles,
     AsyncRoles,
+    AsyncUsernames,
     AsyncUsers,
     AsyncUserStore,
 )
@@ -30,6 +31,7 @@ from doorward._sync.protocols import (
     PasswordHasher,
     Profiles,
     Roles,
+    Usernames,
     Users,
     UserStore,
 )
@@ -62,6 +64,7 @@ __all__ = [
     "AsyncRateLimiter",
     "AsyncRoles",
     "AsyncUserStore",
+    "AsyncUsernames",
     "AsyncUsers",
     "AsyncViews",
     # the sync face
@@ -78,6 +81,7 @@ __all__ = [
     "RateLimiter",
     "Roles",
     "UserStore",
+    "Usernames",
     "Users",
     "Views",
     # shared

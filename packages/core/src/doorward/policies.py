@@ -40,6 +40,7 @@ __all__ = [
     "common_passwords",
     "email_key",
     "normalize_email",
+    "normalize_username",
     "prepare_password",
 ]
 
@@ -76,6 +77,32 @@ def _email_error(message: str, field: str = "email") -> ValidationFailed:
 
 def _has_control(text: str) -> bool:
     return any(unicodedata.category(ch) in {"Cc", "Cf", "Zl", "Zp"} for ch in text)
+
+
+#: A username: letters and digits of any script, and ``.``, ``_``, ``-`` between them.
+USERNAME_LENGTH = (3, 40)
+
+
+def normalize_username(raw: object, *, field: str = "username") -> str:
+    """The lookup and storage form of a username: NFKC, case-folded, checked.
+
+    3 to 40 characters; letters and digits of any script, and ``.``, ``_`` or ``-``; it
+    starts and ends with a letter or digit and has no ``@`` (so it never reads as an email
+    address). ``ValidationFailed({field: [...]})`` otherwise.
+    """
+    low, high = USERNAME_LENGTH
+    if not isinstance(raw, str) or len(raw) > high * 4:
+        raise ValidationFailed({field: ["Enter a username."]})
+    text = unicodedata.normalize("NFKC", raw).strip().casefold()
+    if not low <= len(text) <= high:
+        raise ValidationFailed({field: [f"A username has {low} to {high} characters."]})
+    if not (text[0].isalnum() and text[-1].isalnum()) or not all(
+        ch.isalnum() or ch in "._-" for ch in text
+    ):
+        raise ValidationFailed(
+            {field: ["Use letters, digits, and . _ - between them (no spaces, no @)."]}
+        )
+    return text
 
 
 def normalize_email(raw: object, *, max_length: int = 254, field: str = "email") -> tuple[str, str]:

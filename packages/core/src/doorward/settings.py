@@ -125,6 +125,10 @@ class Settings:
     #: The application's own user fields collected at sign-up (``doorward.fields.Field``);
     #: the editable ones change through ``PATCH /me``.
     signup_fields: tuple[Field, ...] = attrs.field(default=(), converter=tuple)
+    #: The user model's username attribute, if it has one: registration then asks for a
+    #: username and login accepts it in place of the email (case-insensitive, stored
+    #: normalised by ``doorward.policies.normalize_username``, unique in the store).
+    username_field: str | None = None
 
     # passwords (PW-01..PW-04, PW-08)
     password_min_length: int = 15
@@ -224,6 +228,9 @@ class Settings:
             raise ConfigurationError("signup_fields are doorward.fields.Field records.")
         if len(set(names)) != len(names):
             raise ConfigurationError("signup_fields names must be unique.")
+        username = self.username_field
+        if username is not None and (not username.isidentifier() or username in names):
+            raise ConfigurationError("username_field names an attribute of the user model.")
 
     def _check_site(self) -> None:
         if not self.url_prefix.startswith("/") or self.url_prefix.endswith("/"):

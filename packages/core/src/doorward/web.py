@@ -78,7 +78,7 @@ class Web:
         self.remember_cookie = settings.cookie_name(settings.remember_cookie)
         self.csrf_cookie = settings.cookie_name(settings.csrf_cookie)
         self.notices: dict[str, str] = {}
-        self.echoed_fields = set(ECHOED_FIELDS) | {f.name for f in settings.signup_fields}
+        self.echoed_fields = {*ECHOED_FIELDS, "username", *(f.name for f in settings.signup_fields)}
         self._own_hosts = frozenset({(urlsplit(settings.base_url).netloc or "").lower()})
 
     # -- cookies ---------------------------------------------------------------------------
@@ -160,6 +160,7 @@ class Web:
             "form": {},
             "next": "",
             "signup_fields": self.settings.signup_fields,
+            "username_field": self.settings.username_field,
         }
 
     def page(

@@ -12,12 +12,14 @@ from typing import Any
 import attrs
 
 from doorward import _rules
+from doorward._async.context import AsyncContext
 from doorward._async.feature import AsyncFeature
-from doorward._async.protocols import AsyncCredentials, AsyncUsers
+from doorward._async.protocols import AsyncCredentials, AsyncUsernames, AsyncUsers
 from doorward._rules import Identity, IssuedSession
+from doorward.capabilities import Capability
 from doorward.exceptions import AccountLocked, InvalidCredentials, ReauthRequired
 from doorward.http import HttpResponse
-from doorward.policies import normalize_email, prepare_password
+from doorward.policies import normalize_email, normalize_username, prepare_password
 from doorward.records import CredentialKind
 from doorward.routing import endpoint
 from doorward.web import Call, checkbox
@@ -29,7 +31,13 @@ class AsyncLogin(AsyncFeature):
     """Email and password in, a session out; and who is making each request."""
 
     name = "login"
-    capabilities = (AsyncUsers, AsyncCredentials)
+    capabilities: tuple[Capability, ...] = (AsyncUsers, AsyncCredentials)
+
+    def __init__(self, ctx: AsyncContext) -> None:
+        super().__init__(ctx)
+        if ctx.settings.username_field is not None:
+            self.capabilities = (AsyncUsers, AsyncCredentials, AsyncUsernames)
+
     mails = ("account_locked",)
     notices = {"logged_out": "You are logged out."}  # noqa: RUF012 (read-only class data)
 
@@ -54,9 +62,9 @@ class AsyncLogin(AsyncFeature):
         """
         ctx = self.ctx
         plain = prepare_password(password, max_length=self.settings.password_max_length)
-        _, key = normalize_email(email, max_length=self.settings.email_max_length)
+        by_username, key = self._identifier(email)
         await ctx.limit("login", ip)
-        user = await self.store.get_user_by_email(key)
+        user = await self._find(by_username, key)
         if user is None:
             await ctx.hasher.verify(None, plain)
             ctx.events.emit("login_failed", reason="unknown_user", ip=ip)
@@ -78,6 +86,20 @@ class AsyncLogin(AsyncFeature):
             await self.logout(replacing)
         ctx.events.emit("login_succeeded", user=user, user_id=str(user.id), ip=ip)
         return user, issued
+
+    def _identifier(self, identifier: object) -> tuple[bool, str]:
+        """``(is a username, lookup key)`` of what was typed in the email field: a username
+        when a username field is configured and it has no ``@`` (LE-06: normalised)."""
+        named = self.settings.username_field is not None
+        if named and isinstance(identifier, str) and "@" not in identifier:
+            return True, normalize_username(identifier, field="email")
+        _, key = normalize_email(identifier, max_length=self.settings.email_max_length)
+        return False, key
+
+    async def _find(self, by_username: bool, key: str) -> Any:
+        if by_username:
+            return await self.store.get_user_by_username(self.settings.username_field, key)
+        return await self.store.get_user_by_email(key)
 
     async def check_password(self, user: Any, plain: str, *, ip: str | None) -> Any:
         """Verify the password of a known user under the lockout rules; return the user."""

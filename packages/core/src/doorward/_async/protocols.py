@@ -20,6 +20,7 @@ __all__ = [
     "AsyncProfiles",
     "AsyncRoles",
     "AsyncUserStore",
+    "AsyncUsernames",
     "AsyncUsers",
 ]
 
@@ -85,6 +86,20 @@ class AsyncUsers(Protocol):
         ``last_login_at``/``last_login_ip`` take the previous ``current_*`` values,
         ``current_login_at = at``, ``current_login_ip = ip``, ``login_count += 1``,
         ``failed_logins = 0`` and ``last_failed_login_at = None``.
+        """
+
+
+class AsyncUsernames(Protocol):
+    """The usernames capability: finding a user by a unique username attribute.
+
+    ``doorward.testing.AsyncUsernamesContract`` checks every rule below.
+    """
+
+    async def get_user_by_username(self, field: str, username: str) -> Any | None:
+        """The user whose attribute ``field`` equals ``username`` exactly, or ``None``.
+
+        ``username`` is already normalised; the store's unique index on ``field`` keeps it
+        unique. One indexed lookup; an unknown ``field`` raises ``ValueError``.
         """
 
 

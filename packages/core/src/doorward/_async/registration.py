@@ -9,12 +9,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from doorward._async.context import AsyncContext
 from doorward._async.feature import AsyncFeature
-from doorward._async.protocols import AsyncUsers
+from doorward._async.protocols import AsyncUsernames, AsyncUsers
+from doorward.capabilities import Capability
 from doorward.exceptions import EmailTaken, InvalidToken, ValidationFailed
 from doorward.fields import clean_fields
 from doorward.http import HttpResponse
-from doorward.policies import check_new_password, normalize_email
+from doorward.policies import check_new_password, normalize_email, normalize_username
 from doorward.records import NewUser
 from doorward.routing import endpoint
 from doorward.tokens import new_stamp
@@ -30,7 +32,13 @@ class AsyncRegistration(AsyncFeature):
     """``POST /register`` and the confirmation links."""
 
     name = "registration"
-    capabilities = (AsyncUsers,)
+    capabilities: tuple[Capability, ...] = (AsyncUsers,)
+
+    def __init__(self, ctx: AsyncContext) -> None:
+        super().__init__(ctx)
+        if ctx.settings.username_field is not None:
+            self.capabilities = (AsyncUsers, AsyncUsernames)
+
     mails = ("confirm", "existing_account")
     notices = {"confirmed": "Your email address is confirmed. You can log in now."}  # noqa: RUF012 (read-only class data)
 
@@ -56,6 +64,9 @@ class AsyncRegistration(AsyncFeature):
         ctx = self.ctx
         await ctx.limit("register", ip)
         address, key, plain, profile = self._checked(email, password, fields or {})
+        username_field = self.settings.username_field
+        if username_field is not None:
+            profile[username_field] = await self._free_username(username_field, fields or {})
         password_hash = await ctx.hasher.hash(plain)
         new = NewUser(
             email=address,
@@ -102,6 +113,11 @@ class AsyncRegistration(AsyncFeature):
             profile = clean_fields(self.settings.signup_fields, fields)
         except ValidationFailed as exc:
             refused.append(exc)
+        if self.settings.username_field is not None:
+            try:
+                normalize_username(fields.get("username"))
+            except ValidationFailed as exc:
+                refused.append(exc)
         if len(refused) == 1:
             raise refused[0]
         for problem in refused:
@@ -109,6 +125,13 @@ class AsyncRegistration(AsyncFeature):
         if errors:
             raise ValidationFailed(errors)
         return address, key, plain, profile
+
+    async def _free_username(self, field: str, fields: Mapping[str, Any]) -> str:
+        """The submitted username, normalised, if nobody has it (usernames are public)."""
+        username = normalize_username(fields.get("username"))
+        if await self.store.get_user_by_username(field, username) is not None:
+            raise ValidationFailed({"username": ["This username is taken."]})
+        return username
 
     async def send_confirmation(self, email: object, *, ip: str | None = None) -> None:
         """Mail a new confirmation link if the address has an unconfirmed account (neutral)."""

@@ -210,9 +210,12 @@ class AsyncAuth:
         *,
         ip: str | None = None,
         extra: Mapping[str, Any] | None = None,
+        fields: Mapping[str, Any] | None = None,
     ) -> Any | None:
         """``AsyncRegistration.register``."""
-        return await self.feature(AsyncRegistration).register(email, password, ip=ip, extra=extra)
+        return await self.feature(AsyncRegistration).register(
+            email, password, ip=ip, extra=extra, fields=fields
+        )
 
     async def send_confirmation(self, email: object, *, ip: str | None = None) -> None:
         """``AsyncRegistration.send_confirmation``."""

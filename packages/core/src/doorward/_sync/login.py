@@ -13,12 +13,14 @@ from typing import Any
 import attrs
 
 from doorward import _rules
+from doorward._sync.context import Context
 from doorward._sync.feature import Feature
-from doorward._sync.protocols import Credentials, Users
+from doorward._sync.protocols import Credentials, Usernames, Users
 from doorward._rules import Identity, IssuedSession
+from doorward.capabilities import Capability
 from doorward.exceptions import AccountLocked, InvalidCredentials, ReauthRequired
 from doorward.http import HttpResponse
-from doorward.policies import normalize_email, prepare_password
+from doorward.policies import normalize_email, normalize_username, prepare_password
 from doorward.records import CredentialKind
 from doorward.routing import endpoint
 from doorward.web import Call, checkbox
@@ -30,7 +32,13 @@ class Login(Feature):
     """Email and password in, a session out; and who is making each request."""
 
     name = "login"
-    capabilities = (Users, Credentials)
+    capabilities: tuple[Capability, ...] = (Users, Credentials)
+
+    def __init__(self, ctx: Context) -> None:
+        super().__init__(ctx)
+        if ctx.settings.username_field is not None:
+            self.capabilities = (Users, Credentials, Usernames)
+
     mails = ("account_locked",)
     notices = {"logged_out": "You are logged out."}  # noqa: RUF012 (read-only class data)
 
@@ -55,9 +63,9 @@ class Login(Feature):
         """
         ctx = self.ctx
         plain = prepare_password(password, max_length=self.settings.password_max_length)
-        _, key = normalize_email(email, max_length=self.settings.email_max_length)
+        by_username, key = self._identifier(email)
         ctx.limit("login", ip)
-        user = self.store.get_user_by_email(key)
+        user = self._find(by_username, key)
         if user is None:
             ctx.hasher.verify(None, plain)
             ctx.events.emit("login_failed", reason="unknown_user", ip=ip)
@@ -79,6 +87,20 @@ class Login(Feature):
             self.logout(replacing)
         ctx.events.emit("login_succeeded", user=user, user_id=str(user.id), ip=ip)
         return user, issued
+
+    def _identifier(self, identifier: object) -> tuple[bool, str]:
+        """``(is a username, lookup key)`` of what was typed in the email field: a username
+        when a username field is configured and it has no ``@`` (LE-06: normalised)."""
+        named = self.settings.username_field is not None
+        if named and isinstance(identifier, str) and "@" not in identifier:
+            return True, normalize_username(identifier, field="email")
+        _, key = normalize_email(identifier, max_length=self.settings.email_max_length)
+        return False, key
+
+    def _find(self, by_username: bool, key: str) -> Any:
+        if by_username:
+            return self.store.get_user_by_username(self.settings.username_field, key)
+        return self.store.get_user_by_email(key)
 
     def check_password(self, user: Any, plain: str, *, ip: str | None) -> Any:
         """Verify the password of a known user under the lockout rules; return the user."""

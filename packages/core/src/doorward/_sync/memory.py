@@ -56,6 +56,7 @@ import attrs
 from doorward._sync.protocols import UserStore
 from doorward._memory_user import MemoryUser
 from doorward.exceptions import EmailTaken, NotFound
+from doorward.fields import read_field
 from doorward.records import USER_FIELDS, Credential, CredentialKind, NewUser, Role
 
 __all__ = ["MemoryStore"]
@@ -146,6 +147,16 @@ class MemoryStore:
         with self._lock:
             user_id = self._user_ids_by_email.get(normalized_email)
             return None if user_id is None else copy.deepcopy(self._users[user_id])
+
+    def get_user_by_username(self, field: str, username: str) -> Any | None:
+        """The user whose application field ``field`` equals ``username`` exactly."""
+        if not field.isidentifier() or field in USER_FIELDS:
+            raise ValueError(f"not a username field: {field!r}")
+        with self._lock:
+            for stored in self._users.values():
+                if read_field(stored, field) == username:
+                    return copy.deepcopy(stored)
+        return None
 
     def update_user(self, user: Any, changes: Mapping[str, Any]) -> Any:
         """Write only the named fields and return the updated user."""

@@ -10,12 +10,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from doorward._sync.context import Context
 from doorward._sync.feature import Feature
-from doorward._sync.protocols import Users
+from doorward._sync.protocols import Usernames, Users
+from doorward.capabilities import Capability
 from doorward.exceptions import EmailTaken, InvalidToken, ValidationFailed
 from doorward.fields import clean_fields
 from doorward.http import HttpResponse
-from doorward.policies import check_new_password, normalize_email
+from doorward.policies import check_new_password, normalize_email, normalize_username
 from doorward.records import NewUser
 from doorward.routing import endpoint
 from doorward.tokens import new_stamp
@@ -31,7 +33,13 @@ class Registration(Feature):
     """``POST /register`` and the confirmation links."""
 
     name = "registration"
-    capabilities = (Users,)
+    capabilities: tuple[Capability, ...] = (Users,)
+
+    def __init__(self, ctx: Context) -> None:
+        super().__init__(ctx)
+        if ctx.settings.username_field is not None:
+            self.capabilities = (Users, Usernames)
+
     mails = ("confirm", "existing_account")
     notices = {"confirmed": "Your email address is confirmed. You can log in now."}  # noqa: RUF012 (read-only class data)
 
@@ -57,6 +65,9 @@ class Registration(Feature):
         ctx = self.ctx
         ctx.limit("register", ip)
         address, key, plain, profile = self._checked(email, password, fields or {})
+        username_field = self.settings.username_field
+        if username_field is not None:
+            profile[username_field] = self._free_username(username_field, fields or {})
         password_hash = ctx.hasher.hash(plain)
         new = NewUser(
             email=address,
@@ -103,6 +114,11 @@ class Registration(Feature):
             profile = clean_fields(self.settings.signup_fields, fields)
         except ValidationFailed as exc:
             refused.append(exc)
+        if self.settings.username_field is not None:
+            try:
+                normalize_username(fields.get("username"))
+            except ValidationFailed as exc:
+                refused.append(exc)
         if len(refused) == 1:
             raise refused[0]
         for problem in refused:
@@ -110,6 +126,13 @@ class Registration(Feature):
         if errors:
             raise ValidationFailed(errors)
         return address, key, plain, profile
+
+    def _free_username(self, field: str, fields: Mapping[str, Any]) -> str:
+        """The submitted username, normalised, if nobody has it (usernames are public)."""
+        username = normalize_username(fields.get("username"))
+        if self.store.get_user_by_username(field, username) is not None:
+            raise ValidationFailed({"username": ["This username is taken."]})
+        return username
 
     def send_confirmation(self, email: object, *, ip: str | None = None) -> None:
         """Mail a new confirmation link if the address has an unconfirmed account (neutral)."""

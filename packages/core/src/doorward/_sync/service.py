@@ -211,9 +211,12 @@ class Auth:
         *,
         ip: str | None = None,
         extra: Mapping[str, Any] | None = None,
+        fields: Mapping[str, Any] | None = None,
     ) -> Any | None:
         """``Registration.register``."""
-        return self.feature(Registration).register(email, password, ip=ip, extra=extra)
+        return self.feature(Registration).register(
+            email, password, ip=ip, extra=extra, fields=fields
+        )
 
     def send_confirmation(self, email: object, *, ip: str | None = None) -> None:
         """``Registration.send_confirmation``."""

@@ -21,6 +21,7 @@ from doorward.testing._async.store_contract import (
     AsyncProfilesContract,
     AsyncRolesContract,
     AsyncStoreContract,
+    AsyncUsernamesContract,
     AsyncUsersContract,
 )
 from doorward.testing._sync.flows_contract import FlowsContract
@@ -30,6 +31,7 @@ from doorward.testing._sync.store_contract import (
     ProfilesContract,
     RolesContract,
     StoreContract,
+    UsernamesContract,
     UsersContract,
 )
 
@@ -42,6 +44,7 @@ __all__ = [
     "AsyncProfilesContract",
     "AsyncRolesContract",
     "AsyncStoreContract",
+    "AsyncUsernamesContract",
     "AsyncUsersContract",
     # the sync face
     "CredentialsContract",
@@ -51,6 +54,7 @@ __all__ = [
     "ProfilesContract",
     "RolesContract",
     "StoreContract",
+    "UsernamesContract",
     "UsersContract",
     # shared
     "MemoryUser",

@@ -23,7 +23,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from doorward.exceptions import ConfigurationError, NotFound, ValidationFailed
 from doorward.policies import normalize_email
-from doorward.records import Credential, CredentialKind, NewUser, Role
+from doorward.records import USER_FIELDS, Credential, CredentialKind, NewUser, Role
 from doorward.tokens import new_stamp
 from doorward_mongo._documents import (
     Adopted,
@@ -42,6 +42,8 @@ from doorward_mongo._documents import (
 )
 
 __all__ = ["AsyncMongoStore"]
+
+_RESERVED = frozenset({*USER_FIELDS, "roles"})
 
 Document = dict[str, Any]
 
@@ -194,6 +196,16 @@ class AsyncMongoStore:
             return None
         with translated("get_user_by_email"):
             return self._user(await self.users.find_one({"normalized_email": value}))
+
+    async def get_user_by_username(self, field: str, username: str) -> Any | None:
+        if not field.isidentifier() or field.startswith("_") or field in _RESERVED:
+            raise ValueError(f"not a username field: {field!r}")
+        value = text(username)
+        if value is None:
+            return None
+        await self._ready()
+        with translated("get_user_by_username"):
+            return self._user(await self.users.find_one({field: value}))
 
     async def update_user(self, user: Any, changes: Mapping[str, Any]) -> Any:
         await self._ready()

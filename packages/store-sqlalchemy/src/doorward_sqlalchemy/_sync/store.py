@@ -154,6 +154,19 @@ class SQLAlchemyStore:
                 row = (connection.execute(self._user_by_email, params)).first()
         return self._users.load(row) if row is not None else None
 
+    def get_user_by_username(self, field: str, username: str) -> Any | None:
+        column = inspect(self.models.user).column_attrs.get(field)
+        if column is None or field in USER_FIELDS:
+            raise ValueError(f"{self.models.user.__name__} has no username column {field!r}")
+        if not searchable(username):
+            return None
+        statement = select(self.models.user).where(column.expression == username)
+        with translated("get_user_by_username"):
+            if self._session is not None:
+                return (self._session.execute(statement)).scalar_one_or_none()
+            with self.sessions() as session:
+                return (session.execute(statement)).scalar_one_or_none()
+
     def update_user(self, user: Any, changes: Mapping[str, Any]) -> Any:
         with translated("update_user", self._email_key):
             with self.sessions.begin() as session:

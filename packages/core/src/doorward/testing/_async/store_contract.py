@@ -46,6 +46,7 @@ __all__ = [
     "AsyncProfilesContract",
     "AsyncRolesContract",
     "AsyncStoreContract",
+    "AsyncUsernamesContract",
     "AsyncUsersContract",
 ]
 
@@ -941,6 +942,36 @@ class AsyncProfilesContract(_AsyncContractBase):
         user = await store.create_user(self.new_user())
         with pytest.raises(ValueError):
             await store.update_profile(user, {"no_such_field_here": "x"})
+
+
+class AsyncUsernamesContract(_AsyncContractBase):
+    """The usernames capability (``AsyncUsernames``, with users).
+
+    Set ``username_field`` to your model's username attribute (a short string column,
+    unique); ``extra_fields`` must give it a distinct value per email (the default does).
+    """
+
+    username_field: ClassVar[str] = "username"
+
+    def extra_fields(self, email: str) -> dict[str, Any]:
+        return {self.username_field: email.split("@", 1)[0].lower()}
+
+    async def test_get_user_by_username_finds_exactly(self, store: Any) -> None:
+        """The user of exactly this username, never a prefix, case variant or other user."""
+        ada = await store.create_user(self.new_user("ada@example.test"))
+        await store.create_user(self.new_user("adam@example.test"))
+        found = await store.get_user_by_username(self.username_field, "ada")
+        assert found is not None
+        assert str(ada.id) == str(found.id)
+        for other in ("Ada", "ad", "ada ", "", "x" * 300, "ada\x00"):
+            assert await store.get_user_by_username(self.username_field, other) is None, other
+
+    async def test_get_user_by_username_refuses_doorward_fields(self, store: Any) -> None:
+        """Looking users up by one of doorward's own fields is a caller bug: ValueError."""
+        await store.create_user(self.new_user("ada@example.test"))
+        for field in ("email", "security_stamp", "password_hash"):
+            with pytest.raises(ValueError):
+                await store.get_user_by_username(field, "ada@example.test")
 
 
 class AsyncStoreContract(AsyncUsersContract, AsyncRolesContract, AsyncCredentialsContract):

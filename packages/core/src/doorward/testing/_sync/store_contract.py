@@ -45,6 +45,7 @@ __all__ = [
     "ProfilesContract",
     "RolesContract",
     "StoreContract",
+    "UsernamesContract",
     "UsersContract",
 ]
 
@@ -939,6 +940,36 @@ class ProfilesContract(_AsyncContractBase):
         user = store.create_user(self.new_user())
         with pytest.raises(ValueError):
             store.update_profile(user, {"no_such_field_here": "x"})
+
+
+class UsernamesContract(_AsyncContractBase):
+    """The usernames capability (``Usernames``, with users).
+
+    Set ``username_field`` to your model's username attribute (a short string column,
+    unique); ``extra_fields`` must give it a distinct value per email (the default does).
+    """
+
+    username_field: ClassVar[str] = "username"
+
+    def extra_fields(self, email: str) -> dict[str, Any]:
+        return {self.username_field: email.split("@", 1)[0].lower()}
+
+    def test_get_user_by_username_finds_exactly(self, store: Any) -> None:
+        """The user of exactly this username, never a prefix, case variant or other user."""
+        ada = store.create_user(self.new_user("ada@example.test"))
+        store.create_user(self.new_user("adam@example.test"))
+        found = store.get_user_by_username(self.username_field, "ada")
+        assert found is not None
+        assert str(ada.id) == str(found.id)
+        for other in ("Ada", "ad", "ada ", "", "x" * 300, "ada\x00"):
+            assert store.get_user_by_username(self.username_field, other) is None, other
+
+    def test_get_user_by_username_refuses_doorward_fields(self, store: Any) -> None:
+        """Looking users up by one of doorward's own fields is a caller bug: ValueError."""
+        store.create_user(self.new_user("ada@example.test"))
+        for field in ("email", "security_stamp", "password_hash"):
+            with pytest.raises(ValueError):
+                store.get_user_by_username(field, "ada@example.test")
 
 
 class StoreContract(UsersContract, RolesContract, CredentialsContract):
