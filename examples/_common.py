@@ -8,7 +8,8 @@ from urllib.parse import urlsplit
 from doorward import Settings
 
 LAYOUT = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{{ title }} · {{ framework }}</title>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>{{ title }} · {{ framework }}</title>
 <style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem}
 nav a,nav form{margin-right:1rem;display:inline}.who{background:#eef;padding:.5rem 1rem}</style></head>
 <body>

@@ -28,7 +28,7 @@ from doorward_sqlalchemy import (
     default_models,
     sqlite_engine,
 )
-from doorward_starlette import Doorward
+from doorward_starlette import Doorward, roles_required
 from examples._common import (
     LAYOUT,
     PAGES,
@@ -86,7 +86,7 @@ def create_app() -> Starlette:
     async def account(request: Request) -> HTMLResponse:
         return page(request, "account")
 
-    @requires("role:admin", status_code=403)
+    @roles_required("admin")
     async def admin(request: Request) -> HTMLResponse:
         return page(request, "admin")
 

@@ -7,6 +7,7 @@ so every feature answers with the same cookies, page context and redirect rules.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -27,6 +28,12 @@ from doorward.tokens import CsrfTokens
 
 __all__ = ["Call", "RequestState", "Web", "checkbox"]
 
+#: Where to go after a dead emailed link: (path start, page, link text).
+_RETRY = (
+    ("/reset/", "/reset", "Send me a new reset link"),
+    ("/confirm/", "/confirm", "Send me a new confirmation link"),
+    ("/change-email/", "/change-email", "Ask for the change again"),
+)
 #: Submitted fields that may be echoed back into a re-rendered form (never passwords).
 ECHOED_FIELDS = frozenset({"email", "new_email", "name", "remember", "next"})
 
@@ -195,16 +202,79 @@ class Web:
         )
         return self.with_csrf(request, response)
 
-    def neutral(self, call: Call, message: str) -> HttpResponse:
+    def neutral(self, call: Call, message: str, *, title: str = "Check your inbox") -> HttpResponse:
         """202 with the same answer whatever the account's state (LE-03, LE-04)."""
         if call.as_json:
             return HttpResponse(status=202, json={"message": message})
-        return self.page(call.request, "doorward/message.html", status=202, message=message)
+        return self.page(
+            call.request, "doorward/message.html", status=202, message=message, title=title
+        )
+
+    def error_page(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        """The site's context on an error page, and a way on after a dead emailed link."""
+        path = request.path.removeprefix(self.settings.url_prefix)
+        retry = next(
+            (
+                {"path": page, "label": label}
+                for start, page, label in _RETRY
+                if path.startswith(start)
+            ),
+            None,
+        )
+        base = self._base_context()
+        response.context = {**base, **response.context, "retry": retry}
+        return response
 
     @staticmethod
     def user_json(user: Any, roles: frozenset[str] | None = None) -> dict[str, Any]:
         """``{"user": {...}}`` with the public fields only."""
         return {"user": _rules.public_user(user, roles)}
+
+
+_BROWSERS = (
+    ("Edg/", "Edge"),
+    ("OPR/", "Opera"),
+    ("Firefox/", "Firefox"),
+    ("Chrome/", "Chrome"),
+    ("Safari/", "Safari"),
+    ("curl/", "curl"),
+    ("python-", "a Python script"),
+)
+_SYSTEMS = (
+    ("Android", "Android"),
+    ("iPhone", "iOS"),
+    ("iPad", "iPadOS"),
+    ("Windows", "Windows"),
+    ("Mac OS X", "macOS"),
+    ("CrOS", "ChromeOS"),
+    ("Linux", "Linux"),
+)
+
+
+def device(user_agent: str | None) -> str:
+    """A short, readable name for a User-Agent: "Firefox on Linux"."""
+    if not user_agent:
+        return "an unknown device"
+    browser = next((name for mark, name in _BROWSERS if mark in user_agent), "a browser")
+    system = next((name for mark, name in _SYSTEMS if mark in user_agent), "")
+    return f"{browser} on {system}" if system else browser
+
+
+def when(iso: str | None) -> str:
+    """An ISO time as people read it: "1 Jan 2030, 14:05 UTC"."""
+    if not iso:
+        return ""
+    moment = datetime.fromisoformat(iso).astimezone(UTC)
+    return f"{moment.day} {moment:%b %Y, %H:%M} UTC"
+
+
+def for_display(record: Mapping[str, Any]) -> dict[str, Any]:
+    """A listed session or token with readable times and device, for pages."""
+    shown = dict(record)
+    for name in ("created_at", "last_used_at", "expires_at"):
+        shown[f"{name}_display"] = when(record.get(name))
+    shown["device"] = device(record.get("user_agent"))
+    return shown
 
 
 def checkbox(value: object, *, form: bool, field: str = "remember") -> bool:

@@ -14,7 +14,7 @@ from doorward.exceptions import NotFound, ValidationFailed
 from doorward.http import HttpResponse
 from doorward.records import Credential
 from doorward.routing import endpoint
-from doorward.web import Call
+from doorward.web import Call, for_display
 
 __all__ = ["AsyncApiTokens"]
 
@@ -74,8 +74,9 @@ class AsyncApiTokens(AsyncFeature):
         ]
         if call.as_json:
             return HttpResponse(json={"tokens": tokens})
+        shown = [for_display(token) for token in tokens]
         return self.web.page(
-            call.request, "doorward/tokens.html", tokens=tokens, new_token=call.new_token
+            call.request, "doorward/tokens.html", tokens=shown, new_token=call.new_token
         )
 
     @endpoint("POST", "/tokens", access="session", form="doorward/tokens.html")

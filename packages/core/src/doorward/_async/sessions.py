@@ -11,7 +11,7 @@ from doorward.exceptions import NotFound
 from doorward.http import HttpResponse
 from doorward.records import Credential
 from doorward.routing import endpoint
-from doorward.web import Call
+from doorward.web import Call, for_display
 
 __all__ = ["AsyncSessions"]
 
@@ -42,7 +42,8 @@ class AsyncSessions(AsyncFeature):
         ]
         if call.as_json:
             return HttpResponse(json={"sessions": sessions})
-        return self.web.page(call.request, "doorward/sessions.html", sessions=sessions)
+        shown = [for_display(session) for session in sessions]
+        return self.web.page(call.request, "doorward/sessions.html", sessions=shown)
 
     @endpoint("DELETE", "/sessions/{session_id}", access="session")
     @endpoint("POST", "/sessions/{session_id}/revoke", access="session")

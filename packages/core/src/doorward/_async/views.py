@@ -132,8 +132,10 @@ class AsyncViews:
         except NotAuthenticated as exc:
             return self.refusal(attrs.evolve(request, query={}), exc)
         except DoorwardError as exc:
-            if as_json or declared.form is None:
-                return error_response(exc, json_body=as_json)
+            if as_json:
+                return error_response(exc, json_body=True)
+            if declared.form is None:
+                return self.web.error_page(request, error_response(exc, json_body=False))
             return self.web.refused_form(request, declared.form, fields, exc, params or {})
         else:
             return response

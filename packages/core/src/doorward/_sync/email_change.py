@@ -113,7 +113,7 @@ class EmailChange(Feature):
         self.request_email_change(
             call.current, call.field("password"), call.field("new_email")
         )
-        return self.web.neutral(call, LINK_SENT)
+        return self.web.neutral(call, LINK_SENT, title="Check the new address's inbox")
 
     @endpoint("GET", "/change-email/{token}")
     def change_email_token_page(self, call: Call) -> HttpResponse:

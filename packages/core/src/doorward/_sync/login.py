@@ -284,8 +284,9 @@ class Login(Feature):
 
     @endpoint("GET", "/login")
     def login_page(self, call: Call) -> HttpResponse:
-        """The login form."""
-        return self.web.page(call.request, "doorward/login.html")
+        """The login form (saying who is logged in already, if anyone)."""
+        signed_in = call.identity.user.email if call.identity is not None else None
+        return self.web.page(call.request, "doorward/login.html", signed_in=signed_in)
 
     @endpoint("POST", "/login", limit="login", form="doorward/login.html")
     def login_submit(self, call: Call) -> HttpResponse:

@@ -172,7 +172,11 @@ class Passwords(Feature):
             response = HttpResponse(json=self.web.user_json(issued.user))
         else:
             response = self.web.page(
-                call.request, "doorward/message.html", message="Your password was changed."
+                call.request,
+                "doorward/message.html",
+                title="Password changed",
+                message="Your password was changed. Your other sessions have ended.",
+                signed_in=issued.user.email,
             )
         response.cookies.extend(self.web.session_cookies(issued))
         response.cookies.append(self.web.cookie(self.web.remember_cookie, None))

@@ -12,7 +12,7 @@ from doorward.exceptions import NotFound
 from doorward.http import HttpResponse
 from doorward.records import Credential
 from doorward.routing import endpoint
-from doorward.web import Call
+from doorward.web import Call, for_display
 
 __all__ = ["Sessions"]
 
@@ -43,7 +43,8 @@ class Sessions(Feature):
         ]
         if call.as_json:
             return HttpResponse(json={"sessions": sessions})
-        return self.web.page(call.request, "doorward/sessions.html", sessions=sessions)
+        shown = [for_display(session) for session in sessions]
+        return self.web.page(call.request, "doorward/sessions.html", sessions=shown)
 
     @endpoint("DELETE", "/sessions/{session_id}", access="session")
     @endpoint("POST", "/sessions/{session_id}/revoke", access="session")
