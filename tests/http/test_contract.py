@@ -218,6 +218,66 @@ def test_rl_login_rate_limited_with_retry_after(site_factory):
         site.client.close()
 
 
+def lock_by_guessing(site) -> None:
+    """Ten wrong passwords a minute apart: the account locks (the default threshold)."""
+    for attempt in range(10):
+        if attempt:
+            site.clock.advance(timedelta(minutes=1))
+        response = post(site.client, "/login", {"email": EMAIL, "password": "a wrong guess"})
+        assert error_code(response) == "invalid_credentials"
+
+
+def unlock_path(site) -> str:
+    mails = links(site, EMAIL, "account_locked")
+    assert mails, "no lock notice"
+    found = re.findall(r"https://\S+/unlock/\S+", mails[-1].text)
+    assert found, mails[-1].text
+    return urlsplit(found[-1]).path
+
+
+def test_rl07_guesses_during_a_lock_never_extend_it(site):
+    """An attacker's guess every minute during the lock is refused, yet the owner logs in
+    lockout_duration (30 min) after the lock began."""
+    site.create_user(EMAIL, PASSWORD)
+    lock_by_guessing(site)
+    owner = site.new_client()
+    for minute in range(1, 41):
+        site.clock.advance(timedelta(minutes=1))
+        if minute == 29:
+            refused = post(owner, "/login", {"email": EMAIL, "password": PASSWORD})
+            assert error_code(refused) == "invalid_credentials"  # still locked
+        if minute == 30:
+            login(site, owner)
+            me = owner.get(f"{PREFIX}/me", headers=JSON_HEADERS)
+            assert me.status_code == 200
+        response = post(site.client, "/login", {"email": EMAIL, "password": "a wrong guess"})
+        assert error_code(response) == "invalid_credentials"
+    assert len(links(site, EMAIL, "account_locked")) == 2  # a fresh threshold locked again
+
+
+def test_rl07_unlock_link_works_once(site):
+    """The lock notice's unlock link: GET shows a button and changes nothing, POST unlocks
+    once, and the owner logs in at once."""
+    site.create_user(EMAIL, PASSWORD)
+    lock_by_guessing(site)
+    path = unlock_path(site)
+    assert path.startswith(f"{PREFIX}/unlock/")
+    page = site.client.get(path)
+    assert page.status_code == 200
+    assert "Unlock" in page.text
+    assert site.get_user(EMAIL).failed_logins == 10
+    refused = post(site.client, "/login", {"email": EMAIL, "password": PASSWORD})
+    assert error_code(refused) == "invalid_credentials"
+    unlocked = form_post(site.client, path.removeprefix(PREFIX), {}, path.removeprefix(PREFIX))
+    assert unlocked.status_code == 303
+    assert unlocked.headers["location"] == f"{PREFIX}/login?notice=unlocked"
+    assert site.get_user(EMAIL).failed_logins == 0
+    again = post(site.client, path.removeprefix(PREFIX))
+    assert again.status_code == 400
+    assert error_code(again) == "invalid_token"
+    login(site)
+
+
 def test_rl06_forwarded_for_ignored_without_trusted_proxies(site_factory):
     """A spoofed X-Forwarded-For does not give a fresh rate-limit bucket."""
     site = site_factory(rate_limits={"login": RateLimit(1, timedelta(minutes=5))})

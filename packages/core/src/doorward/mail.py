@@ -35,6 +35,8 @@ KINDS = (
 )
 #: The placeholders a template may use.
 PLACEHOLDERS = frozenset({"link", "email", "site_name"})
+#: Further placeholders of some bundled kinds (the lock notice's unlock link: RL-07).
+KIND_PLACEHOLDERS: dict[str, frozenset[str]] = {"account_locked": frozenset({"unlock_link"})}
 _PARTS = ("subject", "txt", "html")
 
 
@@ -63,7 +65,7 @@ class MailTemplates:
         self._placeholders: dict[str, frozenset[str]] = {}
         bundled = resources.files("doorward").joinpath("templates/mail")
         for kind in KINDS:
-            self.add_kind(kind, bundled)
+            self.add_kind(kind, bundled, KIND_PLACEHOLDERS.get(kind, PLACEHOLDERS))
 
     def add_kind(
         self,

@@ -2,7 +2,7 @@
 
 Two families:
 
-* **Emailed tokens** (confirm, reset, change-email): itsdangerous timed signatures with one
+* **Emailed tokens** (confirm, reset, change-email, unlock): itsdangerous timed signatures with one
   salt per purpose (TK-01), ``max_age`` always required (TK-02), key rotation (TK-07). The
   payload is readable base64, so it carries only the user id and short keyed fingerprints of
   the values it is bound to (the security stamp, an email), never the values (TK-08).
@@ -36,8 +36,8 @@ __all__ = [
     "new_stamp",
 ]
 
-Purpose = Literal["confirm", "reset", "change_email"]
-PURPOSES: tuple[Purpose, ...] = ("confirm", "reset", "change_email")
+Purpose = Literal["confirm", "reset", "change_email", "unlock"]
+PURPOSES: tuple[Purpose, ...] = ("confirm", "reset", "change_email", "unlock")
 #: Longer inputs are refused before any work (TK-05).
 MAX_TOKEN_LENGTH = 512
 API_TOKEN_PREFIX = "dw_"  # noqa: S105 (a public prefix, not a secret)

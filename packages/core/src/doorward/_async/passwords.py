@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from doorward._async.feature import AsyncFeature
-from doorward._async.login import AsyncLogin
+from doorward._async.login import UNLOCKED, AsyncLogin
 from doorward._async.protocols import AsyncCredentials, AsyncUsers
 from doorward._rules import Identity, IssuedSession
 from doorward.exceptions import InvalidToken
@@ -18,7 +18,6 @@ from doorward.web import Call
 __all__ = ["AsyncPasswords"]
 
 RESET_SENT = "If this address has an account, we sent a link to reset the password."
-UNLOCKED = {"failed_logins": 0, "last_failed_login_at": None}
 
 
 class AsyncPasswords(AsyncFeature):

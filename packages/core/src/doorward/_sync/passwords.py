@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from doorward._sync.feature import Feature
-from doorward._sync.login import Login
+from doorward._sync.login import UNLOCKED, Login
 from doorward._sync.protocols import Credentials, Users
 from doorward._rules import Identity, IssuedSession
 from doorward.exceptions import InvalidToken
@@ -19,7 +19,6 @@ from doorward.web import Call
 __all__ = ["Passwords"]
 
 RESET_SENT = "If this address has an account, we sent a link to reset the password."
-UNLOCKED = {"failed_logins": 0, "last_failed_login_at": None}
 
 
 class Passwords(Feature):

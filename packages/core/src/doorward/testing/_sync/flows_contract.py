@@ -115,6 +115,15 @@ class FlowsContract:
         return read
 
     @pytest.fixture
+    def read_links(self, mailer: Any) -> Callable[[str], list[tuple[str, list[str]]]]:
+        """``read_links(to)`` → ``[(kind, every_link)]`` of the mails sent to ``to``."""
+
+        def read(to: str) -> list[tuple[str, list[str]]]:
+            return [(m.kind, _links(m.text)) for m in mailer.messages if m.to == to]
+
+        return read
+
+    @pytest.fixture
     def hasher(self, settings: Settings) -> CountingHasher:
         return CountingHasher(Argon2Hasher.from_settings(settings))
 
@@ -134,6 +143,32 @@ class FlowsContract:
     def confirmed_user(self, auth: Auth, email: str = EMAIL) -> Any:
         """A registered and confirmed user with ``PASSWORD``."""
         return auth.create_user(email, PASSWORD, confirmed=True)
+
+    def lock_account(
+        self, auth: Auth, clock: FrozenClock, settings: Settings, failures: int = 0
+    ) -> datetime:
+        """Lock ``EMAIL`` by checked wrong passwords (``lockout_threshold`` of them unless
+        ``failures`` says how many are missing); the time the lock began."""
+        for attempt in range(failures or settings.lockout_threshold):
+            if attempt:
+                clock.advance(settings.delay_max)
+            with pytest.raises(InvalidCredentials):
+                auth.login(EMAIL, "wrong password for this user")
+        return clock.now()
+
+    def unlock_token(
+        self, read_links: Callable[[str], list[tuple[str, list[str]]]], to: str
+    ) -> str:
+        """The token of the unlock link in the last lock notice to ``to``."""
+        found = [
+            link
+            for kind, links in read_links(to)
+            if kind == "account_locked"
+            for link in links
+            if "/unlock/" in link
+        ]
+        assert found, f"no unlock link mailed to {to}"
+        return token_of(found[-1])
 
     def last_link(
         self, read_mail: Callable[[str], list[tuple[str, str]]], to: str, kind: str
@@ -293,6 +328,112 @@ class FlowsContract:
             clock.advance(settings.delay_max)
         notices = [link for kind, link in read_mail(user.email) if kind == "account_locked"]
         assert notices == ["https://auth.example.com/auth/reset"]
+
+    def test_rl07_guesses_during_a_lock_never_extend_it(
+        self,
+        auth: Auth,
+        store: Any,
+        clock: FrozenClock,
+        settings: Settings,
+        hasher: CountingHasher,
+    ) -> None:
+        """A guess every minute is counted, yet the owner logs in lockout_duration after the
+        lock began; then a fresh threshold applies."""
+        user = self.confirmed_user(auth)
+        began = self.lock_account(auth, clock, settings)
+        minute = timedelta(minutes=1)
+        opens = int(settings.lockout_duration / minute)
+        for _ in range(1, opens):
+            clock.advance(minute)
+            before = hasher.total
+            with pytest.raises(InvalidCredentials):
+                auth.login(EMAIL, "another guess of the attacker")
+            assert hasher.total - before == 1  # LE-02: no oracle
+        stored = store.get_user(str(user.id))
+        assert settings.lockout_threshold + opens - 1 == stored.failed_logins
+        assert began == stored.last_failed_login_at
+        with pytest.raises(InvalidCredentials):  # the lock still holds just before it ends
+            auth.login(EMAIL, PASSWORD)
+        clock.advance(minute)
+        assert began + settings.lockout_duration == clock.now()
+        owner, _ = auth.login(EMAIL, PASSWORD)
+        assert owner.failed_logins == 0
+        for _ in range(opens, 40):
+            clock.advance(minute)
+            with pytest.raises(InvalidCredentials):
+                auth.login(EMAIL, "another guess of the attacker")
+        stored = store.get_user(str(user.id))
+        assert min(40 - opens, settings.lockout_threshold + 1) == stored.failed_logins
+
+    def test_rl07_a_fresh_threshold_after_the_lock(
+        self,
+        auth: Auth,
+        store: Any,
+        read_mail: Any,
+        clock: FrozenClock,
+        settings: Settings,
+    ) -> None:
+        """The first guess checked after a lock ends starts the count again at one."""
+        user = self.confirmed_user(auth)
+        began = self.lock_account(auth, clock, settings)
+        minute = timedelta(minutes=1)
+        while clock.now() < began + settings.lockout_duration:
+            clock.advance(minute)
+            with pytest.raises(InvalidCredentials):
+                auth.login(EMAIL, "another guess of the attacker")
+        stored = store.get_user(str(user.id))
+        assert (1, clock.now()) == (stored.failed_logins, stored.last_failed_login_at)
+        relocked = self.lock_account(auth, clock, settings, settings.lockout_threshold - 1)
+        stored = store.get_user(str(user.id))
+        assert (settings.lockout_threshold, relocked) == (
+            stored.failed_logins,
+            stored.last_failed_login_at,
+        )
+        notices = [kind for kind, _ in read_mail(user.email) if kind == "account_locked"]
+        assert len(notices) == 2
+
+    def test_rl07_unlock_link_works_once(
+        self,
+        auth: Auth,
+        store: Any,
+        read_links: Any,
+        clock: FrozenClock,
+        settings: Settings,
+    ) -> None:
+        """The lock notice's unlock link zeroes the failures once; sessions survive it."""
+        user = self.confirmed_user(auth)
+        _, issued = auth.login(EMAIL, PASSWORD)
+        self.lock_account(auth, clock, settings)
+        token = self.unlock_token(read_links, user.email)
+        unlocked = auth.unlock(token)
+        assert (unlocked.failed_logins, unlocked.last_failed_login_at) == (0, None)
+        assert user.security_stamp == unlocked.security_stamp
+        assert auth.authenticate(session_token=issued.token) is not None
+        with pytest.raises(InvalidToken):
+            auth.unlock(token)
+        auth.login(EMAIL, PASSWORD)
+
+    def test_rl07_unlock_link_of_an_earlier_lock_is_refused(
+        self,
+        auth: Auth,
+        read_links: Any,
+        clock: FrozenClock,
+        settings: Settings,
+    ) -> None:
+        """A link from a lock that ended is refused once a new lock began; other tokens too."""
+        user = self.confirmed_user(auth)
+        began = self.lock_account(auth, clock, settings)
+        old = self.unlock_token(read_links, user.email)
+        clock.advance(began + settings.lockout_duration - clock.now())
+        self.lock_account(auth, clock, settings)
+        new = self.unlock_token(read_links, user.email)
+        assert old != new
+        auth.forgot_password(EMAIL)
+        reset = token_of(self.last_link(read_links_as_mail(read_links), user.email, "reset"))
+        for refused in (old, reset, new + "x", ""):
+            with pytest.raises(InvalidToken):
+                auth.unlock(refused)
+        auth.unlock(new)
 
     def test_rl02_increasing_delay(
         self, auth: Auth, clock: FrozenClock, settings: Settings
@@ -788,6 +929,23 @@ def _limited_auth(
     tight = attrs.evolve(settings, rate_limits={**settings.rate_limits, **limits})
     hasher = Argon2Hasher.from_settings(settings)
     return Auth(tight, store, mailer=mailer, clock=clock, hasher=hasher)
+
+
+def _links(text: str) -> list[str]:
+    return [
+        word.rstrip(".,)>") for word in text.split() if word.startswith(("https://", "http://"))
+    ]
+
+
+def read_links_as_mail(
+    read_links: Callable[[str], list[tuple[str, list[str]]]],
+) -> Callable[[str], list[tuple[str, str]]]:
+    """``read_mail`` made from ``read_links``: each mail's first link."""
+
+    def read(to: str) -> list[tuple[str, str]]:
+        return [(kind, links[0] if links else "") for kind, links in read_links(to)]
+
+    return read
 
 
 def _first_link(text: str) -> str:
