@@ -186,6 +186,10 @@ class Settings:
             "mail_per_address": RateLimit(5, timedelta(hours=1)),
         }
     )
+    #: Who may frame doorward's answers: the CSP ``frame-ancestors`` sources (HD-02).
+    #: ``"'none'"`` also sends ``X-Frame-Options: DENY``, ``"'self'"`` ``SAMEORIGIN``;
+    #: any other list (``"'self' https://app.example.com"``) sends the CSP header only.
+    frame_ancestors: str = "'none'"
     #: How many proxies in front of the app append to X-Forwarded-For (RL-06). 0 = ignore it.
     trusted_proxy_count: int = 0
 
