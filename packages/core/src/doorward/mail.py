@@ -49,6 +49,10 @@ class Mail:
     text: str
     html: str | None = None
     kind: str = ""
+    #: A decoy, never to be delivered: the neutral flows render and hand one to mailers
+    #: that declare ``accepts_decoys = True`` when the address has no account, so both
+    #: paths do the same work (LE-07). Such a mailer drops it where it would deliver.
+    decoy: bool = False
 
 
 class MailTemplates:

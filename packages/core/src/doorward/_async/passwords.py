@@ -39,13 +39,18 @@ class AsyncPasswords(AsyncFeature):
     async def forgot_password(self, email: object, *, ip: str | None = None) -> None:
         """Mail a reset link if the address has an active account; same outcome either way."""
         await self.ctx.limit("forgot_password", ip)
-        _, key = normalize_email(email, max_length=self.settings.email_max_length)
-        user = await self.store.get_user_by_email(key)
+        address, key = normalize_email(email, max_length=self.settings.email_max_length)
+        found = await self.store.get_user_by_email(key)
         self.ctx.events.emit("password_reset_requested", ip=ip)
-        if user is None or not user.active:
-            return
-        token = self.ctx.tokens.dumps("reset", str(user.id), user.security_stamp)
-        await self.ctx.mail("reset", user.email, link=self.settings.url(f"/reset/{token}"))
+        # Equal work either way (LE-07): a token, the mail limiter, rendering, the mailer.
+        user = found if found is not None and found.active else None
+        token = self.ctx.link_token("reset", user, "security_stamp")
+        await self.ctx.mail(
+            "reset",
+            user.email if user is not None else address,
+            link=self.settings.url(f"/reset/{token}"),
+            decoy=user is None,
+        )
 
     async def check_reset_token(self, token: object, *, ip: str | None = None) -> Any:
         """The user a reset token is for, without using it (for showing the form)."""

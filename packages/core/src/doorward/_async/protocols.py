@@ -238,7 +238,14 @@ class AsyncPasswordHasher(Protocol):
 
 
 class AsyncMailer(Protocol):
-    """Delivers rendered mail. Raise ``MailerUnavailable`` when it cannot."""
+    """Delivers rendered mail. Raise ``MailerUnavailable`` when it cannot.
+
+    A mailer may set the class attribute ``accepts_decoys = True``: it then also gets the
+    decoy mails of the neutral flows (``mail.decoy``, for addresses without an account),
+    which it must take through the same steps as far as it safely can and never deliver
+    (the queued mailer enqueues them and its thread drops them). Mailers without it never
+    see a decoy (LE-07).
+    """
 
     async def send(self, mail: Mail) -> None:
-        """Send one message to ``mail.to``."""
+        """Send one message to ``mail.to`` (drop it if ``mail.decoy``)."""

@@ -23,6 +23,7 @@ import attrs
 import pytest
 
 from doorward._async.mailers import AsyncOutbox
+from doorward._async.ratelimit import AsyncMemoryRateLimiter
 from doorward._async.service import AsyncAuth
 from doorward.clock import FrozenClock
 from doorward.exceptions import (
@@ -70,6 +71,30 @@ class AsyncCountingHasher:
     @property
     def total(self) -> int:
         return self.hashes + self.verifies
+
+
+class AsyncRecording:
+    """Wraps a store, limiter or mailer and records each call, for LE-07 (as Django counts
+    hasher calls): ``component.method``, with the limiter's key up to its last ``:``."""
+
+    def __init__(self, inner: Any, component: str, calls: list[str]) -> None:
+        self._inner = inner
+        self._component = component
+        self._calls = calls
+
+    def __getattr__(self, name: str) -> Any:
+        target = getattr(self._inner, name)
+        if name.startswith("_") or not callable(target):
+            return target
+
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            record = f"{self._component}.{name}"
+            if self._component == "limiter" and args and isinstance(args[0], str):
+                record += f"({args[0].rsplit(':', 1)[0]})"
+            self._calls.append(record)
+            return await target(*args, **kwargs)
+
+        return call
 
 
 def token_of(link: str) -> str:
@@ -712,6 +737,88 @@ class AsyncFlowsContract:
         updated = await auth.reset_password(token, NEW_PASSWORD)
         assert updated.failed_logins == 0
         await auth.login(EMAIL, NEW_PASSWORD)
+
+    async def recording_auth(
+        self, store: Any, settings: Settings, hasher: Any, clock: FrozenClock
+    ) -> tuple[AsyncAuth, list[str], AsyncOutbox]:
+        """An auth whose store, limiter and mailer (an outbox) record every call."""
+        calls: list[str] = []
+        outbox = AsyncOutbox()
+        auth = AsyncAuth(
+            settings,
+            AsyncRecording(store, "store", calls),
+            mailer=AsyncRecording(outbox, "mailer", calls),
+            limiter=AsyncRecording(AsyncMemoryRateLimiter(), "limiter", calls),
+            hasher=hasher,
+            clock=clock,
+        )
+        return auth, calls, outbox
+
+    async def test_le07_forgot_password_does_equal_work(
+        self, store: Any, settings: Settings, hasher: Any, clock: FrozenClock
+    ) -> None:
+        """Forgot-password makes the same store, limiter and mailer calls for an active
+        account, an unknown address and an inactive account; only the first gets mail."""
+        auth, calls, outbox = await self.recording_auth(store, settings, hasher, clock)
+        user = await self.confirmed_user(auth)
+        inactive = await auth.create_user("inactive@example.com", PASSWORD, confirmed=True)
+        await auth.set_active(inactive, False)
+        sequences = []
+        for email in (EMAIL, "nobody@example.com", "inactive@example.com"):
+            calls.clear()
+            await auth.forgot_password(email, ip="192.0.2.1")
+            sequences.append(list(calls))
+        assert sequences[0] == [
+            "limiter.hit(forgot_password)",
+            "store.get_user_by_email",
+            "limiter.hit(mail:reset)",
+            "mailer.send",
+        ]
+        assert sequences[0] == sequences[1] == sequences[2]
+        assert [(m.kind, m.to) for m in outbox.messages] == [("reset", user.email)]
+        assert outbox.decoys == 2
+
+    async def test_le07_resend_confirmation_does_equal_work(
+        self, store: Any, settings: Settings, hasher: Any, clock: FrozenClock
+    ) -> None:
+        """Resend-confirmation makes the same store, limiter and mailer calls for an
+        unconfirmed account, an unknown address and a confirmed account."""
+        auth, calls, outbox = await self.recording_auth(store, settings, hasher, clock)
+        user = await auth.create_user(EMAIL, PASSWORD)
+        await auth.create_user("done@example.com", PASSWORD, confirmed=True)
+        sequences = []
+        for email in (EMAIL, "nobody@example.com", "done@example.com"):
+            calls.clear()
+            await auth.send_confirmation(email, ip="192.0.2.1")
+            sequences.append(list(calls))
+        assert sequences[0] == [
+            "limiter.hit(send_confirmation)",
+            "store.get_user_by_email",
+            "limiter.hit(mail:confirm)",
+            "mailer.send",
+        ]
+        assert sequences[0] == sequences[1] == sequences[2]
+        assert [(m.kind, m.to) for m in outbox.messages] == [("confirm", user.email)]
+        assert outbox.decoys == 2
+
+    async def test_le07_per_address_mail_limit_is_equal(
+        self, store: Any, settings: Settings, hasher: Any, clock: FrozenClock
+    ) -> None:
+        """Over the per-address mail limit, known and unknown addresses stop the same way."""
+        auth, calls, outbox = await self.recording_auth(store, settings, hasher, clock)
+        await self.confirmed_user(auth)
+        limit = settings.rate_limits["mail_per_address"].limit
+        sequences = []
+        for email in (EMAIL, "nobody@example.com"):
+            for _ in range(limit):
+                await auth.forgot_password(email)
+            calls.clear()
+            await auth.forgot_password(email)
+            sequences.append(list(calls))
+        assert (
+            sequences[0] == sequences[1] == ["store.get_user_by_email", "limiter.hit(mail:reset)"]
+        )
+        assert (len(outbox.messages), outbox.decoys) == (limit, limit)
 
     async def test_le03_forgot_password_neutral(self, auth: AsyncAuth, read_mail: Any) -> None:
         """Forgot-password returns the same for a known and an unknown address."""
