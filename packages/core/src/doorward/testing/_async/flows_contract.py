@@ -738,6 +738,36 @@ class AsyncFlowsContract:
         assert updated.failed_logins == 0
         await auth.login(EMAIL, NEW_PASSWORD)
 
+    async def test_tk05_padded_mailed_tokens_refused(
+        self,
+        auth: AsyncAuth,
+        read_mail: Any,
+        read_links: Any,
+        clock: FrozenClock,
+        settings: Settings,
+    ) -> None:
+        """Confirm, reset and unlock links with `=`, `==` or `==A` appended are refused; the
+        exact token still works."""
+        user = await auth.register(EMAIL, PASSWORD)
+        confirm = token_of(self.last_link(read_mail, user.email, "confirm"))
+        for suffix in ("=", "==", "==A"):
+            with pytest.raises(InvalidToken):
+                await auth.confirm_email(confirm + suffix)
+        await auth.confirm_email(confirm)
+        await self.lock_account(auth, clock, settings)
+        unlock = self.unlock_token(read_links, user.email)
+        await auth.forgot_password(EMAIL)
+        reset = token_of(self.last_link(read_mail, user.email, "reset"))
+        for suffix in ("=", "==", "==A"):
+            with pytest.raises(InvalidToken):
+                await auth.unlock(unlock + suffix)
+            with pytest.raises(InvalidToken):
+                await auth.check_reset_token(reset + suffix)
+            with pytest.raises(InvalidToken):
+                await auth.reset_password(reset + suffix, NEW_PASSWORD)
+        await auth.unlock(unlock)
+        await auth.reset_password(reset, NEW_PASSWORD)
+
     async def recording_auth(
         self, store: Any, settings: Settings, hasher: Any, clock: FrozenClock
     ) -> tuple[AsyncAuth, list[str], AsyncOutbox]:

@@ -738,6 +738,36 @@ class FlowsContract:
         assert updated.failed_logins == 0
         auth.login(EMAIL, NEW_PASSWORD)
 
+    def test_tk05_padded_mailed_tokens_refused(
+        self,
+        auth: Auth,
+        read_mail: Any,
+        read_links: Any,
+        clock: FrozenClock,
+        settings: Settings,
+    ) -> None:
+        """Confirm, reset and unlock links with `=`, `==` or `==A` appended are refused; the
+        exact token still works."""
+        user = auth.register(EMAIL, PASSWORD)
+        confirm = token_of(self.last_link(read_mail, user.email, "confirm"))
+        for suffix in ("=", "==", "==A"):
+            with pytest.raises(InvalidToken):
+                auth.confirm_email(confirm + suffix)
+        auth.confirm_email(confirm)
+        self.lock_account(auth, clock, settings)
+        unlock = self.unlock_token(read_links, user.email)
+        auth.forgot_password(EMAIL)
+        reset = token_of(self.last_link(read_mail, user.email, "reset"))
+        for suffix in ("=", "==", "==A"):
+            with pytest.raises(InvalidToken):
+                auth.unlock(unlock + suffix)
+            with pytest.raises(InvalidToken):
+                auth.check_reset_token(reset + suffix)
+            with pytest.raises(InvalidToken):
+                auth.reset_password(reset + suffix, NEW_PASSWORD)
+        auth.unlock(unlock)
+        auth.reset_password(reset, NEW_PASSWORD)
+
     def recording_auth(
         self, store: Any, settings: Settings, hasher: Any, clock: FrozenClock
     ) -> tuple[Auth, list[str], Outbox]:
