@@ -34,6 +34,21 @@ def read_from(smtp):
     return read
 
 
+def links_from(smtp):
+    """``read_links`` over what the SMTP server received."""
+
+    def read(to):
+        with smtp.lock:
+            messages = list(smtp.messages)
+        return [
+            (message["X-Doorward-Mail"], re.findall(r"https?://\S+", SmtpServer.text_of(message)))
+            for message in messages
+            if message["To"] == to
+        ]
+
+    return read
+
+
 class TestAsyncFlowsOnMemory(AsyncFlowsContract):
     """Every flow of AsyncAuth on AsyncMemoryStore."""
 
@@ -67,6 +82,10 @@ class TestSyncFlowsOverSmtp(FlowsContract):
     def read_mail(self, smtp, mailer):
         return read_from(smtp)
 
+    @pytest.fixture
+    def read_links(self, smtp, mailer):
+        return links_from(smtp)
+
 
 class TestAsyncFlowsOverSmtp(AsyncFlowsContract):
     """Every flow of AsyncAuth with mail delivered from a worker thread to a real SMTP server."""
@@ -86,3 +105,7 @@ class TestAsyncFlowsOverSmtp(AsyncFlowsContract):
     @pytest.fixture
     def read_mail(self, smtp, mailer):
         return read_from(smtp)
+
+    @pytest.fixture
+    def read_links(self, smtp, mailer):
+        return links_from(smtp)

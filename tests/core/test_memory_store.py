@@ -123,6 +123,7 @@ RACE_TESTS = (
     "test_cc02_concurrent_compare_and_set_has_one_winner",
     "test_cc02_concurrent_deletes_of_one_credential_have_one_winner",
     "test_cc03_concurrent_increments_add_up_exactly",
+    "test_rl07_concurrent_restarts_count_exactly",
     "test_cc03_concurrent_logins_are_all_counted",
 )
 GAP = 0.005
@@ -148,8 +149,13 @@ class RacyMemoryStore(MemoryStore):
         time.sleep(GAP)
         return self.update_user(user, changes)
 
-    def increment_failed_logins(self, user: Any, at: datetime) -> int:
-        count: int = self.get_user(str(user.id)).failed_logins + 1
+    def increment_failed_logins(
+        self, user: Any, at: datetime, *, keep_time: bool = False, restart_cutoff: Any = None
+    ) -> int:
+        stored = self.get_user(str(user.id))
+        last = stored.last_failed_login_at
+        restart = restart_cutoff is not None and last is not None and last <= restart_cutoff
+        count: int = 1 if restart else stored.failed_logins + 1
         time.sleep(GAP / 5)
         self.update_user(user, {"failed_logins": count, "last_failed_login_at": at})
         return count
@@ -186,8 +192,13 @@ class AsyncRacyMemoryStore(AsyncMemoryStore):
         await asyncio.sleep(0)
         return await self.update_user(user, changes)
 
-    async def increment_failed_logins(self, user: Any, at: datetime) -> int:
-        count: int = (await self.get_user(str(user.id))).failed_logins + 1
+    async def increment_failed_logins(
+        self, user: Any, at: datetime, *, keep_time: bool = False, restart_cutoff: Any = None
+    ) -> int:
+        stored = await self.get_user(str(user.id))
+        last = stored.last_failed_login_at
+        restart = restart_cutoff is not None and last is not None and last <= restart_cutoff
+        count: int = 1 if restart else stored.failed_logins + 1
         await asyncio.sleep(0)
         await self.update_user(user, {"failed_logins": count, "last_failed_login_at": at})
         return count

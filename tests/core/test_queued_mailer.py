@@ -2,11 +2,13 @@
 silently (a full queue refuses, a failing server is retried then logged), close delivers."""
 
 import asyncio
+import io
 import logging
 import socket
 import threading
 import time
 
+import attrs
 import pytest
 
 from doorward._smtp import SmtpConfig, SmtpDelivery
@@ -149,3 +151,32 @@ async def test_async_face_enqueues_without_awaiting_the_network():
     gate.open.set()
     assert await mailer.aclose()
     assert [m.to for m in gate.sent] == ["user3@example.com"]
+
+
+def test_le07_decoys_are_queued_and_dropped_by_the_thread():
+    """A decoy is enqueued like any mail (equal request work) and never reaches the wrapped
+    mailer; it is counted as discarded, not delivered."""
+    gate = Gate()
+    gate.open.set()
+    queue = QueuedMailer(gate)
+    decoy = attrs.evolve(mail(1), decoy=True)
+    queue.send(decoy)
+    queue.send(mail(2))
+    assert queue.close()
+    assert [m.to for m in gate.sent] == ["user2@example.com"]
+    assert (queue.delivered, queue.discarded, queue.failed) == (1, 1, 0)
+    assert QueuedMailer.accepts_decoys
+    assert AsyncQueuedMailer.accepts_decoys
+
+
+def test_le07_console_and_outbox_never_deliver_decoys():
+    """The console mailer prints no decoy and the outbox only counts them."""
+    from doorward._sync.mailers import ConsoleMailer, Outbox, SmtpMailer
+
+    stream = io.StringIO()
+    ConsoleMailer(stream).send(attrs.evolve(mail(1), decoy=True))
+    assert stream.getvalue() == ""
+    outbox = Outbox()
+    outbox.send(attrs.evolve(mail(1), decoy=True))
+    assert (outbox.messages, outbox.decoys) == ([], 1)
+    assert not getattr(SmtpMailer, "accepts_decoys", False)

@@ -135,3 +135,48 @@ def test_cr01_csrf_tokens():
     assert not csrf.check("", "")
     assert CsrfTokens([OLD, NEW]).check(cookie, token)
     assert not CsrfTokens([NEW]).check(cookie, token)
+
+
+PADDED = ("=", "==", "===", "==A", "=A", "A", "\n")
+
+
+def _stray_bit(token: str) -> str:
+    """The token with an unused low bit of its last base64 character set (decodes the same)."""
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    return token[:-1] + alphabet[alphabet.index(token[-1]) ^ 1]
+
+
+@pytest.mark.parametrize("suffix", PADDED)
+def test_tk05_padded_email_tokens_rejected(suffix):
+    """A mailed token of any purpose with padding or a character appended is refused."""
+    tokens = EmailTokens([NEW])
+    for purpose in PURPOSES:
+        token = tokens.dumps(purpose, "42", "stamp")
+        assert tokens.loads(purpose, token, max_age=DAY)[0] == "42"
+        with pytest.raises(InvalidToken):
+            tokens.loads(purpose, token + suffix, max_age=DAY)
+
+
+def test_tk05_email_token_with_stray_bits_or_spaces_rejected():
+    """Only the exact text of dumps passes: stray bits that decode alike, or spaces, are refused."""
+    tokens = EmailTokens([NEW])
+    token = tokens.dumps("reset", "42", "stamp")
+    signature = token.rsplit(".", 1)[1]
+    altered = _stray_bit(token)
+    padded = "=" * (-len(signature) % 4)
+    assert base64.urlsafe_b64decode(signature + padded) == base64.urlsafe_b64decode(
+        altered.rsplit(".", 1)[1] + padded
+    )
+    for bad in (altered, f" {token}", f"{token} ", f"{token}\r\n"):
+        with pytest.raises(InvalidToken):
+            tokens.loads("reset", bad, max_age=DAY)
+
+
+@pytest.mark.parametrize("kind", ["session", "remember", "api"])
+def test_tk05_padded_credential_secrets_rejected(kind):
+    """A session, remember-me or API secret with padding appended or stray bits maps to nothing."""
+    creds = CredentialSecrets([NEW])
+    token, stored = creds.new(kind)
+    assert creds.secret_hash(kind, token) == stored
+    for bad in [token + suffix for suffix in PADDED if suffix != "\n"] + [_stray_bit(token)]:
+        assert creds.secret_hash(kind, bad) is None, bad

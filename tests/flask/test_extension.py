@@ -263,6 +263,26 @@ def test_ft05_store_down_means_anonymous_and_503():
     assert me.json()["error"]["code"] == "store_unavailable"
 
 
+def test_hd01_hd02_guard_refusals_carry_the_security_headers():
+    """The decorators' refusals (401, 303 to login, 403) and a store-down 503 are no-store,
+    nosniff and unframeable, as the core decides."""
+    app = make_app()
+    app.extensions["doorward"].auth.create_user("a@example.com", PASSWORD, confirmed=True)
+    http = client(app)
+    refusals = [http.get("/private", headers=JSON), http.get("/private")]
+    login(http)
+    refusals.append(http.get("/admin", headers=JSON))
+    down = client(make_app(store=DownStore()))
+    down.cookies.set("__Host-doorward", CredentialSecrets([SECRET]).new("session")[0])
+    refusals.append(down.get("/auth/me", headers=JSON))
+    assert [r.status_code for r in refusals] == [401, 303, 403, 503]
+    for response in refusals:
+        assert response.headers["cache-control"] == "no-store"
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["x-frame-options"] == "DENY"
+        assert response.headers["content-security-policy"] == "frame-ancestors 'none'"
+
+
 def test_end_to_end_over_a_real_server_and_smtp():
     """Over werkzeug on 127.0.0.1 with mail through aiosmtpd: register, follow the mailed link, log in, log out."""
     with SmtpServer() as smtp:

@@ -14,7 +14,9 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from doorward import Auth, MemoryStore, Views
 from doorward.settings import RateLimit
+from tests.http.conftest import contract_settings
 
 PREFIX = "/auth"
 PASSWORD = "correct horse battery staple"
@@ -216,6 +218,66 @@ def test_rl_login_rate_limited_with_retry_after(site_factory):
         assert error_code(response) == "rate_limited"
     finally:
         site.client.close()
+
+
+def lock_by_guessing(site) -> None:
+    """Ten wrong passwords a minute apart: the account locks (the default threshold)."""
+    for attempt in range(10):
+        if attempt:
+            site.clock.advance(timedelta(minutes=1))
+        response = post(site.client, "/login", {"email": EMAIL, "password": "a wrong guess"})
+        assert error_code(response) == "invalid_credentials"
+
+
+def unlock_path(site) -> str:
+    mails = links(site, EMAIL, "account_locked")
+    assert mails, "no lock notice"
+    found = re.findall(r"https://\S+/unlock/\S+", mails[-1].text)
+    assert found, mails[-1].text
+    return urlsplit(found[-1]).path
+
+
+def test_rl07_guesses_during_a_lock_never_extend_it(site):
+    """An attacker's guess every minute during the lock is refused, yet the owner logs in
+    lockout_duration (30 min) after the lock began."""
+    site.create_user(EMAIL, PASSWORD)
+    lock_by_guessing(site)
+    owner = site.new_client()
+    for minute in range(1, 41):
+        site.clock.advance(timedelta(minutes=1))
+        if minute == 29:
+            refused = post(owner, "/login", {"email": EMAIL, "password": PASSWORD})
+            assert error_code(refused) == "invalid_credentials"  # still locked
+        if minute == 30:
+            login(site, owner)
+            me = owner.get(f"{PREFIX}/me", headers=JSON_HEADERS)
+            assert me.status_code == 200
+        response = post(site.client, "/login", {"email": EMAIL, "password": "a wrong guess"})
+        assert error_code(response) == "invalid_credentials"
+    assert len(links(site, EMAIL, "account_locked")) == 2  # a fresh threshold locked again
+
+
+def test_rl07_unlock_link_works_once(site):
+    """The lock notice's unlock link: GET shows a button and changes nothing, POST unlocks
+    once, and the owner logs in at once."""
+    site.create_user(EMAIL, PASSWORD)
+    lock_by_guessing(site)
+    path = unlock_path(site)
+    assert path.startswith(f"{PREFIX}/unlock/")
+    page = site.client.get(path)
+    assert page.status_code == 200
+    assert "Unlock" in page.text
+    assert site.get_user(EMAIL).failed_logins == 10
+    refused = post(site.client, "/login", {"email": EMAIL, "password": PASSWORD})
+    assert error_code(refused) == "invalid_credentials"
+    unlocked = form_post(site.client, path.removeprefix(PREFIX), {}, path.removeprefix(PREFIX))
+    assert unlocked.status_code == 303
+    assert unlocked.headers["location"] == f"{PREFIX}/login?notice=unlocked"
+    assert site.get_user(EMAIL).failed_logins == 0
+    again = post(site.client, path.removeprefix(PREFIX))
+    assert again.status_code == 400
+    assert error_code(again) == "invalid_token"
+    login(site)
 
 
 def test_rl06_forwarded_for_ignored_without_trusted_proxies(site_factory):
@@ -581,3 +643,100 @@ def test_unauthenticated_html_redirects_to_login(site):
     assert response.headers["location"].startswith(f"{PREFIX}/login?next=")
     api = site.client.get(f"{PREFIX}/change-password", headers=JSON_HEADERS)
     assert api.status_code == 401
+
+
+# -- security headers (HD-01..HD-03) --------------------------------------------------------------
+
+#: Every route of the contract with all features on, as the adapters register them.
+ROUTES = [
+    (route.endpoint.method, route.path)
+    for route in Views(Auth(contract_settings(), MemoryStore())).routes
+]
+
+
+def concrete(path: str) -> str:
+    """A route's path with its parameters filled in (tokens and ids that do not exist)."""
+    return re.sub(r"\{[a-z_]+\}", "cNotARealOne", path)
+
+
+def assert_secured(response: httpx.Response, *, token_in_url: bool) -> None:
+    """The headers every answer of doorward carries, on this response."""
+    headers = response.headers
+    assert headers.get("cache-control") == "no-store", response.request.url
+    assert headers.get("x-content-type-options") == "nosniff"
+    assert headers.get("x-frame-options") == "DENY"
+    assert headers.get("content-security-policy") == "frame-ancestors 'none'"
+    assert headers.get("referrer-policy") == ("no-referrer" if token_in_url else None)
+
+
+@pytest.mark.parametrize("as_json", [False, True], ids=["page", "json"])
+@pytest.mark.parametrize(("method", "path"), ROUTES, ids=[f"{m} {p}" for m, p in ROUTES])
+def test_hd01_hd02_hd03_headers_on_every_route(site, method, path, as_json):
+    """Every route's answer, page or JSON, is no-store, nosniff and unframeable, and routes
+    with a token in the URL send no referrer."""
+    site.create_user(EMAIL, PASSWORD)
+    login(site)
+    url = f"{PREFIX}{concrete(path)}"
+    accept = JSON_HEADERS if as_json else {"Accept": "text/html"}
+    if method == "GET":
+        response = site.client.get(url, headers=accept)
+    else:
+        token = csrf_token(site.client)
+        if as_json:
+            response = site.client.request(
+                method, url, json={}, headers={"X-CSRF-Token": token, **accept}
+            )
+        else:
+            response = site.client.request(method, url, data={"csrf_token": token}, headers=accept)
+    assert response.status_code < 500, response.text
+    assert_secured(response, token_in_url="{token}" in path)
+
+
+@pytest.mark.parametrize("as_json", [False, True], ids=["page", "json"])
+def test_hd01_headers_on_refusals(site, as_json):
+    """Anonymous, CSRF-less and oversized requests are refused with the same headers."""
+    accept = JSON_HEADERS if as_json else {"Accept": "text/html"}
+    anonymous = site.client.get(f"{PREFIX}/me", headers=accept)
+    assert anonymous.status_code == (401 if as_json else 303)
+    no_csrf = site.client.post(f"{PREFIX}/reset/cNotARealOne", json={}, headers=accept)
+    assert no_csrf.status_code == 403
+    too_large = site.client.post(
+        f"{PREFIX}/login",
+        content=b'{"email": "' + b"a" * 70_000 + b'"}',
+        headers={"Content-Type": "application/json", "X-CSRF-Token": csrf_token(site.client)},
+    )
+    assert too_large.status_code == 413
+    for response, token_in_url in ((anonymous, False), (no_csrf, True), (too_large, False)):
+        assert_secured(response, token_in_url=token_in_url)
+
+
+def test_hd03_token_pages_send_no_referrer(site):
+    """The pages of real mailed links (confirm, reset, unlock) send no referrer."""
+    post(site.client, "/register", {"email": EMAIL, "password": PASSWORD})
+    post(site.client, "/reset", {"email": EMAIL})
+    site.create_user("locked@example.com", PASSWORD)
+    for attempt in range(10):
+        if attempt:
+            site.clock.advance(timedelta(minutes=1))
+        post(site.client, "/login", {"email": "locked@example.com", "password": "a wrong guess"})
+    paths = [link_path(site, EMAIL, "confirm")]
+    locked = links(site, "locked@example.com", "account_locked")[-1].text
+    paths.append(urlsplit(re.findall(r"https://\S+/unlock/\S+", locked)[-1]).path)
+    for path in paths:
+        page = site.client.get(path)
+        assert page.status_code == 200
+        assert_secured(page, token_in_url=True)
+
+
+def test_hd02_frame_ancestors_is_configurable(site_factory):
+    """frame_ancestors="'self'" allows same-origin framing: CSP 'self' and SAMEORIGIN."""
+    site = site_factory(frame_ancestors="'self'")
+    page = site.client.get(f"{PREFIX}/login")
+    assert page.headers["content-security-policy"] == "frame-ancestors 'self'"
+    assert page.headers["x-frame-options"] == "SAMEORIGIN"
+    other = site_factory(frame_ancestors="'self' https://app.example.com")
+    page = other.client.get(f"{PREFIX}/login", headers=JSON_HEADERS)
+    assert (
+        page.headers["content-security-policy"] == "frame-ancestors 'self' https://app.example.com"
+    )
+    assert "x-frame-options" not in page.headers

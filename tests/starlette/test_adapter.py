@@ -352,6 +352,40 @@ def test_starlette_guards_decide_as_the_flask_decorators():
     assert http.get("/admin", headers={"Accept": "text/html"}).status_code == 403
 
 
+def test_hd01_hd02_guard_refusals_carry_the_security_headers():
+    """The guards' refusals (401, 303 to login, 403) and a store-down 503 are no-store,
+    nosniff and unframeable, as the core decides."""
+    from doorward_starlette import login_required, roles_required
+
+    @login_required
+    async def account(request: Request):
+        return PlainTextResponse("account")
+
+    @roles_required("admin")
+    async def admin(request: Request):
+        return PlainTextResponse("admin")
+
+    doorward = make_doorward()
+    app = Starlette(
+        routes=[Route("/account", account), Route("/admin", admin), doorward.mount()],
+        middleware=[doorward.middleware()],
+    )
+    asyncio.run(doorward.auth.create_user("a@example.com", PASSWORD, confirmed=True))
+    http = client(app)
+    refusals = [http.get("/account", headers=JSON), http.get("/account")]
+    login(http)
+    refusals.append(http.get("/admin", headers=JSON))
+    down = client(starlette_app(make_doorward(store=DownStore())))
+    down.cookies.set("__Host-doorward", CredentialSecrets([SECRET]).new("session")[0])
+    refusals.append(down.get("/auth/me", headers=JSON))
+    assert [r.status_code for r in refusals] == [401, 303, 403, 503]
+    for response in refusals:
+        assert response.headers["cache-control"] == "no-store"
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["x-frame-options"] == "DENY"
+        assert response.headers["content-security-policy"] == "frame-ancestors 'none'"
+
+
 def test_adapter_refuses_a_store_of_the_wrong_face():
     """A sync store given to Starlette fails at construction, naming the wrapper to use."""
     from doorward import MemoryStore

@@ -67,6 +67,30 @@ def lockout_wait(
     return remaining if remaining > timedelta(0) else None
 
 
+def lock_restart_cutoff(failed: int, now: datetime, settings: Settings) -> datetime | None:
+    """The cutoff for ``increment_failed_logins`` after a checked failure (RL-07).
+
+    Once ``lockout_threshold`` failures locked the password factor, a failure checked after
+    the lock ended starts a fresh count: the store restarts it when the stored failure time
+    (when the lock began) is at or before ``now - lockout_duration``. Below the threshold
+    the count just grows (the delays of RL-02 apply).
+    """
+    if failed < settings.lockout_threshold:
+        return None
+    return now - settings.lockout_duration
+
+
+def lock_mark(last_failed_at: datetime | None) -> str | None:
+    """What an unlock link is bound to: the whole second the running lock counts from.
+
+    Unlocking clears that time, and a later lock has another, so each link works once
+    (RL-07). Whole seconds, so a store keeping milliseconds or microseconds gives the same.
+    """
+    if last_failed_at is None:
+        return None
+    return str(int(last_failed_at.timestamp()))
+
+
 def credential_alive(credential: Credential, user: Any, now: datetime, settings: Settings) -> bool:
     """Whether a stored credential still authenticates its user right now.
 

@@ -25,6 +25,7 @@ EVENT_NAMES: frozenset[str] = frozenset(
         "login_succeeded",
         "login_failed",
         "account_locked",
+        "account_unlocked",
         "logged_out",
         "logged_out_everywhere",
         "password_reset_requested",

@@ -35,6 +35,8 @@ KINDS = (
 )
 #: The placeholders a template may use.
 PLACEHOLDERS = frozenset({"link", "email", "site_name"})
+#: Further placeholders of some bundled kinds (the lock notice's unlock link: RL-07).
+KIND_PLACEHOLDERS: dict[str, frozenset[str]] = {"account_locked": frozenset({"unlock_link"})}
 _PARTS = ("subject", "txt", "html")
 
 
@@ -47,6 +49,10 @@ class Mail:
     text: str
     html: str | None = None
     kind: str = ""
+    #: A decoy, never to be delivered: the neutral flows render and hand one to mailers
+    #: that declare ``accepts_decoys = True`` when the address has no account, so both
+    #: paths do the same work (LE-07). Such a mailer drops it where it would deliver.
+    decoy: bool = False
 
 
 class MailTemplates:
@@ -63,7 +69,7 @@ class MailTemplates:
         self._placeholders: dict[str, frozenset[str]] = {}
         bundled = resources.files("doorward").joinpath("templates/mail")
         for kind in KINDS:
-            self.add_kind(kind, bundled)
+            self.add_kind(kind, bundled, KIND_PLACEHOLDERS.get(kind, PLACEHOLDERS))
 
     def add_kind(
         self,

@@ -30,7 +30,13 @@ logger = logging.getLogger("doorward.mail")
 
 
 class QueuedMailer:
-    """A ``Mailer`` whose ``send`` returns at once; a thread delivers through ``mailer``."""
+    """A ``Mailer`` whose ``send`` returns at once; a thread delivers through ``mailer``.
+
+    Decoys (``mail.decoy``, LE-07) are queued like any mail, so the request does the same
+    work, and dropped by the thread instead of delivered.
+    """
+
+    accepts_decoys = True
 
     def __init__(
         self,
@@ -46,9 +52,10 @@ class QueuedMailer:
         self.max_queued = max_queued
         self.attempts = attempts
         self.retry_delay = retry_delay
-        #: mails delivered and mails given up on, since start
+        #: mails delivered, mails given up on, and decoys dropped (LE-07), since start
         self.delivered = 0
         self.failed = 0
+        self.discarded = 0
         self._waiting: collections.deque[Mail] = collections.deque()
         self._in_hand = 0
         self._changed = threading.Condition()
@@ -99,10 +106,12 @@ class QueuedMailer:
                     return
                 mail = self._waiting.popleft()
                 self._in_hand = 1
-            delivered = self._deliver(mail)
+            delivered = mail.decoy or self._deliver(mail)
             with self._changed:
                 self._in_hand = 0
-                if delivered:
+                if mail.decoy:
+                    self.discarded += 1
+                elif delivered:
                     self.delivered += 1
                 else:
                     self.failed += 1
@@ -129,6 +138,8 @@ class QueuedMailer:
 
 class AsyncQueuedMailer:
     """The async face of ``QueuedMailer``: ``send`` enqueues without awaiting the network."""
+
+    accepts_decoys = True
 
     def __init__(
         self,

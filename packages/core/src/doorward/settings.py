@@ -152,6 +152,8 @@ class Settings:
     confirm_max_age: timedelta = timedelta(hours=24)
     reset_max_age: timedelta = timedelta(hours=1)
     change_email_max_age: timedelta = timedelta(hours=24)
+    #: How long the unlock link of a lock notice works (RL-07); single use in any case.
+    unlock_max_age: timedelta = timedelta(hours=24)
 
     # login, lockout (RL-01, RL-02)
     neutral_login_errors: bool = True
@@ -192,6 +194,10 @@ class Settings:
             "mail_per_address": RateLimit(5, timedelta(hours=1)),
         }
     )
+    #: Who may frame doorward's answers: the CSP ``frame-ancestors`` sources (HD-02).
+    #: ``"'none'"`` also sends ``X-Frame-Options: DENY``, ``"'self'"`` ``SAMEORIGIN``;
+    #: any other list (``"'self' https://app.example.com"``) sends the CSP header only.
+    frame_ancestors: str = "'none'"
     #: How many proxies in front of the app append to X-Forwarded-For (RL-06). 0 = ignore it.
     trusted_proxy_count: int = 0
 
@@ -213,7 +219,7 @@ class Settings:
             raise ConfigurationError(f"lockout_threshold must be 1..{MAX_LOCKOUT_THRESHOLD}.")
         if not timedelta(0) < self.remember_lifetime <= MAX_REMEMBER_LIFETIME:
             raise ConfigurationError("remember_lifetime must be positive and at most 30 days.")
-        for name in ("confirm_max_age", "reset_max_age", "change_email_max_age"):
+        for name in ("confirm_max_age", "reset_max_age", "change_email_max_age", "unlock_max_age"):
             age = getattr(self, name)
             if not timedelta(0) < age <= MAX_EMAIL_TOKEN_AGE:
                 raise ConfigurationError(f"{name} must be positive and at most 24 hours.")

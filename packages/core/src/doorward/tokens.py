@@ -2,7 +2,7 @@
 
 Two families:
 
-* **Emailed tokens** (confirm, reset, change-email): itsdangerous timed signatures with one
+* **Emailed tokens** (confirm, reset, change-email, unlock): itsdangerous timed signatures with one
   salt per purpose (TK-01), ``max_age`` always required (TK-02), key rotation (TK-07). The
   payload is readable base64, so it carries only the user id and short keyed fingerprints of
   the values it is bound to (the security stamp, an email), never the values (TK-08).
@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any, Literal
 
-from itsdangerous import BadSignature, Signer, TimestampSigner, URLSafeTimedSerializer
+from itsdangerous import BadData, BadSignature, Signer, TimestampSigner, URLSafeTimedSerializer
+from itsdangerous.encoding import base64_decode, base64_encode
 
 from doorward.clock import Clock, SystemClock
 from doorward.exceptions import InvalidToken
@@ -36,8 +38,8 @@ __all__ = [
     "new_stamp",
 ]
 
-Purpose = Literal["confirm", "reset", "change_email"]
-PURPOSES: tuple[Purpose, ...] = ("confirm", "reset", "change_email")
+Purpose = Literal["confirm", "reset", "change_email", "unlock"]
+PURPOSES: tuple[Purpose, ...] = ("confirm", "reset", "change_email", "unlock")
 #: Longer inputs are refused before any work (TK-05).
 MAX_TOKEN_LENGTH = 512
 API_TOKEN_PREFIX = "dw_"  # noqa: S105 (a public prefix, not a secret)
@@ -52,6 +54,33 @@ def hash_secret(secret: str) -> str:
     """SHA-256 hex: the stored form of credential secrets (256-bit random) and of the keys
     shared rate limiters count under (so no address or IP is stored in clear)."""
     return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+_BASE64URL = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def _canonical(text: str, parts: int) -> bool:
+    """Whether ``text`` is ``parts`` dot-separated base64url fields exactly as itsdangerous
+    writes them: no padding, nothing appended, no stray bits in the last character.
+
+    The decoder is lenient (``sig=``, ``sig==A`` and a changed last bit decode to the same
+    bytes), so a token is accepted only if each field re-encodes to itself (TK-05). A
+    compressed payload of ``dumps`` starts with ``.``.
+    """
+    fields = text.split(".")
+    if len(fields) == parts + 1 and fields[0] == "":
+        fields = fields[1:]
+    if len(fields) != parts:
+        return False
+    for field in fields:
+        if not _BASE64URL.fullmatch(field):
+            return False
+        try:
+            if base64_encode(base64_decode(field)).decode("ascii") != field:
+                return False
+        except BadData:
+            return False
+    return True
 
 
 def _checked(token: object) -> str:
@@ -109,11 +138,15 @@ class EmailTokens:
     def loads(self, purpose: Purpose, token: object, *, max_age: timedelta) -> list[Any]:
         """The payload ``[user_id, fingerprint, ...]`` of a valid token, or ``InvalidToken``.
 
-        ``max_age`` is required: an emailed token never lives forever (TK-02).
+        ``max_age`` is required: an emailed token never lives forever (TK-02). Only the
+        exact text ``dumps`` produced is accepted: surrounding whitespace, padding or
+        anything appended is refused before the signature is checked (TK-05).
         """
         if not isinstance(max_age, timedelta):
             raise TypeError("max_age is required")
         text = _checked(token)
+        if text != token or not _canonical(text, 3):  # payload.timestamp.signature
+            raise InvalidToken
         try:
             payload = self._serializers[purpose].loads(text, max_age=int(max_age.total_seconds()))
         except (BadSignature, ValueError, TypeError) as exc:
@@ -159,6 +192,8 @@ class CredentialSecrets:
             if not text.startswith(API_TOKEN_PREFIX):
                 return None
             text = text[len(API_TOKEN_PREFIX) :]
+        if not _canonical(text, 2):  # raw.signature, exactly as ``new`` made it
+            return None
         try:
             raw = self._signers[kind].unsign(text)
         except BadSignature:

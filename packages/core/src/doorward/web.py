@@ -36,6 +36,8 @@ _RETRY = (
 )
 #: Submitted fields that may be echoed back into a re-rendered form (never passwords).
 ECHOED_FIELDS = frozenset({"email", "new_email", "name", "remember", "next"})
+#: The X-Frame-Options value matching a ``frame_ancestors`` setting, where there is one.
+_FRAME_OPTIONS = {"'none'": "DENY", "'self'": "SAMEORIGIN"}
 
 
 @attrs.frozen(kw_only=True)
@@ -87,6 +89,8 @@ class Web:
         self.notices: dict[str, str] = {}
         self.echoed_fields = {*ECHOED_FIELDS, "username", *(f.name for f in settings.signup_fields)}
         self._own_hosts = frozenset({(urlsplit(settings.base_url).netloc or "").lower()})
+        self._ancestors = " ".join(settings.frame_ancestors.split())
+        self._frame_options = _FRAME_OPTIONS.get(self._ancestors)
 
     # -- cookies ---------------------------------------------------------------------------
 
@@ -149,6 +153,25 @@ class Web:
         """The safe ``next`` of a form or query, or ``fallback``."""
         target = call.fields.get("next") or call.request.query.get("next")
         return self.safe_next(call.request, target, fallback)
+
+    def secured(self, response: HttpResponse, *, token_in_url: bool = False) -> HttpResponse:
+        """Add the headers every answer of doorward carries (HD-01..HD-03); return it.
+
+        ``Cache-Control: no-store`` (every answer may carry user data, a token or a CSRF
+        token), ``X-Content-Type-Options: nosniff``, framing refused per
+        ``Settings.frame_ancestors``, and ``Referrer-Policy: no-referrer`` when the URL
+        carries a token (``token_in_url``), so the token never leaks to another site.
+        Headers a handler set itself are kept.
+        """
+        headers = response.headers
+        headers.setdefault("Cache-Control", "no-store")
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("Content-Security-Policy", f"frame-ancestors {self._ancestors}")
+        if self._frame_options is not None:
+            headers.setdefault("X-Frame-Options", self._frame_options)
+        if token_in_url:
+            headers["Referrer-Policy"] = "no-referrer"
+        return response
 
     def redirect(self, path: str) -> HttpResponse:
         """303 to a page below the prefix."""

@@ -17,7 +17,6 @@ from flask.typing import ResponseReturnValue
 from doorward import Auth, Clock, Mailer, PasswordHasher, RateLimiter, Route, Settings, Views
 from doorward._sync.mailers import mailer_from_url
 from doorward.exceptions import ConfigurationError, PayloadTooLarge, StoreUnavailable
-from doorward.http import error_response, wants_json
 from doorward_flask._state import (
     EXTENSION_KEY,
     AppState,
@@ -158,7 +157,7 @@ def _view(route: Route) -> Callable[..., ResponseReturnValue]:
                 raise found.error
             incoming = full_request(current.settings)
         except (StoreUnavailable, PayloadTooLarge) as exc:
-            return to_response(error_response(exc, json_body=wants_json(head_request())))
+            return to_response(current.views.failure(head_request(), exc, route=route))
         return to_response(current.views.dispatch(route, incoming, found.identity, params))
 
     view.__name__ = route.name

@@ -41,7 +41,7 @@ from doorward import (
 )
 from doorward._async.mailers import mailer_from_url
 from doorward.exceptions import ConfigurationError, DoorwardError, PayloadTooLarge, ValidationFailed
-from doorward.http import HttpRequest, HttpResponse, error_response, wants_json
+from doorward.http import HttpRequest, HttpResponse
 
 __all__ = ["Doorward", "DoorwardMiddleware", "DoorwardUser", "Refused", "RequestState"]
 
@@ -194,7 +194,7 @@ class Doorward:
                     raise state.error
                 incoming = await read_request(request, self.settings)
             except DoorwardError as exc:
-                result = error_response(exc, json_body=wants_json(head_request(request)))
+                result = self.views.failure(head_request(request), exc, route=route)
                 return self.to_response(request, result)
             params = {key: str(value) for key, value in request.path_params.items()}
             result = await self.views.dispatch(route, incoming, state.identity, params)

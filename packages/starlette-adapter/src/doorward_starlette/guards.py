@@ -23,7 +23,6 @@ from starlette.responses import Response
 
 from doorward import Identity
 from doorward.exceptions import NotAuthenticated
-from doorward.http import error_response, wants_json
 from doorward_starlette.app import APP_KEY, Doorward, Refused, head_request, request_state
 
 __all__ = [
@@ -62,8 +61,7 @@ async def check(
     state = await request_state(doorward, connection)
     head = head_request(connection)
     if state.error is not None:
-        json_body = wants_json(head) if as_json is None else as_json
-        raise Refused(error_response(state.error, json_body=json_body))
+        raise Refused(doorward.views.failure(head, state.error, as_json=as_json))
     refusal = await doorward.views.guard(
         head,
         state.identity,

@@ -158,6 +158,27 @@ def role_from(document: Mapping[str, Any]) -> Role:
     )
 
 
+def failure_pipeline(
+    at: datetime, *, keep_time: bool, restart_cutoff: datetime | None
+) -> list[dict[str, Any]]:
+    """One update that counts a failed login (RL-07: see ``AsyncUsers.increment_failed_logins``).
+
+    A pipeline, so the restart decision reads the stored time in the same atomic update;
+    ``$set`` stages see the document as it was before the stage.
+    """
+    count: Any = {"$add": [{"$ifNull": ["$failed_logins", 0]}, 1]}
+    if restart_cutoff is not None:
+        expired = {
+            "$and": [
+                {"$ne": [{"$ifNull": ["$last_failed_login_at", None]}, None]},
+                {"$lte": ["$last_failed_login_at", restart_cutoff]},
+            ]
+        }
+        count = {"$cond": [expired, 1, count]}
+    when: Any = {"$ifNull": ["$last_failed_login_at", at]} if keep_time else at
+    return [{"$set": {"failed_logins": count, "last_failed_login_at": when}}]
+
+
 def login_pipeline(at: datetime, ip: str | None) -> list[dict[str, Any]]:
     """One update that shifts current login data to last, counts, and clears failures."""
     return [

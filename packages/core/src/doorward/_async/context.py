@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
+import attrs
+
 from doorward import _rules
 from doorward._async._io import _IS_SYNC
 from doorward._async.mailers import AsyncConsoleMailer
@@ -41,6 +43,8 @@ __all__ = ["ALL_KINDS", "AsyncContext"]
 logger = logging.getLogger("doorward")
 
 ALL_KINDS: tuple[CredentialKind, ...] = ("session", "remember", "api")
+#: The user id in the token of a decoy mail (never a store's id: it is never looked up).
+DECOY_ID = "decoy"
 F = TypeVar("F")
 
 
@@ -116,11 +120,16 @@ class AsyncContext:
         link: str,
         strict: bool = False,
         values: Mapping[str, str] | None = None,
+        decoy: bool = False,
     ) -> None:
         """Render and send; failures are logged and swallowed unless ``strict`` (FT-02).
 
         Each address gets at most ``rate_limits["mail_per_address"]`` mails of one kind; the
         surplus is dropped silently so the caller's answer stays neutral (RL-05).
+        ``decoy=True`` (an address without an account, LE-07) takes the same steps, the
+        limiter hit and the rendering included, and hands the mail marked ``decoy`` to a
+        mailer that declares ``accepts_decoys`` (which never delivers it); other mailers
+        are not called.
         """
         limit = self.settings.rate_limits.get("mail_per_address")
         if limit is not None:
@@ -132,6 +141,10 @@ class AsyncContext:
         mail = render_mail(
             kind, to=to, context={**context, **(values or {})}, templates=self.templates
         )
+        if decoy:
+            if not getattr(self.mailer, "accepts_decoys", False):
+                return
+            mail = attrs.evolve(mail, decoy=True)
         try:
             await self.mailer.send(mail)
         except Exception as exc:  # noqa: BLE001 (any mailer fault is logged, FT-02)
@@ -158,6 +171,16 @@ class AsyncContext:
             messages = [m for msgs in exc.fields.values() for m in msgs]
             raise ValidationFailed({field: messages}) from exc
         return await self.hasher.hash(plain)
+
+    def link_token(self, purpose: Purpose, user: Any | None, *bound: str) -> str:
+        """An emailed token for ``user``, or for nobody (``None``) at the same cost (LE-07).
+
+        ``bound`` names the user's attributes the token is bound to (``security_stamp``,
+        ``normalized_email``); for nobody, random values of the same kind are used.
+        """
+        if user is None:
+            return self.tokens.dumps(purpose, DECOY_ID, *(new_stamp() for _ in bound))
+        return self.tokens.dumps(purpose, str(user.id), *(getattr(user, b) for b in bound))
 
     def load_token(self, purpose: Purpose, token: object, max_age: timedelta) -> tuple[str, ...]:
         """The parts of a signed, unexpired token of this purpose (``InvalidToken`` if not)."""

@@ -17,7 +17,7 @@ from doorward._async.feature import AsyncFeature
 from doorward._async.protocols import AsyncCredentials, AsyncUsernames, AsyncUsers
 from doorward._rules import Identity, IssuedSession
 from doorward.capabilities import Capability
-from doorward.exceptions import AccountLocked, InvalidCredentials, ReauthRequired
+from doorward.exceptions import AccountLocked, InvalidCredentials, InvalidToken, ReauthRequired
 from doorward.http import HttpResponse
 from doorward.policies import normalize_email, normalize_username, prepare_password
 from doorward.records import CredentialKind
@@ -25,6 +25,8 @@ from doorward.routing import endpoint
 from doorward.web import Call, checkbox
 
 __all__ = ["AsyncLogin"]
+
+UNLOCKED = {"failed_logins": 0, "last_failed_login_at": None}
 
 
 class AsyncLogin(AsyncFeature):
@@ -39,7 +41,10 @@ class AsyncLogin(AsyncFeature):
             self.capabilities = (AsyncUsers, AsyncCredentials, AsyncUsernames)
 
     mails = ("account_locked",)
-    notices = {"logged_out": "You are logged out."}  # noqa: RUF012 (read-only class data)
+    notices = {  # noqa: RUF012 (read-only class data)
+        "logged_out": "You are logged out.",
+        "unlocked": "Your account is unlocked. You can log in now.",
+    }
 
     # -- flows -------------------------------------------------------------------------------
 
@@ -102,27 +107,66 @@ class AsyncLogin(AsyncFeature):
         return await self.store.get_user_by_email(key)
 
     async def check_password(self, user: Any, plain: str, *, ip: str | None) -> Any:
-        """Verify the password of a known user under the lockout rules; return the user."""
+        """Verify the password of a known user under the lockout rules; return the user.
+
+        An attempt refused by a running lock or delay is counted without moving the time
+        the lock counts from, so guesses never extend it (RL-07); a failure checked after
+        a lock ended starts a fresh count.
+        """
         ctx = self.ctx
+        settings = self.settings
         now = ctx.clock.now()
-        wait = _rules.lockout_wait(
-            user.failed_logins, user.last_failed_login_at, now, self.settings
-        )
+        wait = _rules.lockout_wait(user.failed_logins, user.last_failed_login_at, now, settings)
         if wait is not None:
             await ctx.hasher.verify(None, plain)
-            await self.store.increment_failed_logins(user, now)
+            count = await self.store.increment_failed_logins(user, now, keep_time=True)
             ctx.events.emit("login_failed", user_id=str(user.id), reason="locked", ip=ip)
-            if self.settings.neutral_login_errors:
+            if count == settings.lockout_threshold:
+                await self._locked(user, ip)
+            if settings.neutral_login_errors:
                 raise InvalidCredentials
             raise AccountLocked(retry_after=wait.total_seconds())
         if await ctx.hasher.verify(user.password_hash, plain):
             return user
-        count = await self.store.increment_failed_logins(user, now)
+        cutoff = _rules.lock_restart_cutoff(user.failed_logins, now, settings)
+        count = await self.store.increment_failed_logins(user, now, restart_cutoff=cutoff)
         ctx.events.emit("login_failed", user_id=str(user.id), reason="password", ip=ip)
-        if count == self.settings.lockout_threshold:
-            ctx.events.emit("account_locked", user_id=str(user.id), ip=ip)
-            await ctx.mail("account_locked", user.email, link=self.settings.url("/reset"))
+        if count == settings.lockout_threshold:
+            await self._locked(user, ip)
         raise InvalidCredentials
+
+    async def _locked(self, user: Any, ip: str | None) -> None:
+        """Tell the owner once per lock, with a reset link and a single-use unlock link."""
+        self.ctx.events.emit("account_locked", user_id=str(user.id), ip=ip)
+        stored = await self.store.get_user(str(user.id))
+        mark = _rules.lock_mark(stored.last_failed_login_at if stored is not None else None)
+        values = {"unlock_link": ""}
+        if mark is not None:
+            token = self.ctx.tokens.dumps("unlock", str(user.id), mark)
+            values["unlock_link"] = self.settings.url(f"/unlock/{token}")
+        await self.ctx.mail(
+            "account_locked", user.email, link=self.settings.url("/reset"), values=values
+        )
+
+    async def unlock(self, token: object, *, ip: str | None = None) -> Any:
+        """Zero the failures with the unlock link of a lock notice, once (RL-07).
+
+        The token is bound to the time the lock counts from, which the unlock clears; the
+        security stamp does not move, so the owner's sessions and tokens survive.
+        """
+        ctx = self.ctx
+        await ctx.limit("token", ip)
+        payload = ctx.load_token("unlock", token, self.settings.unlock_max_age)
+        if len(payload) != 2:
+            raise InvalidToken
+        user_id, lock_print = payload
+        user = await self.store.get_user(user_id)
+        mark = _rules.lock_mark(user.last_failed_login_at) if user is not None else None
+        if mark is None or not ctx.tokens.matches(lock_print, mark):
+            raise InvalidToken
+        user = await self.store.update_user(user, UNLOCKED)
+        ctx.events.emit("account_unlocked", user_id=user_id, ip=ip)
+        return user
 
     async def start_session(
         self,
@@ -338,6 +382,21 @@ class AsyncLogin(AsyncFeature):
         if call.as_json:
             return HttpResponse(json=body)
         return self.web.page(call.request, "doorward/me.html", user=body["user"])
+
+    @endpoint("GET", "/unlock/{token}")
+    async def unlock_page(self, call: Call) -> HttpResponse:
+        """The page with the Unlock button of a lock notice (GET changes nothing: CR-02)."""
+        if call.as_json:
+            return HttpResponse(json={"token": "unchecked", "method": "POST"})
+        return self.web.page(call.request, "doorward/unlock.html", token=call.params["token"])
+
+    @endpoint("POST", "/unlock/{token}", limit="token", form="doorward/unlock.html")
+    async def unlock_submit(self, call: Call) -> HttpResponse:
+        """Zero the failures once; the owner can log in at once (RL-07)."""
+        await self.unlock(call.params["token"], ip=call.ip)
+        if call.as_json:
+            return HttpResponse(json={"unlocked": True})
+        return self.web.redirect("/login?notice=unlocked")
 
     @endpoint("GET", "/reauth", access="session")
     async def reauth_page(self, call: Call) -> HttpResponse:

@@ -32,12 +32,16 @@ _LINK = re.compile(r"https?://\S+")
 class AsyncConsoleMailer:
     """Prints each mail (recipient, subject, text) so links show up in the terminal."""
 
+    accepts_decoys = True
+
     def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream
         self._lock = threading.Lock()
 
     async def send(self, mail: Mail) -> None:
-        """Write the mail to the stream (stdout by default)."""
+        """Write the mail to the stream (stdout by default); a decoy is dropped."""
+        if mail.decoy:
+            return
         out = self.stream or sys.stdout
         rule = "-" * 72
         with self._lock:
@@ -46,16 +50,22 @@ class AsyncConsoleMailer:
 
 
 class AsyncOutbox:
-    """Keeps sent mail in memory (thread-safe), for tests."""
+    """Keeps sent mail in memory (thread-safe), for tests; decoys are counted, not kept."""
+
+    accepts_decoys = True
 
     def __init__(self) -> None:
         self.messages: list[Mail] = []
+        self.decoys = 0
         self._lock = threading.Lock()
 
     async def send(self, mail: Mail) -> None:
-        """Keep the mail."""
+        """Keep the mail (count a decoy)."""
         with self._lock:
-            self.messages.append(mail)
+            if mail.decoy:
+                self.decoys += 1
+            else:
+                self.messages.append(mail)
 
     def clear(self) -> None:
         """Forget every mail."""
@@ -73,7 +83,11 @@ class AsyncOutbox:
 
 
 class AsyncSmtpMailer:
-    """Sends through an SMTP server (plain, STARTTLS or SSL, optional login)."""
+    """Sends through an SMTP server (plain, STARTTLS or SSL, optional login).
+
+    It takes no decoys (LE-07): sending inline, it could only skip them, which a clock
+    would see; the queued mailer (the default for SMTP URLs) evens the work out.
+    """
 
     def __init__(self, config: SmtpConfig, *, ssl_context: ssl.SSLContext | None = None) -> None:
         self.config = config

@@ -209,13 +209,25 @@ class AsyncMemoryStore:
                 if credential.user_id == user_id:
                     self._drop_credential(credential)
 
-    async def increment_failed_logins(self, user: Any, at: datetime) -> int:
-        """Add one to the stored count and return it."""
-        _require_aware(at)
+    async def increment_failed_logins(
+        self,
+        user: Any,
+        at: datetime,
+        *,
+        keep_time: bool = False,
+        restart_cutoff: datetime | None = None,
+    ) -> int:
+        """Add one to the stored count (or restart it after a lock) and return it."""
+        _require_aware(at, restart_cutoff)
         with self._lock:
             user_id, stored = self._stored(user)
-            count: int = stored.failed_logins + 1
-            self._apply(user_id, stored, {"failed_logins": count, "last_failed_login_at": at})
+            last = stored.last_failed_login_at
+            restart = restart_cutoff is not None and last is not None and last <= restart_cutoff
+            count: int = 1 if restart else stored.failed_logins + 1
+            changes: dict[str, Any] = {"failed_logins": count}
+            if not keep_time or last is None:
+                changes["last_failed_login_at"] = at
+            self._apply(user_id, stored, changes)
             return count
 
     async def record_login(self, user: Any, at: datetime, ip: str | None) -> Any:

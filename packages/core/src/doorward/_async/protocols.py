@@ -73,11 +73,30 @@ class AsyncUsers(Protocol):
     async def delete_user(self, user: Any) -> None:
         """Delete the user, their role links and all their credentials."""
 
-    async def increment_failed_logins(self, user: Any, at: datetime) -> int:
+    async def increment_failed_logins(
+        self,
+        user: Any,
+        at: datetime,
+        *,
+        keep_time: bool = False,
+        restart_cutoff: datetime | None = None,
+    ) -> int:
         """Atomically add one to ``failed_logins``, set ``last_failed_login_at = at``.
 
         Return the new count. Concurrent calls from any number of processes add up
         exactly (``SET n = n + 1``, ``$inc``), never read-then-write.
+
+        Two variants keep a lock from outliving its ``lockout_duration`` (RL-07):
+
+        - ``keep_time=True`` (an attempt refused by a running lock or delay): add one but
+          leave ``last_failed_login_at`` as stored (set it to ``at`` only when it is
+          ``None``), so guesses during a lock never move the time it counts from.
+        - ``restart_cutoff=t`` (a checked failure after a lock): when the stored
+          ``last_failed_login_at`` is at or before ``t`` the count restarts, becoming 1
+          instead of ``n + 1``. The choice is made in the same atomic update from the
+          stored values (``SET n = CASE WHEN last <= :t THEN 1 ELSE n + 1 END``, an
+          update pipeline with ``$cond``), so of concurrent calls after an expired lock
+          one restarts the count and the others add to it.
         """
 
     async def record_login(self, user: Any, at: datetime, ip: str | None) -> Any:
@@ -234,7 +253,14 @@ class AsyncPasswordHasher(Protocol):
 
 
 class AsyncMailer(Protocol):
-    """Delivers rendered mail. Raise ``MailerUnavailable`` when it cannot."""
+    """Delivers rendered mail. Raise ``MailerUnavailable`` when it cannot.
+
+    A mailer may set the class attribute ``accepts_decoys = True``: it then also gets the
+    decoy mails of the neutral flows (``mail.decoy``, for addresses without an account),
+    which it must take through the same steps as far as it safely can and never deliver
+    (the queued mailer enqueues them and its thread drops them). Mailers without it never
+    see a decoy (LE-07).
+    """
 
     async def send(self, mail: Mail) -> None:
-        """Send one message to ``mail.to``."""
+        """Send one message to ``mail.to`` (drop it if ``mail.decoy``)."""

@@ -136,10 +136,16 @@ class AsyncRegistration(AsyncFeature):
     async def send_confirmation(self, email: object, *, ip: str | None = None) -> None:
         """Mail a new confirmation link if the address has an unconfirmed account (neutral)."""
         await self.ctx.limit("send_confirmation", ip)
-        _, key = normalize_email(email, max_length=self.settings.email_max_length)
-        user = await self.store.get_user_by_email(key)
-        if user is not None and user.active and user.confirmed_at is None:
-            await self._send_confirmation(user)
+        address, key = normalize_email(email, max_length=self.settings.email_max_length)
+        found = await self.store.get_user_by_email(key)
+        if found is not None and found.active and found.confirmed_at is None:
+            await self._send_confirmation(found)
+            return
+        # Equal work for an unknown or confirmed address (LE-07): a decoy mail.
+        token = self.ctx.link_token("confirm", None, "normalized_email")
+        await self.ctx.mail(
+            "confirm", address, link=self.settings.url(f"/confirm/{token}"), decoy=True
+        )
 
     async def confirm_email(self, token: object, *, ip: str | None = None) -> Any:
         """Mark the address confirmed. The token is bound to the address it was sent to (TK-04).
@@ -164,7 +170,7 @@ class AsyncRegistration(AsyncFeature):
         return user
 
     async def _send_confirmation(self, user: Any) -> None:
-        token = self.ctx.tokens.dumps("confirm", str(user.id), user.normalized_email)
+        token = self.ctx.link_token("confirm", user, "normalized_email")
         await self.ctx.mail("confirm", user.email, link=self.settings.url(f"/confirm/{token}"))
         self.ctx.events.emit("confirmation_sent", user_id=str(user.id))
 

@@ -240,6 +240,10 @@ class AsyncAuth:
             email, password, remember=remember, ip=ip, user_agent=user_agent, replacing=replacing
         )
 
+    async def unlock(self, token: object, *, ip: str | None = None) -> Any:
+        """``AsyncLogin.unlock``."""
+        return await self.feature(AsyncLogin).unlock(token, ip=ip)
+
     async def authenticate(
         self,
         *,

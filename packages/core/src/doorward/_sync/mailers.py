@@ -33,12 +33,16 @@ _LINK = re.compile(r"https?://\S+")
 class ConsoleMailer:
     """Prints each mail (recipient, subject, text) so links show up in the terminal."""
 
+    accepts_decoys = True
+
     def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream
         self._lock = threading.Lock()
 
     def send(self, mail: Mail) -> None:
-        """Write the mail to the stream (stdout by default)."""
+        """Write the mail to the stream (stdout by default); a decoy is dropped."""
+        if mail.decoy:
+            return
         out = self.stream or sys.stdout
         rule = "-" * 72
         with self._lock:
@@ -47,16 +51,22 @@ class ConsoleMailer:
 
 
 class Outbox:
-    """Keeps sent mail in memory (thread-safe), for tests."""
+    """Keeps sent mail in memory (thread-safe), for tests; decoys are counted, not kept."""
+
+    accepts_decoys = True
 
     def __init__(self) -> None:
         self.messages: list[Mail] = []
+        self.decoys = 0
         self._lock = threading.Lock()
 
     def send(self, mail: Mail) -> None:
-        """Keep the mail."""
+        """Keep the mail (count a decoy)."""
         with self._lock:
-            self.messages.append(mail)
+            if mail.decoy:
+                self.decoys += 1
+            else:
+                self.messages.append(mail)
 
     def clear(self) -> None:
         """Forget every mail."""
@@ -74,7 +84,11 @@ class Outbox:
 
 
 class SmtpMailer:
-    """Sends through an SMTP server (plain, STARTTLS or SSL, optional login)."""
+    """Sends through an SMTP server (plain, STARTTLS or SSL, optional login).
+
+    It takes no decoys (LE-07): sending inline, it could only skip them, which a clock
+    would see; the queued mailer (the default for SMTP URLs) evens the work out.
+    """
 
     def __init__(self, config: SmtpConfig, *, ssl_context: ssl.SSLContext | None = None) -> None:
         self.config = config

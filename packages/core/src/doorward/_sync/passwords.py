@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from doorward._sync.feature import Feature
-from doorward._sync.login import Login
+from doorward._sync.login import UNLOCKED, Login
 from doorward._sync.protocols import Credentials, Users
 from doorward._rules import Identity, IssuedSession
 from doorward.exceptions import InvalidToken
@@ -19,7 +19,6 @@ from doorward.web import Call
 __all__ = ["Passwords"]
 
 RESET_SENT = "If this address has an account, we sent a link to reset the password."
-UNLOCKED = {"failed_logins": 0, "last_failed_login_at": None}
 
 
 class Passwords(Feature):
@@ -41,13 +40,18 @@ class Passwords(Feature):
     def forgot_password(self, email: object, *, ip: str | None = None) -> None:
         """Mail a reset link if the address has an active account; same outcome either way."""
         self.ctx.limit("forgot_password", ip)
-        _, key = normalize_email(email, max_length=self.settings.email_max_length)
-        user = self.store.get_user_by_email(key)
+        address, key = normalize_email(email, max_length=self.settings.email_max_length)
+        found = self.store.get_user_by_email(key)
         self.ctx.events.emit("password_reset_requested", ip=ip)
-        if user is None or not user.active:
-            return
-        token = self.ctx.tokens.dumps("reset", str(user.id), user.security_stamp)
-        self.ctx.mail("reset", user.email, link=self.settings.url(f"/reset/{token}"))
+        # Equal work either way (LE-07): a token, the mail limiter, rendering, the mailer.
+        user = found if found is not None and found.active else None
+        token = self.ctx.link_token("reset", user, "security_stamp")
+        self.ctx.mail(
+            "reset",
+            user.email if user is not None else address,
+            link=self.settings.url(f"/reset/{token}"),
+            decoy=user is None,
+        )
 
     def check_reset_token(self, token: object, *, ip: str | None = None) -> Any:
         """The user a reset token is for, without using it (for showing the form)."""

@@ -241,6 +241,10 @@ class Auth:
             email, password, remember=remember, ip=ip, user_agent=user_agent, replacing=replacing
         )
 
+    def unlock(self, token: object, *, ip: str | None = None) -> Any:
+        """``Login.unlock``."""
+        return self.feature(Login).unlock(token, ip=ip)
+
     def authenticate(
         self,
         *,

@@ -111,7 +111,20 @@ class Views:
         identity: Identity | None,
         params: dict[str, str] | None = None,
     ) -> HttpResponse:
-        """Run one route; every refusal becomes the contract's error answer."""
+        """Run one route; every refusal becomes the contract's error answer.
+
+        Every answer carries the headers of ``Web.secured`` (HD-01..HD-03).
+        """
+        response = self._run(route, request, identity, params)
+        return self.web.secured(response, token_in_url=_token_in_url(route))
+
+    def _run(
+        self,
+        route: Route,
+        request: HttpRequest,
+        identity: Identity | None,
+        params: dict[str, str] | None,
+    ) -> HttpResponse:
         as_json = wants_json(request)
         declared = route.endpoint
         fields: dict[str, Any] = {}
@@ -187,10 +200,25 @@ class Views:
         if not as_json and isinstance(exc, NotAuthenticated | ReauthRequired):
             page = "/reauth" if isinstance(exc, ReauthRequired) else "/login"
             target = quote(request.target, safe="/")
-            return HttpResponse(
-                status=303, redirect=f"{self.settings.url_prefix}{page}?next={target}"
+            return self.web.secured(
+                HttpResponse(status=303, redirect=f"{self.settings.url_prefix}{page}?next={target}")
             )
-        return error_response(exc, json_body=as_json)
+        return self.web.secured(error_response(exc, json_body=as_json))
+
+    def failure(
+        self,
+        request: HttpRequest,
+        exc: DoorwardError,
+        *,
+        route: Route | None = None,
+        as_json: bool | None = None,
+    ) -> HttpResponse:
+        """The error answer for a failure before ``dispatch`` ran (the store down while
+        identifying, a body too large to read), with the headers of every answer."""
+        if as_json is None:
+            as_json = wants_json(request)
+        token_in_url = route is not None and _token_in_url(route)
+        return self.web.secured(error_response(exc, json_body=as_json), token_in_url=token_in_url)
 
     # -- CSRF ------------------------------------------------------------------------------------
 
@@ -211,6 +239,11 @@ class Views:
         response = self.web.with_csrf(call.request, HttpResponse())
         response.json = {"csrf_token": response.context.pop("csrf_token")}
         return response
+
+
+def _token_in_url(route: Route) -> bool:
+    """Whether the route's URL carries an emailed token (reset, confirm, change-email, unlock)."""
+    return "{token}" in route.path
 
 
 def _check_access(access: Access, identity: Identity | None) -> None:

@@ -33,6 +33,7 @@ from doorward_mongo._documents import (
     adoption_defaults,
     credential_document,
     credential_from,
+    failure_pipeline,
     login_pipeline,
     object_id,
     profile_changes,
@@ -254,11 +255,18 @@ class MongoStore:
             self.credentials.delete_many({"user_id": key})
             self.users.delete_one({"_id": key})
 
-    def increment_failed_logins(self, user: Any, at: datetime) -> int:
+    def increment_failed_logins(
+        self,
+        user: Any,
+        at: datetime,
+        *,
+        keep_time: bool = False,
+        restart_cutoff: datetime | None = None,
+    ) -> int:
         with translated("increment_failed_logins"):
             document = self.users.find_one_and_update(
                 {"_id": self._oid(user)},
-                {"$inc": {"failed_logins": 1}, "$set": {"last_failed_login_at": at}},
+                failure_pipeline(at, keep_time=keep_time, restart_cutoff=restart_cutoff),
                 projection={"failed_logins": True},
                 return_document=ReturnDocument.AFTER,
             )

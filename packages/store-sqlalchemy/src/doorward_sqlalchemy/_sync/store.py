@@ -13,7 +13,17 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, insert, inspect, select, update
+from sqlalchemy import (
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    inspect,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
 
@@ -31,7 +41,7 @@ from doorward_sqlalchemy._rows import (
     role_from_row,
     searchable,
 )
-from doorward_sqlalchemy.models import Models, required_columns
+from doorward_sqlalchemy.models import Models, UTCDateTime, required_columns
 
 __all__ = ["SQLAlchemyStore"]
 
@@ -213,12 +223,27 @@ class SQLAlchemyStore:
                 )
                 session.execute(delete(models.user).where(models.user.id == user.id))
 
-    def increment_failed_logins(self, user: Any, at: datetime) -> int:
+    def increment_failed_logins(
+        self,
+        user: Any,
+        at: datetime,
+        *,
+        keep_time: bool = False,
+        restart_cutoff: datetime | None = None,
+    ) -> int:
         model = self.models.user
+        count: Any = model.failed_logins + 1
+        if restart_cutoff is not None:
+            count = case((model.last_failed_login_at <= restart_cutoff, 1), else_=count)
+        when: Any = literal(at, UTCDateTime())
+        if keep_time:
+            when = func.coalesce(model.last_failed_login_at, when)
+        # The count is assigned first: MySQL and MariaDB evaluate SET left to right, so the
+        # CASE must read the stored time before it is replaced (RL-07).
         statement = (
             update(model)
             .where(model.id == user.id)
-            .values(failed_logins=model.failed_logins + 1, last_failed_login_at=at)
+            .ordered_values((model.failed_logins, count), (model.last_failed_login_at, when))
             .execution_options(synchronize_session=False)
         )
         with translated("increment_failed_logins"):

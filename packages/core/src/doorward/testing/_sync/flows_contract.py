@@ -24,6 +24,7 @@ import attrs
 import pytest
 
 from doorward._sync.mailers import Outbox
+from doorward._sync.ratelimit import MemoryRateLimiter
 from doorward._sync.service import Auth
 from doorward.clock import FrozenClock
 from doorward.exceptions import (
@@ -73,6 +74,30 @@ class CountingHasher:
         return self.hashes + self.verifies
 
 
+class Recording:
+    """Wraps a store, limiter or mailer and records each call, for LE-07 (as Django counts
+    hasher calls): ``component.method``, with the limiter's key up to its last ``:``."""
+
+    def __init__(self, inner: Any, component: str, calls: list[str]) -> None:
+        self._inner = inner
+        self._component = component
+        self._calls = calls
+
+    def __getattr__(self, name: str) -> Any:
+        target = getattr(self._inner, name)
+        if name.startswith("_") or not callable(target):
+            return target
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            record = f"{self._component}.{name}"
+            if self._component == "limiter" and args and isinstance(args[0], str):
+                record += f"({args[0].rsplit(':', 1)[0]})"
+            self._calls.append(record)
+            return target(*args, **kwargs)
+
+        return call
+
+
 def token_of(link: str) -> str:
     """The token at the end of an emailed link."""
     return link.rstrip("/").rsplit("/", 1)[1]
@@ -115,6 +140,15 @@ class FlowsContract:
         return read
 
     @pytest.fixture
+    def read_links(self, mailer: Any) -> Callable[[str], list[tuple[str, list[str]]]]:
+        """``read_links(to)`` → ``[(kind, every_link)]`` of the mails sent to ``to``."""
+
+        def read(to: str) -> list[tuple[str, list[str]]]:
+            return [(m.kind, _links(m.text)) for m in mailer.messages if m.to == to]
+
+        return read
+
+    @pytest.fixture
     def hasher(self, settings: Settings) -> CountingHasher:
         return CountingHasher(Argon2Hasher.from_settings(settings))
 
@@ -134,6 +168,32 @@ class FlowsContract:
     def confirmed_user(self, auth: Auth, email: str = EMAIL) -> Any:
         """A registered and confirmed user with ``PASSWORD``."""
         return auth.create_user(email, PASSWORD, confirmed=True)
+
+    def lock_account(
+        self, auth: Auth, clock: FrozenClock, settings: Settings, failures: int = 0
+    ) -> datetime:
+        """Lock ``EMAIL`` by checked wrong passwords (``lockout_threshold`` of them unless
+        ``failures`` says how many are missing); the time the lock began."""
+        for attempt in range(failures or settings.lockout_threshold):
+            if attempt:
+                clock.advance(settings.delay_max)
+            with pytest.raises(InvalidCredentials):
+                auth.login(EMAIL, "wrong password for this user")
+        return clock.now()
+
+    def unlock_token(
+        self, read_links: Callable[[str], list[tuple[str, list[str]]]], to: str
+    ) -> str:
+        """The token of the unlock link in the last lock notice to ``to``."""
+        found = [
+            link
+            for kind, links in read_links(to)
+            if kind == "account_locked"
+            for link in links
+            if "/unlock/" in link
+        ]
+        assert found, f"no unlock link mailed to {to}"
+        return token_of(found[-1])
 
     def last_link(
         self, read_mail: Callable[[str], list[tuple[str, str]]], to: str, kind: str
@@ -293,6 +353,112 @@ class FlowsContract:
             clock.advance(settings.delay_max)
         notices = [link for kind, link in read_mail(user.email) if kind == "account_locked"]
         assert notices == ["https://auth.example.com/auth/reset"]
+
+    def test_rl07_guesses_during_a_lock_never_extend_it(
+        self,
+        auth: Auth,
+        store: Any,
+        clock: FrozenClock,
+        settings: Settings,
+        hasher: CountingHasher,
+    ) -> None:
+        """A guess every minute is counted, yet the owner logs in lockout_duration after the
+        lock began; then a fresh threshold applies."""
+        user = self.confirmed_user(auth)
+        began = self.lock_account(auth, clock, settings)
+        minute = timedelta(minutes=1)
+        opens = int(settings.lockout_duration / minute)
+        for _ in range(1, opens):
+            clock.advance(minute)
+            before = hasher.total
+            with pytest.raises(InvalidCredentials):
+                auth.login(EMAIL, "another guess of the attacker")
+            assert hasher.total - before == 1  # LE-02: no oracle
+        stored = store.get_user(str(user.id))
+        assert settings.lockout_threshold + opens - 1 == stored.failed_logins
+        assert began == stored.last_failed_login_at
+        with pytest.raises(InvalidCredentials):  # the lock still holds just before it ends
+            auth.login(EMAIL, PASSWORD)
+        clock.advance(minute)
+        assert began + settings.lockout_duration == clock.now()
+        owner, _ = auth.login(EMAIL, PASSWORD)
+        assert owner.failed_logins == 0
+        for _ in range(opens, 40):
+            clock.advance(minute)
+            with pytest.raises(InvalidCredentials):
+                auth.login(EMAIL, "another guess of the attacker")
+        stored = store.get_user(str(user.id))
+        assert min(40 - opens, settings.lockout_threshold + 1) == stored.failed_logins
+
+    def test_rl07_a_fresh_threshold_after_the_lock(
+        self,
+        auth: Auth,
+        store: Any,
+        read_mail: Any,
+        clock: FrozenClock,
+        settings: Settings,
+    ) -> None:
+        """The first guess checked after a lock ends starts the count again at one."""
+        user = self.confirmed_user(auth)
+        began = self.lock_account(auth, clock, settings)
+        minute = timedelta(minutes=1)
+        while clock.now() < began + settings.lockout_duration:
+            clock.advance(minute)
+            with pytest.raises(InvalidCredentials):
+                auth.login(EMAIL, "another guess of the attacker")
+        stored = store.get_user(str(user.id))
+        assert (1, clock.now()) == (stored.failed_logins, stored.last_failed_login_at)
+        relocked = self.lock_account(auth, clock, settings, settings.lockout_threshold - 1)
+        stored = store.get_user(str(user.id))
+        assert (settings.lockout_threshold, relocked) == (
+            stored.failed_logins,
+            stored.last_failed_login_at,
+        )
+        notices = [kind for kind, _ in read_mail(user.email) if kind == "account_locked"]
+        assert len(notices) == 2
+
+    def test_rl07_unlock_link_works_once(
+        self,
+        auth: Auth,
+        store: Any,
+        read_links: Any,
+        clock: FrozenClock,
+        settings: Settings,
+    ) -> None:
+        """The lock notice's unlock link zeroes the failures once; sessions survive it."""
+        user = self.confirmed_user(auth)
+        _, issued = auth.login(EMAIL, PASSWORD)
+        self.lock_account(auth, clock, settings)
+        token = self.unlock_token(read_links, user.email)
+        unlocked = auth.unlock(token)
+        assert (unlocked.failed_logins, unlocked.last_failed_login_at) == (0, None)
+        assert user.security_stamp == unlocked.security_stamp
+        assert auth.authenticate(session_token=issued.token) is not None
+        with pytest.raises(InvalidToken):
+            auth.unlock(token)
+        auth.login(EMAIL, PASSWORD)
+
+    def test_rl07_unlock_link_of_an_earlier_lock_is_refused(
+        self,
+        auth: Auth,
+        read_links: Any,
+        clock: FrozenClock,
+        settings: Settings,
+    ) -> None:
+        """A link from a lock that ended is refused once a new lock began; other tokens too."""
+        user = self.confirmed_user(auth)
+        began = self.lock_account(auth, clock, settings)
+        old = self.unlock_token(read_links, user.email)
+        clock.advance(began + settings.lockout_duration - clock.now())
+        self.lock_account(auth, clock, settings)
+        new = self.unlock_token(read_links, user.email)
+        assert old != new
+        auth.forgot_password(EMAIL)
+        reset = token_of(self.last_link(read_links_as_mail(read_links), user.email, "reset"))
+        for refused in (old, reset, new + "x", ""):
+            with pytest.raises(InvalidToken):
+                auth.unlock(refused)
+        auth.unlock(new)
 
     def test_rl02_increasing_delay(
         self, auth: Auth, clock: FrozenClock, settings: Settings
@@ -572,6 +738,118 @@ class FlowsContract:
         assert updated.failed_logins == 0
         auth.login(EMAIL, NEW_PASSWORD)
 
+    def test_tk05_padded_mailed_tokens_refused(
+        self,
+        auth: Auth,
+        read_mail: Any,
+        read_links: Any,
+        clock: FrozenClock,
+        settings: Settings,
+    ) -> None:
+        """Confirm, reset and unlock links with `=`, `==` or `==A` appended are refused; the
+        exact token still works."""
+        user = auth.register(EMAIL, PASSWORD)
+        confirm = token_of(self.last_link(read_mail, user.email, "confirm"))
+        for suffix in ("=", "==", "==A"):
+            with pytest.raises(InvalidToken):
+                auth.confirm_email(confirm + suffix)
+        auth.confirm_email(confirm)
+        self.lock_account(auth, clock, settings)
+        unlock = self.unlock_token(read_links, user.email)
+        auth.forgot_password(EMAIL)
+        reset = token_of(self.last_link(read_mail, user.email, "reset"))
+        for suffix in ("=", "==", "==A"):
+            with pytest.raises(InvalidToken):
+                auth.unlock(unlock + suffix)
+            with pytest.raises(InvalidToken):
+                auth.check_reset_token(reset + suffix)
+            with pytest.raises(InvalidToken):
+                auth.reset_password(reset + suffix, NEW_PASSWORD)
+        auth.unlock(unlock)
+        auth.reset_password(reset, NEW_PASSWORD)
+
+    def recording_auth(
+        self, store: Any, settings: Settings, hasher: Any, clock: FrozenClock
+    ) -> tuple[Auth, list[str], Outbox]:
+        """An auth whose store, limiter and mailer (an outbox) record every call."""
+        calls: list[str] = []
+        outbox = Outbox()
+        auth = Auth(
+            settings,
+            Recording(store, "store", calls),
+            mailer=Recording(outbox, "mailer", calls),
+            limiter=Recording(MemoryRateLimiter(), "limiter", calls),
+            hasher=hasher,
+            clock=clock,
+        )
+        return auth, calls, outbox
+
+    def test_le07_forgot_password_does_equal_work(
+        self, store: Any, settings: Settings, hasher: Any, clock: FrozenClock
+    ) -> None:
+        """Forgot-password makes the same store, limiter and mailer calls for an active
+        account, an unknown address and an inactive account; only the first gets mail."""
+        auth, calls, outbox = self.recording_auth(store, settings, hasher, clock)
+        user = self.confirmed_user(auth)
+        inactive = auth.create_user("inactive@example.com", PASSWORD, confirmed=True)
+        auth.set_active(inactive, False)
+        sequences = []
+        for email in (EMAIL, "nobody@example.com", "inactive@example.com"):
+            calls.clear()
+            auth.forgot_password(email, ip="192.0.2.1")
+            sequences.append(list(calls))
+        assert sequences[0] == [
+            "limiter.hit(forgot_password)",
+            "store.get_user_by_email",
+            "limiter.hit(mail:reset)",
+            "mailer.send",
+        ]
+        assert sequences[0] == sequences[1] == sequences[2]
+        assert [(m.kind, m.to) for m in outbox.messages] == [("reset", user.email)]
+        assert outbox.decoys == 2
+
+    def test_le07_resend_confirmation_does_equal_work(
+        self, store: Any, settings: Settings, hasher: Any, clock: FrozenClock
+    ) -> None:
+        """Resend-confirmation makes the same store, limiter and mailer calls for an
+        unconfirmed account, an unknown address and a confirmed account."""
+        auth, calls, outbox = self.recording_auth(store, settings, hasher, clock)
+        user = auth.create_user(EMAIL, PASSWORD)
+        auth.create_user("done@example.com", PASSWORD, confirmed=True)
+        sequences = []
+        for email in (EMAIL, "nobody@example.com", "done@example.com"):
+            calls.clear()
+            auth.send_confirmation(email, ip="192.0.2.1")
+            sequences.append(list(calls))
+        assert sequences[0] == [
+            "limiter.hit(send_confirmation)",
+            "store.get_user_by_email",
+            "limiter.hit(mail:confirm)",
+            "mailer.send",
+        ]
+        assert sequences[0] == sequences[1] == sequences[2]
+        assert [(m.kind, m.to) for m in outbox.messages] == [("confirm", user.email)]
+        assert outbox.decoys == 2
+
+    def test_le07_per_address_mail_limit_is_equal(
+        self, store: Any, settings: Settings, hasher: Any, clock: FrozenClock
+    ) -> None:
+        """Over the per-address mail limit, known and unknown addresses stop the same way."""
+        auth, calls, outbox = self.recording_auth(store, settings, hasher, clock)
+        self.confirmed_user(auth)
+        limit = settings.rate_limits["mail_per_address"].limit
+        sequences = []
+        for email in (EMAIL, "nobody@example.com"):
+            for _ in range(limit):
+                auth.forgot_password(email)
+            calls.clear()
+            auth.forgot_password(email)
+            sequences.append(list(calls))
+        assert (
+            sequences[0] == sequences[1] == ["store.get_user_by_email", "limiter.hit(mail:reset)"]
+        )
+        assert (len(outbox.messages), outbox.decoys) == (limit, limit)
+
     def test_le03_forgot_password_neutral(self, auth: Auth, read_mail: Any) -> None:
         """Forgot-password returns the same for a known and an unknown address."""
         self.confirmed_user(auth)
@@ -788,6 +1066,23 @@ def _limited_auth(
     tight = attrs.evolve(settings, rate_limits={**settings.rate_limits, **limits})
     hasher = Argon2Hasher.from_settings(settings)
     return Auth(tight, store, mailer=mailer, clock=clock, hasher=hasher)
+
+
+def _links(text: str) -> list[str]:
+    return [
+        word.rstrip(".,)>") for word in text.split() if word.startswith(("https://", "http://"))
+    ]
+
+
+def read_links_as_mail(
+    read_links: Callable[[str], list[tuple[str, list[str]]]],
+) -> Callable[[str], list[tuple[str, str]]]:
+    """``read_mail`` made from ``read_links``: each mail's first link."""
+
+    def read(to: str) -> list[tuple[str, str]]:
+        return [(kind, links[0] if links else "") for kind, links in read_links(to)]
+
+    return read
 
 
 def _first_link(text: str) -> str:

@@ -501,6 +501,54 @@ class UsersContract(_AsyncContractBase):
         assert list(range(1, total + 1)) == returned
         assert total == (self.reload(store, user)).failed_logins
 
+    def test_rl07_keep_time_counts_without_moving_the_time(self, store: Users) -> None:
+        """With keep_time an attempt is counted but the stored failure time stays (RL-07)."""
+        user = store.create_user(self.new_user())
+        assert store.increment_failed_logins(user, T0, keep_time=True) == 1
+        assert (self.reload(store, user)).last_failed_login_at == T0  # set when None
+        later = T0 + timedelta(minutes=29)
+        counts = [store.increment_failed_logins(user, later, keep_time=True) for _ in "ab"]
+        assert counts == [2, 3]
+        fetched = self.reload(store, user)
+        assert (fetched.failed_logins, fetched.last_failed_login_at) == (3, T0)
+        assert fields_of(user) | {"failed_logins": 3, "last_failed_login_at": T0} == fields_of(
+            fetched
+        )
+
+    def test_rl07_restart_cutoff_restarts_only_an_expired_count(
+        self, store: Users
+    ) -> None:
+        """The count restarts at 1 when the stored time is at or before the cutoff, else adds."""
+        user = store.create_user(self.new_user())
+        for _ in range(3):
+            store.increment_failed_logins(user, T0)
+        before = T0 - timedelta(seconds=1)
+        assert store.increment_failed_logins(user, T0, restart_cutoff=before) == 4
+        restarted = T0 + timedelta(minutes=30)  # the stored time equals the cutoff: restart
+        assert store.increment_failed_logins(user, restarted, restart_cutoff=T0) == 1
+        fetched = self.reload(store, user)
+        assert (fetched.failed_logins, fetched.last_failed_login_at) == (1, restarted)
+        later = restarted + timedelta(minutes=30)
+        fresh = store.create_user(self.new_user("fresh@example.com"))
+        assert store.increment_failed_logins(fresh, T0, restart_cutoff=later) == 1
+
+    def test_rl07_concurrent_restarts_count_exactly(self, store: Users) -> None:
+        """After an expired lock, concurrent failures restart the count once and add up exactly."""
+        user = store.create_user(self.new_user())
+        for _ in range(10):
+            store.increment_failed_logins(user, T0)
+        now = T0 + timedelta(minutes=31)
+        cutoff = T0 + timedelta(minutes=1)
+
+        def fail_after_lock(i: int) -> int:
+            return store.increment_failed_logins(user, now, restart_cutoff=cutoff)
+
+        results = run_concurrently(fail_after_lock, self.race_workers)
+        assert not errors(results), results
+        assert list(range(1, self.race_workers + 1)) == sorted(successes(results))
+        fetched = self.reload(store, user)
+        assert (self.race_workers, now) == (fetched.failed_logins, fetched.last_failed_login_at)
+
     def test_record_login_moves_current_to_last(self, store: Users) -> None:
         """record_login shifts current_* to last_*, sets current_*, and counts the login."""
         user = store.create_user(self.new_user())
