@@ -10,7 +10,7 @@ The views collect the endpoints of every enabled feature; the adapters register 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Literal, TypeVar
 
 import attrs
@@ -41,6 +41,14 @@ class Endpoint:
     csrf: bool = True
     limit: str | None = None
     form: str | None = None
+    #: The body fields it reads: name → ``str``, ``bool``, ``int`` or ``object`` (for the
+    #: OpenAPI document; the flows check them); ``required`` names the ones it needs.
+    body: Mapping[str, type] = attrs.field(factory=dict)
+    required: tuple[str, ...] = ()
+    #: The status of its success answer.
+    status: int = 200
+    #: ``False`` for a page browsers get (a form), with no JSON answer of its own.
+    json: bool = True
 
 
 @attrs.frozen(kw_only=True)
@@ -75,10 +83,23 @@ def endpoint(
     csrf: bool = True,
     limit: str | None = None,
     form: str | None = None,
+    body: Mapping[str, type] | None = None,
+    required: tuple[str, ...] = (),
+    status: int = 200,
+    json: bool = True,
 ) -> Callable[[H], H]:
     """Declare the decorated handler as serving ``method path`` (stack it for aliases)."""
     declared = Endpoint(
-        method=method.upper(), path=path, access=access, csrf=csrf, limit=limit, form=form
+        method=method.upper(),
+        path=path,
+        access=access,
+        csrf=csrf,
+        limit=limit,
+        form=form,
+        body=dict(body or {}),
+        required=required,
+        status=status,
+        json=json,
     )
 
     def mark(handler: H) -> H:

@@ -149,8 +149,20 @@ class Doorward:
     # -- mounting ------------------------------------------------------------------------
 
     def mount(self) -> Mount:
-        """The auth routes under ``settings.url_prefix``."""
-        routes = [
+        """The auth routes under ``settings.url_prefix``.
+
+        One Starlette route per path serves all of its methods (so a 405 names every
+        allowed method); each handler also has a route named ``doorward:<handler>`` for
+        ``url_for``, after it.
+        """
+        by_path: dict[str, dict[str, DoorwardRoute]] = {}
+        for route in self.views.routes:
+            by_path.setdefault(route.path, {})[route.method] = route
+        served = [
+            Route(path, self._methods(methods), methods=list(methods))
+            for path, methods in by_path.items()
+        ]
+        named = [
             Route(
                 route.path,
                 self._endpoint(route),
@@ -159,7 +171,19 @@ class Doorward:
             )
             for route in self.views.routes
         ]
-        return Mount(self.settings.url_prefix, routes=routes)
+        return Mount(self.settings.url_prefix, routes=[*served, *named])
+
+    def _methods(self, routes: dict[str, DoorwardRoute]) -> Any:
+        handlers = {method: self._endpoint(route) for method, route in routes.items()}
+        if "GET" in handlers:
+            handlers.setdefault("HEAD", handlers["GET"])
+
+        async def handle(request: Request) -> Response:
+            handler: Any = handlers[request.method]
+            response: Response = await handler(request)
+            return response
+
+        return handle
 
     def middleware(self) -> Middleware:
         """The middleware that authenticates every request (``request.user``, ``request.auth``)."""

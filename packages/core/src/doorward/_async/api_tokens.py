@@ -79,7 +79,15 @@ class AsyncApiTokens(AsyncFeature):
             call.request, "doorward/tokens.html", tokens=shown, new_token=call.new_token
         )
 
-    @endpoint("POST", "/tokens", access="session", form="doorward/tokens.html")
+    @endpoint(
+        "POST",
+        "/tokens",
+        access="session",
+        form="doorward/tokens.html",
+        body={"name": str, "expires_in_days": int},
+        required=("name",),
+        status=201,
+    )
     async def issue_token(self, call: Call) -> HttpResponse:
         """A new token, shown once (201, ``no-store``)."""
         token, credential = await self.issue_api_token(
@@ -93,8 +101,8 @@ class AsyncApiTokens(AsyncFeature):
         response.headers.update(_NO_STORE)
         return response
 
-    @endpoint("DELETE", "/tokens/{token_id}", access="session")
-    @endpoint("POST", "/tokens/{token_id}/revoke", access="session")
+    @endpoint("DELETE", "/tokens/{token_id}", access="session", status=204)
+    @endpoint("POST", "/tokens/{token_id}/revoke", access="session", status=204)
     async def revoke_token(self, call: Call) -> HttpResponse:
         """Revoke one token (204; browsers go back to the list)."""
         await self.revoke_api_token(call.current.user, call.params["token_id"])

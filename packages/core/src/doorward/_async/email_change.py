@@ -101,12 +101,20 @@ class AsyncEmailChange(AsyncFeature):
 
     # -- endpoints -------------------------------------------------------------------------
 
-    @endpoint("GET", "/change-email", access="session")
+    @endpoint("GET", "/change-email", access="session", json=False)
     async def change_email_page(self, call: Call) -> HttpResponse:
         """The change-email form."""
         return self.web.page(call.request, "doorward/change_email.html")
 
-    @endpoint("POST", "/change-email", access="session", form="doorward/change_email.html")
+    @endpoint(
+        "POST",
+        "/change-email",
+        access="session",
+        form="doorward/change_email.html",
+        body={"password": str, "new_email": str},
+        required=("password", "new_email"),
+        status=202,
+    )
     async def change_email_submit(self, call: Call) -> HttpResponse:
         """The password and a new address → a link mailed there (202)."""
         await self.request_email_change(

@@ -325,13 +325,20 @@ class AsyncLogin(AsyncFeature):
 
     # -- endpoints -------------------------------------------------------------------------
 
-    @endpoint("GET", "/login")
+    @endpoint("GET", "/login", json=False)
     async def login_page(self, call: Call) -> HttpResponse:
         """The login form (saying who is logged in already, if anyone)."""
         signed_in = call.identity.user.email if call.identity is not None else None
         return self.web.page(call.request, "doorward/login.html", signed_in=signed_in)
 
-    @endpoint("POST", "/login", limit="login", form="doorward/login.html")
+    @endpoint(
+        "POST",
+        "/login",
+        limit="login",
+        form="doorward/login.html",
+        body={"email": str, "password": str, "remember": bool, "next": str},
+        required=("email", "password"),
+    )
     async def login_submit(self, call: Call) -> HttpResponse:
         """Email, password and ``remember`` → a session cookie (and remember-me)."""
         remember = checkbox(
@@ -354,7 +361,7 @@ class AsyncLogin(AsyncFeature):
         response.cookies.extend(self.web.session_cookies(issued))
         return self.web.with_csrf(call.request, response, rotate=True)
 
-    @endpoint("POST", "/logout")
+    @endpoint("POST", "/logout", body={"next": str}, status=204)
     async def logout_submit(self, call: Call) -> HttpResponse:
         """End this session; browsers go to a safe ``next``."""
         if call.identity is not None:
@@ -369,7 +376,7 @@ class AsyncLogin(AsyncFeature):
         self.web.signed_out(response)
         return self.web.with_csrf(call.request, response, rotate=True)
 
-    @endpoint("POST", "/logout-everywhere", access="user")
+    @endpoint("POST", "/logout-everywhere", access="user", status=204)
     async def logout_everywhere_submit(self, call: Call) -> HttpResponse:
         """Rotate the stamp: every session and token of the user ends."""
         await self.logout_everywhere(call.current.user)
@@ -398,12 +405,19 @@ class AsyncLogin(AsyncFeature):
             return HttpResponse(json={"unlocked": True})
         return self.web.redirect("/login?notice=unlocked")
 
-    @endpoint("GET", "/reauth", access="session")
+    @endpoint("GET", "/reauth", access="session", json=False)
     async def reauth_page(self, call: Call) -> HttpResponse:
         """The password form that makes the session fresh."""
         return self.web.page(call.request, "doorward/reauth.html")
 
-    @endpoint("POST", "/reauth", access="session", form="doorward/reauth.html")
+    @endpoint(
+        "POST",
+        "/reauth",
+        access="session",
+        form="doorward/reauth.html",
+        body={"password": str, "next": str},
+        required=("password",),
+    )
     async def reauth_submit(self, call: Call) -> HttpResponse:
         """The password again → a fresh session (SS-07)."""
         await self.reauthenticate(call.current, call.field("password"))

@@ -131,12 +131,20 @@ class AsyncPasswords(AsyncFeature):
 
     # -- endpoints -------------------------------------------------------------------------
 
-    @endpoint("GET", "/reset")
+    @endpoint("GET", "/reset", json=False)
     async def forgot_page(self, call: Call) -> HttpResponse:
         """The form asking for a reset link."""
         return self.web.page(call.request, "doorward/forgot.html")
 
-    @endpoint("POST", "/reset", limit="forgot_password", form="doorward/forgot.html")
+    @endpoint(
+        "POST",
+        "/reset",
+        limit="forgot_password",
+        form="doorward/forgot.html",
+        body={"email": str},
+        required=("email",),
+        status=202,
+    )
     async def forgot_submit(self, call: Call) -> HttpResponse:
         """A reset link for an address with an account (neutral 202: LE-03)."""
         await self.forgot_password(call.field("email"), ip=call.ip)
@@ -150,7 +158,14 @@ class AsyncPasswords(AsyncFeature):
             return HttpResponse(json={"valid": True})
         return self.web.page(call.request, "doorward/reset.html", token=call.params["token"])
 
-    @endpoint("POST", "/reset/{token}", limit="token", form="doorward/reset.html")
+    @endpoint(
+        "POST",
+        "/reset/{token}",
+        limit="token",
+        form="doorward/reset.html",
+        body={"password": str},
+        required=("password",),
+    )
     async def reset_submit(self, call: Call) -> HttpResponse:
         """Set the new password once; every session ends."""
         user = await self.reset_password(call.params["token"], call.field("password"), ip=call.ip)
@@ -160,12 +175,19 @@ class AsyncPasswords(AsyncFeature):
             response = self.web.redirect("/login?notice=password_reset")
         return self.web.signed_out(response)
 
-    @endpoint("GET", "/change-password", access="session")
+    @endpoint("GET", "/change-password", access="session", json=False)
     async def change_password_page(self, call: Call) -> HttpResponse:
         """The change-password form."""
         return self.web.page(call.request, "doorward/change_password.html")
 
-    @endpoint("POST", "/change-password", access="session", form="doorward/change_password.html")
+    @endpoint(
+        "POST",
+        "/change-password",
+        access="session",
+        form="doorward/change_password.html",
+        body={"current_password": str, "new_password": str},
+        required=("current_password", "new_password"),
+    )
     async def change_password_submit(self, call: Call) -> HttpResponse:
         """The current and a new password → a new session here, the others end (SS-05)."""
         issued = await self.change_password(

@@ -14,7 +14,7 @@ from doorward._async.feature import AsyncFeature
 from doorward._async.protocols import AsyncProfiles, AsyncUsers
 from doorward.fields import clean_fields, read_field
 from doorward.http import HttpResponse
-from doorward.routing import endpoint
+from doorward.routing import Route, endpoint
 from doorward.web import Call
 
 __all__ = ["AsyncProfile"]
@@ -40,6 +40,14 @@ class AsyncProfile(AsyncFeature):
         user = await self.store.update_profile(user, values)
         self.ctx.events.emit("profile_updated", user_id=str(user.id), fields=sorted(values))
         return user
+
+    def body_of(self, route: Route) -> Mapping[str, type]:
+        """``PATCH /me`` takes the editable fields."""
+        return (
+            {field.name: field.kind for field in self.editable}
+            if route.name == "patch_me"
+            else route.endpoint.body
+        )
 
     async def extend_user_json(self, user: Any, body: dict[str, Any]) -> None:
         """``GET /me`` shows the declared fields."""

@@ -18,7 +18,7 @@ from doorward.fields import clean_fields
 from doorward.http import HttpResponse
 from doorward.policies import check_new_password, normalize_email, normalize_username
 from doorward.records import NewUser
-from doorward.routing import endpoint
+from doorward.routing import Route, endpoint
 from doorward.tokens import new_stamp
 from doorward.web import Call
 
@@ -176,12 +176,29 @@ class AsyncRegistration(AsyncFeature):
 
     # -- endpoints -------------------------------------------------------------------------
 
-    @endpoint("GET", "/register")
+    def body_of(self, route: Route) -> Mapping[str, type]:
+        """``POST /register`` also takes the declared sign-up fields (and the username)."""
+        if route.name != "register_submit":
+            return route.endpoint.body
+        extra: dict[str, type] = {field.name: field.kind for field in self.settings.signup_fields}
+        if self.settings.username_field is not None:
+            extra["username"] = str
+        return {**route.endpoint.body, **extra}
+
+    @endpoint("GET", "/register", json=False)
     async def register_page(self, call: Call) -> HttpResponse:
         """The registration form."""
         return self.web.page(call.request, "doorward/register.html")
 
-    @endpoint("POST", "/register", limit="register", form="doorward/register.html")
+    @endpoint(
+        "POST",
+        "/register",
+        limit="register",
+        form="doorward/register.html",
+        body={"email": str, "password": str},
+        required=("email", "password"),
+        status=202,
+    )
     async def register_submit(self, call: Call) -> HttpResponse:
         """Email and password → 202, the same answer whether or not the address is taken."""
         await self.register(
@@ -189,12 +206,20 @@ class AsyncRegistration(AsyncFeature):
         )
         return self.web.neutral(call, REGISTERED)
 
-    @endpoint("GET", "/confirm")
+    @endpoint("GET", "/confirm", json=False)
     async def confirm_page(self, call: Call) -> HttpResponse:
         """The form asking for a new confirmation link."""
         return self.web.page(call.request, "doorward/confirm.html")
 
-    @endpoint("POST", "/confirm", limit="send_confirmation", form="doorward/confirm.html")
+    @endpoint(
+        "POST",
+        "/confirm",
+        limit="send_confirmation",
+        form="doorward/confirm.html",
+        body={"email": str},
+        required=("email",),
+        status=202,
+    )
     async def send_confirmation_submit(self, call: Call) -> HttpResponse:
         """A new confirmation link for an unconfirmed address (neutral 202)."""
         await self.send_confirmation(call.field("email"), ip=call.ip)

@@ -9,6 +9,7 @@ store has what each needs, and offers the flows under one name for application c
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import timedelta
 from importlib import resources
@@ -133,7 +134,7 @@ class AsyncAuth:
     def _check_required_fields(self) -> None:
         """A NOT NULL app column that nothing fills stops start-up, naming it (DI-01)."""
         report = getattr(self.ctx.store, "required_fields", None)
-        if not callable(report):
+        if not callable(report) or inspect.iscoroutinefunction(report):
             return
         filled = {field.name for field in self.settings.signup_fields if field.required}
         missing = sorted(set(report()) - filled)

@@ -80,7 +80,15 @@ class ApiTokens(Feature):
             call.request, "doorward/tokens.html", tokens=shown, new_token=call.new_token
         )
 
-    @endpoint("POST", "/tokens", access="session", form="doorward/tokens.html")
+    @endpoint(
+        "POST",
+        "/tokens",
+        access="session",
+        form="doorward/tokens.html",
+        body={"name": str, "expires_in_days": int},
+        required=("name",),
+        status=201,
+    )
     def issue_token(self, call: Call) -> HttpResponse:
         """A new token, shown once (201, ``no-store``)."""
         token, credential = self.issue_api_token(
@@ -94,8 +102,8 @@ class ApiTokens(Feature):
         response.headers.update(_NO_STORE)
         return response
 
-    @endpoint("DELETE", "/tokens/{token_id}", access="session")
-    @endpoint("POST", "/tokens/{token_id}/revoke", access="session")
+    @endpoint("DELETE", "/tokens/{token_id}", access="session", status=204)
+    @endpoint("POST", "/tokens/{token_id}/revoke", access="session", status=204)
     def revoke_token(self, call: Call) -> HttpResponse:
         """Revoke one token (204; browsers go back to the list)."""
         self.revoke_api_token(call.current.user, call.params["token_id"])

@@ -102,12 +102,20 @@ class EmailChange(Feature):
 
     # -- endpoints -------------------------------------------------------------------------
 
-    @endpoint("GET", "/change-email", access="session")
+    @endpoint("GET", "/change-email", access="session", json=False)
     def change_email_page(self, call: Call) -> HttpResponse:
         """The change-email form."""
         return self.web.page(call.request, "doorward/change_email.html")
 
-    @endpoint("POST", "/change-email", access="session", form="doorward/change_email.html")
+    @endpoint(
+        "POST",
+        "/change-email",
+        access="session",
+        form="doorward/change_email.html",
+        body={"password": str, "new_email": str},
+        required=("password", "new_email"),
+        status=202,
+    )
     def change_email_submit(self, call: Call) -> HttpResponse:
         """The password and a new address → a link mailed there (202)."""
         self.request_email_change(

@@ -10,7 +10,7 @@ complete one written outside the core.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from importlib.resources.abc import Traversable
 from typing import Any, ClassVar
 
@@ -58,6 +58,10 @@ class Feature:
             yield Route(
                 endpoint=declared, name=name, feature=self.name, handler=getattr(self, name)
             )
+
+    def body_of(self, route: Route) -> Mapping[str, type]:
+        """The body fields of one of this feature's routes (for the OpenAPI document)."""
+        return route.endpoint.body
 
     def extend_user_json(self, user: Any, body: dict[str, Any]) -> None:
         """Add this feature's public fields to ``GET /me`` (nothing by default)."""

@@ -326,13 +326,20 @@ class Login(Feature):
 
     # -- endpoints -------------------------------------------------------------------------
 
-    @endpoint("GET", "/login")
+    @endpoint("GET", "/login", json=False)
     def login_page(self, call: Call) -> HttpResponse:
         """The login form (saying who is logged in already, if anyone)."""
         signed_in = call.identity.user.email if call.identity is not None else None
         return self.web.page(call.request, "doorward/login.html", signed_in=signed_in)
 
-    @endpoint("POST", "/login", limit="login", form="doorward/login.html")
+    @endpoint(
+        "POST",
+        "/login",
+        limit="login",
+        form="doorward/login.html",
+        body={"email": str, "password": str, "remember": bool, "next": str},
+        required=("email", "password"),
+    )
     def login_submit(self, call: Call) -> HttpResponse:
         """Email, password and ``remember`` → a session cookie (and remember-me)."""
         remember = checkbox(
@@ -355,7 +362,7 @@ class Login(Feature):
         response.cookies.extend(self.web.session_cookies(issued))
         return self.web.with_csrf(call.request, response, rotate=True)
 
-    @endpoint("POST", "/logout")
+    @endpoint("POST", "/logout", body={"next": str}, status=204)
     def logout_submit(self, call: Call) -> HttpResponse:
         """End this session; browsers go to a safe ``next``."""
         if call.identity is not None:
@@ -370,7 +377,7 @@ class Login(Feature):
         self.web.signed_out(response)
         return self.web.with_csrf(call.request, response, rotate=True)
 
-    @endpoint("POST", "/logout-everywhere", access="user")
+    @endpoint("POST", "/logout-everywhere", access="user", status=204)
     def logout_everywhere_submit(self, call: Call) -> HttpResponse:
         """Rotate the stamp: every session and token of the user ends."""
         self.logout_everywhere(call.current.user)
@@ -399,12 +406,19 @@ class Login(Feature):
             return HttpResponse(json={"unlocked": True})
         return self.web.redirect("/login?notice=unlocked")
 
-    @endpoint("GET", "/reauth", access="session")
+    @endpoint("GET", "/reauth", access="session", json=False)
     def reauth_page(self, call: Call) -> HttpResponse:
         """The password form that makes the session fresh."""
         return self.web.page(call.request, "doorward/reauth.html")
 
-    @endpoint("POST", "/reauth", access="session", form="doorward/reauth.html")
+    @endpoint(
+        "POST",
+        "/reauth",
+        access="session",
+        form="doorward/reauth.html",
+        body={"password": str, "next": str},
+        required=("password",),
+    )
     def reauth_submit(self, call: Call) -> HttpResponse:
         """The password again → a fresh session (SS-07)."""
         self.reauthenticate(call.current, call.field("password"))

@@ -132,12 +132,20 @@ class Passwords(Feature):
 
     # -- endpoints -------------------------------------------------------------------------
 
-    @endpoint("GET", "/reset")
+    @endpoint("GET", "/reset", json=False)
     def forgot_page(self, call: Call) -> HttpResponse:
         """The form asking for a reset link."""
         return self.web.page(call.request, "doorward/forgot.html")
 
-    @endpoint("POST", "/reset", limit="forgot_password", form="doorward/forgot.html")
+    @endpoint(
+        "POST",
+        "/reset",
+        limit="forgot_password",
+        form="doorward/forgot.html",
+        body={"email": str},
+        required=("email",),
+        status=202,
+    )
     def forgot_submit(self, call: Call) -> HttpResponse:
         """A reset link for an address with an account (neutral 202: LE-03)."""
         self.forgot_password(call.field("email"), ip=call.ip)
@@ -151,7 +159,14 @@ class Passwords(Feature):
             return HttpResponse(json={"valid": True})
         return self.web.page(call.request, "doorward/reset.html", token=call.params["token"])
 
-    @endpoint("POST", "/reset/{token}", limit="token", form="doorward/reset.html")
+    @endpoint(
+        "POST",
+        "/reset/{token}",
+        limit="token",
+        form="doorward/reset.html",
+        body={"password": str},
+        required=("password",),
+    )
     def reset_submit(self, call: Call) -> HttpResponse:
         """Set the new password once; every session ends."""
         user = self.reset_password(call.params["token"], call.field("password"), ip=call.ip)
@@ -161,12 +176,19 @@ class Passwords(Feature):
             response = self.web.redirect("/login?notice=password_reset")
         return self.web.signed_out(response)
 
-    @endpoint("GET", "/change-password", access="session")
+    @endpoint("GET", "/change-password", access="session", json=False)
     def change_password_page(self, call: Call) -> HttpResponse:
         """The change-password form."""
         return self.web.page(call.request, "doorward/change_password.html")
 
-    @endpoint("POST", "/change-password", access="session", form="doorward/change_password.html")
+    @endpoint(
+        "POST",
+        "/change-password",
+        access="session",
+        form="doorward/change_password.html",
+        body={"current_password": str, "new_password": str},
+        required=("current_password", "new_password"),
+    )
     def change_password_submit(self, call: Call) -> HttpResponse:
         """The current and a new password → a new session here, the others end (SS-05)."""
         issued = self.change_password(

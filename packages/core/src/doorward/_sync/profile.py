@@ -15,7 +15,7 @@ from doorward._sync.feature import Feature
 from doorward._sync.protocols import Profiles, Users
 from doorward.fields import clean_fields, read_field
 from doorward.http import HttpResponse
-from doorward.routing import endpoint
+from doorward.routing import Route, endpoint
 from doorward.web import Call
 
 __all__ = ["Profile"]
@@ -41,6 +41,14 @@ class Profile(Feature):
         user = self.store.update_profile(user, values)
         self.ctx.events.emit("profile_updated", user_id=str(user.id), fields=sorted(values))
         return user
+
+    def body_of(self, route: Route) -> Mapping[str, type]:
+        """``PATCH /me`` takes the editable fields."""
+        return (
+            {field.name: field.kind for field in self.editable}
+            if route.name == "patch_me"
+            else route.endpoint.body
+        )
 
     def extend_user_json(self, user: Any, body: dict[str, Any]) -> None:
         """``GET /me`` shows the declared fields."""

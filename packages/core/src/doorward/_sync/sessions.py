@@ -46,8 +46,8 @@ class Sessions(Feature):
         shown = [for_display(session) for session in sessions]
         return self.web.page(call.request, "doorward/sessions.html", sessions=shown)
 
-    @endpoint("DELETE", "/sessions/{session_id}", access="session")
-    @endpoint("POST", "/sessions/{session_id}/revoke", access="session")
+    @endpoint("DELETE", "/sessions/{session_id}", access="session", status=204)
+    @endpoint("POST", "/sessions/{session_id}/revoke", access="session", status=204)
     def revoke_session_submit(self, call: Call) -> HttpResponse:
         """End one session (204; browsers go back to the list)."""
         self.revoke_session(call.current.user, call.params["session_id"])

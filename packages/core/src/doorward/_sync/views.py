@@ -10,7 +10,7 @@ so every adapter answers the same. ``Views`` is the generated sync twin.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -37,6 +37,7 @@ from doorward.http import (
     parse_body,
     wants_json,
 )
+from doorward.openapi import openapi_document
 from doorward.policies import client_ip
 from doorward.routing import Access, Route, declared_endpoints, endpoint
 from doorward.web import Call, RequestState
@@ -57,6 +58,7 @@ class Views:
         ]
         self.routes: tuple[Route, ...] = (*own, *auth.routes())
         self._login = auth.feature(Login)
+        self._document: dict[str, Any] | None = None
 
     # -- per request ---------------------------------------------------------------------------
 
@@ -232,6 +234,17 @@ class Views:
         fields.pop("csrf_token", None)
         if not self.web.csrf.check(cookie, token):
             raise CsrfFailed
+
+    @endpoint("GET", "/openapi.json")
+    def openapi(self, call: Call) -> HttpResponse:  # noqa: ARG002 (every handler takes the call)
+        """The OpenAPI 3.1 document of the JSON contract."""
+        if self._document is None:
+            self._document = openapi_document(self.routes, self.settings, body_of=self._body_of)
+        return HttpResponse(json=self._document)
+
+    def _body_of(self, route: Route) -> Mapping[str, type]:
+        feature = self.auth.features.get(route.feature)
+        return feature.body_of(route) if feature is not None else route.endpoint.body
 
     @endpoint("GET", "/csrf")
     def csrf(self, call: Call) -> HttpResponse:
