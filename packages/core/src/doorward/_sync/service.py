@@ -33,7 +33,7 @@ from doorward._rules import Identity, IssuedSession
 from doorward.capabilities import check_capabilities
 from doorward.clock import Clock
 from doorward.events import Events
-from doorward.exceptions import ConfigurationError
+from doorward.exceptions import ConfigurationError, StoreUnavailable
 from doorward.importing import ImportedUser, ImportReport
 from doorward.mail import MailTemplates
 from doorward.policies import BreachChecker
@@ -138,7 +138,11 @@ class Auth:
         if not callable(report) or inspect.iscoroutinefunction(report):
             return
         filled = {field.name for field in self.settings.signup_fields if field.required}
-        missing = sorted(set(report()) - filled)
+        try:
+            required = set(report())
+        except StoreUnavailable:
+            return
+        missing = sorted(required - filled)
         if missing:
             raise ConfigurationError(
                 f"the user model requires {', '.join(missing)} (NOT NULL, no default) but "
