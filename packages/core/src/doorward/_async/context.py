@@ -40,7 +40,7 @@ __all__ = ["ALL_KINDS", "AsyncContext"]
 
 logger = logging.getLogger("doorward")
 
-ALL_KINDS: tuple[CredentialKind, ...] = ("session", "remember", "api")
+ALL_KINDS: tuple[CredentialKind, ...] = ("session", "remember", "api", "mfa", "trust")
 F = TypeVar("F")
 
 

@@ -41,7 +41,7 @@ __all__ = ["ALL_KINDS", "Context"]
 
 logger = logging.getLogger("doorward")
 
-ALL_KINDS: tuple[CredentialKind, ...] = ("session", "remember", "api")
+ALL_KINDS: tuple[CredentialKind, ...] = ("session", "remember", "api", "mfa", "trust")
 F = TypeVar("F")
 
 
