@@ -19,6 +19,7 @@ __all__ = [
     "Forbidden",
     "InvalidCredentials",
     "InvalidToken",
+    "MfaRequired",
     "MailerUnavailable",
     "NotAuthenticated",
     "NotFound",
@@ -116,6 +117,26 @@ class AccountLocked(InvalidCredentials):
     def __init__(self, retry_after: float | None = None, message: str | None = None) -> None:
         self.retry_after = retry_after
         super().__init__(message)
+
+
+class MfaRequired(DoorwardError):
+    """The password was right and the account asks for a second factor (MF-05).
+
+    Not a failure: ``AsyncLogin.login`` raises it instead of starting a session.
+    ``methods`` names the factors the user may answer with; ``token`` is the pending
+    login's secret (the ``/login`` endpoint puts it in a short-lived cookie), which
+    grants nothing but ``POST /login/mfa`` within ``max_age`` seconds.
+    """
+
+    code = "mfa_required"
+    status = 200
+    default_message = "Enter the code of your second factor."
+
+    def __init__(self, methods: Sequence[str], token: str, max_age: int) -> None:
+        self.methods = tuple(methods)
+        self.token = token
+        self.max_age = max_age
+        super().__init__()
 
 
 class EmailTaken(DoorwardError):

@@ -25,6 +25,12 @@ MIN_SECRET_LENGTH = 32
 MAX_LOCKOUT_THRESHOLD = 100
 #: TK-10: remember-me lives at most this long.
 MAX_REMEMBER_LIFETIME = timedelta(days=30)
+#: MF-05: a login waiting for its second factor lives at most this long.
+MAX_MFA_PENDING_AGE = timedelta(minutes=5)
+#: MF-09: a browser is trusted to skip the second factor at most this long.
+MAX_MFA_TRUST_LIFETIME = timedelta(days=30)
+#: MF-04: at least this many recovery codes per set.
+MIN_RECOVERY_CODES = 10
 #: TK-02: emailed tokens expire within a day at most.
 MAX_EMAIL_TOKEN_AGE = timedelta(hours=24)
 _LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
@@ -166,10 +172,24 @@ class Settings:
     #: SS-05: a password or email change ends the user's other sessions and tokens.
     end_sessions_on_change: bool = True
 
+    # second factors (MF-01..MF-09)
+    #: The issuer name authenticator apps show; defaults to ``display_name``.
+    mfa_issuer: str = ""
+    #: How long the step between the right password and the second factor may take.
+    mfa_pending_max_age: timedelta = MAX_MFA_PENDING_AGE
+    #: How long "trust this browser" skips the second factor (0 turns the offer off).
+    mfa_trust_lifetime: timedelta = MAX_MFA_TRUST_LIFETIME
+    #: Recovery codes per set; each has 60 random bits.
+    mfa_recovery_codes: int = MIN_RECOVERY_CODES
+
     # cookies (SS-01)
     session_cookie: str = "__Host-doorward"
     remember_cookie: str = "__Host-doorward-remember"
     csrf_cookie: str = "__Host-doorward-csrf"
+    #: The pending login between the password and the second factor (MF-05).
+    mfa_cookie: str = "__Host-doorward-mfa"
+    #: "Trust this browser" (MF-09).
+    trust_cookie: str = "__Host-doorward-trust"
     #: Development only: plain-http cookies (no ``Secure``, no ``__Host-``) on localhost.
     insecure_development: bool = False
 
@@ -181,6 +201,7 @@ class Settings:
             "send_confirmation": RateLimit(5, timedelta(hours=1)),
             "forgot_password": RateLimit(5, timedelta(hours=1)),
             "token": RateLimit(30, timedelta(minutes=5)),
+            "login_mfa": RateLimit(30, timedelta(minutes=5)),
             "mail_per_address": RateLimit(5, timedelta(hours=1)),
         }
     )
@@ -189,6 +210,7 @@ class Settings:
 
     def __attrs_post_init__(self) -> None:
         self._check_policies()
+        self._check_mfa()
         self._check_site()
 
     def _check_policies(self) -> None:
@@ -213,6 +235,14 @@ class Settings:
         if self.max_concurrent_hashes < 1 or self.max_waiting_hashes < 0:
             raise ConfigurationError("max_concurrent_hashes must be >= 1, max_waiting >= 0.")
 
+    def _check_mfa(self) -> None:
+        if not timedelta(0) < self.mfa_pending_max_age <= MAX_MFA_PENDING_AGE:
+            raise ConfigurationError("mfa_pending_max_age must be positive and at most 5 minutes.")
+        if not timedelta(0) <= self.mfa_trust_lifetime <= MAX_MFA_TRUST_LIFETIME:
+            raise ConfigurationError("mfa_trust_lifetime must be 0 to 30 days.")
+        if self.mfa_recovery_codes < MIN_RECOVERY_CODES:
+            raise ConfigurationError(f"mfa_recovery_codes must be at least {MIN_RECOVERY_CODES}.")
+
     def _check_site(self) -> None:
         if not self.url_prefix.startswith("/") or self.url_prefix.endswith("/"):
             raise ConfigurationError("url_prefix must start with '/' and not end with one.")
@@ -230,6 +260,11 @@ class Settings:
     def display_name(self) -> str:
         """``site_name``, or the host of ``base_url``."""
         return self.site_name or (urlsplit(self.base_url).hostname or "")
+
+    @property
+    def totp_issuer(self) -> str:
+        """``mfa_issuer``, or ``display_name``."""
+        return self.mfa_issuer or self.display_name
 
     @property
     def cookie_secure(self) -> bool:

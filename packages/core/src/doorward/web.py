@@ -77,6 +77,8 @@ class Web:
         self.session_cookie = settings.cookie_name(settings.session_cookie)
         self.remember_cookie = settings.cookie_name(settings.remember_cookie)
         self.csrf_cookie = settings.cookie_name(settings.csrf_cookie)
+        self.mfa_cookie = settings.cookie_name(settings.mfa_cookie)
+        self.trust_cookie = settings.cookie_name(settings.trust_cookie)
         self.notices: dict[str, str] = {}
         self.echoed_fields = set(ECHOED_FIELDS)
         self._own_hosts = frozenset({(urlsplit(settings.base_url).netloc or "").lower()})
