@@ -210,9 +210,7 @@ class AsyncSQLAlchemyStore:
                 )
                 if models.authenticator is not None:
                     await session.execute(
-                        delete(models.authenticator).where(
-                            models.authenticator.user_id == user.id
-                        )
+                        delete(models.authenticator).where(models.authenticator.user_id == user.id)
                     )
                 await session.execute(
                     delete(models.user_role).where(models.user_role.user_id == user.id)
@@ -533,9 +531,7 @@ class AsyncSQLAlchemyStore:
             model.confirmed_at.is_not(None),
             or_(model.last_used_step.is_(None), model.last_used_step < step),
         ]
-        return await self._update_authenticator(
-            where, {"last_used_step": step, "last_used_at": at}
-        )
+        return await self._update_authenticator(where, {"last_used_step": step, "last_used_at": at})
 
     async def delete_authenticators(
         self,

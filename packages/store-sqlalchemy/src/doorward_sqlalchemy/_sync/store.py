@@ -212,9 +212,7 @@ class SQLAlchemyStore:
                 )
                 if models.authenticator is not None:
                     session.execute(
-                        delete(models.authenticator).where(
-                            models.authenticator.user_id == user.id
-                        )
+                        delete(models.authenticator).where(models.authenticator.user_id == user.id)
                     )
                 session.execute(
                     delete(models.user_role).where(models.user_role.user_id == user.id)
@@ -535,9 +533,7 @@ class SQLAlchemyStore:
             model.confirmed_at.is_not(None),
             or_(model.last_used_step.is_(None), model.last_used_step < step),
         ]
-        return self._update_authenticator(
-            where, {"last_used_step": step, "last_used_at": at}
-        )
+        return self._update_authenticator(where, {"last_used_step": step, "last_used_at": at})
 
     def delete_authenticators(
         self,
