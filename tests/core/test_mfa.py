@@ -412,6 +412,20 @@ async def test_mf09_trust_ends(site, ending):
         await site.auth.login(EMAIL, password, trust_token=trust)
 
 
+@pytest.mark.asyncio
+async def test_mf09_password_change_ends_trust_even_when_sessions_are_kept():
+    """With end_sessions_on_change off, the other sessions survive but trust does not."""
+    site = Site(end_sessions_on_change=False)
+    secret, _ = await site.enrol()
+    _, issued, trust = await site.mfa.verify_login(
+        await site.pending(), site.code(secret), trust_device=True
+    )
+    identity = await site.auth.authenticate(session_token=issued.token)
+    await site.auth.change_password(identity, PASSWORD, "another long passphrase")
+    with pytest.raises(MfaRequired):
+        await site.auth.login(EMAIL, "another long passphrase", trust_token=trust)
+
+
 # -- composition --------------------------------------------------------------------------------
 
 
