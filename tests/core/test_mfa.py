@@ -16,10 +16,12 @@ from doorward import (
     Auth,
     FrozenClock,
     MemoryStore,
+    Role,
     Settings,
 )
 from doorward._async.mailers import AsyncOutbox
 from doorward._async.mfa import AsyncMfa
+from doorward._async.views import AsyncViews
 from doorward._mfa_crypto import TotpCodes
 from doorward._sync.mailers import Outbox
 from doorward._sync.mfa import Mfa
@@ -30,6 +32,7 @@ from doorward.exceptions import (
     ReauthRequired,
     ValidationFailed,
 )
+from doorward.http import HttpRequest
 from doorward.testing._async._concurrency import run_concurrently as run_tasks
 from doorward.testing._sync._concurrency import run_concurrently as run_threads
 
@@ -424,6 +427,48 @@ async def test_mf09_password_change_ends_trust_even_when_sessions_are_kept():
     await site.auth.change_password(identity, PASSWORD, "another long passphrase")
     with pytest.raises(MfaRequired):
         await site.auth.login(EMAIL, "another long passphrase", trust_token=trust)
+
+
+# -- required MFA (PW-01's require_mfa, and by role) ------------------------------------------
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("policy", ["everyone", "role"])
+async def test_required_mfa_sends_users_without_a_factor_to_enrolment(policy):
+    """A required user without a factor gets a session that guards refuse (403 JSON, 303 to
+    /mfa for browsers) until they enrol; then the second step is asked as usual."""
+    if policy == "everyone":
+        site = Site(require_mfa=True, password_min_length=8)
+    else:
+        site = Site(require_mfa_roles={"admin"})
+    views = AsyncViews(site.auth)
+    await site.auth.save_role(Role(name="admin"))
+    await site.auth.create_user(EMAIL, PASSWORD, confirmed=True, roles=["admin"])
+    other = await site.auth.create_user("bob@example.com", PASSWORD, confirmed=True)
+    user, issued = await site.auth.login(EMAIL, PASSWORD)
+    identity = await site.auth.authenticate(session_token=issued.token)
+    assert await site.mfa.enrolment_required(user)
+    api = HttpRequest(method="GET", path="/app", headers={"accept": "application/json"})
+    refused = await views.guard(api, identity)
+    assert refused is not None
+    assert refused.status == 403
+    assert refused.json["error"]["code"] == "mfa_enrolment_required"
+    page = await views.guard(HttpRequest(method="GET", path="/app"), identity)
+    assert page is not None
+    assert page.status == 303
+    assert page.redirect.startswith("/auth/mfa?notice=mfa_enrolment_required")
+    bob = await site.auth.authenticate(
+        session_token=(await site.auth.login("bob@example.com", PASSWORD))[1].token
+    )
+    assert (await views.guard(api, bob) is None) == (policy == "role")
+    assert other is not None
+    secret, _, _ = await site.mfa.start_totp(identity)
+    await site.mfa.confirm_totp(identity, pyotp.TOTP(secret).at(site.clock.now()))
+    assert await views.guard(api, identity) is None
+    with pytest.raises(ValidationFailed):
+        await site.mfa.disable_totp(identity)  # the last factor of a required user
+    with pytest.raises(MfaRequired):
+        await site.auth.login(EMAIL, PASSWORD)
 
 
 # -- composition --------------------------------------------------------------------------------

@@ -314,3 +314,25 @@ def test_mfa_pages(mfa_site):
     assert done.status_code == 303
     assert done.headers["location"] == "/inside"
     assert other.get(f"{PREFIX}/me", headers=JSON_HEADERS).status_code == 200
+
+
+def test_required_mfa_login_points_to_enrolment(site_factory):
+    """With require_mfa, a user without a factor logs in with mfa_enrolment_required (JSON)
+    and browsers land on /mfa; once enrolled the second step is asked."""
+    site = site_factory(require_mfa=True, password_min_length=8)
+    if not site.extras["auth"].enabled("mfa"):
+        pytest.skip("this store has no Authenticators capability yet")
+    site.create_user(EMAIL, PASSWORD)
+    body = login(site).json()
+    assert body["mfa_enrolment_required"] is True
+    assert body["user"]["email"] == EMAIL
+    browser = site.new_client()
+    landed = form_post(browser, "/login", {"email": EMAIL, "password": PASSWORD}, "/login")
+    assert landed.status_code == 303
+    assert landed.headers["location"].startswith(f"{PREFIX}/mfa?notice=mfa_enrolment_required")
+    page = browser.get(landed.headers["location"])
+    assert "requires two-factor authentication" in page.text
+    started = post(site.client, "/mfa/totp").json()
+    post(site.client, "/mfa/totp/confirm", {"code": code(site, started["secret"])})
+    site.clock.advance(30)
+    password_step(site, site.new_client())

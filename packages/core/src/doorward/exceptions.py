@@ -19,6 +19,7 @@ __all__ = [
     "Forbidden",
     "InvalidCredentials",
     "InvalidToken",
+    "MfaEnrolmentRequired",
     "MfaRequired",
     "MailerUnavailable",
     "NotAuthenticated",
@@ -180,6 +181,13 @@ class Forbidden(DoorwardError):
     code = "forbidden"
     status = 403
     default_message = "You are not allowed to do this."
+
+
+class MfaEnrolmentRequired(Forbidden):
+    """The site requires a second factor of this user, who has none yet: enrol at /mfa."""
+
+    code = "mfa_enrolment_required"
+    default_message = "Set up two-factor authentication to continue."
 
 
 class CsrfFailed(Forbidden):

@@ -173,6 +173,10 @@ class Settings:
     end_sessions_on_change: bool = True
 
     # second factors (MF-01..MF-09)
+    #: Users with any of these roles must have a second factor (``require_mfa``: everyone).
+    #: Until they enrol, the password step gives a session that only reaches the account
+    #: pages: guarded routes answer 403 ``mfa_enrolment_required`` (browsers go to /mfa).
+    require_mfa_roles: frozenset[str] = attrs.field(default=frozenset(), converter=frozenset)
     #: The issuer name authenticator apps show; defaults to ``display_name``.
     mfa_issuer: str = ""
     #: How long the step between the right password and the second factor may take.

@@ -73,3 +73,7 @@ class AsyncFeature:
         "trust this browser" cookie, if any.
         """
         return []
+
+    async def enrolment_required(self, user: Any) -> bool:  # noqa: ARG002 (asks nothing)
+        """Whether ``user`` must set up this feature's factor before using the site."""
+        return False

@@ -111,6 +111,13 @@ class AsyncLogin(AsyncFeature):
             methods.extend(await feature.second_factor(user, trust_token=trust_token))
         return methods
 
+    async def enrolment_required(self, user: Any) -> bool:
+        """Whether a feature requires ``user`` to enrol a factor first (any of them)."""
+        for feature in self.ctx.features.values():
+            if feature is not self and await feature.enrolment_required(user):
+                return True
+        return False
+
     async def _pending(
         self, user: Any, methods: list[str], *, remember: bool, ip: str | None, agent: str | None
     ) -> MfaRequired:
@@ -366,7 +373,7 @@ class AsyncLogin(AsyncFeature):
             )
         except MfaRequired as required:
             return self._second_step(call, required)
-        return self.signed_in(call, user, issued)
+        return await self.signed_in(call, user, issued)
 
     def _second_step(self, call: Call, required: MfaRequired) -> HttpResponse:
         """200 ``mfa_required`` (JSON) or 303 to the second-step page, with the pending cookie."""
@@ -384,12 +391,23 @@ class AsyncLogin(AsyncFeature):
         )
         return self.web.with_csrf(call.request, response)
 
-    def signed_in(self, call: Call, user: Any, issued: IssuedSession) -> HttpResponse:
-        """The answer to a completed login: the user (JSON) or 303 to ``next``, the cookies."""
+    async def signed_in(self, call: Call, user: Any, issued: IssuedSession) -> HttpResponse:
+        """The answer to a completed login: the user (JSON) or 303 to ``next``, the cookies.
+
+        A user who must enrol a second factor first gets ``"mfa_enrolment_required": true``
+        (JSON) or goes to ``/mfa`` (browsers).
+        """
+        enrol = await self.enrolment_required(user)
         if call.as_json:
-            response = HttpResponse(json=self.web.user_json(user))
+            body = self.web.user_json(user)
+            if enrol:
+                body["mfa_enrolment_required"] = True
+            response = HttpResponse(json=body)
         else:
             target = self.web.next_target(call, self.settings.login_redirect)
+            if enrol:
+                query = urlencode({"notice": "mfa_enrolment_required", "next": target})
+                target = f"{self.settings.url_prefix}/mfa?{query}"
             response = HttpResponse(status=303, redirect=target)
         response.cookies.extend(self.web.session_cookies(issued))
         return self.web.with_csrf(call.request, response, rotate=True)

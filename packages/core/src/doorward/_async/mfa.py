@@ -72,6 +72,7 @@ class AsyncMfa(AsyncFeature):
         "mfa_enabled": "Two-factor authentication is on.",
         "mfa_disabled": "The authenticator app was removed.",
         "trust_revoked": "That browser is no longer trusted.",
+        "mfa_enrolment_required": "This site requires two-factor authentication: set it up.",
     }
 
     def __init__(self, ctx: Any) -> None:
@@ -119,6 +120,19 @@ class AsyncMfa(AsyncFeature):
         return str(owner.id) == str(user.id) and _rules.credential_alive(
             credential, owner, now, self.settings
         )
+
+    async def mfa_required(self, user: Any) -> bool:
+        """Whether the site requires a second factor of ``user`` (everyone, or by role)."""
+        if self.settings.require_mfa:
+            return True
+        wanted = self.settings.require_mfa_roles
+        if not wanted or not hasattr(self.store, "get_user_roles"):
+            return False
+        return bool(wanted & await self.store.get_user_roles(user))
+
+    async def enrolment_required(self, user: Any) -> bool:
+        """Required of this user, and no factor yet: the site sends them to /mfa."""
+        return await self.mfa_required(user) and await self.confirmed_totp(user) is None
 
     async def status(self, user: Any) -> dict[str, Any]:
         """``GET /mfa``'s body: the factors (never a secret), codes left, trusted browsers."""
@@ -205,7 +219,7 @@ class AsyncMfa(AsyncFeature):
         user = identity.user
         if await self.confirmed_totp(user) is None:
             raise NotFound
-        if self.settings.require_mfa:
+        if await self.mfa_required(user):
             raise ValidationFailed({"totp": ["This site requires a second factor."]})
         await self.store.delete_authenticators(str(user.id), ["totp", "recovery"])
         await self.store.delete_credentials(str(user.id), ["trust"])
@@ -409,7 +423,7 @@ class AsyncMfa(AsyncFeature):
             user_agent=call.request.headers.get("user-agent"),
             replacing=call.identity,
         )
-        response = self.login_feature.signed_in(call, user, issued)
+        response = await self.login_feature.signed_in(call, user, issued)
         response.cookies.append(self.web.cookie(self.web.mfa_cookie, None))
         if trust_token is not None:
             lifetime = int(self.settings.mfa_trust_lifetime.total_seconds())

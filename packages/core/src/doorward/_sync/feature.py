@@ -74,3 +74,7 @@ class Feature:
         "trust this browser" cookie, if any.
         """
         return []
+
+    def enrolment_required(self, user: Any) -> bool:  # noqa: ARG002 (asks nothing)
+        """Whether ``user`` must set up this feature's factor before using the site."""
+        return False

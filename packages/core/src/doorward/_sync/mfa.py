@@ -73,6 +73,7 @@ class Mfa(Feature):
         "mfa_enabled": "Two-factor authentication is on.",
         "mfa_disabled": "The authenticator app was removed.",
         "trust_revoked": "That browser is no longer trusted.",
+        "mfa_enrolment_required": "This site requires two-factor authentication: set it up.",
     }
 
     def __init__(self, ctx: Any) -> None:
@@ -120,6 +121,19 @@ class Mfa(Feature):
         return str(owner.id) == str(user.id) and _rules.credential_alive(
             credential, owner, now, self.settings
         )
+
+    def mfa_required(self, user: Any) -> bool:
+        """Whether the site requires a second factor of ``user`` (everyone, or by role)."""
+        if self.settings.require_mfa:
+            return True
+        wanted = self.settings.require_mfa_roles
+        if not wanted or not hasattr(self.store, "get_user_roles"):
+            return False
+        return bool(wanted & self.store.get_user_roles(user))
+
+    def enrolment_required(self, user: Any) -> bool:
+        """Required of this user, and no factor yet: the site sends them to /mfa."""
+        return self.mfa_required(user) and self.confirmed_totp(user) is None
 
     def status(self, user: Any) -> dict[str, Any]:
         """``GET /mfa``'s body: the factors (never a secret), codes left, trusted browsers."""
@@ -206,7 +220,7 @@ class Mfa(Feature):
         user = identity.user
         if self.confirmed_totp(user) is None:
             raise NotFound
-        if self.settings.require_mfa:
+        if self.mfa_required(user):
             raise ValidationFailed({"totp": ["This site requires a second factor."]})
         self.store.delete_authenticators(str(user.id), ["totp", "recovery"])
         self.store.delete_credentials(str(user.id), ["trust"])
