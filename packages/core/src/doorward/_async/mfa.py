@@ -1,28 +1,22 @@
-"""Second factors: TOTP apps, recovery codes, the second login step and trusted browsers.
+"""The MFA feature: enrol a TOTP app, recovery codes, the required-MFA policy, ``/mfa``.
 
-Active only for users who enrol: ``second_factor`` asks for a code once a TOTP
-authenticator is confirmed. Secrets are encrypted at rest and codes stored as keyed
-hashes (MF-01, MF-04); a TOTP time step is accepted once, atomically, by the store
-(MF-02); second-step failures count on the lockout counter (MF-03). TOTP and the QR code
-need ``doorward[mfa]`` (``doorward._mfa_crypto``), imported when first used.
-``passkey`` authenticators have their kind reserved for the passkeys feature.
+Active only for users who enrol (or whom ``require_mfa``/``require_mfa_roles`` name).
+Secrets are encrypted at rest and recovery codes stored as keyed hashes (MF-01, MF-04);
+every factor change needs a fresh session and mails a notice (MF-06). The second login
+step and trusted browsers are in the base class, ``mfa_login.AsyncMfaSteps``. TOTP and
+the QR code need ``doorward[mfa]``. ``passkey`` authenticators have their kind reserved
+for the passkeys feature.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import secrets
 from typing import Any
 
-from doorward import _rules
-from doorward._async.feature import AsyncFeature
-from doorward._async.login import AsyncLogin
+from doorward._async.mfa_login import AsyncMfaSteps, iso, normalized_code
 from doorward._async.protocols import AsyncAuthenticators, AsyncCredentials, AsyncUsers
-from doorward._rules import Identity, IssuedSession
+from doorward._rules import Identity
 from doorward.exceptions import (
-    ConfigurationError,
-    InvalidCredentials,
     NotFound,
     ReauthRequired,
     ValidationFailed,
@@ -30,7 +24,7 @@ from doorward.exceptions import (
 from doorward.http import HttpResponse
 from doorward.records import Authenticator
 from doorward.routing import endpoint
-from doorward.web import Call, checkbox
+from doorward.web import Call
 
 __all__ = ["AsyncMfa"]
 
@@ -40,25 +34,7 @@ _ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"
 _CODE_LENGTH = 12
 
 
-def _mfa_crypto() -> Any:
-    """``doorward._mfa_crypto.TotpCodes``, or a clear error naming the extra to install."""
-    try:
-        from doorward._mfa_crypto import TotpCodes  # noqa: PLC0415 (optional extra)
-    except ImportError as exc:
-        raise ConfigurationError(
-            "TOTP needs the mfa extra: pip install 'doorward[mfa]' (pyotp, segno, cryptography)"
-        ) from exc
-    return TotpCodes
-
-
-def _normalized_code(code: object) -> str | None:
-    if not isinstance(code, str) or len(code) > 64:
-        return None
-    text = "".join(code.split()).replace("-", "").lower()
-    return text or None
-
-
-class AsyncMfa(AsyncFeature):
+class AsyncMfa(AsyncMfaSteps):
     """``/mfa``: enrol a TOTP app, recovery codes, trusted browsers; ``/login/mfa``."""
 
     name = "mfa"
@@ -74,52 +50,6 @@ class AsyncMfa(AsyncFeature):
         "trust_revoked": "That browser is no longer trusted.",
         "mfa_enrolment_required": "This site requires two-factor authentication: set it up.",
     }
-
-    def __init__(self, ctx: Any) -> None:
-        super().__init__(ctx)
-        self._codes: Any = None
-        self._recovery_keys = [
-            hmac.new(key.encode(), b"doorward.mfa.recovery-key", hashlib.sha256).digest()
-            for key in reversed(self.settings.secret_keys)
-        ]
-
-    @property
-    def totp(self) -> Any:
-        """The TOTP helper (``doorward[mfa]``), built on first use."""
-        if self._codes is None:
-            self._codes = _mfa_crypto()(self.settings.secret_keys)
-        return self._codes
-
-    @property
-    def login_feature(self) -> AsyncLogin:
-        """The login feature, whose pending logins this one completes."""
-        return self.ctx.feature(AsyncLogin)
-
-    # -- reading -----------------------------------------------------------------------------
-
-    async def confirmed_totp(self, user: Any) -> Authenticator | None:
-        """The user's active TOTP authenticator, or ``None``."""
-        found = await self.store.list_authenticators(str(user.id), "totp")
-        return next((a for a in found if a.confirmed_at is not None), None)
-
-    async def second_factor(self, user: Any, *, trust_token: str | None = None) -> list[str]:
-        """``["totp", "recovery"]`` for an enrolled user, unless this browser is trusted."""
-        if await self.confirmed_totp(user) is None:
-            return []
-        if trust_token is not None and await self._trusted(user, trust_token):
-            return []
-        return ["totp", "recovery"]
-
-    async def _trusted(self, user: Any, token: str) -> bool:
-        secret_hash = self.ctx.secrets.secret_hash("trust", token)
-        found = await self.store.get_credential("trust", secret_hash) if secret_hash else None
-        if found is None:
-            return False
-        credential, owner = found
-        now = self.ctx.clock.now()
-        return str(owner.id) == str(user.id) and _rules.credential_alive(
-            credential, owner, now, self.settings
-        )
 
     async def mfa_required(self, user: Any) -> bool:
         """Whether the site requires a second factor of ``user`` (everyone, or by role)."""
@@ -145,16 +75,16 @@ class AsyncMfa(AsyncFeature):
             if totp is None
             else {
                 "id": totp.id,
-                "created_at": _iso(totp.confirmed_at),
-                "last_used_at": _iso(totp.last_used_at),
+                "created_at": iso(totp.confirmed_at),
+                "last_used_at": iso(totp.last_used_at),
             },
             "passkeys": [],
             "recovery_codes_left": len(codes),
             "trusted_browsers": [
                 {
                     "id": c.id,
-                    "created_at": _iso(c.created_at),
-                    "expires_at": _iso(c.expires_at),
+                    "created_at": iso(c.created_at),
+                    "expires_at": iso(c.expires_at),
                     "user_agent": c.user_agent,
                 }
                 for c in browsers
@@ -198,7 +128,7 @@ class AsyncMfa(AsyncFeature):
         if pending is None:
             raise ValidationFailed({"code": ["Start the set-up again."]})
         secret = self.totp.decrypt(pending.secret)
-        text = _normalized_code(code)
+        text = normalized_code(code)
         now = self.ctx.clock.now()
         step = None
         if secret is not None and text is not None:
@@ -255,91 +185,10 @@ class AsyncMfa(AsyncFeature):
             codes.append(f"{raw[:4]}-{raw[4:8]}-{raw[8:]}")
         return codes
 
-    @staticmethod
-    def _recovery_hash(key: bytes, code: str) -> str:
-        return hmac.new(key, code.encode(), hashlib.sha256).hexdigest()
-
     async def _notify(self, user: Any, change: str) -> None:
         await self.ctx.mail(
             "mfa_changed", user.email, link=self.settings.url("/mfa"), values={"change": change}
         )
-
-    # -- the second login step (MF-02, MF-03, MF-05) -----------------------------------------
-
-    async def check_code(self, user: Any, code: object) -> bool:
-        """Whether ``code`` is a current TOTP code (accepted once) or an unused recovery code."""
-        text = _normalized_code(code)
-        if text is None:
-            return False
-        if text.isdigit() and len(text) == 6:
-            totp = await self.confirmed_totp(user)
-            secret = None if totp is None else self.totp.decrypt(totp.secret)
-            if totp is None or secret is None:
-                return False
-            now = self.ctx.clock.now()
-            step = self.totp.matching_step(secret, text, now)
-            return step is not None and await self.store.accept_totp_step(totp.id, step, now)
-        for key in self._recovery_keys:
-            if await self.store.use_recovery_code(str(user.id), self._recovery_hash(key, text)):
-                return True
-        return False
-
-    async def verify_login(
-        self,
-        pending_token: object,
-        code: object,
-        *,
-        trust_device: bool = False,
-        ip: str | None = None,
-        user_agent: str | None = None,
-        replacing: Identity | None = None,
-    ) -> tuple[Any, IssuedSession, str | None]:
-        """The second factor of a pending login → ``(user, issued, trust_token or None)``.
-
-        Every refusal is ``InvalidCredentials``: a wrong code, a used one, an expired or
-        unknown pending login look the same (MF-03). Wrong codes count on the lockout
-        counter, so the second factor locks like the password does.
-        """
-        ctx = self.ctx
-        await ctx.limit("login_mfa", ip)
-        found = await self.login_feature.pending_login(pending_token)
-        if found is None:
-            raise InvalidCredentials
-        pending, user = found
-        now = ctx.clock.now()
-        wait = _rules.lockout_wait(
-            user.failed_logins, user.last_failed_login_at, now, self.settings
-        )
-        if wait is not None or not await self.check_code(user, code):
-            count = await self.store.increment_failed_logins(user, now)
-            reason = "locked" if wait is not None else "second_factor"
-            ctx.events.emit("login_failed", user_id=str(user.id), reason=reason, ip=ip)
-            if wait is None and count == self.settings.lockout_threshold:
-                ctx.events.emit("account_locked", user_id=str(user.id), ip=ip)
-                await ctx.mail("account_locked", user.email, link=self.settings.url("/reset"))
-            raise InvalidCredentials
-        user, issued = await self.login_feature.complete_login(
-            pending, user, ip=ip, user_agent=user_agent, replacing=replacing
-        )
-        trust = None
-        if trust_device and self.settings.mfa_trust_lifetime:
-            trust, credential = ctx.new_credential(
-                user,
-                "trust",
-                now,
-                expires_at=now + self.settings.mfa_trust_lifetime,
-                ip=ip,
-                user_agent=(user_agent or "")[:256] or None,
-            )
-            await self.store.create_credential(credential)
-        return user, issued, trust
-
-    async def revoke_trust(self, user: Any, credential_id: str) -> None:
-        """Stop trusting one browser; ``NotFound`` if it is not the user's."""
-        trusted = await self.store.list_credentials(str(user.id), "trust")
-        if not any(c.id == credential_id for c in trusted):
-            raise NotFound
-        await self.store.delete_credential(credential_id, str(user.id))
 
     # -- endpoints -------------------------------------------------------------------------
 
@@ -391,45 +240,3 @@ class AsyncMfa(AsyncFeature):
         response = self.web.page(call.request, "doorward/mfa_recovery_codes.html", codes=codes)
         response.headers.update(_NO_STORE)
         return response
-
-    @endpoint("DELETE", "/mfa/trusted/{trust_id}", access="session")
-    @endpoint("POST", "/mfa/trusted/{trust_id}/revoke", access="session")
-    async def revoke_trust_submit(self, call: Call) -> HttpResponse:
-        """Stop trusting one browser (204; browsers go back to /mfa)."""
-        await self.revoke_trust(call.current.user, call.params["trust_id"])
-        if call.as_json:
-            return HttpResponse(status=204)
-        return self.web.redirect("/mfa?notice=trust_revoked")
-
-    @endpoint("GET", "/login/mfa")
-    async def login_mfa_page(self, call: Call) -> HttpResponse:
-        """The second-step form."""
-        return self.web.page(
-            call.request,
-            "doorward/login_mfa.html",
-            trust_offered=bool(self.settings.mfa_trust_lifetime),
-        )
-
-    @endpoint("POST", "/login/mfa", limit="login_mfa", form="doorward/login_mfa.html")
-    async def login_mfa_submit(self, call: Call) -> HttpResponse:
-        """``code`` (TOTP or recovery) and ``trust_device`` → a session (and trust cookie)."""
-        form = call.request.form is not None or call.request.content_type != "application/json"
-        trust = checkbox(call.fields.get("trust_device", False), form=form, field="trust_device")
-        user, issued, trust_token = await self.verify_login(
-            call.request.cookies.get(self.web.mfa_cookie),
-            call.field("code"),
-            trust_device=trust,
-            ip=call.ip,
-            user_agent=call.request.headers.get("user-agent"),
-            replacing=call.identity,
-        )
-        response = await self.login_feature.signed_in(call, user, issued)
-        response.cookies.append(self.web.cookie(self.web.mfa_cookie, None))
-        if trust_token is not None:
-            lifetime = int(self.settings.mfa_trust_lifetime.total_seconds())
-            response.cookies.append(self.web.cookie(self.web.trust_cookie, trust_token, lifetime))
-        return response
-
-
-def _iso(value: Any) -> str | None:
-    return value.isoformat() if value is not None else None
