@@ -23,7 +23,8 @@ from doorward._async.mailers import AsyncOutbox
 from doorward._async.mfa import AsyncMfa
 from doorward._async.views import AsyncViews
 from doorward._mfa_crypto import TotpCodes
-from doorward._sync.mailers import Outbox
+from doorward._smtp import SmtpConfig
+from doorward._sync.mailers import Outbox, SmtpMailer
 from doorward._sync.mfa import Mfa
 from doorward.exceptions import (
     ConfigurationError,
@@ -35,6 +36,7 @@ from doorward.exceptions import (
 from doorward.http import HttpRequest
 from doorward.testing._async._concurrency import run_concurrently as run_tasks
 from doorward.testing._sync._concurrency import run_concurrently as run_threads
+from doorward.testing.smtp import SmtpServer
 
 EMAIL = "ada@example.com"
 PASSWORD = "correct horse battery staple"
@@ -544,3 +546,19 @@ def test_sync_face_enrols_and_completes_a_login_raced_by_threads():
     code = pyotp.TOTP(secret).at(clock.now())
     results = run_threads(lambda i: mfa.verify_login(tokens[i], code), 8)
     assert len([r for r in results if not isinstance(r, BaseException)]) == 1
+
+
+def test_mf06_the_notice_reaches_a_real_smtp_server():
+    """Enrolling mails the mfa_changed notice through smtplib to aiosmtpd on loopback."""
+    with SmtpServer() as server:
+        mailer = SmtpMailer(SmtpConfig(host="127.0.0.1", port=server.port, sender="a@example.com"))
+        clock = FrozenClock()
+        auth = Auth(settings(), MemoryStore(), mailer=mailer, clock=clock)
+        auth.create_user(EMAIL, PASSWORD, confirmed=True)
+        _, issued = auth.login(EMAIL, PASSWORD)
+        identity = auth.authenticate(session_token=issued.token)
+        secret, _, _ = auth.feature(Mfa).start_totp(identity)
+        auth.feature(Mfa).confirm_totp(identity, pyotp.TOTP(secret).at(clock.now()))
+        with server.lock:
+            kinds = [(m["To"], m["X-Doorward-Mail"]) for m in server.messages]
+    assert (EMAIL, "mfa_changed") in kinds
