@@ -43,6 +43,7 @@ def _mfa_crypto() -> Any:
 
 
 def normalized_code(code: object) -> str | None:
+    """A submitted code without spaces and dashes, lower case; ``None`` if it is no code."""
     if not isinstance(code, str) or len(code) > 64:
         return None
     text = "".join(code.split()).replace("-", "").lower()
