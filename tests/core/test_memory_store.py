@@ -14,10 +14,12 @@ import pytest
 from doorward import AsyncUserStore, Credential, NewUser, Role, UserStore
 from doorward.exceptions import EmailTaken, NotFound
 from doorward.testing import (
+    AsyncAuthenticatorsContract,
     AsyncFlowsContract,
     AsyncMemoryStore,
     AsyncProfilesContract,
     AsyncStoreContract,
+    AuthenticatorsContract,
     MemoryStore,
     MemoryUser,
     ProfilesContract,
@@ -51,6 +53,22 @@ class AppUser:
 
 
 # -- the contract on both faces ---------------------------------------------------------
+
+
+class TestAsyncMemoryAuthenticators(AsyncAuthenticatorsContract):
+    """The async memory store has the authenticators capability."""
+
+    @pytest.fixture
+    def store(self) -> AsyncMemoryStore:
+        return AsyncMemoryStore()
+
+
+class TestMemoryAuthenticators(AuthenticatorsContract):
+    """The sync memory store has the authenticators capability, raced by threads."""
+
+    @pytest.fixture
+    def store(self) -> MemoryStore:
+        return MemoryStore()
 
 
 class TestAsyncMemoryStore(AsyncStoreContract):

@@ -34,6 +34,7 @@ OPTIONAL = {
     ("core", "doorward/testing"): "testing",
     ("core", "doorward/_legacy_formats.py"): "legacy",
     ("core", "doorward/legacy.py"): "legacy",
+    ("core", "doorward/_mfa_crypto.py"): "mfa",
     ("starlette-adapter", "doorward_starlette/fastapi.py"): "fastapi",
 }
 

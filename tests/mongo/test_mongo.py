@@ -13,10 +13,12 @@ from pymongo import MongoClient
 from doorward.exceptions import ConfigurationError, StoreUnavailable
 from doorward.records import NewUser
 from doorward.testing import (
+    AsyncAuthenticatorsContract,
     AsyncFlowsContract,
     AsyncProfilesContract,
     AsyncRateLimiterContract,
     AsyncStoreContract,
+    AuthenticatorsContract,
     FlowsContract,
     ProfilesContract,
     RateLimiterContract,
@@ -80,6 +82,22 @@ class TestAsyncMongoStore(AsyncStoreContract):
 
     def extra_fields(self, email):
         return {"display_name": email.split("@")[0], "tags": ["a", "b"]}
+
+
+class TestMongoAuthenticators(AuthenticatorsContract):
+    """MongoStore has the authenticators capability (single-document races)."""
+
+    @pytest.fixture
+    def store(self, mongo_store):
+        return mongo_store
+
+
+class TestAsyncMongoAuthenticators(AsyncAuthenticatorsContract):
+    """AsyncMongoStore has the authenticators capability."""
+
+    @pytest.fixture
+    def store(self, async_mongo_store):
+        return async_mongo_store
 
 
 class TestMongoFlows(FlowsContract):

@@ -10,9 +10,11 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from doorward.testing import (
+    AsyncAuthenticatorsContract,
     AsyncFlowsContract,
     AsyncRateLimiterContract,
     AsyncStoreContract,
+    AuthenticatorsContract,
     FlowsContract,
     RateLimiterContract,
     StoreContract,
@@ -124,3 +126,23 @@ class TestAsyncServerRateLimiter(AsyncRateLimiterContract):
     @pytest.fixture
     def limiter(self, async_server_store):
         return AsyncSQLAlchemyRateLimiter(async_server_store.engine)
+
+
+@pytest.mark.postgres
+@pytest.mark.mariadb
+class TestAuthenticatorsOnServers(AuthenticatorsContract):
+    """SQLAlchemyStore has the authenticators capability on PostgreSQL and MariaDB (races across connections)."""
+
+    @pytest.fixture
+    def store(self, server_store):
+        return server_store
+
+
+@pytest.mark.postgres
+@pytest.mark.mariadb
+class TestAsyncAuthenticatorsOnServers(AsyncAuthenticatorsContract):
+    """AsyncSQLAlchemyStore has the authenticators capability on PostgreSQL and MariaDB."""
+
+    @pytest.fixture
+    def store(self, async_server_store):
+        return async_server_store

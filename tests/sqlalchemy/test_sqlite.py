@@ -4,9 +4,11 @@ import pytest
 import pytest_asyncio
 
 from doorward.testing import (
+    AsyncAuthenticatorsContract,
     AsyncFlowsContract,
     AsyncRateLimiterContract,
     AsyncStoreContract,
+    AuthenticatorsContract,
     FlowsContract,
     RateLimiterContract,
     StoreContract,
@@ -175,3 +177,19 @@ class TestThreadedSQLiteRateLimiter(AsyncRateLimiterContract):
     @pytest.fixture
     def limiter(self, sync_store):
         return AsyncThreadedRateLimiter(SQLAlchemyRateLimiter(sync_store.engine))
+
+
+class TestAuthenticators(AuthenticatorsContract):
+    """SQLAlchemyStore has the authenticators capability on SQLite (races across connections)."""
+
+    @pytest.fixture
+    def store(self, sync_store):
+        return sync_store
+
+
+class TestAsyncAuthenticators(AsyncAuthenticatorsContract):
+    """AsyncSQLAlchemyStore has the authenticators capability on SQLite."""
+
+    @pytest.fixture
+    def store(self, async_store):
+        return async_store

@@ -9,6 +9,7 @@ from doorward._async.context import AsyncContext
 from doorward._async.feature import AsyncFeature
 from doorward._async.memory import AsyncMemoryStore
 from doorward._async.protocols import (
+    AsyncAuthenticators,
     AsyncCredentials,
     AsyncMailer,
     AsyncPasswordHasher,
@@ -26,6 +27,7 @@ from doorward._sync.context import Context
 from doorward._sync.feature import Feature
 from doorward._sync.memory import MemoryStore
 from doorward._sync.protocols import (
+    Authenticators,
     Credentials,
     Mailer,
     PasswordHasher,
@@ -42,7 +44,7 @@ from doorward.clock import Clock, FrozenClock, SystemClock
 from doorward.events import Events
 from doorward.hashing import Argon2Hasher, AsyncArgon2Hasher
 from doorward.mail import Mail
-from doorward.records import USER_FIELDS, Credential, NewUser, Role, UserLike
+from doorward.records import USER_FIELDS, Authenticator, Credential, NewUser, Role, UserLike
 from doorward.routing import Endpoint, Route, endpoint
 from doorward.settings import Argon2Params, RateLimit, Settings
 from doorward.web import Call, RequestState
@@ -53,6 +55,7 @@ __all__ = [
     # the async face
     "AsyncArgon2Hasher",
     "AsyncAuth",
+    "AsyncAuthenticators",
     "AsyncContext",
     "AsyncCredentials",
     "AsyncFeature",
@@ -70,6 +73,7 @@ __all__ = [
     # the sync face
     "Argon2Hasher",
     "Auth",
+    "Authenticators",
     "Context",
     "Credentials",
     "Feature",
@@ -87,6 +91,7 @@ __all__ = [
     # shared
     "USER_FIELDS",
     "Argon2Params",
+    "Authenticator",
     "Call",
     "Clock",
     "Credential",

@@ -19,6 +19,8 @@ __all__ = [
     "Forbidden",
     "InvalidCredentials",
     "InvalidToken",
+    "MfaEnrolmentRequired",
+    "MfaRequired",
     "MailerUnavailable",
     "NotAuthenticated",
     "NotFound",
@@ -119,6 +121,26 @@ class AccountLocked(InvalidCredentials):
         super().__init__(message)
 
 
+class MfaRequired(DoorwardError):
+    """The password was right and the account asks for a second factor (MF-05).
+
+    Not a failure: ``AsyncLogin.login`` raises it instead of starting a session.
+    ``methods`` names the factors the user may answer with; ``token`` is the pending
+    login's secret (the ``/login`` endpoint puts it in a short-lived cookie), which
+    grants nothing but ``POST /login/mfa`` within ``max_age`` seconds.
+    """
+
+    code = "mfa_required"
+    status = 200
+    default_message = "Enter the code of your second factor."
+
+    def __init__(self, methods: Sequence[str], token: str, max_age: int) -> None:
+        self.methods = tuple(methods)
+        self.token = token
+        self.max_age = max_age
+        super().__init__()
+
+
 class EmailTaken(DoorwardError):
     """A store refused to create or move an account to an address already in use.
 
@@ -160,6 +182,13 @@ class Forbidden(DoorwardError):
     code = "forbidden"
     status = 403
     default_message = "You are not allowed to do this."
+
+
+class MfaEnrolmentRequired(Forbidden):
+    """The site requires a second factor of this user, who has none yet: enrol at /mfa."""
+
+    code = "mfa_enrolment_required"
+    default_message = "Set up two-factor authentication to continue."
 
 
 class CsrfFailed(Forbidden):

@@ -18,6 +18,8 @@ import attrs
 
 __all__ = [
     "USER_FIELDS",
+    "Authenticator",
+    "AuthenticatorKind",
     "Credential",
     "CredentialKind",
     "NewUser",
@@ -25,7 +27,10 @@ __all__ = [
     "UserLike",
 ]
 
-CredentialKind = Literal["session", "remember", "api"]
+#: ``mfa``: a login waiting for its second factor; ``trust``: a browser trusted to skip it.
+CredentialKind = Literal["session", "remember", "api", "mfa", "trust"]
+#: A second factor: a TOTP app, one recovery code, or (later) a passkey.
+AuthenticatorKind = Literal["totp", "recovery", "passkey"]
 
 #: Every user attribute doorward reads or writes. A store must persist all of them.
 USER_FIELDS: tuple[str, ...] = (
@@ -171,7 +176,29 @@ class Credential:
     last_used_at: datetime | None = None
     #: sessions: when the password was last entered in this session (freshness, SS-07)
     authenticated_at: datetime | None = None
-    #: api tokens: the label the user gave it
+    #: api tokens: the label the user gave it (pending MFA logins: ``"remember"`` or None)
     name: str | None = None
     ip: str | None = None
     user_agent: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Authenticator:
+    """A second factor of a user (the ``Authenticators`` store capability).
+
+    ``kind`` is ``"totp"`` (``secret`` is the TOTP secret encrypted with a key derived from
+    the site's secret keys, never the base32 text), ``"recovery"`` (one look-up secret:
+    ``secret`` is its keyed hash; a used code is deleted) or ``"passkey"`` (reserved).
+    A TOTP authenticator is active only once ``confirmed_at`` is set (one valid code).
+    ``last_used_step`` is the last accepted TOTP time step (MF-02).
+    """
+
+    id: str
+    user_id: str
+    kind: AuthenticatorKind
+    secret: str
+    created_at: datetime
+    confirmed_at: datetime | None = None
+    last_used_at: datetime | None = None
+    last_used_step: int | None = None
+    name: str | None = None

@@ -26,6 +26,12 @@ MIN_SECRET_LENGTH = 32
 MAX_LOCKOUT_THRESHOLD = 100
 #: TK-10: remember-me lives at most this long.
 MAX_REMEMBER_LIFETIME = timedelta(days=30)
+#: MF-05: a login waiting for its second factor lives at most this long.
+MAX_MFA_PENDING_AGE = timedelta(minutes=5)
+#: MF-09: a browser is trusted to skip the second factor at most this long.
+MAX_MFA_TRUST_LIFETIME = timedelta(days=30)
+#: MF-04: at least this many recovery codes per set.
+MIN_RECOVERY_CODES = 10
 #: TK-02: emailed tokens expire within a day at most.
 MAX_EMAIL_TOKEN_AGE = timedelta(hours=24)
 _LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
@@ -176,10 +182,28 @@ class Settings:
     #: SS-05: a password or email change ends the user's other sessions and tokens.
     end_sessions_on_change: bool = True
 
+    # second factors (MF-01..MF-09)
+    #: Users with any of these roles must have a second factor (``require_mfa``: everyone).
+    #: Until they enrol, the password step gives a session that only reaches the account
+    #: pages: guarded routes answer 403 ``mfa_enrolment_required`` (browsers go to /mfa).
+    require_mfa_roles: frozenset[str] = attrs.field(default=frozenset(), converter=frozenset)
+    #: The issuer name authenticator apps show; defaults to ``display_name``.
+    mfa_issuer: str = ""
+    #: How long the step between the right password and the second factor may take.
+    mfa_pending_max_age: timedelta = MAX_MFA_PENDING_AGE
+    #: How long "trust this browser" skips the second factor (0 turns the offer off).
+    mfa_trust_lifetime: timedelta = MAX_MFA_TRUST_LIFETIME
+    #: Recovery codes per set; each has 60 random bits.
+    mfa_recovery_codes: int = MIN_RECOVERY_CODES
+
     # cookies (SS-01)
     session_cookie: str = "__Host-doorward"
     remember_cookie: str = "__Host-doorward-remember"
     csrf_cookie: str = "__Host-doorward-csrf"
+    #: The pending login between the password and the second factor (MF-05).
+    mfa_cookie: str = "__Host-doorward-mfa"
+    #: "Trust this browser" (MF-09).
+    trust_cookie: str = "__Host-doorward-trust"
     #: Development only: plain-http cookies (no ``Secure``, no ``__Host-``) on localhost.
     insecure_development: bool = False
 
@@ -191,6 +215,7 @@ class Settings:
             "send_confirmation": RateLimit(5, timedelta(hours=1)),
             "forgot_password": RateLimit(5, timedelta(hours=1)),
             "token": RateLimit(30, timedelta(minutes=5)),
+            "login_mfa": RateLimit(30, timedelta(minutes=5)),
             "mail_per_address": RateLimit(5, timedelta(hours=1)),
         }
     )
@@ -203,6 +228,7 @@ class Settings:
 
     def __attrs_post_init__(self) -> None:
         self._check_policies()
+        self._check_mfa()
         self._check_site()
         self._check_fields()
 
@@ -238,6 +264,14 @@ class Settings:
         if username is not None and (not username.isidentifier() or username in names):
             raise ConfigurationError("username_field names an attribute of the user model.")
 
+    def _check_mfa(self) -> None:
+        if not timedelta(0) < self.mfa_pending_max_age <= MAX_MFA_PENDING_AGE:
+            raise ConfigurationError("mfa_pending_max_age must be positive and at most 5 minutes.")
+        if not timedelta(0) <= self.mfa_trust_lifetime <= MAX_MFA_TRUST_LIFETIME:
+            raise ConfigurationError("mfa_trust_lifetime must be 0 to 30 days.")
+        if self.mfa_recovery_codes < MIN_RECOVERY_CODES:
+            raise ConfigurationError(f"mfa_recovery_codes must be at least {MIN_RECOVERY_CODES}.")
+
     def _check_site(self) -> None:
         if not self.url_prefix.startswith("/") or self.url_prefix.endswith("/"):
             raise ConfigurationError("url_prefix must start with '/' and not end with one.")
@@ -260,6 +294,11 @@ class Settings:
     def local_site(self) -> bool:
         """Whether ``base_url`` is on this machine (localhost, a loopback address)."""
         return _is_local(urlsplit(self.base_url).hostname or "")
+
+    @property
+    def totp_issuer(self) -> str:
+        """``mfa_issuer``, or ``display_name``."""
+        return self.mfa_issuer or self.display_name
 
     @property
     def cookie_secure(self) -> bool:

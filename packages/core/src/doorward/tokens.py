@@ -168,7 +168,7 @@ class CredentialSecrets:
             kind: Signer(
                 list(secret_keys), salt=f"doorward.credential.{kind}", digest_method=hashlib.sha256
             )
-            for kind in ("session", "remember", "api")
+            for kind in ("session", "remember", "api", "mfa", "trust")
         }
 
     def new(self, kind: CredentialKind) -> tuple[str, str]:

@@ -86,6 +86,8 @@ class Web:
         self.session_cookie = settings.cookie_name(settings.session_cookie)
         self.remember_cookie = settings.cookie_name(settings.remember_cookie)
         self.csrf_cookie = settings.cookie_name(settings.csrf_cookie)
+        self.mfa_cookie = settings.cookie_name(settings.mfa_cookie)
+        self.trust_cookie = settings.cookie_name(settings.trust_cookie)
         self.notices: dict[str, str] = {}
         self.echoed_fields = {*ECHOED_FIELDS, "username", *(f.name for f in settings.signup_fields)}
         self._own_hosts = frozenset({(urlsplit(settings.base_url).netloc or "").lower()})

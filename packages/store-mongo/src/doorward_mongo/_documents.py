@@ -14,7 +14,7 @@ from bson.errors import InvalidId
 from pymongo.errors import DuplicateKeyError, OperationFailure, PyMongoError, WriteError
 
 from doorward.exceptions import DoorwardError, EmailTaken, StoreUnavailable, WriteRefused
-from doorward.records import USER_FIELDS, Credential, Role
+from doorward.records import USER_FIELDS, Authenticator, Credential, Role
 
 logger = logging.getLogger("doorward.mongo")
 
@@ -57,6 +57,7 @@ class Collections:
     users: str = "users"
     roles: str = "roles"
     credentials: str = "credentials"
+    authenticators: str = "authenticators"
 
 
 @attrs.frozen
@@ -146,6 +147,29 @@ def credential_from(document: Mapping[str, Any]) -> Credential:
         name=document.get("name"),
         ip=document.get("ip"),
         user_agent=document.get("user_agent"),
+    )
+
+
+def authenticator_document(authenticator: Authenticator, user_id: ObjectId) -> dict[str, Any]:
+    """The stored form of an authenticator (``_id`` is its public id)."""
+    document = attrs.asdict(authenticator)
+    document["_id"] = document.pop("id")
+    document["user_id"] = user_id
+    return document
+
+
+def authenticator_from(document: Mapping[str, Any]) -> Authenticator:
+    """An ``Authenticator`` record from its document."""
+    return Authenticator(
+        id=document["_id"],
+        user_id=str(document["user_id"]),
+        kind=document["kind"],
+        secret=document["secret"],
+        created_at=document["created_at"],
+        confirmed_at=document.get("confirmed_at"),
+        last_used_at=document.get("last_used_at"),
+        last_used_step=document.get("last_used_step"),
+        name=document.get("name"),
     )
 
 

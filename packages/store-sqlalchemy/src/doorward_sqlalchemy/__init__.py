@@ -17,6 +17,7 @@ from doorward_sqlalchemy._sync.ratelimit import SQLAlchemyRateLimiter
 from doorward_sqlalchemy._sync.store import SQLAlchemyStore
 from doorward_sqlalchemy.engines import sqlite_engine
 from doorward_sqlalchemy.models import (
+    AuthenticatorMixin,
     CredentialMixin,
     Models,
     RateLimitMixin,
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AsyncSQLAlchemyRateLimiter",
     "AsyncSQLAlchemyStore",
+    "AuthenticatorMixin",
     "CredentialMixin",
     "Models",
     "RateLimitMixin",

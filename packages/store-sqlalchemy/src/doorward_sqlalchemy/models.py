@@ -21,7 +21,11 @@ Combine them with your own base, columns, table names and relationships::
         __tablename__ = "logins"
         __doorward_user_key__ = "people.id"
 
-    store = SQLAlchemyStore(engine, Models(User, Role, UserRole, Credential))
+    class Authenticator(AuthenticatorMixin, Base):   # optional: second factors (MFA)
+        __tablename__ = "factors"
+        __doorward_user_key__ = "people.id"
+
+    store = SQLAlchemyStore(engine, Models(User, Role, UserRole, Credential, Authenticator))
 
 The user mixin declares every field doorward reads or writes (``doorward.USER_FIELDS``)
 except ``id``, which is yours (integer, UUID, string...). The foreign keys of the link
@@ -36,6 +40,7 @@ from typing import Any, ClassVar
 
 import attrs
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -213,6 +218,31 @@ class CredentialMixin:
         )
 
 
+class AuthenticatorMixin:
+    """Second factors (``doorward.records.Authenticator``): TOTP secrets encrypted, recovery
+    codes as keyed hashes, passkeys later. ``last_used_step`` makes a TOTP step single-use."""
+
+    __doorward_user_key__: ClassVar[str] = "users.id"
+
+    id: Mapped[str] = mapped_column(_exact(32), primary_key=True)
+    kind: Mapped[str] = mapped_column(_exact(16))
+    secret: Mapped[str] = mapped_column(_exact(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    last_used_step: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    name: Mapped[str | None] = mapped_column(String(100), default=None)
+
+    @declared_attr
+    def user_id(cls) -> Mapped[Any]:  # noqa: N805
+        return mapped_column(ForeignKey(cls.__doorward_user_key__, ondelete="CASCADE"))
+
+    @declared_attr.directive
+    def __table_args__(cls) -> tuple[Any, ...]:  # noqa: N805
+        table = cls.__tablename__  # type: ignore[attr-defined]
+        return (Index(f"ix_{table}_user", "user_id", "kind", "secret", unique=True),)
+
+
 class RateLimitMixin:
     """The counters of ``SQLAlchemyRateLimiter``: one row per key (its SHA-256) and window."""
 
@@ -223,12 +253,17 @@ class RateLimitMixin:
 
 @attrs.frozen
 class Models:
-    """The four mapped classes a store works with."""
+    """The mapped classes a store works with.
+
+    ``authenticator`` is optional: without it the store has no ``Authenticators``
+    capability and doorward leaves the MFA feature out (existing apps keep working).
+    """
 
     user: type[Any]
     role: type[Any]
     user_role: type[Any]
     credential: type[Any]
+    authenticator: type[Any] | None = None
 
 
 class Base(DeclarativeBase):
@@ -260,6 +295,12 @@ class DefaultCredential(CredentialMixin, Base):
     __tablename__ = "credentials"
 
 
+class DefaultAuthenticator(AuthenticatorMixin, Base):
+    """A ready-made ``authenticators`` table."""
+
+    __tablename__ = "authenticators"
+
+
 class DefaultRateLimit(RateLimitMixin, Base):
     """A ready-made ``rate_limits`` table for the shared rate limiter."""
 
@@ -286,4 +327,6 @@ def required_columns(model: type[Any]) -> frozenset[str]:
 
 def default_models() -> Models:
     """The ready-made models; create their tables with ``Base.metadata.create_all``."""
-    return Models(DefaultUser, DefaultRole, DefaultUserRole, DefaultCredential)
+    return Models(
+        DefaultUser, DefaultRole, DefaultUserRole, DefaultCredential, DefaultAuthenticator
+    )

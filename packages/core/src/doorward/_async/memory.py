@@ -52,11 +52,19 @@ from typing import Any
 
 import attrs
 
-from doorward._async.protocols import AsyncUserStore
+from doorward._async.protocols import AsyncAuthenticators, AsyncUserStore
 from doorward._memory_user import MemoryUser
 from doorward.exceptions import EmailTaken, NotFound
 from doorward.fields import read_field
-from doorward.records import USER_FIELDS, Credential, CredentialKind, NewUser, Role
+from doorward.records import (
+    USER_FIELDS,
+    Authenticator,
+    AuthenticatorKind,
+    Credential,
+    CredentialKind,
+    NewUser,
+    Role,
+)
 
 __all__ = ["AsyncMemoryStore"]
 
@@ -91,6 +99,7 @@ class AsyncMemoryStore:
         self._user_roles: dict[str, set[str]] = {}
         self._credentials: dict[str, Credential] = {}
         self._credential_ids: dict[tuple[str, str], str] = {}
+        self._authenticators: dict[str, Authenticator] = {}
 
     # -- helpers (call with the lock held) ----------------------------------------------
 
@@ -208,6 +217,9 @@ class AsyncMemoryStore:
             for credential in list(self._credentials.values()):
                 if credential.user_id == user_id:
                     self._drop_credential(credential)
+            for authenticator in list(self._authenticators.values()):
+                if authenticator.user_id == user_id:
+                    del self._authenticators[authenticator.id]
 
     async def increment_failed_logins(
         self,
@@ -418,7 +430,91 @@ class AsyncMemoryStore:
                 self._drop_credential(credential)
             return len(doomed)
 
+    # -- authenticators -----------------------------------------------------------------
+
+    async def create_authenticator(self, authenticator: Authenticator) -> None:
+        """Store the authenticator; ids and ``(user_id, kind, secret)`` are unique."""
+        _require_aware(*attrs.astuple(authenticator))
+        key = (authenticator.user_id, authenticator.kind, authenticator.secret)
+        with self._lock:
+            if authenticator.id in self._authenticators or any(
+                (a.user_id, a.kind, a.secret) == key for a in self._authenticators.values()
+            ):
+                raise ValueError("duplicate authenticator")
+            if authenticator.user_id not in self._users:
+                raise NotFound("no such user")
+            self._authenticators[authenticator.id] = authenticator
+
+    async def list_authenticators(
+        self, user_id: str, kind: AuthenticatorKind | None = None
+    ) -> list[Authenticator]:
+        """The user's authenticators (of one kind when given), oldest first."""
+        with self._lock:
+            found = [
+                a
+                for a in self._authenticators.values()
+                if a.user_id == user_id and kind in {None, a.kind}
+            ]
+        return sorted(found, key=lambda a: a.created_at)
+
+    async def confirm_authenticator(self, authenticator_id: str, at: datetime) -> bool:
+        """Set ``confirmed_at`` once; ``True`` only for the call that set it."""
+        _require_aware(at)
+        with self._lock:
+            found = self._authenticators.get(authenticator_id)
+            if found is None or found.confirmed_at is not None:
+                return False
+            self._authenticators[authenticator_id] = attrs.evolve(found, confirmed_at=at)
+            return True
+
+    async def delete_authenticators(
+        self,
+        user_id: str,
+        kinds: Iterable[AuthenticatorKind],
+        *,
+        except_id: str | None = None,
+    ) -> int:
+        """Delete the user's authenticators of these kinds except one; return how many."""
+        wanted = frozenset(kinds)
+        with self._lock:
+            doomed = [
+                a.id
+                for a in self._authenticators.values()
+                if a.user_id == user_id and a.kind in wanted and a.id != except_id
+            ]
+            for authenticator_id in doomed:
+                del self._authenticators[authenticator_id]
+            return len(doomed)
+
+    async def use_recovery_code(self, user_id: str, secret: str) -> bool:
+        """Delete the matching recovery code; ``True`` only for the call that removed it."""
+        with self._lock:
+            for a in self._authenticators.values():
+                if a.user_id == user_id and a.kind == "recovery" and a.secret == secret:
+                    del self._authenticators[a.id]
+                    return True
+            return False
+
+    async def accept_totp_step(self, authenticator_id: str, step: int, at: datetime) -> bool:
+        """Move ``last_used_step`` forward to ``step``; ``False`` for a replay."""
+        _require_aware(at)
+        with self._lock:
+            found = self._authenticators.get(authenticator_id)
+            if found is None or found.confirmed_at is None:
+                return False
+            if found.last_used_step is not None and found.last_used_step >= step:
+                return False
+            self._authenticators[authenticator_id] = attrs.evolve(
+                found, last_used_step=step, last_used_at=at
+            )
+            return True
+
 
 def _is_a_store(store: AsyncMemoryStore) -> AsyncUserStore:
     """Never called: makes mypy prove that the class implements the protocol."""
+    return store
+
+
+def _has_authenticators(store: AsyncMemoryStore) -> AsyncAuthenticators:
+    """Never called: makes mypy prove that the class has the authenticators capability."""
     return store

@@ -21,6 +21,7 @@ from doorward._async.context import AsyncContext
 from doorward._async.email_change import AsyncEmailChange
 from doorward._async.feature import AsyncFeature
 from doorward._async.login import AsyncLogin
+from doorward._async.mfa import AsyncMfa
 from doorward._async.passwords import AsyncPasswords
 from doorward._async.profile import AsyncProfile
 from doorward._async.protocols import AsyncMailer, AsyncPasswordHasher
@@ -29,7 +30,7 @@ from doorward._async.registration import AsyncRegistration
 from doorward._async.roles import AsyncRoleChecks
 from doorward._async.sessions import AsyncSessions
 from doorward._rules import Identity, IssuedSession
-from doorward.capabilities import check_capabilities
+from doorward.capabilities import check_capabilities, missing_methods
 from doorward.clock import Clock
 from doorward.events import Events
 from doorward.exceptions import ConfigurationError, StoreUnavailable
@@ -57,9 +58,13 @@ BUILT_IN_FEATURES: tuple[type[AsyncFeature], ...] = (
     AsyncSessions,
     AsyncRoleChecks,
     AsyncProfile,
+    AsyncMfa,
 )
 #: Features the others build on: they cannot be switched off.
 ALWAYS_ON = frozenset({"login", "accounts"})
+#: Built-in features left out, rather than refused, on a store without their capabilities
+#: (a store written before them keeps working; ``auth.enabled("mfa")`` tells).
+WHEN_SUPPORTED = frozenset({"mfa"})
 
 
 class _Shared(Generic[T]):
@@ -126,8 +131,13 @@ class AsyncAuth:
         if unknown:
             raise ConfigurationError(f"unknown features in disabled_features: {sorted(unknown)}")
         for feature in made:
-            if feature.name not in disabled:
-                self._enable(feature)
+            if feature.name in disabled:
+                continue
+            if feature.name in WHEN_SUPPORTED and any(
+                missing_methods(self.ctx.store, capability) for capability in feature.capabilities
+            ):
+                continue
+            self._enable(feature)
         self._routes = self._check_routes()
         self._check_required_fields()
 
@@ -239,10 +249,17 @@ class AsyncAuth:
         ip: str | None = None,
         user_agent: str | None = None,
         replacing: Identity | None = None,
+        trust_token: str | None = None,
     ) -> tuple[Any, IssuedSession]:
-        """``AsyncLogin.login``."""
+        """``AsyncLogin.login`` (``MfaRequired`` when a second factor is asked)."""
         return await self.feature(AsyncLogin).login(
-            email, password, remember=remember, ip=ip, user_agent=user_agent, replacing=replacing
+            email,
+            password,
+            remember=remember,
+            ip=ip,
+            user_agent=user_agent,
+            replacing=replacing,
+            trust_token=trust_token,
         )
 
     async def unlock(self, token: object, *, ip: str | None = None) -> Any:

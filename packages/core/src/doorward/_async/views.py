@@ -23,6 +23,7 @@ from doorward.exceptions import (
     CsrfFailed,
     DoorwardError,
     Forbidden,
+    MfaEnrolmentRequired,
     NotAuthenticated,
     ReauthRequired,
     StoreUnavailable,
@@ -178,6 +179,8 @@ class AsyncViews:
         try:
             if identity is None:
                 raise NotAuthenticated
+            if await self._login.enrolment_required(identity.user):
+                raise MfaEnrolmentRequired
             if fresh:
                 self._login.require_fresh(identity)
             if roles or any_roles or permissions:
@@ -198,6 +201,13 @@ class AsyncViews:
         """The answer to a refused request: a redirect to log in for browsers, else the error."""
         if as_json is None:
             as_json = wants_json(request)
+        if not as_json and isinstance(exc, MfaEnrolmentRequired):
+            target = quote(request.target, safe="/")
+            return HttpResponse(
+                status=303,
+                redirect=f"{self.settings.url_prefix}/mfa?notice=mfa_enrolment_required"
+                f"&next={target}",
+            )
         if not as_json and isinstance(exc, NotAuthenticated | ReauthRequired):
             page = "/reauth" if isinstance(exc, ReauthRequired) else "/login"
             target = quote(request.target, safe="/")

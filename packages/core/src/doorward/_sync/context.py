@@ -43,7 +43,7 @@ __all__ = ["ALL_KINDS", "Context"]
 
 logger = logging.getLogger("doorward")
 
-ALL_KINDS: tuple[CredentialKind, ...] = ("session", "remember", "api")
+ALL_KINDS: tuple[CredentialKind, ...] = ("session", "remember", "api", "mfa", "trust")
 #: The user id in the token of a decoy mail (never a store's id: it is never looked up).
 DECOY_ID = "decoy"
 F = TypeVar("F")

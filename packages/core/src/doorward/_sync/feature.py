@@ -65,3 +65,21 @@ class Feature:
 
     def extend_user_json(self, user: Any, body: dict[str, Any]) -> None:
         """Add this feature's public fields to ``GET /me`` (nothing by default)."""
+
+    def second_factor(
+        self,
+        user: Any,  # noqa: ARG002 (the default asks nothing of anyone)
+        *,
+        trust_token: str | None = None,  # noqa: ARG002
+    ) -> list[str]:
+        """The second-factor methods this feature asks of ``user`` after the right password.
+
+        Return method names (``["totp", "recovery"]``) to stop the login at a pending
+        step (MF-05); none (the default) lets it go on. ``trust_token`` is the browser's
+        "trust this browser" cookie, if any.
+        """
+        return []
+
+    def enrolment_required(self, user: Any) -> bool:  # noqa: ARG002 (asks nothing)
+        """Whether ``user`` must set up this feature's factor before using the site."""
+        return False

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 
 import attrs
 
@@ -18,10 +19,16 @@ from doorward._sync.feature import Feature
 from doorward._sync.protocols import Credentials, Usernames, Users
 from doorward._rules import Identity, IssuedSession
 from doorward.capabilities import Capability
-from doorward.exceptions import AccountLocked, InvalidCredentials, InvalidToken, ReauthRequired
+from doorward.exceptions import (
+    AccountLocked,
+    InvalidCredentials,
+    InvalidToken,
+    MfaRequired,
+    ReauthRequired,
+)
 from doorward.http import HttpResponse
 from doorward.policies import normalize_email, normalize_username, prepare_password
-from doorward.records import CredentialKind
+from doorward.records import Credential, CredentialKind
 from doorward.routing import endpoint
 from doorward.web import Call, checkbox
 
@@ -58,6 +65,7 @@ class Login(Feature):
         ip: str | None = None,
         user_agent: str | None = None,
         replacing: Identity | None = None,
+        trust_token: str | None = None,
     ) -> tuple[Any, IssuedSession]:
         """Check the credentials and start a session: ``(user, issued)``.
 
@@ -65,6 +73,10 @@ class Login(Feature):
         hash (LE-02); every refused attempt on an existing account counts towards the
         lockout, including those refused while locked, whose password is not checked.
         ``replacing`` is the caller's current session, ended on success (LE-05).
+
+        When a feature asks for a second factor (``Feature.second_factor``; the
+        browser's ``trust_token`` may spare it) no session starts: ``MfaRequired`` carries
+        the methods and a pending login that ``complete_login`` finishes (MF-05).
         """
         ctx = self.ctx
         plain = prepare_password(password, max_length=self.settings.password_max_length)
@@ -84,6 +96,23 @@ class Login(Feature):
             rehashed = ctx.hasher.hash(plain)
             user = self.store.update_user(user, {"password_hash": rehashed})
             ctx.events.emit("password_rehashed", user_id=str(user.id))
+        methods = self.factors_asked(user, trust_token=trust_token)
+        if methods:
+            raise self._pending(user, methods, remember=remember, ip=ip, agent=user_agent)
+        return self._finish(
+            user, remember=remember, ip=ip, user_agent=user_agent, replacing=replacing
+        )
+
+    def _finish(
+        self,
+        user: Any,
+        *,
+        remember: bool,
+        ip: str | None,
+        user_agent: str | None,
+        replacing: Identity | None,
+    ) -> tuple[Any, IssuedSession]:
+        ctx = self.ctx
         user = self.store.record_login(user, ctx.clock.now(), ip)
         issued = self.start_session(
             user, remember=remember, ip=ip, user_agent=user_agent, authenticated=True
@@ -106,6 +135,73 @@ class Login(Feature):
         if by_username:
             return self.store.get_user_by_username(self.settings.username_field, key)
         return self.store.get_user_by_email(key)
+
+    # -- the second step (MF-05) -----------------------------------------------------------
+
+    def factors_asked(self, user: Any, *, trust_token: str | None = None) -> list[str]:
+        """The second-factor methods the enabled features ask of ``user`` (none: no step)."""
+        methods: list[str] = []
+        for feature in self.ctx.features.values():
+            methods.extend(feature.second_factor(user, trust_token=trust_token))
+        return methods
+
+    def enrolment_required(self, user: Any) -> bool:
+        """Whether a feature requires ``user`` to enrol a factor first (any of them)."""
+        for feature in self.ctx.features.values():
+            if feature is not self and feature.enrolment_required(user):
+                return True
+        return False
+
+    def _pending(
+        self, user: Any, methods: list[str], *, remember: bool, ip: str | None, agent: str | None
+    ) -> MfaRequired:
+        """Store a pending login (kind ``mfa``, stamp-bound, short-lived); its refusal."""
+        now = self.ctx.clock.now()
+        max_age = self.settings.mfa_pending_max_age
+        token, credential = self.ctx.new_credential(
+            user,
+            "mfa",
+            now,
+            expires_at=now + max_age,
+            name="remember" if remember else None,
+            ip=ip,
+            user_agent=(agent or "")[:256] or None,
+        )
+        self.store.create_credential(credential)
+        self.ctx.events.emit("login_mfa_required", user_id=str(user.id), ip=ip)
+        return MfaRequired(methods, token, int(max_age.total_seconds()))
+
+    def pending_login(self, token: object) -> tuple[Credential, Any] | None:
+        """The live pending login of this token and its user, or ``None``."""
+        secret_hash = self.ctx.secrets.secret_hash("mfa", token)
+        found = self.store.get_credential("mfa", secret_hash) if secret_hash else None
+        if found is None:
+            return None
+        credential, user = found
+        if not _rules.credential_alive(credential, user, self.ctx.clock.now(), self.settings):
+            return None
+        return credential, user
+
+    def complete_login(
+        self,
+        pending: Credential,
+        user: Any,
+        *,
+        ip: str | None = None,
+        user_agent: str | None = None,
+        replacing: Identity | None = None,
+    ) -> tuple[Any, IssuedSession]:
+        """End the pending login (once: a concurrent second call is refused) and start the
+        session the password step asked for; the caller checked the second factor."""
+        if not self.store.delete_credential(pending.id, str(user.id)):
+            raise InvalidCredentials
+        return self._finish(
+            user,
+            remember=pending.name == "remember",
+            ip=ip,
+            user_agent=user_agent,
+            replacing=replacing,
+        )
 
     def check_password(self, user: Any, plain: str, *, ip: str | None) -> Any:
         """Verify the password of a known user under the lockout rules; return the user.
@@ -346,18 +442,53 @@ class Login(Feature):
             call.fields.get("remember", False),
             form=call.request.form is not None or call.request.content_type != "application/json",
         )
-        user, issued = self.login(
-            call.field("email"),
-            call.field("password"),
-            remember=remember,
-            ip=call.ip,
-            user_agent=call.request.headers.get("user-agent"),
-            replacing=call.identity,
-        )
+        try:
+            user, issued = self.login(
+                call.field("email"),
+                call.field("password"),
+                remember=remember,
+                ip=call.ip,
+                user_agent=call.request.headers.get("user-agent"),
+                replacing=call.identity,
+                trust_token=call.request.cookies.get(self.web.trust_cookie),
+            )
+        except MfaRequired as required:
+            return self._second_step(call, required)
+        return self.signed_in(call, user, issued)
+
+    def _second_step(self, call: Call, required: MfaRequired) -> HttpResponse:
+        """200 ``mfa_required`` (JSON) or 303 to the second-step page, with the pending cookie."""
         if call.as_json:
-            response = HttpResponse(json=self.web.user_json(user))
+            body = {"mfa_required": True, "methods": list(required.methods)}
+            response = HttpResponse(json=body, headers={"Cache-Control": "no-store"})
         else:
             target = self.web.next_target(call, self.settings.login_redirect)
+            query = urlencode({"next": target})
+            response = HttpResponse(
+                status=303, redirect=f"{self.settings.url_prefix}/login/mfa?{query}"
+            )
+        response.cookies.append(
+            self.web.cookie(self.web.mfa_cookie, required.token, required.max_age)
+        )
+        return self.web.with_csrf(call.request, response)
+
+    def signed_in(self, call: Call, user: Any, issued: IssuedSession) -> HttpResponse:
+        """The answer to a completed login: the user (JSON) or 303 to ``next``, the cookies.
+
+        A user who must enrol a second factor first gets ``"mfa_enrolment_required": true``
+        (JSON) or goes to ``/mfa`` (browsers).
+        """
+        enrol = self.enrolment_required(user)
+        if call.as_json:
+            body = self.web.user_json(user)
+            if enrol:
+                body["mfa_enrolment_required"] = True
+            response = HttpResponse(json=body)
+        else:
+            target = self.web.next_target(call, self.settings.login_redirect)
+            if enrol:
+                query = urlencode({"notice": "mfa_enrolment_required", "next": target})
+                target = f"{self.settings.url_prefix}/mfa?{query}"
             response = HttpResponse(status=303, redirect=target)
         response.cookies.extend(self.web.session_cookies(issued))
         return self.web.with_csrf(call.request, response, rotate=True)

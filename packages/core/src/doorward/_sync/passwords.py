@@ -112,6 +112,8 @@ class Passwords(Feature):
                 user_id, old_stamp, user.security_stamp, except_id=identity.credential.id
             )
             self.store.delete_credential(identity.credential.id, user_id)
+            # trusted browsers and pending logins end on a password change (MF-09)
+            self.store.delete_credentials(user_id, ("trust", "mfa"))
         ctx.events.emit("password_changed", user=user, user_id=user_id)
         ctx.mail("password_changed", user.email, link=self.settings.url("/reset"))
         return self._login.start_session(

@@ -12,9 +12,17 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from doorward.mail import Mail
-from doorward.records import Credential, CredentialKind, NewUser, Role
+from doorward.records import (
+    Authenticator,
+    AuthenticatorKind,
+    Credential,
+    CredentialKind,
+    NewUser,
+    Role,
+)
 
 __all__ = [
+    "Authenticators",
     "Credentials",
     "Mailer",
     "PasswordHasher",
@@ -226,6 +234,51 @@ class Credentials(Protocol):
 
     def delete_expired_credentials(self, now: datetime) -> int:
         """Delete every credential whose ``expires_at`` is before ``now``; return how many."""
+
+
+class Authenticators(Protocol):
+    """The authenticators capability: users' second factors (TOTP, recovery codes, passkeys).
+
+    Secrets arrive already encrypted or hashed: a store keeps ``Authenticator.secret`` as
+    given. ``delete_user`` deletes the user's authenticators too.
+    ``doorward.testing.AuthenticatorsContract`` checks every rule below.
+    """
+
+    def create_authenticator(self, authenticator: Authenticator) -> None:
+        """Store the record; ``id`` is unique, and so is ``(user_id, kind, secret)``."""
+
+    def list_authenticators(
+        self, user_id: str, kind: AuthenticatorKind | None = None
+    ) -> list[Authenticator]:
+        """The user's authenticators (of one kind when given), oldest first."""
+
+    def confirm_authenticator(self, authenticator_id: str, at: datetime) -> bool:
+        """Set ``confirmed_at = at`` if it is still unset; ``True`` only to the call that did."""
+
+    def delete_authenticators(
+        self,
+        user_id: str,
+        kinds: Iterable[AuthenticatorKind],
+        *,
+        except_id: str | None = None,
+    ) -> int:
+        """Delete the user's authenticators of these kinds, except one; return how many."""
+
+    def use_recovery_code(self, user_id: str, secret: str) -> bool:
+        """Delete the user's ``recovery`` authenticator with this ``secret`` (its hash).
+
+        ``True`` only to the call whose delete removed it: of concurrent uses of one code
+        exactly one succeeds (MF-04); a deleted row count or ``find_one_and_delete``.
+        """
+
+    def accept_totp_step(self, authenticator_id: str, step: int, at: datetime) -> bool:
+        """Record that a TOTP code of time ``step`` was accepted, once (MF-02).
+
+        One conditional update (``UPDATE ... SET last_used_step = :step, last_used_at = :at
+        WHERE id = ? AND (last_used_step IS NULL OR last_used_step < :step)``): ``True`` only
+        to the one call that moved the step forward; a replay of the same or an older step,
+        from any process, gets ``False``. Only a confirmed authenticator can move.
+        """
 
 
 class UserStore(Users, Roles, Credentials, Protocol):

@@ -22,6 +22,7 @@ from doorward._sync.context import Context
 from doorward._sync.email_change import EmailChange
 from doorward._sync.feature import Feature
 from doorward._sync.login import Login
+from doorward._sync.mfa import Mfa
 from doorward._sync.passwords import Passwords
 from doorward._sync.profile import Profile
 from doorward._sync.protocols import Mailer, PasswordHasher
@@ -30,7 +31,7 @@ from doorward._sync.registration import Registration
 from doorward._sync.roles import RoleChecks
 from doorward._sync.sessions import Sessions
 from doorward._rules import Identity, IssuedSession
-from doorward.capabilities import check_capabilities
+from doorward.capabilities import check_capabilities, missing_methods
 from doorward.clock import Clock
 from doorward.events import Events
 from doorward.exceptions import ConfigurationError, StoreUnavailable
@@ -58,9 +59,13 @@ BUILT_IN_FEATURES: tuple[type[Feature], ...] = (
     Sessions,
     RoleChecks,
     Profile,
+    Mfa,
 )
 #: Features the others build on: they cannot be switched off.
 ALWAYS_ON = frozenset({"login", "accounts"})
+#: Built-in features left out, rather than refused, on a store without their capabilities
+#: (a store written before them keeps working; ``auth.enabled("mfa")`` tells).
+WHEN_SUPPORTED = frozenset({"mfa"})
 
 
 class _Shared(Generic[T]):
@@ -127,8 +132,13 @@ class Auth:
         if unknown:
             raise ConfigurationError(f"unknown features in disabled_features: {sorted(unknown)}")
         for feature in made:
-            if feature.name not in disabled:
-                self._enable(feature)
+            if feature.name in disabled:
+                continue
+            if feature.name in WHEN_SUPPORTED and any(
+                missing_methods(self.ctx.store, capability) for capability in feature.capabilities
+            ):
+                continue
+            self._enable(feature)
         self._routes = self._check_routes()
         self._check_required_fields()
 
@@ -240,10 +250,17 @@ class Auth:
         ip: str | None = None,
         user_agent: str | None = None,
         replacing: Identity | None = None,
+        trust_token: str | None = None,
     ) -> tuple[Any, IssuedSession]:
-        """``Login.login``."""
+        """``Login.login`` (``MfaRequired`` when a second factor is asked)."""
         return self.feature(Login).login(
-            email, password, remember=remember, ip=ip, user_agent=user_agent, replacing=replacing
+            email,
+            password,
+            remember=remember,
+            ip=ip,
+            user_agent=user_agent,
+            replacing=replacing,
+            trust_token=trust_token,
         )
 
     def unlock(self, token: object, *, ip: str | None = None) -> Any:

@@ -24,6 +24,7 @@ from doorward.exceptions import (
     CsrfFailed,
     DoorwardError,
     Forbidden,
+    MfaEnrolmentRequired,
     NotAuthenticated,
     ReauthRequired,
     StoreUnavailable,
@@ -179,6 +180,8 @@ class Views:
         try:
             if identity is None:
                 raise NotAuthenticated
+            if self._login.enrolment_required(identity.user):
+                raise MfaEnrolmentRequired
             if fresh:
                 self._login.require_fresh(identity)
             if roles or any_roles or permissions:
@@ -199,6 +202,13 @@ class Views:
         """The answer to a refused request: a redirect to log in for browsers, else the error."""
         if as_json is None:
             as_json = wants_json(request)
+        if not as_json and isinstance(exc, MfaEnrolmentRequired):
+            target = quote(request.target, safe="/")
+            return HttpResponse(
+                status=303,
+                redirect=f"{self.settings.url_prefix}/mfa?notice=mfa_enrolment_required"
+                f"&next={target}",
+            )
         if not as_json and isinstance(exc, NotAuthenticated | ReauthRequired):
             page = "/reauth" if isinstance(exc, ReauthRequired) else "/login"
             target = quote(request.target, safe="/")

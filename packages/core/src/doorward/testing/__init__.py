@@ -3,7 +3,8 @@
 Subclass ``AsyncStoreContract`` / ``StoreContract`` with a ``store`` fixture yielding a
 fresh store to check it against every rule of the store protocol (races included), or one
 capability's suite (``AsyncUsersContract``, ``AsyncRolesContract``,
-``AsyncCredentialsContract``, ``AsyncProfilesContract`` and their sync twins) for a store
+``AsyncCredentialsContract``, ``AsyncProfilesContract``, ``AsyncAuthenticatorsContract``
+and their sync twins) for a store
 that implements only some; and
 ``AsyncFlowsContract`` / ``FlowsContract`` to run every flow end to end on it;
 ``AsyncRateLimiterContract`` / ``RateLimiterContract`` check a rate limiter. They need
@@ -14,6 +15,7 @@ here too, for tests of code that uses doorward.
 from doorward._async.memory import AsyncMemoryStore
 from doorward._memory_user import MemoryUser
 from doorward._sync.memory import MemoryStore
+from doorward.testing._async.authenticators_contract import AsyncAuthenticatorsContract
 from doorward.testing._async.flows_contract import AsyncFlowsContract
 from doorward.testing._async.limiter_contract import AsyncRateLimiterContract
 from doorward.testing._async.store_contract import (
@@ -24,6 +26,7 @@ from doorward.testing._async.store_contract import (
     AsyncUsernamesContract,
     AsyncUsersContract,
 )
+from doorward.testing._sync.authenticators_contract import AuthenticatorsContract
 from doorward.testing._sync.flows_contract import FlowsContract
 from doorward.testing._sync.limiter_contract import RateLimiterContract
 from doorward.testing._sync.store_contract import (
@@ -37,6 +40,7 @@ from doorward.testing._sync.store_contract import (
 
 __all__ = [
     # the async face
+    "AsyncAuthenticatorsContract",
     "AsyncCredentialsContract",
     "AsyncFlowsContract",
     "AsyncMemoryStore",
@@ -47,6 +51,7 @@ __all__ = [
     "AsyncUsernamesContract",
     "AsyncUsersContract",
     # the sync face
+    "AuthenticatorsContract",
     "CredentialsContract",
     "FlowsContract",
     "MemoryStore",

@@ -23,13 +23,23 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from doorward.exceptions import ConfigurationError, NotFound, ValidationFailed
 from doorward.policies import normalize_email
-from doorward.records import USER_FIELDS, Credential, CredentialKind, NewUser, Role
+from doorward.records import (
+    USER_FIELDS,
+    Authenticator,
+    AuthenticatorKind,
+    Credential,
+    CredentialKind,
+    NewUser,
+    Role,
+)
 from doorward.tokens import new_stamp
 from doorward_mongo._documents import (
     Adopted,
     Collections,
     MongoUser,
     adoption_defaults,
+    authenticator_document,
+    authenticator_from,
     credential_document,
     credential_from,
     failure_pipeline,
@@ -72,6 +82,7 @@ class AsyncMongoStore:
         self.users: AsyncCollection[Document] = self.database[names.users]
         self.roles: AsyncCollection[Document] = self.database[names.roles]
         self.credentials: AsyncCollection[Document] = self.database[names.credentials]
+        self.authenticators: AsyncCollection[Document] = self.database[names.authenticators]
         self.user_factory = user_factory
         self._checked = False
 
@@ -86,6 +97,9 @@ class AsyncMongoStore:
             )
             await self.credentials.create_index([("user_id", ASCENDING), ("kind", ASCENDING)])
             await self.credentials.create_index("expires_at", expireAfterSeconds=0)
+            await self.authenticators.create_index(
+                [("user_id", ASCENDING), ("kind", ASCENDING), ("secret", ASCENDING)], unique=True
+            )
         self._checked = True
 
     async def adopt(self, *, batch: int = 1000) -> Adopted:
@@ -252,6 +266,7 @@ class AsyncMongoStore:
         key = self._oid(user)
         with translated("delete_user"):
             await self.credentials.delete_many({"user_id": key})
+            await self.authenticators.delete_many({"user_id": key})
             await self.users.delete_one({"_id": key})
 
     async def increment_failed_logins(
@@ -466,3 +481,82 @@ class AsyncMongoStore:
         with translated("delete_expired_credentials"):
             result = await self.credentials.delete_many({"expires_at": {"$lt": now}})
         return int(result.deleted_count)
+
+    # -- authenticators ----------------------------------------------------------------------------
+
+    async def create_authenticator(self, authenticator: Authenticator) -> None:
+        key = object_id(authenticator.user_id)
+        with translated("create_authenticator"):
+            if key is None or await self.users.find_one({"_id": key}, {"_id": 1}) is None:
+                raise NotFound
+            await self.authenticators.insert_one(authenticator_document(authenticator, key))
+
+    async def list_authenticators(
+        self, user_id: str, kind: AuthenticatorKind | None = None
+    ) -> list[Authenticator]:
+        key = object_id(user_id)
+        if key is None:
+            return []
+        query: Document = {"user_id": key}
+        if kind is not None:
+            query["kind"] = kind
+        with translated("list_authenticators"):
+            documents = (
+                await self.authenticators.find(query)
+                .sort([("created_at", ASCENDING), ("_id", ASCENDING)])
+                .to_list()
+            )
+        return [authenticator_from(document) for document in documents]
+
+    async def confirm_authenticator(self, authenticator_id: str, at: datetime) -> bool:
+        value = text(authenticator_id)
+        if value is None:
+            return False
+        with translated("confirm_authenticator"):
+            result = await self.authenticators.update_one(
+                {"_id": value, "confirmed_at": None}, {"$set": {"confirmed_at": at}}
+            )
+        return result.modified_count == 1
+
+    async def delete_authenticators(
+        self,
+        user_id: str,
+        kinds: Iterable[AuthenticatorKind],
+        *,
+        except_id: str | None = None,
+    ) -> int:
+        key = object_id(user_id)
+        if key is None:
+            return 0
+        query: Document = {"user_id": key, "kind": {"$in": list(kinds)}}
+        if except_id is not None:
+            query["_id"] = {"$ne": except_id}
+        with translated("delete_authenticators"):
+            result = await self.authenticators.delete_many(query)
+        return int(result.deleted_count)
+
+    async def use_recovery_code(self, user_id: str, secret: str) -> bool:
+        key = object_id(user_id)
+        value = text(secret)
+        if key is None or value is None:
+            return False
+        with translated("use_recovery_code"):
+            result = await self.authenticators.delete_one(
+                {"user_id": key, "kind": "recovery", "secret": value}
+            )
+        return result.deleted_count == 1
+
+    async def accept_totp_step(self, authenticator_id: str, step: int, at: datetime) -> bool:
+        value = text(authenticator_id)
+        if value is None:
+            return False
+        query: Document = {
+            "_id": value,
+            "confirmed_at": {"$ne": None},
+            "$or": [{"last_used_step": None}, {"last_used_step": {"$lt": step}}],
+        }
+        with translated("accept_totp_step"):
+            result = await self.authenticators.update_one(
+                query, {"$set": {"last_used_step": step, "last_used_at": at}}
+            )
+        return result.modified_count == 1

@@ -20,13 +20,22 @@ from sqlalchemy import (
     insert,
     inspect,
     literal,
+    or_,
     select,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from doorward.exceptions import NotFound
-from doorward.records import USER_FIELDS, Credential, CredentialKind, NewUser, Role
+from doorward.records import (
+    USER_FIELDS,
+    Authenticator,
+    AuthenticatorKind,
+    Credential,
+    CredentialKind,
+    NewUser,
+    Role,
+)
 from doorward_sqlalchemy._errors import EmailKey, translated
 from doorward_sqlalchemy._rows import (
     CredentialLookup,
@@ -42,6 +51,26 @@ from doorward_sqlalchemy._rows import (
 from doorward_sqlalchemy.models import Models, UTCDateTime, required_columns
 
 __all__ = ["AsyncSQLAlchemyStore"]
+
+#: The ``Authenticators`` capability: absent (``None``) when ``Models.authenticator`` is.
+_AUTHENTICATOR_METHODS = (
+    "create_authenticator",
+    "list_authenticators",
+    "confirm_authenticator",
+    "delete_authenticators",
+    "use_recovery_code",
+    "accept_totp_step",
+)
+_AUTHENTICATOR_FIELDS = (
+    "id",
+    "kind",
+    "secret",
+    "created_at",
+    "confirmed_at",
+    "last_used_at",
+    "last_used_step",
+    "name",
+)
 
 
 class AsyncSQLAlchemyStore:
@@ -115,6 +144,10 @@ class AsyncSQLAlchemyStore:
                 credential.secret_hash == bindparam("hash"),
             )
         )
+
+        if models.authenticator is None:
+            for name in _AUTHENTICATOR_METHODS:  # no table: no capability (MFA stays off)
+                setattr(self, name, None)
 
     def _uid(self, user_id: str) -> Any:
         return id_value(self._user_id, user_id)
@@ -216,6 +249,10 @@ class AsyncSQLAlchemyStore:
                 await session.execute(
                     delete(models.credential).where(models.credential.user_id == user.id)
                 )
+                if models.authenticator is not None:
+                    await session.execute(
+                        delete(models.authenticator).where(models.authenticator.user_id == user.id)
+                    )
                 await session.execute(
                     delete(models.user_role).where(models.user_role.user_id == user.id)
                 )
@@ -487,6 +524,105 @@ class AsyncSQLAlchemyStore:
             async with self.sessions.begin() as session:
                 result = await session.execute(delete(model).where(model.expires_at < now))
                 return int(result.rowcount)  # type: ignore[attr-defined]
+
+    # -- authenticators (when Models.authenticator is set) --------------------------------------
+
+    @property
+    def _authenticator(self) -> Any:
+        return self.models.authenticator
+
+    async def create_authenticator(self, authenticator: Authenticator) -> None:
+        model = self._authenticator
+        key = self._uid(authenticator.user_id)
+        values = {name: getattr(authenticator, name) for name in _AUTHENTICATOR_FIELDS}
+        with translated("create_authenticator"):
+            async with self.sessions.begin() as session:
+                if key is None or await session.get(self.models.user, key) is None:
+                    raise NotFound("no such user")
+                await session.execute(insert(model.__table__), {**values, "user_id": key})
+
+    async def list_authenticators(
+        self, user_id: str, kind: AuthenticatorKind | None = None
+    ) -> list[Authenticator]:
+        model = self._authenticator
+        key = self._uid(user_id)
+        if key is None:
+            return []
+        statement = select(model).where(model.user_id == key)
+        if kind is not None:
+            statement = statement.where(model.kind == kind)
+        with translated("list_authenticators"):
+            async with self.sessions() as session:
+                result = await session.execute(statement.order_by(model.created_at, model.id))
+                return [
+                    Authenticator(
+                        user_id=user_id,
+                        **{name: getattr(row, name) for name in _AUTHENTICATOR_FIELDS},
+                    )
+                    for row in result.scalars()
+                ]
+
+    async def _update_authenticator(self, where: list[Any], values: dict[str, Any]) -> bool:
+        model = self._authenticator
+        with translated("update_authenticator"):
+            async with self.sessions.begin() as session:
+                result = await session.execute(
+                    update(model)
+                    .where(*where)
+                    .values(**values)
+                    .execution_options(synchronize_session=False)
+                )
+                return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+    async def confirm_authenticator(self, authenticator_id: str, at: datetime) -> bool:
+        model = self._authenticator
+        if not searchable(authenticator_id):
+            return False
+        where = [model.id == authenticator_id, model.confirmed_at.is_(None)]
+        return await self._update_authenticator(where, {"confirmed_at": at})
+
+    async def accept_totp_step(self, authenticator_id: str, step: int, at: datetime) -> bool:
+        model = self._authenticator
+        if not searchable(authenticator_id):
+            return False
+        where = [
+            model.id == authenticator_id,
+            model.confirmed_at.is_not(None),
+            or_(model.last_used_step.is_(None), model.last_used_step < step),
+        ]
+        return await self._update_authenticator(where, {"last_used_step": step, "last_used_at": at})
+
+    async def delete_authenticators(
+        self,
+        user_id: str,
+        kinds: Iterable[AuthenticatorKind],
+        *,
+        except_id: str | None = None,
+    ) -> int:
+        model = self._authenticator
+        key = self._uid(user_id)
+        if key is None:
+            return 0
+        statement = delete(model).where(model.user_id == key, model.kind.in_(list(kinds)))
+        if except_id is not None:
+            statement = statement.where(model.id != except_id)
+        with translated("delete_authenticators"):
+            async with self.sessions.begin() as session:
+                result = await session.execute(statement)
+                return int(result.rowcount)  # type: ignore[attr-defined]
+
+    async def use_recovery_code(self, user_id: str, secret: str) -> bool:
+        model = self._authenticator
+        key = self._uid(user_id)
+        if key is None or not searchable(secret):
+            return False
+        statement = delete(model).where(
+            model.user_id == key, model.kind == "recovery", model.secret == secret
+        )
+        with translated("use_recovery_code"):
+            async with self.sessions.begin() as session:
+                result = await session.execute(statement)
+                return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
     async def count_users(self) -> int:
         """How many users there are (for the CLI and the benchmarks)."""
