@@ -17,10 +17,12 @@ from doorward.testing import (
     AsyncFlowsContract,
     AsyncMemoryStore,
     AsyncProfilesContract,
+    AsyncSocialIdentitiesContract,
     AsyncStoreContract,
     MemoryStore,
     MemoryUser,
     ProfilesContract,
+    SocialIdentitiesContract,
     StoreContract,
 )
 from doorward.testing._async._concurrency import run_concurrently as run_tasks
@@ -378,3 +380,19 @@ class TestThreadedFlows(AsyncFlowsContract):
     @pytest.fixture
     def store(self) -> AsyncUserStore:
         return AsyncThreadedStore(MemoryStore())
+
+
+class TestAsyncMemorySocialIdentities(AsyncSocialIdentitiesContract):
+    """The async memory store keeps provider links (OAuth) by the capability's rules."""
+
+    @pytest.fixture
+    def store(self) -> AsyncMemoryStore:
+        return AsyncMemoryStore()
+
+
+class TestMemorySocialIdentities(SocialIdentitiesContract):
+    """The sync memory store keeps provider links (OAuth) by the capability's rules."""
+
+    @pytest.fixture
+    def store(self) -> MemoryStore:
+        return MemoryStore()

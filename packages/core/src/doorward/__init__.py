@@ -14,6 +14,7 @@ from doorward._async.protocols import (
     AsyncPasswordHasher,
     AsyncProfiles,
     AsyncRoles,
+    AsyncSocialIdentities,
     AsyncUsers,
     AsyncUserStore,
 )
@@ -30,6 +31,7 @@ from doorward._sync.protocols import (
     PasswordHasher,
     Profiles,
     Roles,
+    SocialIdentities,
     Users,
     UserStore,
 )
@@ -40,7 +42,7 @@ from doorward.clock import Clock, FrozenClock, SystemClock
 from doorward.events import Events
 from doorward.hashing import Argon2Hasher, AsyncArgon2Hasher
 from doorward.mail import Mail
-from doorward.records import USER_FIELDS, Credential, NewUser, Role, UserLike
+from doorward.records import USER_FIELDS, Credential, NewUser, Role, SocialIdentity, UserLike
 from doorward.routing import Endpoint, Route, endpoint
 from doorward.settings import Argon2Params, RateLimit, Settings
 from doorward.web import Call, RequestState
@@ -61,6 +63,7 @@ __all__ = [
     "AsyncProfiles",
     "AsyncRateLimiter",
     "AsyncRoles",
+    "AsyncSocialIdentities",
     "AsyncUserStore",
     "AsyncUsers",
     "AsyncViews",
@@ -77,6 +80,7 @@ __all__ = [
     "Profiles",
     "RateLimiter",
     "Roles",
+    "SocialIdentities",
     "UserStore",
     "Users",
     "Views",
@@ -96,6 +100,7 @@ __all__ = [
     "RateLimit",
     "RequestState",
     "Role",
+    "SocialIdentity",
     "Route",
     "Settings",
     "SystemClock",

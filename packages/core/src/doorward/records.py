@@ -22,6 +22,7 @@ __all__ = [
     "CredentialKind",
     "NewUser",
     "Role",
+    "SocialIdentity",
     "UserLike",
 ]
 
@@ -175,3 +176,21 @@ class Credential:
     name: str | None = None
     ip: str | None = None
     user_agent: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class SocialIdentity:
+    """An account at an OAuth / OpenID Connect provider linked to a user.
+
+    ``(provider, subject)`` is unique: one provider account belongs to one user at most.
+    ``email`` and ``email_verified`` are what the provider said at the last sign-in; they
+    never decide who the identity belongs to (OA-02). No provider token is kept.
+    """
+
+    id: str
+    provider: str
+    subject: str
+    user_id: str
+    email: str | None
+    email_verified: bool
+    linked_at: datetime

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from doorward.mail import Mail
-from doorward.records import Credential, CredentialKind, NewUser, Role
+from doorward.records import Credential, CredentialKind, NewUser, Role, SocialIdentity
 
 __all__ = [
     "AsyncCredentials",
@@ -19,6 +19,7 @@ __all__ = [
     "AsyncPasswordHasher",
     "AsyncProfiles",
     "AsyncRoles",
+    "AsyncSocialIdentities",
     "AsyncUserStore",
     "AsyncUsers",
 ]
@@ -191,6 +192,28 @@ class AsyncCredentials(Protocol):
 
     async def delete_expired_credentials(self, now: datetime) -> int:
         """Delete every credential whose ``expires_at`` is before ``now``; return how many."""
+
+
+class AsyncSocialIdentities(Protocol):
+    """The social identities capability: provider accounts linked to users (OAuth, OIDC).
+
+    ``doorward.testing.AsyncSocialIdentitiesContract`` checks every rule below.
+    """
+
+    async def add_social_identity(self, identity: SocialIdentity) -> None:
+        """Store the link. Raise ``IdentityTaken`` when ``(provider, subject)`` is linked
+        already (to this user or another), writing nothing; ``NotFound`` when the user is
+        not stored. The rule holds under concurrency (a unique index, never read first).
+        """
+
+    async def get_social_identity(self, provider: str, subject: str) -> SocialIdentity | None:
+        """The link of this provider account, or ``None``."""
+
+    async def list_social_identities(self, user_id: str) -> list[SocialIdentity]:
+        """The user's links, oldest first."""
+
+    async def delete_social_identity(self, identity_id: str, user_id: str) -> bool:
+        """Delete one link of this user; ``True`` only to the call that removed it."""
 
 
 class AsyncUserStore(AsyncUsers, AsyncRoles, AsyncCredentials, Protocol):

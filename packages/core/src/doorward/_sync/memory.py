@@ -53,10 +53,17 @@ from typing import Any
 
 import attrs
 
-from doorward._sync.protocols import UserStore
+from doorward._sync.protocols import SocialIdentities, UserStore
 from doorward._memory_user import MemoryUser
-from doorward.exceptions import EmailTaken, NotFound
-from doorward.records import USER_FIELDS, Credential, CredentialKind, NewUser, Role
+from doorward.exceptions import EmailTaken, IdentityTaken, NotFound
+from doorward.records import (
+    USER_FIELDS,
+    Credential,
+    CredentialKind,
+    NewUser,
+    Role,
+    SocialIdentity,
+)
 
 __all__ = ["MemoryStore"]
 
@@ -91,6 +98,7 @@ class MemoryStore:
         self._user_roles: dict[str, set[str]] = {}
         self._credentials: dict[str, Credential] = {}
         self._credential_ids: dict[tuple[str, str], str] = {}
+        self._identities: dict[tuple[str, str], SocialIdentity] = {}
 
     # -- helpers (call with the lock held) ----------------------------------------------
 
@@ -198,6 +206,9 @@ class MemoryStore:
             for credential in list(self._credentials.values()):
                 if credential.user_id == user_id:
                     self._drop_credential(credential)
+            for key, identity in list(self._identities.items()):
+                if identity.user_id == user_id:
+                    del self._identities[key]
 
     def increment_failed_logins(self, user: Any, at: datetime) -> int:
         """Add one to the stored count and return it."""
@@ -396,7 +407,45 @@ class MemoryStore:
                 self._drop_credential(credential)
             return len(doomed)
 
+    # -- social identities --------------------------------------------------------------
+
+    def add_social_identity(self, identity: SocialIdentity) -> None:
+        """Link a provider account; ``IdentityTaken`` if it is linked already."""
+        _require_aware(identity.linked_at)
+        with self._lock:
+            if identity.user_id not in self._users:
+                raise NotFound("no such user")
+            key = (identity.provider, identity.subject)
+            if key in self._identities:
+                raise IdentityTaken
+            self._identities[key] = identity
+
+    def get_social_identity(self, provider: str, subject: str) -> SocialIdentity | None:
+        """The link of this provider account, or ``None``."""
+        with self._lock:
+            return self._identities.get((provider, subject))
+
+    def list_social_identities(self, user_id: str) -> list[SocialIdentity]:
+        """The user's links, oldest first."""
+        with self._lock:
+            found = [i for i in self._identities.values() if i.user_id == user_id]
+        return sorted(found, key=lambda identity: identity.linked_at)
+
+    def delete_social_identity(self, identity_id: str, user_id: str) -> bool:
+        """Delete one link of this user; ``True`` only for the call that removed it."""
+        with self._lock:
+            for key, identity in self._identities.items():
+                if identity.id == identity_id and identity.user_id == user_id:
+                    del self._identities[key]
+                    return True
+            return False
+
 
 def _is_a_store(store: MemoryStore) -> UserStore:
     """Never called: makes mypy prove that the class implements the protocol."""
+    return store
+
+
+def _has_social_identities(store: MemoryStore) -> SocialIdentities:
+    """Never called: makes mypy prove that the class implements the capability."""
     return store

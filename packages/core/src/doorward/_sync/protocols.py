@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from doorward.mail import Mail
-from doorward.records import Credential, CredentialKind, NewUser, Role
+from doorward.records import Credential, CredentialKind, NewUser, Role, SocialIdentity
 
 __all__ = [
     "Credentials",
@@ -20,6 +20,7 @@ __all__ = [
     "PasswordHasher",
     "Profiles",
     "Roles",
+    "SocialIdentities",
     "UserStore",
     "Users",
 ]
@@ -192,6 +193,28 @@ class Credentials(Protocol):
 
     def delete_expired_credentials(self, now: datetime) -> int:
         """Delete every credential whose ``expires_at`` is before ``now``; return how many."""
+
+
+class SocialIdentities(Protocol):
+    """The social identities capability: provider accounts linked to users (OAuth, OIDC).
+
+    ``doorward.testing.SocialIdentitiesContract`` checks every rule below.
+    """
+
+    def add_social_identity(self, identity: SocialIdentity) -> None:
+        """Store the link. Raise ``IdentityTaken`` when ``(provider, subject)`` is linked
+        already (to this user or another), writing nothing; ``NotFound`` when the user is
+        not stored. The rule holds under concurrency (a unique index, never read first).
+        """
+
+    def get_social_identity(self, provider: str, subject: str) -> SocialIdentity | None:
+        """The link of this provider account, or ``None``."""
+
+    def list_social_identities(self, user_id: str) -> list[SocialIdentity]:
+        """The user's links, oldest first."""
+
+    def delete_social_identity(self, identity_id: str, user_id: str) -> bool:
+        """Delete one link of this user; ``True`` only to the call that removed it."""
 
 
 class UserStore(Users, Roles, Credentials, Protocol):
