@@ -78,6 +78,8 @@ class Web:
         self.remember_cookie = settings.cookie_name(settings.remember_cookie)
         self.csrf_cookie = settings.cookie_name(settings.csrf_cookie)
         self.notices: dict[str, str] = {}
+        #: Values every page sees, set by features (the OAuth provider buttons).
+        self.page_context: dict[str, Any] = {}
         self.echoed_fields = set(ECHOED_FIELDS)
         self._own_hosts = frozenset({(urlsplit(settings.base_url).netloc or "").lower()})
 
@@ -159,6 +161,7 @@ class Web:
             "message": None,
             "form": {},
             "next": "",
+            **self.page_context,
         }
 
     def page(

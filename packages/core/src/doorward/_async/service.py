@@ -20,6 +20,7 @@ from doorward._async.context import AsyncContext
 from doorward._async.email_change import AsyncEmailChange
 from doorward._async.feature import AsyncFeature
 from doorward._async.login import AsyncLogin
+from doorward._async.oauth import AsyncOAuth
 from doorward._async.passwords import AsyncPasswords
 from doorward._async.protocols import AsyncMailer, AsyncPasswordHasher
 from doorward._async.ratelimit import AsyncRateLimiter
@@ -54,6 +55,7 @@ BUILT_IN_FEATURES: tuple[type[AsyncFeature], ...] = (
     AsyncApiTokens,
     AsyncSessions,
     AsyncRoleChecks,
+    AsyncOAuth,
 )
 #: Features the others build on: they cannot be switched off.
 ALWAYS_ON = frozenset({"login", "accounts"})
@@ -123,7 +125,7 @@ class AsyncAuth:
         if unknown:
             raise ConfigurationError(f"unknown features in disabled_features: {sorted(unknown)}")
         for feature in made:
-            if feature.name not in disabled:
+            if feature.name not in disabled and feature.wanted():
                 self._enable(feature)
         self._routes = self._check_routes()
 

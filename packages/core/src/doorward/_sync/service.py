@@ -21,6 +21,7 @@ from doorward._sync.context import Context
 from doorward._sync.email_change import EmailChange
 from doorward._sync.feature import Feature
 from doorward._sync.login import Login
+from doorward._sync.oauth import OAuth
 from doorward._sync.passwords import Passwords
 from doorward._sync.protocols import Mailer, PasswordHasher
 from doorward._sync.ratelimit import RateLimiter
@@ -55,6 +56,7 @@ BUILT_IN_FEATURES: tuple[type[Feature], ...] = (
     ApiTokens,
     Sessions,
     RoleChecks,
+    OAuth,
 )
 #: Features the others build on: they cannot be switched off.
 ALWAYS_ON = frozenset({"login", "accounts"})
@@ -124,7 +126,7 @@ class Auth:
         if unknown:
             raise ConfigurationError(f"unknown features in disabled_features: {sorted(unknown)}")
         for feature in made:
-            if feature.name not in disabled:
+            if feature.name not in disabled and feature.wanted():
                 self._enable(feature)
         self._routes = self._check_routes()
 
