@@ -12,9 +12,11 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from doorward.testing import (
     AsyncFlowsContract,
     AsyncRateLimiterContract,
+    AsyncSocialIdentitiesContract,
     AsyncStoreContract,
     FlowsContract,
     RateLimiterContract,
+    SocialIdentitiesContract,
     StoreContract,
 )
 from doorward_sqlalchemy import (
@@ -80,6 +82,26 @@ class TestServerStore(StoreContract):
 @pytest.mark.mariadb
 class TestAsyncServerStore(AsyncStoreContract):
     """AsyncSQLAlchemyStore keeps the store contract on PostgreSQL and MariaDB."""
+
+    @pytest.fixture
+    def store(self, async_server_store):
+        return async_server_store
+
+
+@pytest.mark.postgres
+@pytest.mark.mariadb
+class TestServerSocialIdentities(SocialIdentitiesContract):
+    """SQLAlchemyStore keeps provider links on PostgreSQL and MariaDB (races included)."""
+
+    @pytest.fixture
+    def store(self, server_store):
+        return server_store
+
+
+@pytest.mark.postgres
+@pytest.mark.mariadb
+class TestAsyncServerSocialIdentities(AsyncSocialIdentitiesContract):
+    """AsyncSQLAlchemyStore keeps provider links on PostgreSQL and MariaDB (races included)."""
 
     @pytest.fixture
     def store(self, async_server_store):

@@ -55,10 +55,12 @@ __all__ = [
     "CredentialMixin",
     "DefaultCredential",
     "DefaultRole",
+    "DefaultSocialIdentity",
     "DefaultUser",
     "DefaultUserRole",
     "Models",
     "RoleMixin",
+    "SocialIdentityMixin",
     "UTCDateTime",
     "UserMixin",
     "UserRoleMixin",
@@ -209,6 +211,34 @@ class CredentialMixin:
         )
 
 
+class SocialIdentityMixin:
+    """Accounts at OAuth / OpenID Connect providers linked to users (no provider token).
+
+    ``(provider, subject)`` is unique: the database settles parallel first sign-ins.
+    """
+
+    __doorward_user_key__: ClassVar[str] = "users.id"
+
+    id: Mapped[str] = mapped_column(_exact(32), primary_key=True)
+    provider: Mapped[str] = mapped_column(_exact(32))
+    subject: Mapped[str] = mapped_column(_exact(255))
+    email: Mapped[str | None] = mapped_column(_exact(254), default=None)
+    email_verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    linked_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    @declared_attr
+    def user_id(cls) -> Mapped[Any]:  # noqa: N805
+        return mapped_column(ForeignKey(cls.__doorward_user_key__, ondelete="CASCADE"))
+
+    @declared_attr.directive
+    def __table_args__(cls) -> tuple[Any, ...]:  # noqa: N805
+        table = cls.__tablename__  # type: ignore[attr-defined]
+        return (
+            Index(f"ix_{table}_subject", "provider", "subject", unique=True),
+            Index(f"ix_{table}_user", "user_id"),
+        )
+
+
 class RateLimitMixin:
     """The counters of ``SQLAlchemyRateLimiter``: one row per key (its SHA-256) and window."""
 
@@ -219,12 +249,18 @@ class RateLimitMixin:
 
 @attrs.frozen
 class Models:
-    """The four mapped classes a store works with."""
+    """The mapped classes a store works with.
+
+    ``social_identity`` is optional: without it the store lacks the ``SocialIdentities``
+    capability, so sign-in with OAuth providers refuses to start (naming its methods) and
+    everything else works as before.
+    """
 
     user: type[Any]
     role: type[Any]
     user_role: type[Any]
     credential: type[Any]
+    social_identity: type[Any] | None = None
 
 
 class Base(DeclarativeBase):
@@ -256,6 +292,12 @@ class DefaultCredential(CredentialMixin, Base):
     __tablename__ = "credentials"
 
 
+class DefaultSocialIdentity(SocialIdentityMixin, Base):
+    """A ready-made ``social_identities`` table."""
+
+    __tablename__ = "social_identities"
+
+
 class DefaultRateLimit(RateLimitMixin, Base):
     """A ready-made ``rate_limits`` table for the shared rate limiter."""
 
@@ -264,4 +306,6 @@ class DefaultRateLimit(RateLimitMixin, Base):
 
 def default_models() -> Models:
     """The ready-made models; create their tables with ``Base.metadata.create_all``."""
-    return Models(DefaultUser, DefaultRole, DefaultUserRole, DefaultCredential)
+    return Models(
+        DefaultUser, DefaultRole, DefaultUserRole, DefaultCredential, DefaultSocialIdentity
+    )
