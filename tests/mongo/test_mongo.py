@@ -16,10 +16,12 @@ from doorward.testing import (
     AsyncFlowsContract,
     AsyncProfilesContract,
     AsyncRateLimiterContract,
+    AsyncSocialIdentitiesContract,
     AsyncStoreContract,
     FlowsContract,
     ProfilesContract,
     RateLimiterContract,
+    SocialIdentitiesContract,
     StoreContract,
 )
 from doorward_mongo import AsyncMongoRateLimiter, Collections, MongoRateLimiter, MongoStore
@@ -79,6 +81,42 @@ class TestAsyncMongoStore(AsyncStoreContract):
 
     def extra_fields(self, email):
         return {"display_name": email.split("@")[0], "tags": ["a", "b"]}
+
+
+class TestMongoSocialIdentities(SocialIdentitiesContract):
+    """MongoStore keeps provider links by the capability's rules (races included)."""
+
+    @pytest.fixture
+    def store(self, mongo_store):
+        return mongo_store
+
+
+class TestAsyncMongoSocialIdentities(AsyncSocialIdentitiesContract):
+    """AsyncMongoStore keeps provider links by the capability's rules (races included)."""
+
+    @pytest.fixture
+    def store(self, async_mongo_store):
+        return async_mongo_store
+
+
+def test_linking_needs_the_social_index(sync_client):
+    """Without ensure_indexes, add_social_identity refuses to run (the race needs the index)."""
+    import secrets
+
+    from doorward.records import SocialIdentity
+
+    store = MongoStore(sync_client, f"noindex_{secrets.token_hex(4)}")
+    identity = SocialIdentity(
+        id="i1",
+        provider="p",
+        subject="s",
+        user_id="0" * 24,
+        email=None,
+        email_verified=False,
+        linked_at=datetime(2030, 1, 1, tzinfo=UTC),
+    )
+    with pytest.raises(ConfigurationError, match="ensure_indexes"):
+        store.add_social_identity(identity)
 
 
 class TestMongoFlows(FlowsContract):

@@ -57,6 +57,7 @@ class Collections:
     users: str = "users"
     roles: str = "roles"
     credentials: str = "credentials"
+    social_identities: str = "social_identities"
 
 
 def object_id(value: object) -> ObjectId | None:
