@@ -17,6 +17,10 @@ from doorward import Argon2Params, AsyncAuth, AsyncMemoryStore, Auth, MemoryStor
 from doorward._async.mailers import AsyncOutbox
 from doorward._sync.mailers import Outbox
 from doorward.oauth import OAuthProvider
+from doorward.testing._sync._concurrency import run_concurrently
+from doorward.threaded import AsyncThreadedStore
+from doorward_sqlalchemy import SQLAlchemyStore, default_models, sqlite_engine
+from doorward_sqlalchemy.models import Base
 from tests.http.site_starlette import PortalTransport
 from tests.oauth.provider import ProviderServer, query_of, running_provider, with_query
 
@@ -62,12 +66,12 @@ def settings(issuer: str | None, **overrides):
 
 
 class FlaskSite:
-    """A Flask app on the memory store, driven through the WSGI transport."""
+    """A Flask app on the memory store (or another sync store), through the WSGI transport."""
 
-    def __init__(self, issuer, **overrides):
+    def __init__(self, issuer, store=None, **overrides):
         from doorward_flask import Doorward
 
-        self.store = MemoryStore()
+        self.store = store or MemoryStore()
         self.outbox = Outbox()
         self.auth = Auth(settings(issuer, **overrides), self.store, mailer=self.outbox)
         app = Flask(__name__)
@@ -88,14 +92,15 @@ class FlaskSite:
 
 
 class StarletteSite:
-    """A Starlette app on the async memory store, driven through the ASGI transport."""
+    """A Starlette app on the async memory store (or a sync store in threads), through the
+    ASGI transport."""
 
-    def __init__(self, issuer, **overrides):
+    def __init__(self, issuer, store=None, **overrides):
         from doorward_starlette import Doorward
 
         self.stack = contextlib.ExitStack()
         self.portal = self.stack.enter_context(start_blocking_portal())
-        self.store = AsyncMemoryStore()
+        self.store = AsyncThreadedStore(store) if store is not None else AsyncMemoryStore()
         self.outbox = AsyncOutbox()
         self.auth = AsyncAuth(settings(issuer, **overrides), self.store, mailer=self.outbox)
         doorward = Doorward(auth=self.auth)
@@ -117,12 +122,16 @@ class StarletteSite:
 
 
 @pytest.fixture(params=["flask", "starlette"])
-def make_site(request, provider):
+def make_site(request, provider, tmp_path):
     made = []
 
-    def make(issuer=provider.url, **overrides):
+    def make(issuer=provider.url, store=None, **overrides):
         kind = FlaskSite if request.param == "flask" else StarletteSite
-        site = kind(issuer, **overrides)
+        if store == "sqlite":
+            engine = sqlite_engine(f"sqlite:///{tmp_path}/oauth{len(made)}.sqlite3")
+            Base.metadata.create_all(engine)
+            store = SQLAlchemyStore(engine, default_models())
+        site = kind(issuer, store, **overrides)
         made.append(site)
         return site
 
@@ -232,6 +241,39 @@ def test_sign_in_replaces_the_session_cookie_and_rotates_csrf(make_site, provide
             "Max-Age=0" in names["__Host-doorward-oauth"]
             or "expires" in names["__Host-doorward-oauth"].lower()
         )
+
+
+def test_sign_up_and_sign_in_on_sqlalchemy(make_site, provider):
+    """The same round trips on the SQLAlchemy store (SQLite): one account, one link."""
+    site = make_site(store="sqlite")
+    provider.set_user("sub-sql", email="sql@example.com", email_verified=True)
+    with site.client() as first:
+        assert sign_in(provider, first, "sub-sql").status_code == 303
+        user_id = me(first)["id"]
+    with site.client() as second:
+        assert sign_in(provider, second, "sub-sql").status_code == 303
+        assert me(second)["id"] == user_id
+    assert [i.subject for i in site.identities(user_id)] == ["sub-sql"]
+
+
+def test_parallel_first_sign_ins_make_one_account(make_site, provider):
+    """Several browsers finishing a first sign-in of one provider account at once: one
+    account with one link; every browser is signed in to it or asked to try linking."""
+    site = make_site(store="sqlite")
+    provider.set_user("sub-race", email="race@example.com", email_verified=True)
+    clients = [site.client() for _ in range(4)]
+    callbacks = [provider.authorize(start(client), "sub-race") for client in clients]
+    answers = run_concurrently(lambda i: clients[i].get(callbacks[i]), len(clients))
+    assert all(not isinstance(a, BaseException) for a in answers), answers
+    assert {a.status_code for a in answers} <= {303, 409}
+    ids = {
+        me(client)["id"] for client, a in zip(clients, answers, strict=True) if a.status_code == 303
+    }
+    assert len(ids) == 1
+    [user_id] = ids
+    assert [i.subject for i in site.identities(user_id)] == ["sub-race"]
+    for client in clients:
+        client.close()
 
 
 # -- OA-01 ----------------------------------------------------------------------------------

@@ -167,7 +167,8 @@ def account_from_claims(provider: OAuthProvider, claims: Mapping[str, Any]) -> P
     providers send) and the provider's claim can be trusted at all (never Entra's, OA-02).
     """
     email = claims.get("email")
-    verified = claims.get("email_verified") in (True, "true")
+    said = claims.get("email_verified")
+    verified = said is True or said == "true"  # never 1, "yes"... (1 == True in Python)
     return ProviderAccount(
         subject=str(claims["sub"]),
         email=email if isinstance(email, str) and email else None,

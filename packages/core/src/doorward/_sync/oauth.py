@@ -198,7 +198,11 @@ class OAuth(Feature):
         if existing is None:
             try:
                 return self._sign_up(provider_name, account, address, key)
-            except EmailTaken:
+            except EmailTaken:  # a parallel first sign-in may have made the account
+                linked = self.store.get_social_identity(provider_name, account.subject)
+                winner = self.store.get_user(linked.user_id) if linked else None
+                if winner is not None:
+                    return winner
                 existing = self.store.get_user_by_email(key)
                 if existing is None:
                     raise self._failed(provider_name, OAuthFailed("email race")) from None
