@@ -524,3 +524,47 @@ def test_without_providers_the_feature_is_off(make_site):
         assert client.get("/auth/oauth/accounts").status_code in {303, 404}
         assert "/oauth/" not in client.get("/auth/login").text
     assert not site.auth.enabled("oauth")
+
+
+def test_oa04_parallel_unlinks_keep_one_way_in():
+    """Two unlinks at once of the two links of an account without a password: at least one
+    link stays, and every refused unlink is last_sign_in_method (the store's reads are
+    slowed so both unlinks see two links before either deletes)."""
+    import time
+    from datetime import UTC, datetime
+
+    from doorward._sync.oauth import OAuth
+    from doorward.exceptions import LastSignInMethod
+    from doorward.records import SocialIdentity
+
+    class SlowReads(MemoryStore):
+        def list_social_identities(self, user_id):
+            found = super().list_social_identities(user_id)
+            time.sleep(0.01)
+            return found
+
+    for _ in range(3):
+        store = SlowReads()
+        auth = Auth(settings("https://idp.example"), store)
+        user = auth.create_user("twice@example.com", confirmed=True)
+        links = [
+            SocialIdentity(
+                id=f"o{i}",
+                provider="mock",
+                subject=f"s{i}",
+                user_id=str(user.id),
+                email=None,
+                email_verified=False,
+                linked_at=datetime(2030, 1, 1, i, tzinfo=UTC),
+            )
+            for i in range(2)
+        ]
+        for link in links:
+            store.add_social_identity(link)
+        oauth = auth.feature(OAuth)
+        unlink = functools.partial(
+            lambda i, oauth, user: oauth.unlink(user, f"o{i}"), oauth=oauth, user=user
+        )
+        results = run_concurrently(unlink, 2)
+        assert all(r is None or isinstance(r, LastSignInMethod) for r in results), results
+        assert len(store.list_social_identities(str(user.id))) >= 1

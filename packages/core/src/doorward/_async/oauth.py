@@ -275,6 +275,10 @@ class AsyncOAuth(AsyncFeature):
             raise LastSignInMethod
         if not await self.store.delete_social_identity(identity_id, str(user.id)):
             raise NotFound
+        if user.password_hash is None and not await self.identities(user):
+            # a parallel unlink took the other one: put this one back, refuse (OA-04)
+            await self.store.add_social_identity(target)
+            raise LastSignInMethod
         self.ctx.events.emit("oauth_unlinked", user_id=str(user.id), provider=target.provider)
         await self._notice("oauth_unlinked", user, target.provider)
 

@@ -276,6 +276,10 @@ class OAuth(Feature):
             raise LastSignInMethod
         if not self.store.delete_social_identity(identity_id, str(user.id)):
             raise NotFound
+        if user.password_hash is None and not self.identities(user):
+            # a parallel unlink took the other one: put this one back, refuse (OA-04)
+            self.store.add_social_identity(target)
+            raise LastSignInMethod
         self.ctx.events.emit("oauth_unlinked", user_id=str(user.id), provider=target.provider)
         self._notice("oauth_unlinked", user, target.provider)
 
