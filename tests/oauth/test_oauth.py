@@ -276,6 +276,18 @@ def test_parallel_first_sign_ins_make_one_account(make_site, provider):
         client.close()
 
 
+def test_invite_only_sites_make_no_accounts_by_provider(make_site, provider):
+    """With registration switched off, a new provider account makes no account; linked
+    ones still sign in."""
+    site = make_site(disabled_features=["registration"])
+    provider.set_user("sub-invite", email="invitee@example.com", email_verified=True)
+    with site.client() as client:
+        answer = sign_in(provider, client, "sub-invite")
+        assert answer.status_code == 400
+        assert "invitation" in answer.text
+        assert me(client) is None
+
+
 # -- OA-01 ----------------------------------------------------------------------------------
 
 

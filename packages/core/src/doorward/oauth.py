@@ -7,15 +7,31 @@ Google, Microsoft Entra, GitHub and GitLab, and how a provider's answer becomes 
 
 from __future__ import annotations
 
+import hmac
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 import attrs
+from itsdangerous import BadData, TimestampSigner, URLSafeTimedSerializer
 
-from doorward.exceptions import ConfigurationError
+from doorward.exceptions import ConfigurationError, OAuthFailed
 
-__all__ = ["PRESETS", "OAuthProvider", "Preset", "ProviderAccount"]
+__all__ = ["PRESETS", "OAuthProvider", "Preset", "ProviderAccount", "Refusal", "StateCookie"]
+
+LINK_REQUIRED = (
+    "An account with this email address exists already. Log in to it, then link {provider} "
+    "from your linked accounts page."
+)
+NO_VERIFIED_EMAIL = (
+    "{provider} did not confirm an email address for you, so no account was made. "
+    "Create an account with a password instead, then link {provider}."
+)
+NO_SIGN_UP = (
+    "No account is linked to this {provider} account, and new accounts are made by invitation "
+    "only. Log in to your account, then link {provider}."
+)
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 
@@ -190,3 +206,59 @@ def account_from_github(user: Mapping[str, Any], emails: Sequence[Any]) -> Provi
         email=email if isinstance(email, str) and verified else None,
         email_verified=bool(verified and isinstance(email, str)),
     )
+
+
+class Refusal(Exception):
+    """The callback cannot sign in; ``message`` is what the page says (``link``: the
+    "log in to link" page of OA-02)."""
+
+    def __init__(self, message: str, *, link: bool = False, status: int = 409) -> None:
+        super().__init__(message)
+        self.message = message
+        self.link = link
+        self.status = status
+
+
+class StateCookie:
+    """The round trip's ``state``, PKCE verifier, ``nonce`` and ``next``, signed with the
+    site's keys (newest signs, all verify) and short-lived: only the browser that went to
+    the provider can come back (OA-01)."""
+
+    def __init__(
+        self, secret_keys: Sequence[str], now: Callable[[], datetime], max_age: timedelta
+    ) -> None:
+        class _ClockSigner(TimestampSigner):
+            def get_timestamp(self) -> int:
+                return int(now().timestamp())
+
+        self._serializer = URLSafeTimedSerializer(
+            list(secret_keys), salt="doorward.oauth-state", signer=_ClockSigner
+        )
+        self._max_age = int(max_age.total_seconds())
+
+    def sign(self, kept: Mapping[str, Any]) -> str:
+        """The cookie value keeping ``kept``."""
+        return str(self._serializer.dumps(dict(kept)))
+
+    def check(
+        self, provider_name: str, query: Mapping[str, str], cookie: str | None
+    ) -> tuple[str, dict[str, Any]]:
+        """The code and what the cookie kept, when this browser started this round trip
+        with this provider and the ``state`` matches; else ``OAuthFailed`` saying why."""
+        if "error" in query:
+            raise OAuthFailed(f"provider error {query['error'][:64]!r}")
+        if not cookie:
+            raise OAuthFailed("no state cookie (another browser, or it expired)")
+        try:
+            kept: dict[str, Any] = self._serializer.loads(cookie, max_age=self._max_age)
+        except BadData:
+            raise OAuthFailed("state cookie forged or expired") from None
+        state = query.get("state", "")
+        if kept.get("p") != provider_name or not hmac.compare_digest(
+            str(kept.get("s", "")).encode(), state.encode()
+        ):
+            raise OAuthFailed("state does not match this browser's")
+        code = query.get("code")
+        if not code:
+            raise OAuthFailed("callback without a code")
+        return code, kept

@@ -12,12 +12,9 @@ provider may not join on its own word, asks the owner to log in and link (OA-02)
 
 from __future__ import annotations
 
-import hmac
 import logging
 import secrets
 from typing import Any
-
-from itsdangerous import BadData, TimestampSigner, URLSafeTimedSerializer
 
 from doorward._sync.context import Context
 from doorward._sync.feature import Feature
@@ -32,7 +29,15 @@ from doorward.exceptions import (
     OAuthFailed,
 )
 from doorward.http import HttpResponse
-from doorward.oauth import OAuthProvider, ProviderAccount
+from doorward.oauth import (
+    LINK_REQUIRED,
+    NO_SIGN_UP,
+    NO_VERIFIED_EMAIL,
+    OAuthProvider,
+    ProviderAccount,
+    Refusal,
+    StateCookie,
+)
 from doorward.policies import normalize_email
 from doorward.records import NewUser, SocialIdentity
 from doorward.routing import endpoint
@@ -42,15 +47,6 @@ from doorward.web import Call
 __all__ = ["OAuth"]
 
 logger = logging.getLogger("doorward.oauth")
-
-LINK_REQUIRED = (
-    "An account with this email address exists already. Log in to it, then link {provider} "
-    "from your linked accounts page."
-)
-NO_VERIFIED_EMAIL = (
-    "{provider} did not confirm an email address for you, so no account was made. "
-    "Create an account with a password instead, then link {provider}."
-)
 
 
 class OAuth(Feature):
@@ -75,14 +71,7 @@ class OAuth(Feature):
             return
         require_oauth_libraries()
         now = ctx.clock.now
-
-        class _ClockSigner(TimestampSigner):
-            def get_timestamp(self) -> int:
-                return int(now().timestamp())
-
-        self._state = URLSafeTimedSerializer(
-            list(self.settings.secret_keys), salt="doorward.oauth-state", signer=_ClockSigner
-        )
+        self._state = StateCookie(self.settings.secret_keys, now, self.settings.oauth_state_max_age)
         self.cookie_name = self.settings.cookie_name(self.settings.oauth_cookie)
         for provider in providers:
             redirect_uri = self.settings.url(f"/oauth/{provider.name}/callback")  # CR-06
@@ -121,7 +110,7 @@ class OAuth(Feature):
             )
         except Exception as exc:  # noqa: BLE001 (any provider fault is logged, neutral: OA-03)
             raise self._failed(provider_name, exc) from None
-        cookie = self._state.dumps(
+        cookie = self._state.sign(
             {
                 "p": provider_name,
                 "s": state,
@@ -139,37 +128,13 @@ class OAuth(Feature):
         """Who the provider says signed in, after every check of OA-01; and the round trip."""
         self._provider(provider_name)
         try:
-            code, kept = self._check_round_trip(provider_name, query, cookie)
+            code, kept = self._state.check(provider_name, query, cookie)
             account = self.clients[provider_name].account(
                 code=code, verifier=str(kept["v"]), nonce=str(kept["n"])
             )
         except Exception as exc:  # noqa: BLE001 (any provider fault is logged, neutral: OA-03)
             raise self._failed(provider_name, exc) from None
         return account, kept
-
-    def _check_round_trip(
-        self, provider_name: str, query: dict[str, str], cookie: str | None
-    ) -> tuple[str, dict[str, Any]]:
-        """The code, and what the cookie kept, when this browser started this round trip."""
-        if "error" in query:
-            raise OAuthFailed(f"provider error {query['error'][:64]!r}")
-        if not cookie:
-            raise OAuthFailed("no state cookie (another browser, or it expired)")
-        try:
-            kept: dict[str, Any] = self._state.loads(
-                cookie, max_age=int(self.settings.oauth_state_max_age.total_seconds())
-            )
-        except BadData:
-            raise OAuthFailed("state cookie forged or expired") from None
-        state = query.get("state", "")
-        if kept.get("p") != provider_name or not hmac.compare_digest(
-            str(kept.get("s", "")).encode(), state.encode()
-        ):
-            raise OAuthFailed("state does not match this browser's")
-        code = query.get("code")
-        if not code:
-            raise OAuthFailed("callback without a code")
-        return code, kept
 
     def _failed(self, provider_name: str, exc: Exception) -> OAuthFailed:
         """Log the cause; the user sees one neutral message (OA-03)."""
@@ -181,8 +146,10 @@ class OAuth(Feature):
     def resolve(self, provider_name: str, account: ProviderAccount) -> Any:
         """The user this provider account signs in as, creating or joining one by OA-02.
 
-        Returns the user, or raises ``OAuthFailed`` with the page's message as its text
-        when the owner must log in and link (``link_required``) or nothing can be done.
+        Accounts are made only while the registration feature is on (invite-only sites
+        switch it off, and then a provider account must be linked by its owner).
+        Raises ``Refusal`` with the page's message when the owner must log in and link
+        (``link_required``) or nothing can be done.
         """
         provider = self._provider(provider_name)
         linked = self.store.get_social_identity(provider_name, account.subject)
@@ -192,27 +159,36 @@ class OAuth(Feature):
                 raise self._failed(provider_name, OAuthFailed("linked account inactive"))
             return user
         if account.email is None or not account.email_verified:
-            raise _Refusal(NO_VERIFIED_EMAIL.format(provider=provider.display_name), status=400)
+            raise Refusal(NO_VERIFIED_EMAIL.format(provider=provider.display_name), status=400)
         address, key = normalize_email(account.email, max_length=self.settings.email_max_length)
         existing = self.store.get_user_by_email(key)
         if existing is None:
-            try:
-                return self._sign_up(provider_name, account, address, key)
-            except EmailTaken:  # a parallel first sign-in may have made the account
-                linked = self.store.get_social_identity(provider_name, account.subject)
-                winner = self.store.get_user(linked.user_id) if linked else None
-                if winner is not None:
-                    return winner
-                existing = self.store.get_user_by_email(key)
-                if existing is None:
-                    raise self._failed(provider_name, OAuthFailed("email race")) from None
+            made = self._first_sign_in(provider, account, address, key)
+            if made is not None:
+                return made
+            existing = self.store.get_user_by_email(key)
+            if existing is None:
+                raise self._failed(provider_name, OAuthFailed("email race"))
         if not provider.trusted_for_email:
-            raise _Refusal(LINK_REQUIRED.format(provider=provider.display_name), link=True)
+            raise Refusal(LINK_REQUIRED.format(provider=provider.display_name), link=True)
         if existing.confirmed_at is None:
             now = self.ctx.clock.now()
             existing = self.store.update_user(existing, {"confirmed_at": now})
         self.link(existing, provider_name, account)
         return existing
+
+    def _first_sign_in(
+        self, provider: OAuthProvider, account: ProviderAccount, address: str, key: str
+    ) -> Any | None:
+        """The new account, or the one a parallel first sign-in made; ``None`` when the
+        address was taken meanwhile by an account without this link."""
+        if "registration" not in self.ctx.features:
+            raise Refusal(NO_SIGN_UP.format(provider=provider.display_name), status=400)
+        try:
+            return self._sign_up(provider.name, account, address, key)
+        except EmailTaken:  # a parallel first sign-in may have made the account
+            linked = self.store.get_social_identity(provider.name, account.subject)
+            return self.store.get_user(linked.user_id) if linked else None
 
     def _sign_up(
         self, provider_name: str, account: ProviderAccount, address: str, key: str
@@ -332,12 +308,12 @@ class OAuth(Feature):
             else:
                 user = self.resolve(name, account)
                 response = self._sign_in(call, user, str(kept.get("next") or ""))
-        except _Refusal as refusal:
+        except Refusal as refusal:
             response = self._refused(call, refusal)
         except OAuthFailed as exc:
-            response = self._refused(call, _Refusal(exc.message, status=400))
+            response = self._refused(call, Refusal(exc.message, status=400))
         except IdentityTaken as exc:
-            response = self._refused(call, _Refusal(exc.message, status=409))
+            response = self._refused(call, Refusal(exc.message, status=409))
         response.cookies.append(self.web.cookie(self.cookie_name, None))
         return response
 
@@ -373,7 +349,7 @@ class OAuth(Feature):
         response.cookies.extend(self.web.session_cookies(issued))
         return self.web.with_csrf(call.request, response, rotate=True)
 
-    def _refused(self, call: Call, refusal: _Refusal) -> HttpResponse:
+    def _refused(self, call: Call, refusal: Refusal) -> HttpResponse:
         code = "link_required" if refusal.link else "oauth_failed"
         if call.as_json:
             body = {"error": {"code": code, "message": refusal.message}}
@@ -418,13 +394,3 @@ class OAuth(Feature):
         if call.as_json:
             return HttpResponse(status=204)
         return self.web.redirect("/oauth/accounts?notice=oauth_unlinked")
-
-
-class _Refusal(Exception):
-    """The callback cannot sign in; ``message`` is what the page says."""
-
-    def __init__(self, message: str, *, link: bool = False, status: int = 409) -> None:
-        super().__init__(message)
-        self.message = message
-        self.link = link
-        self.status = status
