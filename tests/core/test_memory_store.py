@@ -18,11 +18,13 @@ from doorward.testing import (
     AsyncFlowsContract,
     AsyncMemoryStore,
     AsyncProfilesContract,
+    AsyncSocialIdentitiesContract,
     AsyncStoreContract,
     AuthenticatorsContract,
     MemoryStore,
     MemoryUser,
     ProfilesContract,
+    SocialIdentitiesContract,
     StoreContract,
     UsernamesContract,
 )
@@ -415,4 +417,20 @@ class TestMemoryUsernames(UsernamesContract):
 
     @pytest.fixture
     def store(self) -> UserStore:
+        return MemoryStore()
+
+
+class TestAsyncMemorySocialIdentities(AsyncSocialIdentitiesContract):
+    """The async memory store keeps provider links (OAuth) by the capability's rules."""
+
+    @pytest.fixture
+    def store(self) -> AsyncMemoryStore:
+        return AsyncMemoryStore()
+
+
+class TestMemorySocialIdentities(SocialIdentitiesContract):
+    """The sync memory store keeps provider links (OAuth) by the capability's rules."""
+
+    @pytest.fixture
+    def store(self) -> MemoryStore:
         return MemoryStore()

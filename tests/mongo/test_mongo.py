@@ -17,11 +17,13 @@ from doorward.testing import (
     AsyncFlowsContract,
     AsyncProfilesContract,
     AsyncRateLimiterContract,
+    AsyncSocialIdentitiesContract,
     AsyncStoreContract,
     AuthenticatorsContract,
     FlowsContract,
     ProfilesContract,
     RateLimiterContract,
+    SocialIdentitiesContract,
     StoreContract,
     UsernamesContract,
 )
@@ -92,12 +94,48 @@ class TestMongoAuthenticators(AuthenticatorsContract):
         return mongo_store
 
 
+class TestMongoSocialIdentities(SocialIdentitiesContract):
+    """MongoStore keeps provider links by the capability's rules (races included)."""
+
+    @pytest.fixture
+    def store(self, mongo_store):
+        return mongo_store
+
+
 class TestAsyncMongoAuthenticators(AsyncAuthenticatorsContract):
     """AsyncMongoStore has the authenticators capability."""
 
     @pytest.fixture
     def store(self, async_mongo_store):
         return async_mongo_store
+
+
+class TestAsyncMongoSocialIdentities(AsyncSocialIdentitiesContract):
+    """AsyncMongoStore keeps provider links by the capability's rules (races included)."""
+
+    @pytest.fixture
+    def store(self, async_mongo_store):
+        return async_mongo_store
+
+
+def test_linking_needs_the_social_index(sync_client):
+    """Without ensure_indexes, add_social_identity refuses to run (the race needs the index)."""
+    import secrets
+
+    from doorward.records import SocialIdentity
+
+    store = MongoStore(sync_client, f"noindex_{secrets.token_hex(4)}")
+    identity = SocialIdentity(
+        id="i1",
+        provider="p",
+        subject="s",
+        user_id="0" * 24,
+        email=None,
+        email_verified=False,
+        linked_at=datetime(2030, 1, 1, tzinfo=UTC),
+    )
+    with pytest.raises(ConfigurationError, match="ensure_indexes"):
+        store.add_social_identity(identity)
 
 
 class TestMongoFlows(FlowsContract):

@@ -13,10 +13,12 @@ from doorward.testing import (
     AsyncAuthenticatorsContract,
     AsyncFlowsContract,
     AsyncRateLimiterContract,
+    AsyncSocialIdentitiesContract,
     AsyncStoreContract,
     AuthenticatorsContract,
     FlowsContract,
     RateLimiterContract,
+    SocialIdentitiesContract,
     StoreContract,
 )
 from doorward_sqlalchemy import (
@@ -82,6 +84,26 @@ class TestServerStore(StoreContract):
 @pytest.mark.mariadb
 class TestAsyncServerStore(AsyncStoreContract):
     """AsyncSQLAlchemyStore keeps the store contract on PostgreSQL and MariaDB."""
+
+    @pytest.fixture
+    def store(self, async_server_store):
+        return async_server_store
+
+
+@pytest.mark.postgres
+@pytest.mark.mariadb
+class TestServerSocialIdentities(SocialIdentitiesContract):
+    """SQLAlchemyStore keeps provider links on PostgreSQL and MariaDB (races included)."""
+
+    @pytest.fixture
+    def store(self, server_store):
+        return server_store
+
+
+@pytest.mark.postgres
+@pytest.mark.mariadb
+class TestAsyncServerSocialIdentities(AsyncSocialIdentitiesContract):
+    """AsyncSQLAlchemyStore keeps provider links on PostgreSQL and MariaDB (races included)."""
 
     @pytest.fixture
     def store(self, async_server_store):

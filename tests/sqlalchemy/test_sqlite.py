@@ -7,10 +7,12 @@ from doorward.testing import (
     AsyncAuthenticatorsContract,
     AsyncFlowsContract,
     AsyncRateLimiterContract,
+    AsyncSocialIdentitiesContract,
     AsyncStoreContract,
     AuthenticatorsContract,
     FlowsContract,
     RateLimiterContract,
+    SocialIdentitiesContract,
     StoreContract,
 )
 from doorward.threaded import AsyncThreadedRateLimiter, AsyncThreadedStore
@@ -57,6 +59,51 @@ class TestAsyncSQLiteStore(AsyncStoreContract):
     @pytest.fixture
     def store(self, async_store):
         return async_store
+
+
+class TestSQLiteSocialIdentities(SocialIdentitiesContract):
+    """SQLAlchemyStore on SQLite keeps provider links by the capability's rules."""
+
+    @pytest.fixture
+    def store(self, sync_store):
+        return sync_store
+
+
+class TestAsyncSQLiteSocialIdentities(AsyncSocialIdentitiesContract):
+    """AsyncSQLAlchemyStore on aiosqlite keeps provider links by the capability's rules."""
+
+    @pytest.fixture
+    def store(self, async_store):
+        return async_store
+
+
+def test_models_without_social_identities_lack_the_capability(tmp_path):
+    """Models without the optional table: the store works, and the oauth feature refuses to
+    start naming the capability's methods."""
+    from doorward import Auth, Settings
+    from doorward.exceptions import ConfigurationError
+    from doorward.oauth import OAuthProvider
+    from doorward_sqlalchemy import Models
+    from doorward_sqlalchemy.models import (
+        DefaultCredential,
+        DefaultRole,
+        DefaultUser,
+        DefaultUserRole,
+    )
+
+    engine = sqlite_engine(f"sqlite:///{tmp_path}/old.sqlite3")
+    Base.metadata.create_all(engine)
+    store = SQLAlchemyStore(
+        engine, Models(DefaultUser, DefaultRole, DefaultUserRole, DefaultCredential)
+    )
+    provider = OAuthProvider(
+        name="idp", client_id="c", client_secret="s", issuer="https://idp.example"
+    )
+    values = {"secret_keys": "x" * 40, "base_url": "https://app.example"}
+    assert not Auth(Settings(**values), store).enabled("oauth")
+    with pytest.raises(ConfigurationError, match="add_social_identity"):
+        Auth(Settings(**values, oauth_providers=(provider,)), store)
+    engine.dispose()
 
 
 class TestSQLiteFlows(FlowsContract):

@@ -15,6 +15,7 @@ from doorward._async.protocols import (
     AsyncPasswordHasher,
     AsyncProfiles,
     AsyncRoles,
+    AsyncSocialIdentities,
     AsyncUsernames,
     AsyncUsers,
     AsyncUserStore,
@@ -33,6 +34,7 @@ from doorward._sync.protocols import (
     PasswordHasher,
     Profiles,
     Roles,
+    SocialIdentities,
     Usernames,
     Users,
     UserStore,
@@ -44,7 +46,15 @@ from doorward.clock import Clock, FrozenClock, SystemClock
 from doorward.events import Events
 from doorward.hashing import Argon2Hasher, AsyncArgon2Hasher
 from doorward.mail import Mail
-from doorward.records import USER_FIELDS, Authenticator, Credential, NewUser, Role, UserLike
+from doorward.records import (
+    USER_FIELDS,
+    Authenticator,
+    Credential,
+    NewUser,
+    Role,
+    SocialIdentity,
+    UserLike,
+)
 from doorward.routing import Endpoint, Route, endpoint
 from doorward.settings import Argon2Params, RateLimit, Settings
 from doorward.web import Call, RequestState
@@ -66,6 +76,7 @@ __all__ = [
     "AsyncProfiles",
     "AsyncRateLimiter",
     "AsyncRoles",
+    "AsyncSocialIdentities",
     "AsyncUserStore",
     "AsyncUsernames",
     "AsyncUsers",
@@ -84,6 +95,7 @@ __all__ = [
     "Profiles",
     "RateLimiter",
     "Roles",
+    "SocialIdentities",
     "UserStore",
     "Usernames",
     "Users",
@@ -105,6 +117,7 @@ __all__ = [
     "RateLimit",
     "RequestState",
     "Role",
+    "SocialIdentity",
     "Route",
     "Settings",
     "SystemClock",

@@ -17,13 +17,16 @@ __all__ = [
     "DoorwardError",
     "EmailTaken",
     "Forbidden",
+    "IdentityTaken",
     "InvalidCredentials",
     "InvalidToken",
     "MfaEnrolmentRequired",
     "MfaRequired",
+    "LastSignInMethod",
     "MailerUnavailable",
     "NotAuthenticated",
     "NotFound",
+    "OAuthFailed",
     "Overloaded",
     "PasswordRejected",
     "PayloadTooLarge",
@@ -150,6 +153,33 @@ class EmailTaken(DoorwardError):
     code = "email_taken"
     status = 409
     default_message = "This email address is already in use."
+
+
+class IdentityTaken(DoorwardError):
+    """A store refused to link a provider account that is already linked (to anyone)."""
+
+    code = "identity_taken"
+    status = 409
+    default_message = "This account of the provider is already linked."
+
+
+class OAuthFailed(DoorwardError):
+    """Signing in with a provider did not work; the cause is logged, never shown (OA-03)."""
+
+    code = "oauth_failed"
+    status = 400
+    default_message = "Signing in with this provider did not work. Please try again."
+
+
+class LastSignInMethod(DoorwardError):
+    """Unlinking this provider would leave the account with no way to sign in (OA-04)."""
+
+    code = "last_sign_in_method"
+    status = 400
+    default_message = (
+        "This is the only way to sign in to your account: set a password or link another "
+        "provider first."
+    )
 
 
 class InvalidToken(DoorwardError, ValueError):

@@ -24,6 +24,7 @@ __all__ = [
     "CredentialKind",
     "NewUser",
     "Role",
+    "SocialIdentity",
     "UserLike",
 ]
 
@@ -202,3 +203,21 @@ class Authenticator:
     last_used_at: datetime | None = None
     last_used_step: int | None = None
     name: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class SocialIdentity:
+    """An account at an OAuth / OpenID Connect provider linked to a user.
+
+    ``(provider, subject)`` is unique: one provider account belongs to one user at most.
+    ``email`` and ``email_verified`` are what the provider said at the last sign-in; they
+    never decide who the identity belongs to (OA-02). No provider token is kept.
+    """
+
+    id: str
+    provider: str
+    subject: str
+    user_id: str
+    email: str | None
+    email_verified: bool
+    linked_at: datetime

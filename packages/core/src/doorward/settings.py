@@ -17,6 +17,7 @@ import attrs
 
 from doorward.exceptions import ConfigurationError
 from doorward.fields import Field
+from doorward.oauth import OAuthProvider
 
 __all__ = ["Argon2Params", "RateLimit", "Settings"]
 
@@ -226,11 +227,25 @@ class Settings:
     #: How many proxies in front of the app append to X-Forwarded-For (RL-06). 0 = ignore it.
     trusted_proxy_count: int = 0
 
+    # sign in with OAuth 2.0 / OpenID Connect (OA-01..OA-04); none = the feature is off
+    oauth_providers: tuple[OAuthProvider, ...] = attrs.field(default=(), converter=tuple)
+    #: How long the browser may take at the provider (the signed state cookie's life).
+    oauth_state_max_age: timedelta = timedelta(minutes=10)
+    oauth_cookie: str = "__Host-doorward-oauth"
+
     def __attrs_post_init__(self) -> None:
         self._check_policies()
         self._check_mfa()
         self._check_site()
         self._check_fields()
+        self._check_oauth()
+
+    def _check_oauth(self) -> None:
+        names = [provider.name for provider in self.oauth_providers]
+        if len(set(names)) != len(names):
+            raise ConfigurationError("oauth_providers: each provider needs a unique name.")
+        if not timedelta(0) < self.oauth_state_max_age <= timedelta(hours=1):
+            raise ConfigurationError("oauth_state_max_age must be positive and at most 1 hour.")
 
     def _check_policies(self) -> None:
         floor = 8 if self.require_mfa else 15

@@ -89,6 +89,8 @@ class Web:
         self.mfa_cookie = settings.cookie_name(settings.mfa_cookie)
         self.trust_cookie = settings.cookie_name(settings.trust_cookie)
         self.notices: dict[str, str] = {}
+        #: Values every page sees, set by features (the OAuth provider buttons).
+        self.page_context: dict[str, Any] = {}
         self.echoed_fields = {*ECHOED_FIELDS, "username", *(f.name for f in settings.signup_fields)}
         self._own_hosts = frozenset({(urlsplit(settings.base_url).netloc or "").lower()})
         self._ancestors = " ".join(settings.frame_ancestors.split())
@@ -193,6 +195,7 @@ class Web:
             "next": "",
             "signup_fields": self.settings.signup_fields,
             "username_field": self.settings.username_field,
+            **self.page_context,
         }
 
     def page(

@@ -58,6 +58,7 @@ class Collections:
     roles: str = "roles"
     credentials: str = "credentials"
     authenticators: str = "authenticators"
+    social_identities: str = "social_identities"
 
 
 @attrs.frozen

@@ -64,10 +64,12 @@ __all__ = [
     "CredentialMixin",
     "DefaultCredential",
     "DefaultRole",
+    "DefaultSocialIdentity",
     "DefaultUser",
     "DefaultUserRole",
     "Models",
     "RoleMixin",
+    "SocialIdentityMixin",
     "UTCDateTime",
     "UserMixin",
     "UserRoleMixin",
@@ -243,6 +245,34 @@ class AuthenticatorMixin:
         return (Index(f"ix_{table}_user", "user_id", "kind", "secret", unique=True),)
 
 
+class SocialIdentityMixin:
+    """Accounts at OAuth / OpenID Connect providers linked to users (no provider token).
+
+    ``(provider, subject)`` is unique: the database settles parallel first sign-ins.
+    """
+
+    __doorward_user_key__: ClassVar[str] = "users.id"
+
+    id: Mapped[str] = mapped_column(_exact(32), primary_key=True)
+    provider: Mapped[str] = mapped_column(_exact(32))
+    subject: Mapped[str] = mapped_column(_exact(255))
+    email: Mapped[str | None] = mapped_column(_exact(254), default=None)
+    email_verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    linked_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    @declared_attr
+    def user_id(cls) -> Mapped[Any]:  # noqa: N805
+        return mapped_column(ForeignKey(cls.__doorward_user_key__, ondelete="CASCADE"))
+
+    @declared_attr.directive
+    def __table_args__(cls) -> tuple[Any, ...]:  # noqa: N805
+        table = cls.__tablename__  # type: ignore[attr-defined]
+        return (
+            Index(f"ix_{table}_subject", "provider", "subject", unique=True),
+            Index(f"ix_{table}_user", "user_id"),
+        )
+
+
 class RateLimitMixin:
     """The counters of ``SQLAlchemyRateLimiter``: one row per key (its SHA-256) and window."""
 
@@ -257,6 +287,9 @@ class Models:
 
     ``authenticator`` is optional: without it the store has no ``Authenticators``
     capability and doorward leaves the MFA feature out (existing apps keep working).
+    ``social_identity`` is optional too: without it the store lacks the
+    ``SocialIdentities`` capability, so sign-in with OAuth providers refuses to start
+    (naming its methods) and everything else works as before.
     """
 
     user: type[Any]
@@ -264,6 +297,7 @@ class Models:
     user_role: type[Any]
     credential: type[Any]
     authenticator: type[Any] | None = None
+    social_identity: type[Any] | None = None
 
 
 class Base(DeclarativeBase):
@@ -301,6 +335,12 @@ class DefaultAuthenticator(AuthenticatorMixin, Base):
     __tablename__ = "authenticators"
 
 
+class DefaultSocialIdentity(SocialIdentityMixin, Base):
+    """A ready-made ``social_identities`` table."""
+
+    __tablename__ = "social_identities"
+
+
 class DefaultRateLimit(RateLimitMixin, Base):
     """A ready-made ``rate_limits`` table for the shared rate limiter."""
 
@@ -328,5 +368,10 @@ def required_columns(model: type[Any]) -> frozenset[str]:
 def default_models() -> Models:
     """The ready-made models; create their tables with ``Base.metadata.create_all``."""
     return Models(
-        DefaultUser, DefaultRole, DefaultUserRole, DefaultCredential, DefaultAuthenticator
+        DefaultUser,
+        DefaultRole,
+        DefaultUserRole,
+        DefaultCredential,
+        DefaultAuthenticator,
+        DefaultSocialIdentity,
     )

@@ -51,6 +51,10 @@ class AsyncFeature:
         """The store (typed loosely: which capabilities it has depends on the site)."""
         return self.ctx.store
 
+    def wanted(self) -> bool:
+        """Whether the settings ask for this feature (a feature off by default says no)."""
+        return True
+
     def routes(self) -> Iterator[Route]:
         """This feature's endpoints, bound to their handlers."""
         for name, declared in declared_endpoints(self):

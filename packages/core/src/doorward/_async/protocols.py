@@ -18,6 +18,7 @@ from doorward.records import (
     CredentialKind,
     NewUser,
     Role,
+    SocialIdentity,
 )
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "AsyncPasswordHasher",
     "AsyncProfiles",
     "AsyncRoles",
+    "AsyncSocialIdentities",
     "AsyncUserStore",
     "AsyncUsernames",
     "AsyncUsers",
@@ -278,6 +280,28 @@ class AsyncAuthenticators(Protocol):
         to the one call that moved the step forward; a replay of the same or an older step,
         from any process, gets ``False``. Only a confirmed authenticator can move.
         """
+
+
+class AsyncSocialIdentities(Protocol):
+    """The social identities capability: provider accounts linked to users (OAuth, OIDC).
+
+    ``doorward.testing.AsyncSocialIdentitiesContract`` checks every rule below.
+    """
+
+    async def add_social_identity(self, identity: SocialIdentity) -> None:
+        """Store the link. Raise ``IdentityTaken`` when ``(provider, subject)`` is linked
+        already (to this user or another), writing nothing; ``NotFound`` when the user is
+        not stored. The rule holds under concurrency (a unique index, never read first).
+        """
+
+    async def get_social_identity(self, provider: str, subject: str) -> SocialIdentity | None:
+        """The link of this provider account, or ``None``."""
+
+    async def list_social_identities(self, user_id: str) -> list[SocialIdentity]:
+        """The user's links, oldest first."""
+
+    async def delete_social_identity(self, identity_id: str, user_id: str) -> bool:
+        """Delete one link of this user; ``True`` only to the call that removed it."""
 
 
 class AsyncUserStore(AsyncUsers, AsyncRoles, AsyncCredentials, Protocol):

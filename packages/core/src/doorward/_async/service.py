@@ -22,6 +22,7 @@ from doorward._async.email_change import AsyncEmailChange
 from doorward._async.feature import AsyncFeature
 from doorward._async.login import AsyncLogin
 from doorward._async.mfa import AsyncMfa
+from doorward._async.oauth import AsyncOAuth
 from doorward._async.passwords import AsyncPasswords
 from doorward._async.profile import AsyncProfile
 from doorward._async.protocols import AsyncMailer, AsyncPasswordHasher
@@ -59,6 +60,7 @@ BUILT_IN_FEATURES: tuple[type[AsyncFeature], ...] = (
     AsyncRoleChecks,
     AsyncProfile,
     AsyncMfa,
+    AsyncOAuth,
 )
 #: Features the others build on: they cannot be switched off.
 ALWAYS_ON = frozenset({"login", "accounts"})
@@ -131,7 +133,7 @@ class AsyncAuth:
         if unknown:
             raise ConfigurationError(f"unknown features in disabled_features: {sorted(unknown)}")
         for feature in made:
-            if feature.name in disabled:
+            if feature.name in disabled or not feature.wanted():
                 continue
             if feature.name in WHEN_SUPPORTED and any(
                 missing_methods(self.ctx.store, capability) for capability in feature.capabilities

@@ -53,9 +53,9 @@ from typing import Any
 
 import attrs
 
-from doorward._sync.protocols import Authenticators, UserStore
+from doorward._sync.protocols import Authenticators, SocialIdentities, UserStore
 from doorward._memory_user import MemoryUser
-from doorward.exceptions import EmailTaken, NotFound
+from doorward.exceptions import EmailTaken, IdentityTaken, NotFound
 from doorward.fields import read_field
 from doorward.records import (
     USER_FIELDS,
@@ -65,6 +65,7 @@ from doorward.records import (
     CredentialKind,
     NewUser,
     Role,
+    SocialIdentity,
 )
 
 __all__ = ["MemoryStore"]
@@ -101,6 +102,7 @@ class MemoryStore:
         self._credentials: dict[str, Credential] = {}
         self._credential_ids: dict[tuple[str, str], str] = {}
         self._authenticators: dict[str, Authenticator] = {}
+        self._identities: dict[tuple[str, str], SocialIdentity] = {}
 
     # -- helpers (call with the lock held) ----------------------------------------------
 
@@ -221,6 +223,9 @@ class MemoryStore:
             for authenticator in list(self._authenticators.values()):
                 if authenticator.user_id == user_id:
                     del self._authenticators[authenticator.id]
+            for key, identity in list(self._identities.items()):
+                if identity.user_id == user_id:
+                    del self._identities[key]
 
     def increment_failed_logins(
         self,
@@ -510,6 +515,39 @@ class MemoryStore:
             )
             return True
 
+    # -- social identities --------------------------------------------------------------
+
+    def add_social_identity(self, identity: SocialIdentity) -> None:
+        """Link a provider account; ``IdentityTaken`` if it is linked already."""
+        _require_aware(identity.linked_at)
+        with self._lock:
+            if identity.user_id not in self._users:
+                raise NotFound("no such user")
+            key = (identity.provider, identity.subject)
+            if key in self._identities:
+                raise IdentityTaken
+            self._identities[key] = identity
+
+    def get_social_identity(self, provider: str, subject: str) -> SocialIdentity | None:
+        """The link of this provider account, or ``None``."""
+        with self._lock:
+            return self._identities.get((provider, subject))
+
+    def list_social_identities(self, user_id: str) -> list[SocialIdentity]:
+        """The user's links, oldest first."""
+        with self._lock:
+            found = [i for i in self._identities.values() if i.user_id == user_id]
+        return sorted(found, key=lambda identity: identity.linked_at)
+
+    def delete_social_identity(self, identity_id: str, user_id: str) -> bool:
+        """Delete one link of this user; ``True`` only for the call that removed it."""
+        with self._lock:
+            for key, identity in self._identities.items():
+                if identity.id == identity_id and identity.user_id == user_id:
+                    del self._identities[key]
+                    return True
+            return False
+
 
 def _is_a_store(store: MemoryStore) -> UserStore:
     """Never called: makes mypy prove that the class implements the protocol."""
@@ -518,4 +556,9 @@ def _is_a_store(store: MemoryStore) -> UserStore:
 
 def _has_authenticators(store: MemoryStore) -> Authenticators:
     """Never called: makes mypy prove that the class has the authenticators capability."""
+    return store
+
+
+def _has_social_identities(store: MemoryStore) -> SocialIdentities:
+    """Never called: makes mypy prove that the class implements the capability."""
     return store

@@ -19,6 +19,7 @@ from doorward.records import (
     CredentialKind,
     NewUser,
     Role,
+    SocialIdentity,
 )
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "PasswordHasher",
     "Profiles",
     "Roles",
+    "SocialIdentities",
     "UserStore",
     "Usernames",
     "Users",
@@ -279,6 +281,28 @@ class Authenticators(Protocol):
         to the one call that moved the step forward; a replay of the same or an older step,
         from any process, gets ``False``. Only a confirmed authenticator can move.
         """
+
+
+class SocialIdentities(Protocol):
+    """The social identities capability: provider accounts linked to users (OAuth, OIDC).
+
+    ``doorward.testing.SocialIdentitiesContract`` checks every rule below.
+    """
+
+    def add_social_identity(self, identity: SocialIdentity) -> None:
+        """Store the link. Raise ``IdentityTaken`` when ``(provider, subject)`` is linked
+        already (to this user or another), writing nothing; ``NotFound`` when the user is
+        not stored. The rule holds under concurrency (a unique index, never read first).
+        """
+
+    def get_social_identity(self, provider: str, subject: str) -> SocialIdentity | None:
+        """The link of this provider account, or ``None``."""
+
+    def list_social_identities(self, user_id: str) -> list[SocialIdentity]:
+        """The user's links, oldest first."""
+
+    def delete_social_identity(self, identity_id: str, user_id: str) -> bool:
+        """Delete one link of this user; ``True`` only to the call that removed it."""
 
 
 class UserStore(Users, Roles, Credentials, Protocol):

@@ -23,6 +23,7 @@ from doorward._sync.email_change import EmailChange
 from doorward._sync.feature import Feature
 from doorward._sync.login import Login
 from doorward._sync.mfa import Mfa
+from doorward._sync.oauth import OAuth
 from doorward._sync.passwords import Passwords
 from doorward._sync.profile import Profile
 from doorward._sync.protocols import Mailer, PasswordHasher
@@ -60,6 +61,7 @@ BUILT_IN_FEATURES: tuple[type[Feature], ...] = (
     RoleChecks,
     Profile,
     Mfa,
+    OAuth,
 )
 #: Features the others build on: they cannot be switched off.
 ALWAYS_ON = frozenset({"login", "accounts"})
@@ -132,7 +134,7 @@ class Auth:
         if unknown:
             raise ConfigurationError(f"unknown features in disabled_features: {sorted(unknown)}")
         for feature in made:
-            if feature.name in disabled:
+            if feature.name in disabled or not feature.wanted():
                 continue
             if feature.name in WHEN_SUPPORTED and any(
                 missing_methods(self.ctx.store, capability) for capability in feature.capabilities

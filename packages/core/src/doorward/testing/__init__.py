@@ -3,8 +3,8 @@
 Subclass ``AsyncStoreContract`` / ``StoreContract`` with a ``store`` fixture yielding a
 fresh store to check it against every rule of the store protocol (races included), or one
 capability's suite (``AsyncUsersContract``, ``AsyncRolesContract``,
-``AsyncCredentialsContract``, ``AsyncProfilesContract``, ``AsyncAuthenticatorsContract``
-and their sync twins) for a store
+``AsyncCredentialsContract``, ``AsyncProfilesContract``, ``AsyncAuthenticatorsContract``,
+``AsyncSocialIdentitiesContract`` and their sync twins) for a store
 that implements only some; and
 ``AsyncFlowsContract`` / ``FlowsContract`` to run every flow end to end on it;
 ``AsyncRateLimiterContract`` / ``RateLimiterContract`` check a rate limiter. They need
@@ -18,6 +18,7 @@ from doorward._sync.memory import MemoryStore
 from doorward.testing._async.authenticators_contract import AsyncAuthenticatorsContract
 from doorward.testing._async.flows_contract import AsyncFlowsContract
 from doorward.testing._async.limiter_contract import AsyncRateLimiterContract
+from doorward.testing._async.social_contract import AsyncSocialIdentitiesContract
 from doorward.testing._async.store_contract import (
     AsyncCredentialsContract,
     AsyncProfilesContract,
@@ -29,6 +30,7 @@ from doorward.testing._async.store_contract import (
 from doorward.testing._sync.authenticators_contract import AuthenticatorsContract
 from doorward.testing._sync.flows_contract import FlowsContract
 from doorward.testing._sync.limiter_contract import RateLimiterContract
+from doorward.testing._sync.social_contract import SocialIdentitiesContract
 from doorward.testing._sync.store_contract import (
     CredentialsContract,
     ProfilesContract,
@@ -47,6 +49,7 @@ __all__ = [
     "AsyncRateLimiterContract",
     "AsyncProfilesContract",
     "AsyncRolesContract",
+    "AsyncSocialIdentitiesContract",
     "AsyncStoreContract",
     "AsyncUsernamesContract",
     "AsyncUsersContract",
@@ -58,6 +61,7 @@ __all__ = [
     "RateLimiterContract",
     "ProfilesContract",
     "RolesContract",
+    "SocialIdentitiesContract",
     "StoreContract",
     "UsernamesContract",
     "UsersContract",

@@ -21,7 +21,13 @@ from pymongo import ASCENDING, AsyncMongoClient, ReturnDocument, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
-from doorward.exceptions import ConfigurationError, NotFound, ValidationFailed
+from doorward.exceptions import (
+    ConfigurationError,
+    EmailTaken,
+    IdentityTaken,
+    NotFound,
+    ValidationFailed,
+)
 from doorward.policies import normalize_email
 from doorward.records import (
     USER_FIELDS,
@@ -31,6 +37,7 @@ from doorward.records import (
     CredentialKind,
     NewUser,
     Role,
+    SocialIdentity,
 )
 from doorward.tokens import new_stamp
 from doorward_mongo._documents import (
@@ -83,8 +90,10 @@ class AsyncMongoStore:
         self.roles: AsyncCollection[Document] = self.database[names.roles]
         self.credentials: AsyncCollection[Document] = self.database[names.credentials]
         self.authenticators: AsyncCollection[Document] = self.database[names.authenticators]
+        self.social_identities: AsyncCollection[Document] = self.database[names.social_identities]
         self.user_factory = user_factory
         self._checked = False
+        self._social_checked = False
 
     # -- indexes -----------------------------------------------------------------------------
 
@@ -100,7 +109,12 @@ class AsyncMongoStore:
             await self.authenticators.create_index(
                 [("user_id", ASCENDING), ("kind", ASCENDING), ("secret", ASCENDING)], unique=True
             )
+            await self.social_identities.create_index(
+                [("provider", ASCENDING), ("subject", ASCENDING)], unique=True
+            )
+            await self.social_identities.create_index("user_id")
         self._checked = True
+        self._social_checked = True
 
     async def adopt(self, *, batch: int = 1000) -> Adopted:
         """Adopt user documents that were there before doorward (issue 12, DI-01).
@@ -267,6 +281,7 @@ class AsyncMongoStore:
         with translated("delete_user"):
             await self.credentials.delete_many({"user_id": key})
             await self.authenticators.delete_many({"user_id": key})
+            await self.social_identities.delete_many({"user_id": key})
             await self.users.delete_one({"_id": key})
 
     async def increment_failed_logins(
@@ -560,3 +575,81 @@ class AsyncMongoStore:
                 query, {"$set": {"last_used_step": step, "last_used_at": at}}
             )
         return result.modified_count == 1
+
+    # -- social identities -------------------------------------------------------------------
+
+    async def _social_ready(self) -> None:
+        """Refuse to link without the unique (provider, subject) index (checked once)."""
+        if self._social_checked:
+            return
+        with translated("check_indexes"):
+            found = await self.social_identities.index_information()
+        if not any(
+            info.get("unique") and info["key"] == [("provider", 1), ("subject", 1)]
+            for info in found.values()
+        ):
+            raise ConfigurationError(
+                "the Mongo store's social identities index is missing: call store.ensure_indexes()"
+            )
+        self._social_checked = True
+
+    async def add_social_identity(self, identity: SocialIdentity) -> None:
+        await self._social_ready()
+        key = object_id(identity.user_id)
+        document: Document = {
+            "_id": identity.id,
+            "provider": identity.provider,
+            "subject": identity.subject,
+            "user_id": key,
+            "email": identity.email,
+            "email_verified": identity.email_verified,
+            "linked_at": identity.linked_at,
+        }
+        try:
+            with translated("add_social_identity"):
+                if key is None or await self.users.find_one({"_id": key}, {"_id": 1}) is None:
+                    raise NotFound("no such user")
+                await self.social_identities.insert_one(document)
+        except EmailTaken:  # translated() reports any duplicate key so
+            raise IdentityTaken from None
+
+    async def get_social_identity(self, provider: str, subject: str) -> SocialIdentity | None:
+        provider_text, subject_text = text(provider), text(subject)
+        if provider_text is None or subject_text is None:
+            return None
+        with translated("get_social_identity"):
+            document = await self.social_identities.find_one(
+                {"provider": provider_text, "subject": subject_text}
+            )
+        return _identity_from(document) if document is not None else None
+
+    async def list_social_identities(self, user_id: str) -> list[SocialIdentity]:
+        key = object_id(user_id)
+        if key is None:
+            return []
+        with translated("list_social_identities"):
+            cursor = self.social_identities.find({"user_id": key}).sort(
+                [("linked_at", ASCENDING), ("_id", ASCENDING)]
+            )
+            documents = await cursor.to_list()
+        return [_identity_from(document) for document in documents]
+
+    async def delete_social_identity(self, identity_id: str, user_id: str) -> bool:
+        value, key = text(identity_id), object_id(user_id)
+        if value is None or key is None:
+            return False
+        with translated("delete_social_identity"):
+            result = await self.social_identities.delete_one({"_id": value, "user_id": key})
+        return result.deleted_count == 1
+
+
+def _identity_from(document: Mapping[str, Any]) -> SocialIdentity:
+    return SocialIdentity(
+        id=document["_id"],
+        provider=document["provider"],
+        subject=document["subject"],
+        user_id=str(document["user_id"]),
+        email=document.get("email"),
+        email_verified=bool(document.get("email_verified")),
+        linked_at=document["linked_at"],
+    )

@@ -28,7 +28,7 @@ from sqlalchemy import (
 from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
 
-from doorward.exceptions import NotFound
+from doorward.exceptions import EmailTaken, IdentityTaken, NotFound
 from doorward.records import (
     USER_FIELDS,
     Authenticator,
@@ -37,6 +37,7 @@ from doorward.records import (
     CredentialKind,
     NewUser,
     Role,
+    SocialIdentity,
 )
 from doorward_sqlalchemy._errors import EmailKey, translated
 from doorward_sqlalchemy._rows import (
@@ -72,6 +73,13 @@ _AUTHENTICATOR_FIELDS = (
     "last_used_at",
     "last_used_step",
     "name",
+)
+#: The methods of the social identities capability, absent without its model.
+_SOCIAL_METHODS = (
+    "add_social_identity",
+    "get_social_identity",
+    "list_social_identities",
+    "delete_social_identity",
 )
 
 
@@ -149,6 +157,10 @@ class SQLAlchemyStore:
 
         if models.authenticator is None:
             for name in _AUTHENTICATOR_METHODS:  # no table: no capability (MFA stays off)
+                setattr(self, name, None)
+        if models.social_identity is None:
+            # no table: the capability check names these methods when a feature needs them
+            for name in _SOCIAL_METHODS:
                 setattr(self, name, None)
 
     def _uid(self, user_id: str) -> Any:
@@ -258,6 +270,9 @@ class SQLAlchemyStore:
                 session.execute(
                     delete(models.user_role).where(models.user_role.user_id == user.id)
                 )
+                if models.social_identity is not None:
+                    linked = models.social_identity
+                    session.execute(delete(linked).where(linked.user_id == user.id))
                 session.execute(delete(models.user).where(models.user.id == user.id))
 
     def increment_failed_logins(
@@ -626,9 +641,86 @@ class SQLAlchemyStore:
                 result = session.execute(statement)
                 return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
+    # -- social identities ----------------------------------------------------------------------
+
+    @property
+    def _linked(self) -> Any:
+        return self.models.social_identity
+
+    def add_social_identity(self, identity: SocialIdentity) -> None:
+        key = self._uid(identity.user_id)
+        if key is None:
+            raise NotFound("no such user")
+        row = self._linked(
+            id=identity.id,
+            provider=identity.provider,
+            subject=identity.subject,
+            user_id=key,
+            email=identity.email,
+            email_verified=identity.email_verified,
+            linked_at=identity.linked_at,
+        )
+        try:
+            with translated("add_social_identity"):
+                with self.sessions.begin() as session:
+                    if session.get(self.models.user, key) is None:
+                        raise NotFound("no such user")
+                    session.add(row)
+                    session.flush()
+        except EmailTaken:  # the unique index on (provider, subject): translated() names it so
+            raise IdentityTaken from None
+
+    def get_social_identity(self, provider: str, subject: str) -> SocialIdentity | None:
+        model = self._linked
+        if not searchable(provider) or not searchable(subject):
+            return None
+        with translated("get_social_identity"):
+            with self.sessions() as session:
+                result = session.execute(
+                    select(model).where(model.provider == provider, model.subject == subject)
+                )
+                row = result.scalar_one_or_none()
+        return _identity_from_row(row) if row is not None else None
+
+    def list_social_identities(self, user_id: str) -> list[SocialIdentity]:
+        model = self._linked
+        key = self._uid(user_id)
+        if key is None:
+            return []
+        with translated("list_social_identities"):
+            with self.sessions() as session:
+                result = session.execute(
+                    select(model).where(model.user_id == key).order_by(model.linked_at, model.id)
+                )
+                return [_identity_from_row(row) for row in result.scalars()]
+
+    def delete_social_identity(self, identity_id: str, user_id: str) -> bool:
+        model = self._linked
+        key = self._uid(user_id)
+        if key is None or not searchable(identity_id):
+            return False
+        with translated("delete_social_identity"):
+            with self.sessions.begin() as session:
+                result = session.execute(
+                    delete(model).where(model.id == identity_id, model.user_id == key)
+                )
+                return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
     def count_users(self) -> int:
         """How many users there are (for the CLI and the benchmarks)."""
         with translated("count_users"):
             with self.sessions() as session:
                 result = session.execute(select(func.count()).select_from(self.models.user))
                 return int(result.scalar_one())
+
+
+def _identity_from_row(row: Any) -> SocialIdentity:
+    return SocialIdentity(
+        id=row.id,
+        provider=row.provider,
+        subject=row.subject,
+        user_id=str(row.user_id),
+        email=row.email,
+        email_verified=bool(row.email_verified),
+        linked_at=row.linked_at,
+    )

@@ -1,0 +1,128 @@
+# Generated from packages/core/src/doorward/testing/_async/social_contract.py by scripts/unasync.py. Do not edit: edit the source.
+"""The social identities contract: every rule of ``SocialIdentities`` as tests.
+
+Subclass ``SocialIdentitiesContract`` with the same ``store`` fixture as for
+``StoreContract`` (a fresh, empty store that also has the users capability).
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from doorward.exceptions import IdentityTaken, NotFound
+from doorward.records import SocialIdentity
+from doorward.testing._sync._concurrency import run_concurrently
+from doorward.testing._sync.store_contract import T0, _AsyncContractBase, errors, successes
+
+__all__ = ["SocialIdentitiesContract"]
+
+
+class SocialIdentitiesContract(_AsyncContractBase):
+    """The social identities capability (``SocialIdentities``, with users)."""
+
+    def identity(self, user: Any, **overrides: Any) -> SocialIdentity:
+        """A new link of ``user`` with a random id and subject; ``overrides`` replace values."""
+        values: dict[str, Any] = {
+            "id": "i" + secrets.token_urlsafe(12),
+            "provider": "example",
+            "subject": secrets.token_hex(8),
+            "user_id": str(user.id),
+            "email": user.email,
+            "email_verified": True,
+            "linked_at": T0,
+        }
+        values.update(overrides)
+        return SocialIdentity(**values)
+
+    def test_added_identity_is_found_by_provider_and_subject(self, store: Any) -> None:
+        """get_social_identity returns the stored record, every field as written."""
+        user = store.create_user(self.new_user())
+        identity = self.identity(user, email=None, email_verified=False)
+        store.add_social_identity(identity)
+        found = store.get_social_identity("example", identity.subject)
+        assert found == identity
+        assert store.get_social_identity("other", identity.subject) is None
+        assert store.get_social_identity("example", "nobody") is None
+
+    def test_provider_and_subject_are_unique(self, store: Any) -> None:
+        """A second link of one provider account raises IdentityTaken, for any user."""
+        ada = store.create_user(self.new_user("ada@example.test"))
+        eve = store.create_user(self.new_user("eve@example.test"))
+        first = self.identity(ada, subject="s-1")
+        store.add_social_identity(first)
+        for user in (ada, eve):
+            with pytest.raises(IdentityTaken):
+                store.add_social_identity(self.identity(user, subject="s-1"))
+        assert store.get_social_identity("example", "s-1") == first
+        store.add_social_identity(self.identity(eve, provider="other", subject="s-1"))
+
+    def test_identity_of_an_unknown_user_is_refused(self, store: Any) -> None:
+        """A link to a user that is not stored raises NotFound (or IdentityTaken: never stored)."""
+        user = store.create_user(self.new_user())
+        store.delete_user(user)
+        with pytest.raises((NotFound, IdentityTaken)):
+            store.add_social_identity(self.identity(user, subject="s-gone"))
+        assert store.get_social_identity("example", "s-gone") is None
+
+    def test_list_is_the_users_links_oldest_first(self, store: Any) -> None:
+        """list_social_identities returns only this user's links, oldest first."""
+        ada = store.create_user(self.new_user("ada@example.test"))
+        eve = store.create_user(self.new_user("eve@example.test"))
+        later = self.identity(ada, provider="b", linked_at=T0 + timedelta(minutes=5))
+        earlier = self.identity(ada, provider="a", linked_at=T0)
+        store.add_social_identity(later)
+        store.add_social_identity(earlier)
+        store.add_social_identity(self.identity(eve))
+        assert store.list_social_identities(str(ada.id)) == [earlier, later]
+        assert store.list_social_identities("nobody") == []
+
+    def test_delete_only_the_users_own_link(self, store: Any) -> None:
+        """delete_social_identity removes the link of this user only, True once."""
+        ada = store.create_user(self.new_user("ada@example.test"))
+        eve = store.create_user(self.new_user("eve@example.test"))
+        identity = self.identity(ada)
+        store.add_social_identity(identity)
+        assert store.delete_social_identity(identity.id, str(eve.id)) is False
+        assert store.get_social_identity("example", identity.subject) == identity
+        assert store.delete_social_identity(identity.id, str(ada.id)) is True
+        assert store.delete_social_identity(identity.id, str(ada.id)) is False
+        assert store.get_social_identity("example", identity.subject) is None
+
+    def test_delete_user_removes_their_links(self, store: Any) -> None:
+        """After delete_user the user's provider accounts are free to link again."""
+        user = store.create_user(self.new_user())
+        identity = self.identity(user)
+        store.add_social_identity(identity)
+        store.delete_user(user)
+        assert store.get_social_identity("example", identity.subject) is None
+        assert store.list_social_identities(str(user.id)) == []
+
+    def test_parallel_first_sign_ins_make_one_account(self, store: Any) -> None:
+        """Of parallel first sign-ins of one provider account (each making an account and
+        linking it), one link wins; the losers get IdentityTaken and one account remains."""
+
+        def first_sign_in(i: int) -> Any:
+            user = store.create_user(self.new_user(f"racer{i}@example.test"))
+            try:
+                store.add_social_identity(self.identity(user, subject="s-race"))
+            except IdentityTaken:
+                store.delete_user(user)  # what the flow does with its orphan
+                raise
+            return user
+
+        results = run_concurrently(first_sign_in, self.race_workers)
+        winners = successes(results)
+        assert len(winners) == 1, results
+        assert all(isinstance(error, IdentityTaken) for error in errors(results))
+        found = store.get_social_identity("example", "s-race")
+        assert found is not None
+        assert found.user_id == str(winners[0].id)
+        remaining = [
+            store.get_user_by_email(f"racer{i}@example.test")
+            for i in range(self.race_workers)
+        ]
+        assert [str(u.id) for u in remaining if u is not None] == [str(winners[0].id)]
