@@ -580,3 +580,40 @@ def test_oa04_parallel_unlinks_keep_one_way_in():
         results = run_concurrently(unlink, 2)
         assert all(r is None or isinstance(r, LastSignInMethod) for r in results), results
         assert len(store.list_social_identities(str(user.id))) >= 1
+
+
+def test_mf08_provider_sign_in_still_asks_the_second_factor(make_site, provider):
+    """An account with TOTP signing in through a linked provider gets the second step, no
+    session (MF-05, MF-08); the code then signs it in."""
+    import pyotp
+
+    site = make_site()
+    owner = site.create_user("guarded@example.com")
+    provider.set_user("sub-guarded", email="elsewhere@example.com", email_verified=False)
+    with site.client() as client:
+        log_in(client, "guarded@example.com")
+        started = client.post("/auth/mfa/totp", headers={"X-CSRF-Token": csrf(client), **JSON})
+        assert started.status_code == 200, started.text
+        secret = started.json()["secret"]
+        confirmed = client.post(
+            "/auth/mfa/totp/confirm",
+            json={"code": pyotp.TOTP(secret).now()},
+            headers={"X-CSRF-Token": csrf(client)},
+        )
+        assert confirmed.status_code == 200, confirmed.text
+        linking = client.post("/auth/oauth/mock/link", headers={"X-CSRF-Token": csrf(client)})
+        assert (
+            client.get(provider.authorize(linking.headers["location"], "sub-guarded")).status_code
+            == 303
+        )
+    with site.client() as later:
+        answer = sign_in(provider, later, "sub-guarded", next_url="/reports")
+        assert answer.status_code == 303
+        assert answer.headers["location"].startswith("/auth/login/mfa?")
+        assert me(later) is None
+        recovery = confirmed.json()["recovery_codes"][0]
+        done = later.post(
+            "/auth/login/mfa", json={"code": recovery}, headers={"X-CSRF-Token": csrf(later)}
+        )
+        assert done.status_code == 200, done.text
+        assert me(later)["id"] == str(owner.id)

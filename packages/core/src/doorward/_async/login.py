@@ -455,6 +455,21 @@ class AsyncLogin(AsyncFeature):
             return self._second_step(call, required)
         return await self.signed_in(call, user, issued)
 
+    async def sign_in(self, call: Call, user: Any) -> HttpResponse:
+        """Sign ``user`` in after another proof of who they are (a provider, an emailed code):
+        a second factor is still asked when the account has one (MF-08), exactly as after a
+        password; browsers then go to ``next`` of ``call``."""
+        agent = call.request.headers.get("user-agent")
+        trust = call.request.cookies.get(self.web.trust_cookie)
+        methods = await self.factors_asked(user, trust_token=trust)
+        if methods:
+            required = await self._pending(user, methods, remember=False, ip=call.ip, agent=agent)
+            return self._second_step(call, required)
+        user, issued = await self._finish(
+            user, remember=False, ip=call.ip, user_agent=agent, replacing=call.identity
+        )
+        return await self.signed_in(call, user, issued)
+
     def _second_step(self, call: Call, required: MfaRequired) -> HttpResponse:
         """200 ``mfa_required`` (JSON) or 303 to the second-step page, with the pending cookie."""
         if call.as_json:

@@ -15,6 +15,8 @@ import logging
 import secrets
 from typing import Any
 
+import attrs
+
 from doorward._async.context import AsyncContext
 from doorward._async.feature import AsyncFeature
 from doorward._async.login import AsyncLogin
@@ -328,25 +330,11 @@ class AsyncOAuth(AsyncFeature):
         return self.web.redirect("/oauth/accounts?notice=oauth_linked")
 
     async def _sign_in(self, call: Call, user: Any, next_url: str) -> HttpResponse:
+        """The login feature's sign-in: the second factor when the account has one (MF-08)."""
         login = self.ctx.feature(AsyncLogin)
-        user = await self.store.record_login(user, self.ctx.clock.now(), call.ip)
-        issued = await login.start_session(
-            user,
-            remember=False,
-            ip=call.ip,
-            user_agent=call.request.headers.get("user-agent"),
-            authenticated=True,
+        return await login.sign_in(
+            attrs.evolve(call, fields={**call.fields, "next": next_url}), user
         )
-        if call.identity is not None and call.identity.via == "session":
-            await login.logout(call.identity)
-        self.ctx.events.emit("login_succeeded", user=user, user_id=str(user.id), ip=call.ip)
-        if call.as_json:
-            response = HttpResponse(json=self.web.user_json(user))
-        else:
-            target = self.web.safe_next(call.request, next_url, self.settings.login_redirect)
-            response = HttpResponse(status=303, redirect=target)
-        response.cookies.extend(self.web.session_cookies(issued))
-        return self.web.with_csrf(call.request, response, rotate=True)
 
     def _refused(self, call: Call, refusal: Refusal) -> HttpResponse:
         code = "link_required" if refusal.link else "oauth_failed"

@@ -16,6 +16,8 @@ import logging
 import secrets
 from typing import Any
 
+import attrs
+
 from doorward._sync.context import Context
 from doorward._sync.feature import Feature
 from doorward._sync.login import Login
@@ -329,25 +331,9 @@ class OAuth(Feature):
         return self.web.redirect("/oauth/accounts?notice=oauth_linked")
 
     def _sign_in(self, call: Call, user: Any, next_url: str) -> HttpResponse:
+        """The login feature's sign-in: the second factor when the account has one (MF-08)."""
         login = self.ctx.feature(Login)
-        user = self.store.record_login(user, self.ctx.clock.now(), call.ip)
-        issued = login.start_session(
-            user,
-            remember=False,
-            ip=call.ip,
-            user_agent=call.request.headers.get("user-agent"),
-            authenticated=True,
-        )
-        if call.identity is not None and call.identity.via == "session":
-            login.logout(call.identity)
-        self.ctx.events.emit("login_succeeded", user=user, user_id=str(user.id), ip=call.ip)
-        if call.as_json:
-            response = HttpResponse(json=self.web.user_json(user))
-        else:
-            target = self.web.safe_next(call.request, next_url, self.settings.login_redirect)
-            response = HttpResponse(status=303, redirect=target)
-        response.cookies.extend(self.web.session_cookies(issued))
-        return self.web.with_csrf(call.request, response, rotate=True)
+        return login.sign_in(attrs.evolve(call, fields={**call.fields, "next": next_url}), user)
 
     def _refused(self, call: Call, refusal: Refusal) -> HttpResponse:
         code = "link_required" if refusal.link else "oauth_failed"
