@@ -26,7 +26,7 @@ from tests.oauth.provider import ProviderServer, query_of, running_provider, wit
 
 PASSWORD = "correct horse battery staple"
 JSON = {"Accept": "application/json"}
-BASE = "https://app.example.com"
+BASE = "http://localhost"
 CALLBACK = f"{BASE}/auth/oauth/mock/callback"
 
 
@@ -59,6 +59,7 @@ def settings(issuer: str | None, **overrides):
     return Settings(
         secret_keys="oauth-feature-secret-key-0123456789abcdef",
         base_url=BASE,
+        insecure_development=True,
         argon2=Argon2Params.insecure_for_tests(),
         oauth_providers=providers,
         **overrides,
@@ -193,9 +194,10 @@ def test_login_redirects_to_the_provider_with_state_pkce_and_nonce(make_site, pr
         assert len(query["nonce"]) >= 32
         assert set(query["scope"].split()) == {"openid", "email", "profile"}
         cookie = answer.headers["set-cookie"]
-        assert cookie.startswith("__Host-doorward-oauth=")
+        assert cookie.startswith("doorward-oauth=")
         assert "HttpOnly" in cookie
-        assert "Secure" in cookie
+        # plain http on loopback for the local provider; an https site's cookie is Secure
+        assert ("Secure" in cookie) == site.auth.settings.cookie_secure
         assert "SameSite=Lax" in cookie
 
 
@@ -235,11 +237,10 @@ def test_sign_in_replaces_the_session_cookie_and_rotates_csrf(make_site, provide
     with site.client() as client:
         answer = sign_in(provider, client, "sub-cookies")
         names = {c.split("=", 1)[0]: c for c in answer.headers.get_list("set-cookie")}
-        assert "__Host-doorward" in names
-        assert "__Host-doorward-csrf" in names
+        assert "doorward" in names
+        assert "doorward-csrf" in names
         assert (
-            "Max-Age=0" in names["__Host-doorward-oauth"]
-            or "expires" in names["__Host-doorward-oauth"].lower()
+            "Max-Age=0" in names["doorward-oauth"] or "expires" in names["doorward-oauth"].lower()
         )
 
 
@@ -321,10 +322,10 @@ def test_oa01_replayed_code_is_refused(make_site, provider, caplog):
     provider.set_user("sub-replay", email="replay@example.com", email_verified=True)
     with site.client() as client:
         callback = provider.authorize(start(client), "sub-replay")
-        state_cookie = client.cookies.get("__Host-doorward-oauth")
+        state_cookie = client.cookies.get("doorward-oauth")
         assert client.get(callback).status_code == 303
     with site.client() as replayer:
-        replayer.cookies.set("__Host-doorward-oauth", state_cookie, domain="app.example.com")
+        replayer.headers["Cookie"] = f"doorward-oauth={state_cookie}"
         answer = replayer.get(callback)
         assert answer.status_code == 400
         assert me(replayer) is None
@@ -617,3 +618,21 @@ def test_mf08_provider_sign_in_still_asks_the_second_factor(make_site, provider)
         )
         assert done.status_code == 200, done.text
         assert me(later)["id"] == str(owner.id)
+
+
+def test_plain_http_issuer_only_on_loopback_in_development():
+    """An http issuer is refused unless the site is in local development and the issuer is on
+    loopback (the test provider); https issuers are always fine."""
+    from doorward.exceptions import ConfigurationError
+
+    for issuer, development in (("http://idp.example", True), ("http://127.0.0.1:9", False)):
+        with pytest.raises(ConfigurationError, match="plain-http issuer"):
+            Settings(
+                secret_keys="oauth-feature-secret-key-0123456789abcdef",
+                base_url="http://localhost" if development else "https://app.example.com",
+                insecure_development=development,
+                oauth_providers=(
+                    OAuthProvider(name="x", client_id="a", client_secret="b", issuer=issuer),
+                ),
+            )
+    assert settings("https://idp.example").oauth_providers[0].issuer == "https://idp.example"

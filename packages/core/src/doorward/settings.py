@@ -246,6 +246,15 @@ class Settings:
             raise ConfigurationError("oauth_providers: each provider needs a unique name.")
         if not timedelta(0) < self.oauth_state_max_age <= timedelta(hours=1):
             raise ConfigurationError("oauth_state_max_age must be positive and at most 1 hour.")
+        for provider in self.oauth_providers:
+            issuer = provider.issuer or ""
+            if issuer.startswith("http://") and not (
+                self.insecure_development and _is_local(urlsplit(issuer).hostname or "")
+            ):
+                raise ConfigurationError(
+                    f"OAuth provider {provider.name!r}: a plain-http issuer is allowed only on "
+                    "loopback with insecure_development (a local test provider); use https"
+                )
 
     def _check_policies(self) -> None:
         floor = 8 if self.require_mfa else 15

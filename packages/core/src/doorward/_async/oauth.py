@@ -270,7 +270,7 @@ class AsyncOAuth(AsyncFeature):
 
     def _to_provider(self, call: Call, url: str, cookie: str) -> HttpResponse:
         response = (
-            HttpResponse(json={"authorize_url": url})
+            HttpResponse(json={"authorization_url": url})
             if call.as_json
             else HttpResponse(status=303, redirect=url)
         )

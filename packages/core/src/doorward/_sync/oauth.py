@@ -271,7 +271,7 @@ class OAuth(Feature):
 
     def _to_provider(self, call: Call, url: str, cookie: str) -> HttpResponse:
         response = (
-            HttpResponse(json={"authorize_url": url})
+            HttpResponse(json={"authorization_url": url})
             if call.as_json
             else HttpResponse(status=303, redirect=url)
         )
@@ -333,7 +333,9 @@ class OAuth(Feature):
     def _sign_in(self, call: Call, user: Any, next_url: str) -> HttpResponse:
         """The login feature's sign-in: the second factor when the account has one (MF-08)."""
         login = self.ctx.feature(Login)
-        return login.sign_in(attrs.evolve(call, fields={**call.fields, "next": next_url}), user)
+        return login.sign_in(
+            attrs.evolve(call, fields={**call.fields, "next": next_url}), user
+        )
 
     def _refused(self, call: Call, refusal: Refusal) -> HttpResponse:
         code = "link_required" if refusal.link else "oauth_failed"
