@@ -222,7 +222,9 @@ def login_pipeline(at: datetime, ip: str | None) -> list[dict[str, Any]]:
 
 
 @contextmanager
-def translated(operation: str, *, email: bool = False) -> Iterator[None]:
+def translated(
+    operation: str, *, email: bool = False, duplicate: type[DoorwardError] | None = None
+) -> Iterator[None]:
     """Driver errors become doorward's (DI-01): a duplicate on the ``normalized_email``
     index is ``EmailTaken`` (for the user writes that pass ``email=True``), any other
     refused write ``WriteRefused`` (logged at ERROR with the index and the driver's
@@ -234,6 +236,8 @@ def translated(operation: str, *, email: bool = False) -> Iterator[None]:
     except DuplicateKeyError as exc:
         if email and _on_email_index(exc):
             raise EmailTaken from None
+        if duplicate is not None:
+            raise duplicate from None
         logger.error(  # noqa: TRY400 (the driver's message is the point, not our traceback)
             "doorward: %s refused by the database: %s", operation, str(exc)[:500]
         )

@@ -27,25 +27,29 @@ _SQLITE_UNIQUE = re.compile(r"UNIQUE constraint failed: (.+)$")
 
 
 @attrs.frozen
-class EmailKey:
-    """How the database names the unique index on the users' normalised email."""
+class UniqueKey:
+    """How the database names one unique index (the users' normalised email, a provider
+    account's ``(provider, subject)``), so its violations can be told from others."""
 
     table: str
-    column: str
+    columns: tuple[str, ...]
     names: frozenset[str]
 
     @classmethod
-    def of(cls, table: Table, column: str = "normalized_email") -> EmailKey:
-        """The names a violation of ``table.column``'s uniqueness can carry, per dialect."""
-        names = {column, f"{table.name}_{column}_key"}
+    def of(cls, table: Table, *columns: str) -> UniqueKey:
+        """The names a violation of ``table``'s uniqueness on ``columns`` can carry."""
+        wanted = list(columns)
+        names = {f"{table.name}_{'_'.join(wanted)}_key"}
+        if len(wanted) == 1:
+            names.add(wanted[0])
         uniques: list[UniqueConstraint | Index] = [
             *(c for c in table.constraints if isinstance(c, UniqueConstraint)),
             *(i for i in table.indexes if i.unique),
         ]
         for item in uniques:
-            if [c.name for c in item.columns] == [column] and item.name:
+            if [c.name for c in item.columns] == wanted and item.name:
                 names.add(str(item.name))
-        return cls(table=table.name, column=column, names=frozenset(names))
+        return cls(table=table.name, columns=tuple(wanted), names=frozenset(names))
 
     def violated_by(self, exc: IntegrityError) -> bool:
         """Whether ``exc`` is a unique violation of exactly this index."""
@@ -59,7 +63,8 @@ class EmailKey:
             sqlstate = getattr(orig, "sqlstate", None)
             return sqlstate == "23505" and getattr(diag, "constraint_name", None) in self.names
         found = _SQLITE_UNIQUE.search(str(orig))
-        return found is not None and found.group(1).strip() == f"{self.table}.{self.column}"
+        listed = ", ".join(f"{self.table}.{column}" for column in self.columns)
+        return found is not None and found.group(1).strip() == listed
 
 
 def _constraint(exc: IntegrityError) -> str:
@@ -69,9 +74,21 @@ def _constraint(exc: IntegrityError) -> str:
     return str(name) if name else "unnamed"
 
 
+#: The unique index on the users' normalised email (kept under its first name).
+EmailKey = UniqueKey
+
+
 @contextmanager
-def translated(operation: str, email_key: EmailKey | None = None) -> Iterator[None]:
-    """Run a store operation, turning driver errors into doorward's (see the module doc)."""
+def translated(
+    operation: str,
+    email_key: UniqueKey | None = None,
+    *,
+    taken: tuple[UniqueKey, type[DoorwardError]] | None = None,
+) -> Iterator[None]:
+    """Run a store operation, turning driver errors into doorward's (see the module doc).
+
+    A violation of ``email_key`` is ``EmailTaken``; of ``taken``'s key, its error.
+    """
     try:
         yield
     except DoorwardError:
@@ -80,6 +97,9 @@ def translated(operation: str, email_key: EmailKey | None = None) -> Iterator[No
         if email_key is not None and email_key.violated_by(exc):
             logger.info("doorward: %s refused: the email is taken", operation)
             raise EmailTaken from None
+        if taken is not None and taken[0].violated_by(exc):
+            logger.info("doorward: %s refused: %s", operation, taken[1].__name__)
+            raise taken[1] from None
         logger.error(  # noqa: TRY400 (the driver's message is the point, not our traceback)
             "doorward: %s refused by the database (constraint %s): %s",
             operation,

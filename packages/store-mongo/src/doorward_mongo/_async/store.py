@@ -23,7 +23,6 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from doorward.exceptions import (
     ConfigurationError,
-    EmailTaken,
     IdentityTaken,
     NotFound,
     ValidationFailed,
@@ -605,13 +604,10 @@ class AsyncMongoStore:
             "email_verified": identity.email_verified,
             "linked_at": identity.linked_at,
         }
-        try:
-            with translated("add_social_identity"):
-                if key is None or await self.users.find_one({"_id": key}, {"_id": 1}) is None:
-                    raise NotFound("no such user")
-                await self.social_identities.insert_one(document)
-        except EmailTaken:  # translated() reports any duplicate key so
-            raise IdentityTaken from None
+        with translated("add_social_identity", duplicate=IdentityTaken):
+            if key is None or await self.users.find_one({"_id": key}, {"_id": 1}) is None:
+                raise NotFound("no such user")
+            await self.social_identities.insert_one(document)
 
     async def get_social_identity(self, provider: str, subject: str) -> SocialIdentity | None:
         provider_text, subject_text = text(provider), text(subject)

@@ -24,7 +24,6 @@ from pymongo.synchronous.database import Database
 
 from doorward.exceptions import (
     ConfigurationError,
-    EmailTaken,
     IdentityTaken,
     NotFound,
     ValidationFailed,
@@ -606,13 +605,10 @@ class MongoStore:
             "email_verified": identity.email_verified,
             "linked_at": identity.linked_at,
         }
-        try:
-            with translated("add_social_identity"):
-                if key is None or self.users.find_one({"_id": key}, {"_id": 1}) is None:
-                    raise NotFound("no such user")
-                self.social_identities.insert_one(document)
-        except EmailTaken:  # translated() reports any duplicate key so
-            raise IdentityTaken from None
+        with translated("add_social_identity", duplicate=IdentityTaken):
+            if key is None or self.users.find_one({"_id": key}, {"_id": 1}) is None:
+                raise NotFound("no such user")
+            self.social_identities.insert_one(document)
 
     def get_social_identity(self, provider: str, subject: str) -> SocialIdentity | None:
         provider_text, subject_text = text(provider), text(subject)

@@ -26,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
-from doorward.exceptions import EmailTaken, IdentityTaken, NotFound
+from doorward.exceptions import IdentityTaken, NotFound
 from doorward.records import (
     USER_FIELDS,
     Authenticator,
@@ -37,7 +37,7 @@ from doorward.records import (
     Role,
     SocialIdentity,
 )
-from doorward_sqlalchemy._errors import EmailKey, translated
+from doorward_sqlalchemy._errors import EmailKey, UniqueKey, translated
 from doorward_sqlalchemy._rows import (
     CredentialLookup,
     UserLoader,
@@ -658,15 +658,13 @@ class AsyncSQLAlchemyStore:
             email_verified=identity.email_verified,
             linked_at=identity.linked_at,
         )
-        try:
-            with translated("add_social_identity"):
-                async with self.sessions.begin() as session:
-                    if await session.get(self.models.user, key) is None:
-                        raise NotFound("no such user")
-                    session.add(row)
-                    await session.flush()
-        except EmailTaken:  # the unique index on (provider, subject): translated() names it so
-            raise IdentityTaken from None
+        taken = (UniqueKey.of(self._linked.__table__, "provider", "subject"), IdentityTaken)
+        with translated("add_social_identity", taken=taken):
+            async with self.sessions.begin() as session:
+                if await session.get(self.models.user, key) is None:
+                    raise NotFound("no such user")
+                session.add(row)
+                await session.flush()
 
     async def get_social_identity(self, provider: str, subject: str) -> SocialIdentity | None:
         model = self._linked

@@ -28,7 +28,7 @@ from sqlalchemy import (
 from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
 
-from doorward.exceptions import EmailTaken, IdentityTaken, NotFound
+from doorward.exceptions import IdentityTaken, NotFound
 from doorward.records import (
     USER_FIELDS,
     Authenticator,
@@ -39,7 +39,7 @@ from doorward.records import (
     Role,
     SocialIdentity,
 )
-from doorward_sqlalchemy._errors import EmailKey, translated
+from doorward_sqlalchemy._errors import EmailKey, UniqueKey, translated
 from doorward_sqlalchemy._rows import (
     CredentialLookup,
     UserLoader,
@@ -660,15 +660,13 @@ class SQLAlchemyStore:
             email_verified=identity.email_verified,
             linked_at=identity.linked_at,
         )
-        try:
-            with translated("add_social_identity"):
-                with self.sessions.begin() as session:
-                    if session.get(self.models.user, key) is None:
-                        raise NotFound("no such user")
-                    session.add(row)
-                    session.flush()
-        except EmailTaken:  # the unique index on (provider, subject): translated() names it so
-            raise IdentityTaken from None
+        taken = (UniqueKey.of(self._linked.__table__, "provider", "subject"), IdentityTaken)
+        with translated("add_social_identity", taken=taken):
+            with self.sessions.begin() as session:
+                if session.get(self.models.user, key) is None:
+                    raise NotFound("no such user")
+                session.add(row)
+                session.flush()
 
     def get_social_identity(self, provider: str, subject: str) -> SocialIdentity | None:
         model = self._linked
