@@ -392,3 +392,16 @@ def test_adapter_refuses_a_store_of_the_wrong_face():
 
     with pytest.raises(TypeError, match="AsyncThreadedStore"):
         make_doorward(store=MemoryStore())
+
+
+def test_unknown_path_below_the_prefix_is_the_contracts_404():
+    """An unknown path under /auth answers the contract's 404 body; a known path with
+    another method keeps a 405 that lists every allowed method."""
+    doorward = make_doorward()
+    http = client(starlette_app(doorward))
+    missing = http.get("/auth/no-such-thing", headers=JSON)
+    assert (missing.status_code, missing.json()["error"]["code"]) == (404, "not_found")
+    assert missing.headers["cache-control"] == "no-store"
+    wrong = http.request("PUT", "/auth/login")
+    assert wrong.status_code == 405
+    assert set(wrong.headers["allow"].split(", ")) >= {"GET", "POST"}

@@ -20,8 +20,8 @@ import jinja2
 from starlette.datastructures import UploadFile
 from starlette.middleware import Middleware
 from starlette.requests import HTTPConnection, Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
-from starlette.routing import Mount, Route
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.routing import Match, Mount, Route
 from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -40,12 +40,19 @@ from doorward import (
     Route as DoorwardRoute,
 )
 from doorward._async.mailers import mailer_from_url
-from doorward.exceptions import ConfigurationError, DoorwardError, PayloadTooLarge, ValidationFailed
+from doorward.exceptions import (
+    ConfigurationError,
+    DoorwardError,
+    NotFound,
+    PayloadTooLarge,
+    ValidationFailed,
+)
 from doorward.http import HttpRequest, HttpResponse
 
 __all__ = ["Doorward", "DoorwardMiddleware", "DoorwardUser", "Refused", "RequestState"]
 
 SCOPE_KEY = "doorward"
+_ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 APP_KEY = "doorward.app"
 
 
@@ -171,7 +178,22 @@ class Doorward:
             )
             for route in self.views.routes
         ]
-        return Mount(self.settings.url_prefix, routes=[*served, *named])
+        missing = Route("/{rest:path}", self._not_found(served), methods=_ALL_METHODS)
+        return Mount(self.settings.url_prefix, routes=[*served, *named, missing])
+
+    def _not_found(self, served: list[Route]) -> Any:
+        """Any other path below the prefix: the contract's 404 (JSON or page); a known path
+        asked with another method keeps Starlette's 405 with its ``Allow`` header."""
+
+        async def handle(request: Request) -> Response:
+            for route in served:
+                match, _ = route.matches(request.scope)
+                if match is Match.PARTIAL:
+                    allowed = ", ".join(sorted(route.methods or ()))
+                    return PlainTextResponse("Method Not Allowed", 405, {"Allow": allowed})
+            return self.to_response(request, self.views.failure(head_request(request), NotFound()))
+
+        return handle
 
     def _methods(self, routes: dict[str, DoorwardRoute]) -> Any:
         handlers = {method: self._endpoint(route) for method, route in routes.items()}

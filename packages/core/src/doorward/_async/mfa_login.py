@@ -191,7 +191,7 @@ class AsyncMfaSteps(AsyncFeature):
             return HttpResponse(status=204)
         return self.web.redirect("/mfa?notice=trust_revoked")
 
-    @endpoint("GET", "/login/mfa")
+    @endpoint("GET", "/login/mfa", json=False)
     async def login_mfa_page(self, call: Call) -> HttpResponse:
         """The second-step form."""
         return self.web.page(

@@ -7,7 +7,6 @@ Every other feature builds on this one: it is always on.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -15,7 +14,7 @@ import attrs
 
 from doorward import _rules
 from doorward._sync.context import Context
-from doorward._sync.feature import Feature
+from doorward._sync.login_sessions import LoginSessions
 from doorward._sync.protocols import Credentials, Usernames, Users
 from doorward._rules import Identity, IssuedSession
 from doorward.capabilities import Capability
@@ -28,7 +27,7 @@ from doorward.exceptions import (
 )
 from doorward.http import HttpResponse
 from doorward.policies import normalize_email, normalize_username, prepare_password
-from doorward.records import Credential, CredentialKind
+from doorward.records import Credential
 from doorward.routing import endpoint
 from doorward.web import Call, checkbox
 
@@ -37,7 +36,7 @@ __all__ = ["Login"]
 UNLOCKED = {"failed_logins": 0, "last_failed_login_at": None}
 
 
-class Login(Feature):
+class Login(LoginSessions):
     """Email and password in, a session out; and who is making each request."""
 
     name = "login"
@@ -265,135 +264,6 @@ class Login(Feature):
         ctx.events.emit("account_unlocked", user_id=user_id, ip=ip)
         return user
 
-    def start_session(
-        self,
-        user: Any,
-        *,
-        remember: bool,
-        ip: str | None,
-        user_agent: str | None,
-        authenticated: bool,
-        remember_expires: datetime | None = None,
-    ) -> IssuedSession:
-        """Store a new session (and remember-me token) for ``user``; the cookies to set."""
-        ctx = self.ctx
-        now = ctx.clock.now()
-        agent = (user_agent or "")[:256] or None
-        token, credential = ctx.new_credential(
-            user,
-            "session",
-            now,
-            expires_at=now + self.settings.session_max_age,
-            last_used_at=now,
-            authenticated_at=now if authenticated else None,
-            ip=ip,
-            user_agent=agent,
-        )
-        self.store.create_credential(credential)
-        if not remember:
-            return IssuedSession(token=token, credential=credential, user=user)
-        expires = remember_expires or now + self.settings.remember_lifetime
-        remember_token, remembered = ctx.new_credential(
-            user, "remember", now, expires_at=expires, ip=ip, user_agent=agent
-        )
-        self.store.create_credential(remembered)
-        return IssuedSession(
-            token=token,
-            credential=credential,
-            remember_token=remember_token,
-            remember_max_age=max(0, int((expires - now).total_seconds())),
-            user=user,
-        )
-
-    def authenticate(
-        self,
-        *,
-        session_token: str | None = None,
-        remember_token: str | None = None,
-        bearer_token: str | None = None,
-        ip: str | None = None,
-        user_agent: str | None = None,
-    ) -> Identity | None:
-        """Who is making this request, or ``None`` for an anonymous one.
-
-        A bearer token wins over cookies. A valid session cookie costs one signature check
-        and one indexed lookup. When only a remember-me cookie is valid it is used once:
-        it is replaced by a new one with the same absolute expiry and a new, not fresh,
-        session is started (TK-10); the adapter sets both cookies from ``issued``.
-        """
-        if bearer_token is not None:
-            return self._from_credential("api", bearer_token)
-        if session_token is not None:
-            identity = self._from_credential("session", session_token)
-            if identity is not None:
-                return identity
-        if remember_token is not None:
-            return self._restore(remember_token, ip=ip, user_agent=user_agent)
-        return None
-
-    def _from_credential(self, kind: CredentialKind, token: str) -> Identity | None:
-        secret_hash = self.ctx.secrets.secret_hash(kind, token)
-        if secret_hash is None:
-            return None
-        found = self.store.get_credential(kind, secret_hash)
-        if found is None:
-            return None
-        credential, user = found
-        now = self.ctx.clock.now()
-        if not _rules.credential_alive(credential, user, now, self.settings):
-            return None
-        if _rules.needs_touch(credential, now, self.settings):
-            self.store.touch_credential(credential.id, last_used_at=now)
-        fresh = kind == "session" and _rules.is_fresh(credential, now, self.settings)
-        return Identity(user=user, credential=credential, via=kind, fresh=fresh)
-
-    def _restore(
-        self, remember_token: str, *, ip: str | None, user_agent: str | None
-    ) -> Identity | None:
-        secret_hash = self.ctx.secrets.secret_hash("remember", remember_token)
-        if secret_hash is None:
-            return None
-        found = self.store.get_credential("remember", secret_hash)
-        if found is None:
-            return None
-        credential, user = found
-        now = self.ctx.clock.now()
-        if not _rules.credential_alive(credential, user, now, self.settings):
-            return None
-        if not self.store.delete_credential(credential.id):
-            return None
-        issued = self.start_session(
-            user,
-            remember=True,
-            ip=ip,
-            user_agent=user_agent,
-            authenticated=False,
-            remember_expires=credential.expires_at,
-        )
-        return Identity(
-            user=user, credential=issued.credential, via="session", fresh=False, issued=issued
-        )
-
-    def logout(self, identity: Identity, *, remember_token: str | None = None) -> None:
-        """End this session (and this device's remember-me token) on the server (SS-04)."""
-        if identity.via != "api":
-            self.store.delete_credential(identity.credential.id, identity.user_id)
-        if remember_token is not None:
-            secret_hash = self.ctx.secrets.secret_hash("remember", remember_token)
-            found = (
-                self.store.get_credential("remember", secret_hash) if secret_hash else None
-            )
-            if found is not None and found[0].user_id == identity.user_id:
-                self.store.delete_credential(found[0].id, identity.user_id)
-        self.ctx.events.emit("logged_out", user_id=identity.user_id)
-
-    def logout_everywhere(self, user: Any) -> Any:
-        """Rotate the security stamp: every session, remember-me and API token dies."""
-        user = self.ctx.rotate_stamp(user, {})
-        self.ctx.forget_credentials(user)
-        self.ctx.events.emit("logged_out_everywhere", user_id=str(user.id))
-        return user
-
     def reauthenticate(self, identity: Identity, password: object) -> Identity:
         """Make this session fresh again by entering the password (SS-07)."""
         if identity.via != "session":
@@ -407,11 +277,6 @@ class Login(Feature):
         self.ctx.events.emit("reauthenticated", user_id=identity.user_id)
         refreshed = attrs.evolve(identity.credential, last_used_at=now, authenticated_at=now)
         return Identity(user=user, credential=refreshed, via="session", fresh=True)
-
-    def require_fresh(self, identity: Identity) -> None:
-        """Raise ``ReauthRequired`` unless the password was entered recently (SS-07)."""
-        if not _rules.is_fresh(identity.credential, self.ctx.clock.now(), self.settings):
-            raise ReauthRequired
 
     def public_user(self, user: Any) -> dict[str, Any]:
         """``{"user": {...}}`` as ``GET /me`` shows it, with every feature's fields."""
@@ -507,27 +372,6 @@ class Login(Feature):
             response = HttpResponse(status=303, redirect=target)
         response.cookies.extend(self.web.session_cookies(issued))
         return self.web.with_csrf(call.request, response, rotate=True)
-
-    @endpoint("POST", "/logout", body={"next": str}, status=204)
-    def logout_submit(self, call: Call) -> HttpResponse:
-        """End this session; browsers go to a safe ``next``."""
-        if call.identity is not None:
-            self.logout(
-                call.identity, remember_token=call.request.cookies.get(self.web.remember_cookie)
-            )
-        if call.as_json:
-            response = HttpResponse(status=204)
-        else:
-            target = self.web.next_target(call, self.settings.logout_redirect)
-            response = HttpResponse(status=303, redirect=target)
-        self.web.signed_out(response)
-        return self.web.with_csrf(call.request, response, rotate=True)
-
-    @endpoint("POST", "/logout-everywhere", access="user", status=204)
-    def logout_everywhere_submit(self, call: Call) -> HttpResponse:
-        """Rotate the stamp: every session and token of the user ends."""
-        self.logout_everywhere(call.current.user)
-        return self.logout_submit(attrs.evolve(call, identity=None))
 
     @endpoint("GET", "/me", access="user")
     def me(self, call: Call) -> HttpResponse:

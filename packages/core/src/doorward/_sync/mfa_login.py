@@ -192,7 +192,7 @@ class MfaSteps(Feature):
             return HttpResponse(status=204)
         return self.web.redirect("/mfa?notice=trust_revoked")
 
-    @endpoint("GET", "/login/mfa")
+    @endpoint("GET", "/login/mfa", json=False)
     def login_mfa_page(self, call: Call) -> HttpResponse:
         """The second-step form."""
         return self.web.page(
