@@ -53,14 +53,14 @@ from typing import Any
 
 import attrs
 
+from doorward._sync.memory_factors import MemoryFactors, require_aware
 from doorward._sync.protocols import Authenticators, SocialIdentities, UserStore
 from doorward._memory_user import MemoryUser
-from doorward.exceptions import EmailTaken, IdentityTaken, NotFound
+from doorward.exceptions import EmailTaken, NotFound
 from doorward.fields import read_field
 from doorward.records import (
     USER_FIELDS,
     Authenticator,
-    AuthenticatorKind,
     Credential,
     CredentialKind,
     NewUser,
@@ -73,20 +73,14 @@ __all__ = ["MemoryStore"]
 _WRITABLE = frozenset(USER_FIELDS) - {"id"}
 
 
-def _require_aware(*values: object) -> None:
-    for value in values:
-        if isinstance(value, datetime) and value.utcoffset() is None:
-            raise ValueError("doorward stores only timezone-aware datetimes")
-
-
 def _check_changes(changes: Mapping[str, Any]) -> None:
     unknown = set(changes) - _WRITABLE
     if unknown:
         raise ValueError(f"not writable through the store: {sorted(unknown)}")
-    _require_aware(*changes.values())
+    require_aware(*changes.values())
 
 
-class MemoryStore:
+class MemoryStore(MemoryFactors):
     """Users, roles and credentials in dictionaries, safe to share between threads and tasks.
 
     ``user_factory`` builds the stored user objects (see the module docstring).
@@ -137,7 +131,7 @@ class MemoryStore:
     def create_user(self, new: NewUser) -> Any:
         """Insert the user; ``EmailTaken`` if the normalised email is in use."""
         fields = new.as_fields()
-        _require_aware(*fields.values())
+        require_aware(*fields.values())
         with self._lock:
             if new.normalized_email in self._user_ids_by_email:
                 raise EmailTaken
@@ -181,7 +175,7 @@ class MemoryStore:
         reserved = sorted(set(changes) & {*USER_FIELDS, "extra"})
         if reserved:
             raise ValueError(f"not application fields: {reserved}")
-        _require_aware(*changes.values())
+        require_aware(*changes.values())
         with self._lock:
             user_id, stored = self._stored(user)
             updated = copy.copy(stored)
@@ -236,7 +230,7 @@ class MemoryStore:
         restart_cutoff: datetime | None = None,
     ) -> int:
         """Add one to the stored count (or restart it after a lock) and return it."""
-        _require_aware(at, restart_cutoff)
+        require_aware(at, restart_cutoff)
         with self._lock:
             user_id, stored = self._stored(user)
             last = stored.last_failed_login_at
@@ -250,7 +244,7 @@ class MemoryStore:
 
     def record_login(self, user: Any, at: datetime, ip: str | None) -> Any:
         """Move ``current_*`` to ``last_*``, count the login, clear the failures."""
-        _require_aware(at)
+        require_aware(at)
         with self._lock:
             user_id, stored = self._stored(user)
             changes = {
@@ -327,7 +321,7 @@ class MemoryStore:
 
     def create_credential(self, credential: Credential) -> None:
         """Store the credential; ids and ``(kind, secret_hash)`` are unique."""
-        _require_aware(*attrs.astuple(credential))
+        require_aware(*attrs.astuple(credential))
         with self._lock:
             key = (credential.kind, credential.secret_hash)
             if credential.id in self._credentials or key in self._credential_ids:
@@ -366,7 +360,7 @@ class MemoryStore:
         authenticated_at: datetime | None = None,
     ) -> None:
         """Set the times of use of one credential (nothing if it is gone)."""
-        _require_aware(last_used_at, authenticated_at)
+        require_aware(last_used_at, authenticated_at)
         with self._lock:
             credential = self._credentials.get(credential_id)
             if credential is None:
@@ -425,7 +419,7 @@ class MemoryStore:
 
     def delete_expired_credentials(self, now: datetime) -> int:
         """Delete every credential that expired before ``now``; return how many."""
-        _require_aware(now)
+        require_aware(now)
         with self._lock:
             doomed = [
                 credential
@@ -435,118 +429,6 @@ class MemoryStore:
             for credential in doomed:
                 self._drop_credential(credential)
             return len(doomed)
-
-    # -- authenticators -----------------------------------------------------------------
-
-    def create_authenticator(self, authenticator: Authenticator) -> None:
-        """Store the authenticator; ids and ``(user_id, kind, secret)`` are unique."""
-        _require_aware(*attrs.astuple(authenticator))
-        key = (authenticator.user_id, authenticator.kind, authenticator.secret)
-        with self._lock:
-            if authenticator.id in self._authenticators or any(
-                (a.user_id, a.kind, a.secret) == key for a in self._authenticators.values()
-            ):
-                raise ValueError("duplicate authenticator")
-            if authenticator.user_id not in self._users:
-                raise NotFound("no such user")
-            self._authenticators[authenticator.id] = authenticator
-
-    def list_authenticators(
-        self, user_id: str, kind: AuthenticatorKind | None = None
-    ) -> list[Authenticator]:
-        """The user's authenticators (of one kind when given), oldest first."""
-        with self._lock:
-            found = [
-                a
-                for a in self._authenticators.values()
-                if a.user_id == user_id and kind in {None, a.kind}
-            ]
-        return sorted(found, key=lambda a: a.created_at)
-
-    def confirm_authenticator(self, authenticator_id: str, at: datetime) -> bool:
-        """Set ``confirmed_at`` once; ``True`` only for the call that set it."""
-        _require_aware(at)
-        with self._lock:
-            found = self._authenticators.get(authenticator_id)
-            if found is None or found.confirmed_at is not None:
-                return False
-            self._authenticators[authenticator_id] = attrs.evolve(found, confirmed_at=at)
-            return True
-
-    def delete_authenticators(
-        self,
-        user_id: str,
-        kinds: Iterable[AuthenticatorKind],
-        *,
-        except_id: str | None = None,
-    ) -> int:
-        """Delete the user's authenticators of these kinds except one; return how many."""
-        wanted = frozenset(kinds)
-        with self._lock:
-            doomed = [
-                a.id
-                for a in self._authenticators.values()
-                if a.user_id == user_id and a.kind in wanted and a.id != except_id
-            ]
-            for authenticator_id in doomed:
-                del self._authenticators[authenticator_id]
-            return len(doomed)
-
-    def use_recovery_code(self, user_id: str, secret: str) -> bool:
-        """Delete the matching recovery code; ``True`` only for the call that removed it."""
-        with self._lock:
-            for a in self._authenticators.values():
-                if a.user_id == user_id and a.kind == "recovery" and a.secret == secret:
-                    del self._authenticators[a.id]
-                    return True
-            return False
-
-    def accept_totp_step(self, authenticator_id: str, step: int, at: datetime) -> bool:
-        """Move ``last_used_step`` forward to ``step``; ``False`` for a replay."""
-        _require_aware(at)
-        with self._lock:
-            found = self._authenticators.get(authenticator_id)
-            if found is None or found.confirmed_at is None:
-                return False
-            if found.last_used_step is not None and found.last_used_step >= step:
-                return False
-            self._authenticators[authenticator_id] = attrs.evolve(
-                found, last_used_step=step, last_used_at=at
-            )
-            return True
-
-    # -- social identities --------------------------------------------------------------
-
-    def add_social_identity(self, identity: SocialIdentity) -> None:
-        """Link a provider account; ``IdentityTaken`` if it is linked already."""
-        _require_aware(identity.linked_at)
-        with self._lock:
-            if identity.user_id not in self._users:
-                raise NotFound("no such user")
-            key = (identity.provider, identity.subject)
-            if key in self._identities:
-                raise IdentityTaken
-            self._identities[key] = identity
-
-    def get_social_identity(self, provider: str, subject: str) -> SocialIdentity | None:
-        """The link of this provider account, or ``None``."""
-        with self._lock:
-            return self._identities.get((provider, subject))
-
-    def list_social_identities(self, user_id: str) -> list[SocialIdentity]:
-        """The user's links, oldest first."""
-        with self._lock:
-            found = [i for i in self._identities.values() if i.user_id == user_id]
-        return sorted(found, key=lambda identity: identity.linked_at)
-
-    def delete_social_identity(self, identity_id: str, user_id: str) -> bool:
-        """Delete one link of this user; ``True`` only for the call that removed it."""
-        with self._lock:
-            for key, identity in self._identities.items():
-                if identity.id == identity_id and identity.user_id == user_id:
-                    del self._identities[key]
-                    return True
-            return False
 
 
 def _is_a_store(store: MemoryStore) -> UserStore:
