@@ -6,6 +6,7 @@ import os
 from urllib.parse import urlsplit
 
 from doorward import Settings
+from doorward.oauth import OAuthProvider
 
 LAYOUT = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
@@ -45,7 +46,28 @@ def settings_from_env(default_base_url: str) -> Settings:
     base_url = os.environ.get("DOORWARD_BASE_URL", default_base_url)
     host = urlsplit(base_url).hostname or ""
     local_http = base_url.startswith("http://") and host in {"127.0.0.1", "localhost", "::1"}
-    return Settings(secret_keys=secret, base_url=base_url, insecure_development=local_http)
+    return Settings(
+        secret_keys=secret,
+        base_url=base_url,
+        insecure_development=local_http,
+        oauth_providers=oidc_provider(),
+    )
+
+
+def oidc_provider() -> tuple[OAuthProvider, ...]:
+    """An OpenID Connect provider named ``oidc`` when DOORWARD_OIDC_ISSUER, _CLIENT_ID and
+    _CLIENT_SECRET are set (``scripts/demo --oidc`` starts a local test provider)."""
+    issuer = os.environ.get("DOORWARD_OIDC_ISSUER")
+    client_id = os.environ.get("DOORWARD_OIDC_CLIENT_ID")
+    secret = os.environ.get("DOORWARD_OIDC_CLIENT_SECRET")
+    if not (issuer and client_id and secret):
+        return ()
+    label = os.environ.get("DOORWARD_OIDC_LABEL", "the OpenID provider")
+    return (
+        OAuthProvider(
+            name="oidc", issuer=issuer, client_id=client_id, client_secret=secret, label=label
+        ),
+    )
 
 
 def database_url() -> str:
