@@ -36,6 +36,7 @@ from sqlalchemy.schema import CreateColumn
 
 from doorward.exceptions import ValidationFailed
 from doorward.policies import normalize_email
+from doorward.records import USER_FIELDS
 from doorward.tokens import new_stamp
 from doorward_sqlalchemy.models import Models
 
@@ -43,23 +44,7 @@ __all__ = ["Adoption", "adopt", "plan_sql"]
 
 #: What a row without the column gets.
 _FILL: dict[str, Any] = {"active": True, "failed_logins": 0, "login_count": 0}
-_NEEDED = (
-    "email",
-    "normalized_email",
-    "password_hash",
-    "active",
-    "confirmed_at",
-    "security_stamp",
-    "pending_email",
-    "failed_logins",
-    "last_failed_login_at",
-    "created_at",
-    "last_login_at",
-    "current_login_at",
-    "last_login_ip",
-    "current_login_ip",
-    "login_count",
-)
+_NEEDED = tuple(name for name in USER_FIELDS if name != "id")
 
 
 @attrs.frozen
