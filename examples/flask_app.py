@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 
+import redis
 import sqlalchemy as sa
 from flask import Flask, jsonify, render_template_string
 from markupsafe import Markup
@@ -19,6 +20,7 @@ from markupsafe import Markup
 from doorward._sync.mailers import mailer_from_url
 from doorward.tokens import CsrfTokens
 from doorward_flask import Doorward, current_user, login_required, roles_required
+from doorward_redis import RedisRateLimiter
 from doorward_sqlalchemy import (
     SQLAlchemyRateLimiter,
     SQLAlchemyStore,
@@ -27,6 +29,15 @@ from doorward_sqlalchemy import (
 )
 from doorward_sqlalchemy.models import Base
 from examples._common import LAYOUT, PAGES, database_url, other_app, settings_from_env
+
+
+def redis_limiter() -> RedisRateLimiter | None:
+    """Rate limits in Redis when DOORWARD_REDIS_URL is set (short timeouts, one retry)."""
+    url = os.environ.get("DOORWARD_REDIS_URL")
+    if not url:
+        return None
+    client = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+    return RedisRateLimiter(client)
 
 
 def create_app() -> Flask:
@@ -39,7 +50,7 @@ def create_app() -> Flask:
     Doorward(
         app,
         store=SQLAlchemyStore(engine, default_models()),
-        limiter=SQLAlchemyRateLimiter(engine),
+        limiter=redis_limiter() or SQLAlchemyRateLimiter(engine),
         settings=settings,
         mailer=mailer_from_url(os.environ.get("DOORWARD_MAIL_URL", "console://")),
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 
 import jinja2
+import redis.asyncio
 from markupsafe import Markup
 from sqlalchemy.ext.asyncio import create_async_engine
 from starlette.applications import Starlette
@@ -20,6 +21,7 @@ from doorward import AsyncRateLimiter, AsyncUserStore
 from doorward._async.mailers import mailer_from_url
 from doorward.threaded import AsyncThreadedRateLimiter, AsyncThreadedStore
 from doorward.tokens import CsrfTokens
+from doorward_redis import AsyncRedisRateLimiter
 from doorward_sqlalchemy import (
     AsyncSQLAlchemyRateLimiter,
     AsyncSQLAlchemyStore,
@@ -55,6 +57,12 @@ def create_app() -> Starlette:
         async_engine = create_async_engine(async_database_url(url))
         store = AsyncSQLAlchemyStore(async_engine, default_models())
         limiter = AsyncSQLAlchemyRateLimiter(async_engine)
+    redis_url = os.environ.get("DOORWARD_REDIS_URL")
+    if redis_url:
+        client = redis.asyncio.Redis.from_url(
+            redis_url, socket_timeout=0.5, socket_connect_timeout=0.5
+        )
+        limiter = AsyncRedisRateLimiter(client)
     doorward = Doorward(
         settings=settings,
         store=store,

@@ -109,3 +109,41 @@ def test_different_secrets_refuse_each_others_logins(tmp_path, monkeypatch, caps
     starlette = TestClient(starlette_app, base_url="http://127.0.0.1:8000", follow_redirects=False)
     starlette.cookies.set("doorward", flask.cookies["doorward"])
     assert starlette.get("/api/whoami").status_code == 401
+
+
+@pytest.mark.redis
+def test_examples_share_rate_limits_in_redis(tmp_path, monkeypatch):
+    """With DOORWARD_REDIS_URL both examples count one limit in Redis: forgot-password hits
+    on Flask and on Starlette add up to the one per-address-per-hour rule."""
+    import secrets as random
+
+    import redis as redis_py
+
+    url = "redis://127.0.0.1:6379/0"
+    prefix_probe = redis_py.Redis.from_url(url)
+    monkeypatch.setenv("DOORWARD_SECRET_KEY", SECRET)
+    monkeypatch.setenv("DOORWARD_DATABASE_URL", f"sqlite:///{tmp_path}/shared.sqlite3")
+    monkeypatch.setenv("DOORWARD_MAIL_URL", "console://")
+    monkeypatch.setenv("DOORWARD_REDIS_URL", url)
+    monkeypatch.setenv("DOORWARD_BASE_URL", "http://127.0.0.1:5000")
+    flask_app = create_flask_app()
+    monkeypatch.setenv("DOORWARD_BASE_URL", "http://127.0.0.1:8000")
+    starlette_app = create_starlette_app()
+    address = f"203.0.113.{random.randbelow(250)}"
+    flask = httpx.Client(
+        transport=httpx.WSGITransport(app=flask_app, remote_addr=address),
+        base_url="http://127.0.0.1:5000",
+    )
+    answers = []
+    with TestClient(
+        starlette_app, base_url="http://127.0.0.1:8000", client=(address, 1)
+    ) as starlette:  # one event loop for the app's Redis client
+        for i in range(6):
+            http = flask if i % 2 == 0 else starlette
+            answers.append(
+                http.post(
+                    "/auth/reset", json={"email": f"x{i}@example.com"}, headers=csrf_headers(http)
+                ).status_code
+            )
+    assert answers == [202] * 5 + [429]
+    assert prefix_probe.keys("doorward:rl:*")
