@@ -405,3 +405,11 @@ def test_unknown_path_below_the_prefix_is_the_contracts_404():
     wrong = http.request("PUT", "/auth/login")
     assert wrong.status_code == 405
     assert set(wrong.headers["allow"].split(", ")) >= {"GET", "POST"}
+
+
+def test_a_line_break_in_a_path_below_the_prefix_is_the_contracts_404():
+    """Starlette's routes never match a path with a line break; doorward still answers its 404."""
+    doorward = make_doorward()
+    http = client(starlette_app(doorward))
+    answer = http.get("/auth/reset/a%0Ab", headers=JSON)
+    assert (answer.status_code, answer.json()["error"]["code"]) == (404, "not_found")

@@ -284,6 +284,15 @@ class DoorwardMiddleware:
             return
         from starlette.authentication import AuthCredentials  # noqa: PLC0415
 
+        prefix = self.doorward.settings.url_prefix + "/"
+        if scope["type"] == "http" and "\n" in scope["path"] and scope["path"].startswith(prefix):
+            # Starlette's route patterns never match a line break, so no route of the mount
+            # would answer: give the contract's 404 rather than the framework's plain text
+            request = Request(scope, receive)
+            refused = self.doorward.views.failure(head_request(request), NotFound())
+            await self.doorward.to_response(request, refused)(scope, receive, send)
+            return
+
         state = await self.doorward.identify(HTTPConnection(scope))
         scope[SCOPE_KEY] = state
         scope[APP_KEY] = self.doorward
