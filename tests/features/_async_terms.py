@@ -13,6 +13,7 @@ from typing import Any
 
 from doorward import AsyncContext, AsyncFeature, AsyncProfiles, AsyncUsers, Call, endpoint
 from doorward.exceptions import ValidationFailed
+from doorward.fields import read_field
 from doorward.http import HttpResponse
 
 FOLDER = resources.files("tests.features")
@@ -58,6 +59,4 @@ class AsyncTerms(AsyncFeature):
 
     async def extend_user_json(self, user: Any, body: dict[str, Any]) -> None:
         """``GET /me`` shows which terms the user accepted."""
-        extra = getattr(user, "extra", None)
-        accepted = extra.get("terms_version") if isinstance(extra, dict) else None
-        body["terms_version"] = accepted or getattr(user, "terms_version", None)
+        body["terms_version"] = read_field(user, "terms_version")

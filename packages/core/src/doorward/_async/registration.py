@@ -66,7 +66,7 @@ class AsyncRegistration(AsyncFeature):
         address, key, plain, profile = self._checked(email, password, fields or {})
         username_field = self.settings.username_field
         if username_field is not None:
-            profile[username_field] = await self._free_username(username_field, fields or {})
+            await self._refuse_taken_username(username_field, profile[username_field])
         password_hash = await ctx.hasher.hash(plain)
         new = NewUser(
             email=address,
@@ -115,9 +115,11 @@ class AsyncRegistration(AsyncFeature):
             refused.append(exc)
         if self.settings.username_field is not None:
             try:
-                normalize_username(fields.get("username"))
+                username = normalize_username(fields.get("username"))
             except ValidationFailed as exc:
                 refused.append(exc)
+            else:
+                profile[self.settings.username_field] = username
         if len(refused) == 1:
             raise refused[0]
         for problem in refused:
@@ -126,12 +128,10 @@ class AsyncRegistration(AsyncFeature):
             raise ValidationFailed(errors)
         return address, key, plain, profile
 
-    async def _free_username(self, field: str, fields: Mapping[str, Any]) -> str:
-        """The submitted username, normalised, if nobody has it (usernames are public)."""
-        username = normalize_username(fields.get("username"))
+    async def _refuse_taken_username(self, field: str, username: str) -> None:
+        """A username somebody has is refused (usernames are public, unlike emails)."""
         if await self.store.get_user_by_username(field, username) is not None:
             raise ValidationFailed({"username": ["This username is taken."]})
-        return username
 
     async def send_confirmation(self, email: object, *, ip: str | None = None) -> None:
         """Mail a new confirmation link if the address has an unconfirmed account (neutral)."""

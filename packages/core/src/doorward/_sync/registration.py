@@ -67,7 +67,7 @@ class Registration(Feature):
         address, key, plain, profile = self._checked(email, password, fields or {})
         username_field = self.settings.username_field
         if username_field is not None:
-            profile[username_field] = self._free_username(username_field, fields or {})
+            self._refuse_taken_username(username_field, profile[username_field])
         password_hash = ctx.hasher.hash(plain)
         new = NewUser(
             email=address,
@@ -116,9 +116,11 @@ class Registration(Feature):
             refused.append(exc)
         if self.settings.username_field is not None:
             try:
-                normalize_username(fields.get("username"))
+                username = normalize_username(fields.get("username"))
             except ValidationFailed as exc:
                 refused.append(exc)
+            else:
+                profile[self.settings.username_field] = username
         if len(refused) == 1:
             raise refused[0]
         for problem in refused:
@@ -127,12 +129,10 @@ class Registration(Feature):
             raise ValidationFailed(errors)
         return address, key, plain, profile
 
-    def _free_username(self, field: str, fields: Mapping[str, Any]) -> str:
-        """The submitted username, normalised, if nobody has it (usernames are public)."""
-        username = normalize_username(fields.get("username"))
+    def _refuse_taken_username(self, field: str, username: str) -> None:
+        """A username somebody has is refused (usernames are public, unlike emails)."""
         if self.store.get_user_by_username(field, username) is not None:
             raise ValidationFailed({"username": ["This username is taken."]})
-        return username
 
     def send_confirmation(self, email: object, *, ip: str | None = None) -> None:
         """Mail a new confirmation link if the address has an unconfirmed account (neutral)."""
