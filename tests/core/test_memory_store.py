@@ -18,12 +18,16 @@ from doorward.testing import (
     AsyncFlowsContract,
     AsyncMemoryStore,
     AsyncProfilesContract,
+    AsyncRefreshTokensContract,
+    AsyncSignInCodesContract,
     AsyncSocialIdentitiesContract,
     AsyncStoreContract,
     AuthenticatorsContract,
     MemoryStore,
     MemoryUser,
     ProfilesContract,
+    RefreshTokensContract,
+    SignInCodesContract,
     SocialIdentitiesContract,
     StoreContract,
     UsernamesContract,
@@ -67,6 +71,22 @@ class TestAsyncMemoryAuthenticators(AsyncAuthenticatorsContract):
 
 class TestMemoryAuthenticators(AuthenticatorsContract):
     """The sync memory store has the authenticators capability, raced by threads."""
+
+    @pytest.fixture
+    def store(self) -> MemoryStore:
+        return MemoryStore()
+
+
+class TestAsyncMemorySignIn(AsyncSignInCodesContract, AsyncRefreshTokensContract):
+    """The async memory store has the sign-in codes and refresh tokens capabilities."""
+
+    @pytest.fixture
+    def store(self) -> AsyncMemoryStore:
+        return AsyncMemoryStore()
+
+
+class TestMemorySignIn(SignInCodesContract, RefreshTokensContract):
+    """The sync memory store has both, raced by threads."""
 
     @pytest.fixture
     def store(self) -> MemoryStore:

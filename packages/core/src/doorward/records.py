@@ -23,13 +23,16 @@ __all__ = [
     "Credential",
     "CredentialKind",
     "NewUser",
+    "RefreshToken",
     "Role",
+    "SignInCode",
     "SocialIdentity",
     "UserLike",
 ]
 
-#: ``mfa``: a login waiting for its second factor; ``trust``: a browser trusted to skip it.
-CredentialKind = Literal["session", "remember", "api", "mfa", "trust"]
+#: ``mfa``: a login waiting for its second factor; ``trust``: a browser trusted to skip it;
+#: ``access``: a short-lived bearer token of an app client (its refresh family in ``name``).
+CredentialKind = Literal["session", "remember", "api", "mfa", "trust", "access"]
 #: A second factor: a TOTP app, one recovery code, or (later) a passkey.
 AuthenticatorKind = Literal["totp", "recovery", "passkey"]
 
@@ -221,3 +224,46 @@ class SocialIdentity:
     email: str | None
     email_verified: bool
     linked_at: datetime
+
+
+@attrs.frozen(kw_only=True)
+class SignInCode:
+    """An emailed sign-in code and the sign-in link of the same mail (PL-01, PL-02).
+
+    A user has at most one: a new one replaces the old. ``secret_hash`` is a keyed hash of
+    the code (never the code). The code works until ``created_at`` plus the code's
+    lifetime, the link (which names ``id``) until ``expires_at``; using either deletes the
+    record, and ``attempts`` counts wrong codes (the record is dead at the limit).
+    """
+
+    id: str
+    user_id: str
+    secret_hash: str
+    stamp: str
+    created_at: datetime
+    expires_at: datetime
+    attempts: int = 0
+
+
+@attrs.frozen(kw_only=True)
+class RefreshToken:
+    """One refresh token of an app client (PL-03); only its SHA-256 is stored.
+
+    Tokens of one sign-in share ``family_id``; each use marks the token ``used_at`` and
+    issues the next of the family, so presenting a used one is reuse and ends the family.
+    ``expires_at`` is the family's end (carried over on rotation); ``signed_in_at`` is when
+    the family began. ``name`` is the client's label, ``ip`` and ``user_agent`` its last.
+    """
+
+    id: str
+    family_id: str
+    user_id: str
+    secret_hash: str
+    stamp: str
+    created_at: datetime
+    expires_at: datetime
+    signed_in_at: datetime
+    used_at: datetime | None = None
+    name: str | None = None
+    ip: str | None = None
+    user_agent: str | None = None

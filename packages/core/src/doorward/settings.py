@@ -33,6 +33,13 @@ MAX_MFA_PENDING_AGE = timedelta(minutes=5)
 MAX_MFA_TRUST_LIFETIME = timedelta(days=30)
 #: MF-04: at least this many recovery codes per set.
 MIN_RECOVERY_CODES = 10
+#: PL-01: an emailed sign-in code lives at most this long, and dies after this many misses.
+MAX_SIGN_IN_CODE_AGE = timedelta(minutes=5)
+MAX_SIGN_IN_CODE_ATTEMPTS = 3
+#: PL-02: a sign-in link lives at most this long.
+MAX_SIGN_IN_LINK_AGE = timedelta(minutes=15)
+#: PL-03: an app client's access token lives at most this long.
+MAX_ACCESS_TOKEN_LIFETIME = timedelta(minutes=15)
 #: TK-02: emailed tokens expire within a day at most.
 MAX_EMAIL_TOKEN_AGE = timedelta(hours=24)
 _LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
@@ -197,6 +204,24 @@ class Settings:
     #: Recovery codes per set; each has 60 random bits.
     mfa_recovery_codes: int = MIN_RECOVERY_CODES
 
+    # sign in without a password (PL-01, PL-02): off unless set
+    #: ``/login/code`` mails a one-time code and a sign-in link.
+    sign_in_by_email: bool = False
+    sign_in_code_max_age: timedelta = MAX_SIGN_IN_CODE_AGE
+    #: Wrong tries that kill a code (its link too).
+    sign_in_code_attempts: int = MAX_SIGN_IN_CODE_ATTEMPTS
+    sign_in_link_max_age: timedelta = MAX_SIGN_IN_LINK_AGE
+    #: Registration takes an email only; the account signs in by code, link, passkey or
+    #: provider and may set a password later. Needs another way in (``sign_in_by_email``).
+    passwordless_accounts: bool = False
+
+    # app clients: access tokens and rotating refresh tokens (PL-03): off unless set
+    #: ``/token`` and ``/token/revoke`` for mobile apps and SPAs.
+    app_clients: bool = False
+    access_token_lifetime: timedelta = MAX_ACCESS_TOKEN_LIFETIME
+    #: A refresh-token family's absolute life (a new sign-in starts a new one).
+    refresh_token_lifetime: timedelta = timedelta(days=30)
+
     # cookies (SS-01)
     session_cookie: str = "__Host-doorward"
     remember_cookie: str = "__Host-doorward-remember"
@@ -217,6 +242,9 @@ class Settings:
             "forgot_password": RateLimit(5, timedelta(hours=1)),
             "token": RateLimit(30, timedelta(minutes=5)),
             "login_mfa": RateLimit(30, timedelta(minutes=5)),
+            "login_code": RateLimit(10, timedelta(minutes=15)),
+            "login_code_verify": RateLimit(30, timedelta(minutes=5)),
+            "app_token": RateLimit(60, timedelta(minutes=5)),
             "mail_per_address": RateLimit(5, timedelta(hours=1)),
         }
     )
@@ -236,6 +264,7 @@ class Settings:
     def __attrs_post_init__(self) -> None:
         self._check_policies()
         self._check_mfa()
+        self._check_sign_in()
         self._check_site()
         self._check_fields()
         self._check_oauth()
@@ -287,6 +316,24 @@ class Settings:
         username = self.username_field
         if username is not None and (not username.isidentifier() or username in names):
             raise ConfigurationError("username_field names an attribute of the user model.")
+
+    def _check_sign_in(self) -> None:
+        if not timedelta(0) < self.sign_in_code_max_age <= MAX_SIGN_IN_CODE_AGE:
+            raise ConfigurationError("sign_in_code_max_age must be positive and at most 5 minutes.")
+        if not 1 <= self.sign_in_code_attempts <= MAX_SIGN_IN_CODE_ATTEMPTS:
+            raise ConfigurationError("sign_in_code_attempts must be 1 to 3.")
+        if not timedelta(0) < self.sign_in_link_max_age <= MAX_SIGN_IN_LINK_AGE:
+            raise ConfigurationError(
+                "sign_in_link_max_age must be positive and at most 15 minutes."
+            )
+        if not timedelta(0) < self.access_token_lifetime <= MAX_ACCESS_TOKEN_LIFETIME:
+            raise ConfigurationError("access_token_lifetime must be positive, at most 15 minutes.")
+        if self.refresh_token_lifetime <= self.access_token_lifetime:
+            raise ConfigurationError("refresh_token_lifetime must exceed access_token_lifetime.")
+        if self.passwordless_accounts and not (self.sign_in_by_email or self.oauth_providers):
+            raise ConfigurationError(
+                "passwordless_accounts needs another way in: sign_in_by_email or oauth_providers."
+            )
 
     def _check_mfa(self) -> None:
         if not timedelta(0) < self.mfa_pending_max_age <= MAX_MFA_PENDING_AGE:

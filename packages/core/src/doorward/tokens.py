@@ -38,11 +38,14 @@ __all__ = [
     "new_stamp",
 ]
 
-Purpose = Literal["confirm", "reset", "change_email", "unlock"]
-PURPOSES: tuple[Purpose, ...] = ("confirm", "reset", "change_email", "unlock")
+Purpose = Literal["confirm", "reset", "change_email", "unlock", "sign_in"]
+PURPOSES: tuple[Purpose, ...] = ("confirm", "reset", "change_email", "unlock", "sign_in")
 #: Longer inputs are refused before any work (TK-05).
 MAX_TOKEN_LENGTH = 512
 API_TOKEN_PREFIX = "dw_"  # noqa: S105 (a public prefix, not a secret)
+ACCESS_TOKEN_PREFIX = "dwa_"  # noqa: S105 (a public prefix: an app client's access token)
+#: The public prefixes of bearer tokens, by credential kind.
+_PREFIXES = {"api": API_TOKEN_PREFIX, "access": ACCESS_TOKEN_PREFIX}
 
 
 def new_stamp() -> str:
@@ -168,15 +171,13 @@ class CredentialSecrets:
             kind: Signer(
                 list(secret_keys), salt=f"doorward.credential.{kind}", digest_method=hashlib.sha256
             )
-            for kind in ("session", "remember", "api", "mfa", "trust")
+            for kind in ("session", "remember", "api", "mfa", "trust", "access")
         }
 
     def new(self, kind: CredentialKind) -> tuple[str, str]:
         """``(token, secret_hash)``: the value handed out once and the value stored."""
         raw = secrets.token_urlsafe(32)
-        token = self._signers[kind].sign(raw).decode()
-        if kind == "api":
-            token = API_TOKEN_PREFIX + token
+        token = _PREFIXES.get(kind, "") + self._signers[kind].sign(raw).decode()
         return token, hash_secret(raw)
 
     def secret_hash(self, kind: CredentialKind, token: object) -> str | None:
@@ -188,10 +189,10 @@ class CredentialSecrets:
             text = _checked(token)
         except InvalidToken:
             return None
-        if kind == "api":
-            if not text.startswith(API_TOKEN_PREFIX):
-                return None
-            text = text[len(API_TOKEN_PREFIX) :]
+        prefix = _PREFIXES.get(kind, "")
+        if not text.startswith(prefix):
+            return None
+        text = text[len(prefix) :]
         if not _canonical(text, 2):  # raw.signature, exactly as ``new`` made it
             return None
         try:

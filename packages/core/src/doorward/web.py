@@ -33,6 +33,7 @@ _RETRY = (
     ("/reset/", "/reset", "Send me a new reset link"),
     ("/confirm/", "/confirm", "Send me a new confirmation link"),
     ("/change-email/", "/change-email", "Ask for the change again"),
+    ("/login/link/", "/login/code", "Send me a new sign-in code"),
 )
 #: Submitted fields that may be echoed back into a re-rendered form (never passwords).
 ECHOED_FIELDS = frozenset({"email", "new_email", "name", "remember", "next"})

@@ -42,7 +42,7 @@ __all__ = ["ALL_KINDS", "AsyncContext"]
 
 logger = logging.getLogger("doorward")
 
-ALL_KINDS: tuple[CredentialKind, ...] = ("session", "remember", "api", "mfa", "trust")
+ALL_KINDS: tuple[CredentialKind, ...] = ("session", "remember", "api", "mfa", "trust", "access")
 #: The user id in the token of a decoy mail (never a store's id: it is never looked up).
 DECOY_ID = "decoy"
 F = TypeVar("F")
@@ -246,6 +246,8 @@ class AsyncContext:
             return
         try:
             await self.store.delete_credentials(str(user.id), ALL_KINDS)
+            if callable(getattr(self.store, "delete_refresh_tokens", None)):
+                await self.store.delete_refresh_tokens(str(user.id))
         except StoreUnavailable:
             logger.warning("doorward: could not delete dead credentials of user %s", user.id)
 

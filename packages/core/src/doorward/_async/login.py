@@ -76,6 +76,19 @@ class AsyncLogin(AsyncLoginSessions):
         browser's ``trust_token`` may spare it) no session starts: ``MfaRequired`` carries
         the methods and a pending login that ``complete_login`` finishes (MF-05).
         """
+        user = await self.password_user(email, password, ip=ip)
+        methods = await self.factors_asked(user, trust_token=trust_token)
+        if methods:
+            raise await self.pending(user, methods, remember=remember, ip=ip, agent=user_agent)
+        return await self._finish(
+            user, remember=remember, ip=ip, user_agent=user_agent, replacing=replacing
+        )
+
+    async def password_user(self, email: object, password: object, *, ip: str | None) -> Any:
+        """The user these credentials prove, under every login rule, or ``InvalidCredentials``.
+
+        The first half of ``login`` (the password step), shared with app clients.
+        """
         ctx = self.ctx
         plain = prepare_password(password, max_length=self.settings.password_max_length)
         by_username, key = self._identifier(email)
@@ -94,12 +107,7 @@ class AsyncLogin(AsyncLoginSessions):
             rehashed = await ctx.hasher.hash(plain)
             user = await self.store.update_user(user, {"password_hash": rehashed})
             ctx.events.emit("password_rehashed", user_id=str(user.id))
-        methods = await self.factors_asked(user, trust_token=trust_token)
-        if methods:
-            raise await self._pending(user, methods, remember=remember, ip=ip, agent=user_agent)
-        return await self._finish(
-            user, remember=remember, ip=ip, user_agent=user_agent, replacing=replacing
-        )
+        return user
 
     async def _finish(
         self,
@@ -150,7 +158,7 @@ class AsyncLogin(AsyncLoginSessions):
                 return True
         return False
 
-    async def _pending(
+    async def pending(
         self, user: Any, methods: list[str], *, remember: bool, ip: str | None, agent: str | None
     ) -> MfaRequired:
         """Store a pending login (kind ``mfa``, stamp-bound, short-lived); its refusal."""
@@ -328,7 +336,7 @@ class AsyncLogin(AsyncLoginSessions):
         trust = call.request.cookies.get(self.web.trust_cookie)
         methods = await self.factors_asked(user, trust_token=trust)
         if methods:
-            required = await self._pending(user, methods, remember=False, ip=call.ip, agent=agent)
+            required = await self.pending(user, methods, remember=False, ip=call.ip, agent=agent)
             return self._second_step(call, required)
         user, issued = await self._finish(
             user, remember=False, ip=call.ip, user_agent=agent, replacing=call.identity

@@ -85,7 +85,8 @@ class AsyncLoginSessions(AsyncFeature):
         session is started (TK-10); the adapter sets both cookies from ``issued``.
         """
         if bearer_token is not None:
-            return await self._from_credential("api", bearer_token)
+            kind: CredentialKind = "access" if bearer_token.startswith("dwa_") else "api"
+            return await self._from_credential(kind, bearer_token)
         if session_token is not None:
             identity = await self._from_credential("session", session_token)
             if identity is not None:
@@ -138,7 +139,11 @@ class AsyncLoginSessions(AsyncFeature):
         )
 
     async def logout(self, identity: Identity, *, remember_token: str | None = None) -> None:
-        """End this session (and this device's remember-me token) on the server (SS-04)."""
+        """End this session (and this device's remember-me token) on the server (SS-04).
+
+        A bearer API token stays (revoke it at ``/tokens``); an app client's access token
+        ends, and its refresh family with ``/token/revoke``.
+        """
         if identity.via != "api":
             await self.store.delete_credential(identity.credential.id, identity.user_id)
         if remember_token is not None:

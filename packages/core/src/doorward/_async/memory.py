@@ -53,7 +53,14 @@ from typing import Any
 import attrs
 
 from doorward._async.memory_factors import AsyncMemoryFactors, require_aware
-from doorward._async.protocols import AsyncAuthenticators, AsyncSocialIdentities, AsyncUserStore
+from doorward._async.memory_signin import AsyncMemorySignIn
+from doorward._async.protocols import (
+    AsyncAuthenticators,
+    AsyncRefreshTokens,
+    AsyncSignInCodes,
+    AsyncSocialIdentities,
+    AsyncUserStore,
+)
 from doorward._memory_user import MemoryUser
 from doorward.exceptions import EmailTaken, NotFound
 from doorward.fields import read_field
@@ -63,7 +70,9 @@ from doorward.records import (
     Credential,
     CredentialKind,
     NewUser,
+    RefreshToken,
     Role,
+    SignInCode,
     SocialIdentity,
 )
 
@@ -79,7 +88,7 @@ def _check_changes(changes: Mapping[str, Any]) -> None:
     require_aware(*changes.values())
 
 
-class AsyncMemoryStore(AsyncMemoryFactors):
+class AsyncMemoryStore(AsyncMemoryFactors, AsyncMemorySignIn):
     """Users, roles and credentials in dictionaries, safe to share between threads and tasks.
 
     ``user_factory`` builds the stored user objects (see the module docstring).
@@ -96,6 +105,8 @@ class AsyncMemoryStore(AsyncMemoryFactors):
         self._credential_ids: dict[tuple[str, str], str] = {}
         self._authenticators: dict[str, Authenticator] = {}
         self._identities: dict[tuple[str, str], SocialIdentity] = {}
+        self._codes: dict[str, SignInCode] = {}
+        self._refresh: dict[str, RefreshToken] = {}
 
     # -- helpers (call with the lock held) ----------------------------------------------
 
@@ -219,6 +230,7 @@ class AsyncMemoryStore(AsyncMemoryFactors):
             for key, identity in list(self._identities.items()):
                 if identity.user_id == user_id:
                     del self._identities[key]
+            self._drop_sign_in(user_id)
 
     async def increment_failed_logins(
         self,
@@ -443,3 +455,8 @@ def _has_authenticators(store: AsyncMemoryStore) -> AsyncAuthenticators:
 def _has_social_identities(store: AsyncMemoryStore) -> AsyncSocialIdentities:
     """Never called: makes mypy prove that the class implements the capability."""
     return store
+
+
+def _has_sign_in_secrets(store: AsyncMemoryStore) -> tuple[AsyncSignInCodes, AsyncRefreshTokens]:
+    """Never called: makes mypy prove that the class has both capabilities."""
+    return store, store

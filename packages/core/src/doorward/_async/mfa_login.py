@@ -24,7 +24,7 @@ from doorward.exceptions import (
     NotFound,
 )
 from doorward.http import HttpResponse
-from doorward.records import Authenticator
+from doorward.records import Authenticator, Credential
 from doorward.routing import endpoint
 from doorward.web import Call, checkbox
 
@@ -123,21 +123,15 @@ class AsyncMfaSteps(AsyncFeature):
                 return True
         return False
 
-    async def verify_login(
-        self,
-        pending_token: object,
-        code: object,
-        *,
-        trust_device: bool = False,
-        ip: str | None = None,
-        user_agent: str | None = None,
-        replacing: Identity | None = None,
-    ) -> tuple[Any, IssuedSession, str | None]:
-        """The second factor of a pending login → ``(user, issued, trust_token or None)``.
+    async def check_second_step(
+        self, pending_token: object, code: object, *, ip: str | None = None
+    ) -> tuple[Credential, Any]:
+        """The pending login and its user when ``code`` is a right second factor for it.
 
         Every refusal is ``InvalidCredentials``: a wrong code, a used one, an expired or
         unknown pending login look the same (MF-03). Wrong codes count on the lockout
-        counter, so the second factor locks like the password does.
+        counter, so the second factor locks like the password does. The caller completes
+        the login (``AsyncLogin.complete_login``, or app clients' tokens).
         """
         ctx = self.ctx
         await ctx.limit("login_mfa", ip)
@@ -157,6 +151,25 @@ class AsyncMfaSteps(AsyncFeature):
                 ctx.events.emit("account_locked", user_id=str(user.id), ip=ip)
                 await ctx.mail("account_locked", user.email, link=self.settings.url("/reset"))
             raise InvalidCredentials
+        return pending, user
+
+    async def verify_login(
+        self,
+        pending_token: object,
+        code: object,
+        *,
+        trust_device: bool = False,
+        ip: str | None = None,
+        user_agent: str | None = None,
+        replacing: Identity | None = None,
+    ) -> tuple[Any, IssuedSession, str | None]:
+        """The second factor of a pending login → ``(user, issued, trust_token or None)``.
+
+        Refusals as in ``check_second_step``.
+        """
+        ctx = self.ctx
+        pending, user = await self.check_second_step(pending_token, code, ip=ip)
+        now = ctx.clock.now()
         user, issued = await self.login_feature.complete_login(
             pending, user, ip=ip, user_agent=user_agent, replacing=replacing
         )

@@ -17,12 +17,14 @@ from typing import Any, Generic, TypeVar, overload
 
 from doorward._async.accounts import AsyncAccounts
 from doorward._async.api_tokens import AsyncApiTokens
+from doorward._async.app_clients import AsyncAppClients
 from doorward._async.context import AsyncContext
 from doorward._async.email_change import AsyncEmailChange
 from doorward._async.feature import AsyncFeature
 from doorward._async.login import AsyncLogin
 from doorward._async.mfa import AsyncMfa
 from doorward._async.oauth import AsyncOAuth
+from doorward._async.passwordless import AsyncPasswordless
 from doorward._async.passwords import AsyncPasswords
 from doorward._async.profile import AsyncProfile
 from doorward._async.protocols import AsyncMailer, AsyncPasswordHasher
@@ -61,6 +63,8 @@ BUILT_IN_FEATURES: tuple[type[AsyncFeature], ...] = (
     AsyncProfile,
     AsyncMfa,
     AsyncOAuth,
+    AsyncPasswordless,
+    AsyncAppClients,
 )
 #: Features the others build on: they cannot be switched off.
 ALWAYS_ON = frozenset({"login", "accounts"})

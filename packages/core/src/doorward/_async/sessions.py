@@ -26,8 +26,17 @@ class AsyncSessions(AsyncFeature):
         """The user's live sessions, oldest first (SS-08)."""
         return await self.ctx.live_credentials(user, "session")
 
+    async def list_app_clients(self, user: Any) -> list[dict[str, Any]]:
+        """The user's signed-in app clients, when the app clients feature is on."""
+        clients = self.ctx.features.get("app_clients")
+        return [] if clients is None else list(await clients.list_clients(user))
+
     async def revoke_session(self, user: Any, session_id: str) -> None:
-        """End one of the user's sessions; ``NotFound`` if it is not theirs."""
+        """End one of the user's sessions or app clients; ``NotFound`` if it is not theirs."""
+        clients = self.ctx.features.get("app_clients")
+        if clients is not None and session_id.startswith("f"):
+            await clients.revoke_client(user, session_id)
+            return
         if not await self.store.delete_credential(session_id, str(user.id)):
             raise NotFound
         self.ctx.events.emit("session_revoked", user_id=str(user.id), session_id=session_id)
@@ -40,10 +49,14 @@ class AsyncSessions(AsyncFeature):
             _rules.public_credential(c, current=current.credential.id)
             for c in await self.list_sessions(current.user)
         ]
+        clients = await self.list_app_clients(current.user)
         if call.as_json:
-            return HttpResponse(json={"sessions": sessions})
+            return HttpResponse(json={"sessions": sessions, "app_clients": clients})
         shown = [for_display(session) for session in sessions]
-        return self.web.page(call.request, "doorward/sessions.html", sessions=shown)
+        apps = [for_display(client) for client in clients]
+        return self.web.page(
+            call.request, "doorward/sessions.html", sessions=shown, app_clients=apps
+        )
 
     @endpoint("DELETE", "/sessions/{session_id}", access="session", status=204)
     @endpoint("POST", "/sessions/{session_id}/revoke", access="session", status=204)

@@ -77,6 +77,19 @@ class Login(LoginSessions):
         browser's ``trust_token`` may spare it) no session starts: ``MfaRequired`` carries
         the methods and a pending login that ``complete_login`` finishes (MF-05).
         """
+        user = self.password_user(email, password, ip=ip)
+        methods = self.factors_asked(user, trust_token=trust_token)
+        if methods:
+            raise self.pending(user, methods, remember=remember, ip=ip, agent=user_agent)
+        return self._finish(
+            user, remember=remember, ip=ip, user_agent=user_agent, replacing=replacing
+        )
+
+    def password_user(self, email: object, password: object, *, ip: str | None) -> Any:
+        """The user these credentials prove, under every login rule, or ``InvalidCredentials``.
+
+        The first half of ``login`` (the password step), shared with app clients.
+        """
         ctx = self.ctx
         plain = prepare_password(password, max_length=self.settings.password_max_length)
         by_username, key = self._identifier(email)
@@ -95,12 +108,7 @@ class Login(LoginSessions):
             rehashed = ctx.hasher.hash(plain)
             user = self.store.update_user(user, {"password_hash": rehashed})
             ctx.events.emit("password_rehashed", user_id=str(user.id))
-        methods = self.factors_asked(user, trust_token=trust_token)
-        if methods:
-            raise self._pending(user, methods, remember=remember, ip=ip, agent=user_agent)
-        return self._finish(
-            user, remember=remember, ip=ip, user_agent=user_agent, replacing=replacing
-        )
+        return user
 
     def _finish(
         self,
@@ -151,7 +159,7 @@ class Login(LoginSessions):
                 return True
         return False
 
-    def _pending(
+    def pending(
         self, user: Any, methods: list[str], *, remember: bool, ip: str | None, agent: str | None
     ) -> MfaRequired:
         """Store a pending login (kind ``mfa``, stamp-bound, short-lived); its refusal."""
@@ -329,7 +337,7 @@ class Login(LoginSessions):
         trust = call.request.cookies.get(self.web.trust_cookie)
         methods = self.factors_asked(user, trust_token=trust)
         if methods:
-            required = self._pending(user, methods, remember=False, ip=call.ip, agent=agent)
+            required = self.pending(user, methods, remember=False, ip=call.ip, agent=agent)
             return self._second_step(call, required)
         user, issued = self._finish(
             user, remember=False, ip=call.ip, user_agent=agent, replacing=call.identity

@@ -86,7 +86,8 @@ class LoginSessions(Feature):
         session is started (TK-10); the adapter sets both cookies from ``issued``.
         """
         if bearer_token is not None:
-            return self._from_credential("api", bearer_token)
+            kind: CredentialKind = "access" if bearer_token.startswith("dwa_") else "api"
+            return self._from_credential(kind, bearer_token)
         if session_token is not None:
             identity = self._from_credential("session", session_token)
             if identity is not None:
@@ -139,7 +140,11 @@ class LoginSessions(Feature):
         )
 
     def logout(self, identity: Identity, *, remember_token: str | None = None) -> None:
-        """End this session (and this device's remember-me token) on the server (SS-04)."""
+        """End this session (and this device's remember-me token) on the server (SS-04).
+
+        A bearer API token stays (revoke it at ``/tokens``); an app client's access token
+        ends, and its refresh family with ``/token/revoke``.
+        """
         if identity.via != "api":
             self.store.delete_credential(identity.credential.id, identity.user_id)
         if remember_token is not None:

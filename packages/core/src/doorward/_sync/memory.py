@@ -54,7 +54,14 @@ from typing import Any
 import attrs
 
 from doorward._sync.memory_factors import MemoryFactors, require_aware
-from doorward._sync.protocols import Authenticators, SocialIdentities, UserStore
+from doorward._sync.memory_signin import MemorySignIn
+from doorward._sync.protocols import (
+    Authenticators,
+    RefreshTokens,
+    SignInCodes,
+    SocialIdentities,
+    UserStore,
+)
 from doorward._memory_user import MemoryUser
 from doorward.exceptions import EmailTaken, NotFound
 from doorward.fields import read_field
@@ -64,7 +71,9 @@ from doorward.records import (
     Credential,
     CredentialKind,
     NewUser,
+    RefreshToken,
     Role,
+    SignInCode,
     SocialIdentity,
 )
 
@@ -80,7 +89,7 @@ def _check_changes(changes: Mapping[str, Any]) -> None:
     require_aware(*changes.values())
 
 
-class MemoryStore(MemoryFactors):
+class MemoryStore(MemoryFactors, MemorySignIn):
     """Users, roles and credentials in dictionaries, safe to share between threads and tasks.
 
     ``user_factory`` builds the stored user objects (see the module docstring).
@@ -97,6 +106,8 @@ class MemoryStore(MemoryFactors):
         self._credential_ids: dict[tuple[str, str], str] = {}
         self._authenticators: dict[str, Authenticator] = {}
         self._identities: dict[tuple[str, str], SocialIdentity] = {}
+        self._codes: dict[str, SignInCode] = {}
+        self._refresh: dict[str, RefreshToken] = {}
 
     # -- helpers (call with the lock held) ----------------------------------------------
 
@@ -220,6 +231,7 @@ class MemoryStore(MemoryFactors):
             for key, identity in list(self._identities.items()):
                 if identity.user_id == user_id:
                     del self._identities[key]
+            self._drop_sign_in(user_id)
 
     def increment_failed_logins(
         self,
@@ -444,3 +456,8 @@ def _has_authenticators(store: MemoryStore) -> Authenticators:
 def _has_social_identities(store: MemoryStore) -> SocialIdentities:
     """Never called: makes mypy prove that the class implements the capability."""
     return store
+
+
+def _has_sign_in_secrets(store: MemoryStore) -> tuple[SignInCodes, RefreshTokens]:
+    """Never called: makes mypy prove that the class has both capabilities."""
+    return store, store

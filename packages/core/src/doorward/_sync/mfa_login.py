@@ -25,7 +25,7 @@ from doorward.exceptions import (
     NotFound,
 )
 from doorward.http import HttpResponse
-from doorward.records import Authenticator
+from doorward.records import Authenticator, Credential
 from doorward.routing import endpoint
 from doorward.web import Call, checkbox
 
@@ -124,21 +124,15 @@ class MfaSteps(Feature):
                 return True
         return False
 
-    def verify_login(
-        self,
-        pending_token: object,
-        code: object,
-        *,
-        trust_device: bool = False,
-        ip: str | None = None,
-        user_agent: str | None = None,
-        replacing: Identity | None = None,
-    ) -> tuple[Any, IssuedSession, str | None]:
-        """The second factor of a pending login → ``(user, issued, trust_token or None)``.
+    def check_second_step(
+        self, pending_token: object, code: object, *, ip: str | None = None
+    ) -> tuple[Credential, Any]:
+        """The pending login and its user when ``code`` is a right second factor for it.
 
         Every refusal is ``InvalidCredentials``: a wrong code, a used one, an expired or
         unknown pending login look the same (MF-03). Wrong codes count on the lockout
-        counter, so the second factor locks like the password does.
+        counter, so the second factor locks like the password does. The caller completes
+        the login (``Login.complete_login``, or app clients' tokens).
         """
         ctx = self.ctx
         ctx.limit("login_mfa", ip)
@@ -158,6 +152,25 @@ class MfaSteps(Feature):
                 ctx.events.emit("account_locked", user_id=str(user.id), ip=ip)
                 ctx.mail("account_locked", user.email, link=self.settings.url("/reset"))
             raise InvalidCredentials
+        return pending, user
+
+    def verify_login(
+        self,
+        pending_token: object,
+        code: object,
+        *,
+        trust_device: bool = False,
+        ip: str | None = None,
+        user_agent: str | None = None,
+        replacing: Identity | None = None,
+    ) -> tuple[Any, IssuedSession, str | None]:
+        """The second factor of a pending login → ``(user, issued, trust_token or None)``.
+
+        Refusals as in ``check_second_step``.
+        """
+        ctx = self.ctx
+        pending, user = self.check_second_step(pending_token, code, ip=ip)
+        now = ctx.clock.now()
         user, issued = self.login_feature.complete_login(
             pending, user, ip=ip, user_agent=user_agent, replacing=replacing
         )

@@ -18,7 +18,9 @@ from doorward.records import (
     Credential,
     CredentialKind,
     NewUser,
+    RefreshToken,
     Role,
+    SignInCode,
     SocialIdentity,
 )
 
@@ -28,7 +30,9 @@ __all__ = [
     "Mailer",
     "PasswordHasher",
     "Profiles",
+    "RefreshTokens",
     "Roles",
+    "SignInCodes",
     "SocialIdentities",
     "UserStore",
     "Usernames",
@@ -303,6 +307,73 @@ class SocialIdentities(Protocol):
 
     def delete_social_identity(self, identity_id: str, user_id: str) -> bool:
         """Delete one link of this user; ``True`` only to the call that removed it."""
+
+
+class SignInCodes(Protocol):
+    """The sign-in codes capability: emailed one-time codes and links (PL-01, PL-02).
+
+    ``delete_user`` deletes the user's code too.
+    ``doorward.testing.SignInCodesContract`` checks every rule below.
+    """
+
+    def create_sign_in_code(self, code: SignInCode) -> None:
+        """Store the code in place of the user's earlier ones (one per user, atomically).
+
+        ``NotFound`` when the user is not stored.
+        """
+
+    def get_sign_in_code(self, user_id: str) -> SignInCode | None:
+        """The user's code, expired or not, or ``None``."""
+
+    def fail_sign_in_code(self, code_id: str) -> int:
+        """Count one wrong try, atomically; the count after it (0 if the code is gone).
+
+        One conditional update (``UPDATE ... SET attempts = attempts + 1 WHERE id = ?``):
+        concurrent wrong tries each count.
+        """
+
+    def use_sign_in_code(self, code_id: str, max_attempts: int) -> bool:
+        """Delete the code if fewer than ``max_attempts`` wrong tries were counted.
+
+        ``True`` only to the call whose delete removed it (``DELETE ... WHERE id = ? AND
+        attempts < :max``): of concurrent uses exactly one wins, and none after the limit.
+        """
+
+    def delete_sign_in_codes(self, user_id: str) -> int:
+        """Delete the user's code(s); return how many."""
+
+
+class RefreshTokens(Protocol):
+    """The refresh tokens capability: rotating token families of app clients (PL-03).
+
+    ``delete_user`` deletes the user's refresh tokens too.
+    ``doorward.testing.RefreshTokensContract`` checks every rule below.
+    """
+
+    def create_refresh_token(self, token: RefreshToken) -> None:
+        """Store the record. ``id`` and ``secret_hash`` are unique; ``NotFound`` for no user."""
+
+    def get_refresh_token(self, secret_hash: str) -> tuple[RefreshToken, Any] | None:
+        """The token with this hash (used or not) together with its user, or ``None``."""
+
+    def use_refresh_token(self, token_id: str, at: datetime) -> bool:
+        """Set ``used_at = at`` if it is unset; ``True`` only to the call that did.
+
+        One conditional update (``UPDATE ... SET used_at = :at WHERE id = ? AND used_at IS
+        NULL``): of concurrent uses of one token exactly one wins.
+        """
+
+    def list_refresh_tokens(self, user_id: str) -> list[RefreshToken]:
+        """The user's unused tokens (one per live family), oldest first."""
+
+    def delete_refresh_family(self, family_id: str, user_id: str | None = None) -> int:
+        """Delete every token of the family (only the user's when given); return how many."""
+
+    def delete_refresh_tokens(self, user_id: str) -> int:
+        """Delete every refresh token of the user; return how many."""
+
+    def delete_expired_refresh_tokens(self, now: datetime) -> int:
+        """Delete every token whose ``expires_at`` is before ``now``; return how many."""
 
 
 class UserStore(Users, Roles, Credentials, Protocol):

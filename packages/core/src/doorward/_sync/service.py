@@ -18,12 +18,14 @@ from typing import Any, Generic, TypeVar, overload
 
 from doorward._sync.accounts import Accounts
 from doorward._sync.api_tokens import ApiTokens
+from doorward._sync.app_clients import AppClients
 from doorward._sync.context import Context
 from doorward._sync.email_change import EmailChange
 from doorward._sync.feature import Feature
 from doorward._sync.login import Login
 from doorward._sync.mfa import Mfa
 from doorward._sync.oauth import OAuth
+from doorward._sync.passwordless import Passwordless
 from doorward._sync.passwords import Passwords
 from doorward._sync.profile import Profile
 from doorward._sync.protocols import Mailer, PasswordHasher
@@ -62,6 +64,8 @@ BUILT_IN_FEATURES: tuple[type[Feature], ...] = (
     Profile,
     Mfa,
     OAuth,
+    Passwordless,
+    AppClients,
 )
 #: Features the others build on: they cannot be switched off.
 ALWAYS_ON = frozenset({"login", "accounts"})

@@ -27,8 +27,17 @@ class Sessions(Feature):
         """The user's live sessions, oldest first (SS-08)."""
         return self.ctx.live_credentials(user, "session")
 
+    def list_app_clients(self, user: Any) -> list[dict[str, Any]]:
+        """The user's signed-in app clients, when the app clients feature is on."""
+        clients = self.ctx.features.get("app_clients")
+        return [] if clients is None else list(clients.list_clients(user))
+
     def revoke_session(self, user: Any, session_id: str) -> None:
-        """End one of the user's sessions; ``NotFound`` if it is not theirs."""
+        """End one of the user's sessions or app clients; ``NotFound`` if it is not theirs."""
+        clients = self.ctx.features.get("app_clients")
+        if clients is not None and session_id.startswith("f"):
+            clients.revoke_client(user, session_id)
+            return
         if not self.store.delete_credential(session_id, str(user.id)):
             raise NotFound
         self.ctx.events.emit("session_revoked", user_id=str(user.id), session_id=session_id)
@@ -41,10 +50,14 @@ class Sessions(Feature):
             _rules.public_credential(c, current=current.credential.id)
             for c in self.list_sessions(current.user)
         ]
+        clients = self.list_app_clients(current.user)
         if call.as_json:
-            return HttpResponse(json={"sessions": sessions})
+            return HttpResponse(json={"sessions": sessions, "app_clients": clients})
         shown = [for_display(session) for session in sessions]
-        return self.web.page(call.request, "doorward/sessions.html", sessions=shown)
+        apps = [for_display(client) for client in clients]
+        return self.web.page(
+            call.request, "doorward/sessions.html", sessions=shown, app_clients=apps
+        )
 
     @endpoint("DELETE", "/sessions/{session_id}", access="session", status=204)
     @endpoint("POST", "/sessions/{session_id}/revoke", access="session", status=204)

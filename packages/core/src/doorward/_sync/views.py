@@ -237,7 +237,8 @@ class Views:
     def _check_csrf(
         self, request: HttpRequest, identity: Identity | None, fields: dict[str, Any]
     ) -> None:
-        if request.bearer_token is not None and identity is not None and identity.via == "api":
+        bearer = identity is not None and identity.via in {"api", "access"}
+        if request.bearer_token is not None and bearer:
             return
         cookie = request.cookies.get(self.web.csrf_cookie)
         token = request.headers.get("x-csrf-token") or fields.pop("csrf_token", None)

@@ -4,7 +4,8 @@ Subclass ``AsyncStoreContract`` / ``StoreContract`` with a ``store`` fixture yie
 fresh store to check it against every rule of the store protocol (races included), or one
 capability's suite (``AsyncUsersContract``, ``AsyncRolesContract``,
 ``AsyncCredentialsContract``, ``AsyncProfilesContract``, ``AsyncAuthenticatorsContract``,
-``AsyncSocialIdentitiesContract`` and their sync twins) for a store
+``AsyncSocialIdentitiesContract``, ``AsyncSignInCodesContract``,
+``AsyncRefreshTokensContract`` and their sync twins) for a store
 that implements only some; and
 ``AsyncFlowsContract`` / ``FlowsContract`` to run every flow end to end on it;
 ``AsyncRateLimiterContract`` / ``RateLimiterContract`` check a rate limiter. They need
@@ -18,6 +19,10 @@ from doorward._sync.memory import MemoryStore
 from doorward.testing._async.authenticators_contract import AsyncAuthenticatorsContract
 from doorward.testing._async.flows_contract import AsyncFlowsContract
 from doorward.testing._async.limiter_contract import AsyncRateLimiterContract
+from doorward.testing._async.sign_in_contract import (
+    AsyncRefreshTokensContract,
+    AsyncSignInCodesContract,
+)
 from doorward.testing._async.social_contract import AsyncSocialIdentitiesContract
 from doorward.testing._async.store_contract import (
     AsyncCredentialsContract,
@@ -30,6 +35,7 @@ from doorward.testing._async.store_contract import (
 from doorward.testing._sync.authenticators_contract import AuthenticatorsContract
 from doorward.testing._sync.flows_contract import FlowsContract
 from doorward.testing._sync.limiter_contract import RateLimiterContract
+from doorward.testing._sync.sign_in_contract import RefreshTokensContract, SignInCodesContract
 from doorward.testing._sync.social_contract import SocialIdentitiesContract
 from doorward.testing._sync.store_contract import (
     CredentialsContract,
@@ -48,7 +54,9 @@ __all__ = [
     "AsyncMemoryStore",
     "AsyncRateLimiterContract",
     "AsyncProfilesContract",
+    "AsyncRefreshTokensContract",
     "AsyncRolesContract",
+    "AsyncSignInCodesContract",
     "AsyncSocialIdentitiesContract",
     "AsyncStoreContract",
     "AsyncUsernamesContract",
@@ -60,7 +68,9 @@ __all__ = [
     "MemoryStore",
     "RateLimiterContract",
     "ProfilesContract",
+    "RefreshTokensContract",
     "RolesContract",
+    "SignInCodesContract",
     "SocialIdentitiesContract",
     "StoreContract",
     "UsernamesContract",

@@ -1,0 +1,274 @@
+"""The sign-in codes and refresh tokens contracts: every rule of ``AsyncSignInCodes`` and
+``AsyncRefreshTokens``, races included.
+
+Subclass them with the same ``store`` fixture as ``AsyncStoreContract`` (the store needs
+the users capability too)::
+
+    class TestMyStoreSignIn(AsyncSignInCodesContract, AsyncRefreshTokensContract):
+        @pytest_asyncio.fixture
+        async def store(self):
+            yield await make_my_store()
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+from typing import Any
+
+from doorward.exceptions import NotFound
+from doorward.records import RefreshToken, SignInCode
+from doorward.testing._async._concurrency import run_concurrently
+from doorward.testing._async.store_contract import T0, _AsyncContractBase, successes
+
+__all__ = ["AsyncRefreshTokensContract", "AsyncSignInCodesContract"]
+
+
+def _hash() -> str:
+    return hashlib.sha256(secrets.token_bytes(16)).hexdigest()
+
+
+class AsyncSignInCodesContract(_AsyncContractBase):
+    """The sign-in codes capability (``AsyncSignInCodes``, with users)."""
+
+    def code(self, user: Any, **overrides: Any) -> SignInCode:
+        """A new code of ``user`` with a random id and hash."""
+        values: dict[str, Any] = {
+            "id": "s" + secrets.token_urlsafe(12),
+            "user_id": str(user.id),
+            "secret_hash": _hash(),
+            "stamp": secrets.token_urlsafe(24),
+            "created_at": T0,
+            "expires_at": T0 + timedelta(minutes=15),
+        }
+        values.update(overrides)
+        return SignInCode(**values)
+
+    async def test_code_round_trips_every_field(self, store: Any) -> None:
+        """get_sign_in_code returns the stored record, equal field by field."""
+        user = await store.create_user(self.new_user())
+        code = self.code(user, attempts=2)
+        await store.create_sign_in_code(code)
+        assert code == await store.get_sign_in_code(str(user.id))
+
+    async def test_a_new_code_replaces_the_old(self, store: Any) -> None:
+        """A user has one code: the newest; other users' codes stay."""
+        ada = await store.create_user(self.new_user("ada@example.test"))
+        bob = await store.create_user(self.new_user("bob@example.test"))
+        old, new, bobs = self.code(ada), self.code(ada), self.code(bob)
+        for code in (old, new, bobs):
+            await store.create_sign_in_code(code)
+        assert new == await store.get_sign_in_code(str(ada.id))
+        assert bobs == await store.get_sign_in_code(str(bob.id))
+        assert not await store.use_sign_in_code(old.id, 3)
+
+    async def test_create_for_an_unknown_user_raises(self, store: Any) -> None:
+        """A code of a user that is not stored is refused with NotFound."""
+        user = await store.create_user(self.new_user())
+        await store.delete_user(user)
+        try:
+            await store.create_sign_in_code(self.code(user))
+        except NotFound:
+            return
+        raise AssertionError("create_sign_in_code accepted an unknown user")
+
+    async def test_fail_counts_and_use_respects_the_limit(self, store: Any) -> None:
+        """Wrong tries count up; at the limit the code cannot be used."""
+        user = await store.create_user(self.new_user())
+        code = self.code(user)
+        await store.create_sign_in_code(code)
+        assert [await store.fail_sign_in_code(code.id) for _ in range(3)] == [1, 2, 3]
+        found = await store.get_sign_in_code(str(user.id))
+        assert found is not None
+        assert found.attempts == 3
+        assert not await store.use_sign_in_code(code.id, 3)
+        assert await store.use_sign_in_code(code.id, 4)
+
+    async def test_use_deletes_once(self, store: Any) -> None:
+        """A used code is gone: a second use fails, a wrong try counts nothing."""
+        user = await store.create_user(self.new_user())
+        code = self.code(user)
+        await store.create_sign_in_code(code)
+        assert await store.use_sign_in_code(code.id, 3)
+        assert not await store.use_sign_in_code(code.id, 3)
+        assert await store.get_sign_in_code(str(user.id)) is None
+        assert await store.fail_sign_in_code(code.id) == 0
+
+    async def test_delete_codes_and_delete_user(self, store: Any) -> None:
+        """delete_sign_in_codes and delete_user remove the user's code."""
+        ada = await store.create_user(self.new_user("ada@example.test"))
+        bob = await store.create_user(self.new_user("bob@example.test"))
+        await store.create_sign_in_code(self.code(ada))
+        await store.create_sign_in_code(self.code(bob))
+        assert await store.delete_sign_in_codes(str(ada.id)) == 1
+        assert await store.delete_sign_in_codes(str(ada.id)) == 0
+        await store.delete_user(bob)
+        assert await store.get_sign_in_code(str(bob.id)) is None
+
+    # -- races (PL-01) ---------------------------------------------------------------------
+
+    async def test_pl01_concurrent_uses_of_one_code_one_wins(self, store: Any) -> None:
+        """Of concurrent uses of one code exactly one succeeds."""
+        user = await store.create_user(self.new_user())
+        code = self.code(user)
+        await store.create_sign_in_code(code)
+
+        async def use(_: int) -> bool:
+            return bool(await store.use_sign_in_code(code.id, 3))
+
+        results = await run_concurrently(use, self.race_workers)
+        assert successes(results) == results, results
+        assert results.count(True) == 1, results
+
+    async def test_pl01_concurrent_wrong_tries_all_count(self, store: Any) -> None:
+        """Concurrent wrong tries each count once: the counts are 1..n."""
+        user = await store.create_user(self.new_user())
+        code = self.code(user)
+        await store.create_sign_in_code(code)
+
+        async def fail(_: int) -> int:
+            return int(await store.fail_sign_in_code(code.id))
+
+        results = await run_concurrently(fail, self.race_workers)
+        assert sorted(r for r in results if isinstance(r, int)) == list(
+            range(1, self.race_workers + 1)
+        ), results
+
+
+class AsyncRefreshTokensContract(_AsyncContractBase):
+    """The refresh tokens capability (``AsyncRefreshTokens``, with users)."""
+
+    def refresh_token(self, user: Any, **overrides: Any) -> RefreshToken:
+        """A new refresh token of ``user`` in a new family."""
+        values: dict[str, Any] = {
+            "id": "r" + secrets.token_urlsafe(12),
+            "family_id": "f" + secrets.token_urlsafe(12),
+            "user_id": str(user.id),
+            "secret_hash": _hash(),
+            "stamp": secrets.token_urlsafe(24),
+            "created_at": T0,
+            "expires_at": T0 + timedelta(days=30),
+            "signed_in_at": T0,
+        }
+        values.update(overrides)
+        return RefreshToken(**values)
+
+    async def test_refresh_token_round_trips_every_field(self, store: Any) -> None:
+        """get_refresh_token returns the stored record (and its user), field by field."""
+        user = await store.create_user(self.new_user())
+        bare = self.refresh_token(user)
+        full = self.refresh_token(
+            user,
+            created_at=T0 + timedelta(minutes=5),
+            signed_in_at=T0 - timedelta(days=1),
+            used_at=T0 + timedelta(minutes=9),
+            name="Ada's phone ✓",
+            ip="2001:db8::1",
+            user_agent="Doorward/1.0 (iPhone)",
+        )
+        for token in (bare, full):
+            await store.create_refresh_token(token)
+            found = await store.get_refresh_token(token.secret_hash)
+            assert found is not None
+            assert token == found[0]
+            assert str(found[1].id) == str(user.id)
+        assert await store.get_refresh_token(_hash()) is None
+
+    async def test_refresh_token_for_an_unknown_user_raises(self, store: Any) -> None:
+        """A refresh token of a user that is not stored is refused with NotFound."""
+        user = await store.create_user(self.new_user())
+        await store.delete_user(user)
+        try:
+            await store.create_refresh_token(
+                RefreshToken(
+                    id="r" + secrets.token_urlsafe(12),
+                    family_id="f" + secrets.token_urlsafe(12),
+                    user_id=str(user.id),
+                    secret_hash=_hash(),
+                    stamp="stamp",
+                    created_at=T0,
+                    expires_at=T0 + timedelta(days=1),
+                    signed_in_at=T0,
+                )
+            )
+        except NotFound:
+            return
+        raise AssertionError("create_refresh_token accepted an unknown user")
+
+    async def test_hashes_are_unique(self, store: Any) -> None:
+        """Two tokens with one hash are refused."""
+        user = await store.create_user(self.new_user())
+        token = self.refresh_token(user)
+        await store.create_refresh_token(token)
+        try:
+            await store.create_refresh_token(
+                self.refresh_token(user, secret_hash=token.secret_hash)
+            )
+        except Exception:  # a ValueError or the database's integrity error
+            return
+        raise AssertionError("a duplicate refresh-token hash was stored")
+
+    async def test_use_marks_once_and_list_shows_unused(self, store: Any) -> None:
+        """use_refresh_token sets used_at once; list shows the unused tokens, oldest first."""
+        user = await store.create_user(self.new_user())
+        first = self.refresh_token(user)
+        second = self.refresh_token(
+            user, family_id=first.family_id, created_at=T0 + timedelta(minutes=1)
+        )
+        other = self.refresh_token(user, created_at=T0 - timedelta(minutes=1))
+        for token in (first, second, other):
+            await store.create_refresh_token(token)
+        at = T0 + timedelta(minutes=2)
+        assert await store.use_refresh_token(first.id, at)
+        assert not await store.use_refresh_token(first.id, at)
+        found = await store.get_refresh_token(first.secret_hash)
+        assert found is not None
+        assert found[0].used_at == at
+        assert [other.id, second.id] == [
+            t.id for t in await store.list_refresh_tokens(str(user.id))
+        ]
+
+    async def test_delete_family_and_user_tokens(self, store: Any) -> None:
+        """delete_refresh_family ends one family (of that user only); delete_refresh_tokens all."""
+        ada = await store.create_user(self.new_user("ada@example.test"))
+        bob = await store.create_user(self.new_user("bob@example.test"))
+        first = self.refresh_token(ada)
+        second = self.refresh_token(ada, family_id=first.family_id)
+        other = self.refresh_token(ada)
+        bobs = self.refresh_token(bob)
+        for token in (first, second, other, bobs):
+            await store.create_refresh_token(token)
+        assert await store.delete_refresh_family(first.family_id, str(bob.id)) == 0
+        assert await store.delete_refresh_family(first.family_id, str(ada.id)) == 2
+        assert await store.get_refresh_token(second.secret_hash) is None
+        assert await store.delete_refresh_family(bobs.family_id) == 1
+        assert await store.delete_refresh_tokens(str(ada.id)) == 1
+        assert await store.list_refresh_tokens(str(ada.id)) == []
+
+    async def test_delete_expired_and_delete_user(self, store: Any) -> None:
+        """Expired families are purged; delete_user removes the user's tokens."""
+        user = await store.create_user(self.new_user())
+        old = self.refresh_token(user, expires_at=T0 - timedelta(seconds=1))
+        live = self.refresh_token(user)
+        for token in (old, live):
+            await store.create_refresh_token(token)
+        assert await store.delete_expired_refresh_tokens(T0) == 1
+        assert await store.get_refresh_token(live.secret_hash) is not None
+        await store.delete_user(user)
+        assert await store.get_refresh_token(live.secret_hash) is None
+
+    # -- races (PL-03) ---------------------------------------------------------------------
+
+    async def test_pl03_concurrent_uses_of_one_token_one_wins(self, store: Any) -> None:
+        """Of concurrent uses of one refresh token exactly one succeeds."""
+        user = await store.create_user(self.new_user())
+        token = self.refresh_token(user)
+        await store.create_refresh_token(token)
+
+        async def use(_: int) -> bool:
+            return bool(await store.use_refresh_token(token.id, T0 + timedelta(seconds=1)))
+
+        results = await run_concurrently(use, self.race_workers)
+        assert successes(results) == results, results
+        assert results.count(True) == 1, results
