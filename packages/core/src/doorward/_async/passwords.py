@@ -88,18 +88,23 @@ class AsyncPasswords(AsyncFeature):
         self, identity: Identity, current_password: object, new_password: object
     ) -> IssuedSession:
         """Change the password knowing the current one; this device's new session (with the
-        updated user as ``issued.user``).
+        updated user as ``issued.user``). An account without a password (passwordless, or
+        made by a provider) sets its first one from a fresh session instead (SS-07).
 
         With ``end_sessions_on_change`` (the default) every other session and token ends
         (SS-05); without it they are moved to the new stamp in one store call.
         """
         ctx = self.ctx
-        plain_current = prepare_password(
-            current_password, max_length=self.settings.password_max_length
-        )
-        user = await self._login.check_password(
-            identity.user, plain_current, ip=identity.credential.ip
-        )
+        if identity.user.password_hash is None:
+            self._login.require_fresh(identity)
+            user = identity.user
+        else:
+            plain_current = prepare_password(
+                current_password, max_length=self.settings.password_max_length
+            )
+            user = await self._login.check_password(
+                identity.user, plain_current, ip=identity.credential.ip
+            )
         password_hash = await ctx.new_password_hash(new_password, user.email, field="new_password")
         old_stamp = user.security_stamp
         user = await ctx.rotate_stamp(user, {"password_hash": password_hash})
@@ -179,8 +184,11 @@ class AsyncPasswords(AsyncFeature):
 
     @endpoint("GET", "/change-password", access="session", json=False)
     async def change_password_page(self, call: Call) -> HttpResponse:
-        """The change-password form."""
-        return self.web.page(call.request, "doorward/change_password.html")
+        """The change-password form (without the current password for an account that has none)."""
+        has_password = call.current.user.password_hash is not None
+        return self.web.page(
+            call.request, "doorward/change_password.html", has_password=has_password
+        )
 
     @endpoint(
         "POST",
@@ -188,7 +196,7 @@ class AsyncPasswords(AsyncFeature):
         access="session",
         form="doorward/change_password.html",
         body={"current_password": str, "new_password": str},
-        required=("current_password", "new_password"),
+        required=("new_password",),
     )
     async def change_password_submit(self, call: Call) -> HttpResponse:
         """The current and a new password → a new session here, the others end (SS-05)."""

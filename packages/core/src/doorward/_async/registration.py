@@ -38,6 +38,8 @@ class AsyncRegistration(AsyncFeature):
         super().__init__(ctx)
         if ctx.settings.username_field is not None:
             self.capabilities = (AsyncUsers, AsyncUsernames)
+        if ctx.settings.passwordless_accounts:
+            ctx.web.page_context["passwordless_accounts"] = True
 
     mails = ("confirm", "existing_account")
     notices = {"confirmed": "Your email address is confirmed. You can log in now."}  # noqa: RUF012 (read-only class data)
@@ -55,6 +57,9 @@ class AsyncRegistration(AsyncFeature):
     ) -> Any | None:
         """Create an account and mail a confirmation link.
 
+        With ``Settings.passwordless_accounts`` the password may be left out: the account
+        then has none (it signs in by emailed code, link, passkey or provider).
+
         Returns the new user, or ``None`` when the address already had an account: its
         owner is mailed a notice instead, and the caller must answer exactly as for a new
         account (LE-04). ``fields`` is what the person submitted: only the declared
@@ -67,7 +72,7 @@ class AsyncRegistration(AsyncFeature):
         username_field = self.settings.username_field
         if username_field is not None:
             await self._refuse_taken_username(username_field, profile[username_field])
-        password_hash = await ctx.hasher.hash(plain)
+        password_hash = await ctx.hasher.hash(plain) if plain else None
         new = NewUser(
             email=address,
             normalized_email=key,
@@ -101,12 +106,7 @@ class AsyncRegistration(AsyncFeature):
         except ValidationFailed as exc:
             refused.append(exc)
         try:
-            plain = check_new_password(
-                password,
-                self.settings,
-                context=(address,) if address else (),
-                breach_checker=self.ctx.breach_checker,
-            )
+            plain = self._new_password(password, address)
         except ValidationFailed as exc:
             refused.append(exc)
         try:
@@ -127,6 +127,17 @@ class AsyncRegistration(AsyncFeature):
         if errors:
             raise ValidationFailed(errors)
         return address, key, plain, profile
+
+    def _new_password(self, password: object, address: str) -> str:
+        """The checked new password; ``""`` when a passwordless account leaves it out."""
+        if password in (None, "") and self.settings.passwordless_accounts:
+            return ""
+        return check_new_password(
+            password,
+            self.settings,
+            context=(address,) if address else (),
+            breach_checker=self.ctx.breach_checker,
+        )
 
     async def _refuse_taken_username(self, field: str, username: str) -> None:
         """A username somebody has is refused (usernames are public, unlike emails)."""
@@ -196,7 +207,7 @@ class AsyncRegistration(AsyncFeature):
         limit="register",
         form="doorward/register.html",
         body={"email": str, "password": str},
-        required=("email", "password"),
+        required=("email",),
         status=202,
     )
     async def register_submit(self, call: Call) -> HttpResponse:

@@ -406,8 +406,9 @@ class Login(LoginSessions):
 
     @endpoint("GET", "/reauth", access="session", json=False)
     def reauth_page(self, call: Call) -> HttpResponse:
-        """The password form that makes the session fresh."""
-        return self.web.page(call.request, "doorward/reauth.html")
+        """The password form that makes the session fresh (a new sign-in without a password)."""
+        has_password = call.current.user.password_hash is not None
+        return self.web.page(call.request, "doorward/reauth.html", has_password=has_password)
 
     @endpoint(
         "POST",

@@ -39,6 +39,8 @@ class Registration(Feature):
         super().__init__(ctx)
         if ctx.settings.username_field is not None:
             self.capabilities = (Users, Usernames)
+        if ctx.settings.passwordless_accounts:
+            ctx.web.page_context["passwordless_accounts"] = True
 
     mails = ("confirm", "existing_account")
     notices = {"confirmed": "Your email address is confirmed. You can log in now."}  # noqa: RUF012 (read-only class data)
@@ -56,6 +58,9 @@ class Registration(Feature):
     ) -> Any | None:
         """Create an account and mail a confirmation link.
 
+        With ``Settings.passwordless_accounts`` the password may be left out: the account
+        then has none (it signs in by emailed code, link, passkey or provider).
+
         Returns the new user, or ``None`` when the address already had an account: its
         owner is mailed a notice instead, and the caller must answer exactly as for a new
         account (LE-04). ``fields`` is what the person submitted: only the declared
@@ -68,7 +73,7 @@ class Registration(Feature):
         username_field = self.settings.username_field
         if username_field is not None:
             self._refuse_taken_username(username_field, profile[username_field])
-        password_hash = ctx.hasher.hash(plain)
+        password_hash = ctx.hasher.hash(plain) if plain else None
         new = NewUser(
             email=address,
             normalized_email=key,
@@ -102,12 +107,7 @@ class Registration(Feature):
         except ValidationFailed as exc:
             refused.append(exc)
         try:
-            plain = check_new_password(
-                password,
-                self.settings,
-                context=(address,) if address else (),
-                breach_checker=self.ctx.breach_checker,
-            )
+            plain = self._new_password(password, address)
         except ValidationFailed as exc:
             refused.append(exc)
         try:
@@ -128,6 +128,17 @@ class Registration(Feature):
         if errors:
             raise ValidationFailed(errors)
         return address, key, plain, profile
+
+    def _new_password(self, password: object, address: str) -> str:
+        """The checked new password; ``""`` when a passwordless account leaves it out."""
+        if password in (None, "") and self.settings.passwordless_accounts:
+            return ""
+        return check_new_password(
+            password,
+            self.settings,
+            context=(address,) if address else (),
+            breach_checker=self.ctx.breach_checker,
+        )
 
     def _refuse_taken_username(self, field: str, username: str) -> None:
         """A username somebody has is refused (usernames are public, unlike emails)."""
@@ -197,7 +208,7 @@ class Registration(Feature):
         limit="register",
         form="doorward/register.html",
         body={"email": str, "password": str},
-        required=("email", "password"),
+        required=("email",),
         status=202,
     )
     def register_submit(self, call: Call) -> HttpResponse:
