@@ -35,6 +35,8 @@ def doorward_settings():
         insecure_development=True,
         argon2=Argon2Params.insecure_for_tests(),
         rate_limits={},
+        sign_in_by_email=True,
+        app_clients=True,
     )
 
 
