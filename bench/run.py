@@ -169,6 +169,73 @@ def flask_request_cost(n: int, folder: Path, postgres: str | None = None) -> dic
     return results
 
 
+def app_client_cost(n: int, folder: Path) -> dict[str, float]:
+    """Issue 14's figures (Flask, SQLite, in-process): a refresh (rotation) over HTTP, a
+    request with an app client's access token, and a sign-in code request; store writes
+    per code request and per refresh, counted at the SQL layer."""
+    engine = fresh_engine(folder, "app_clients", None)
+    app = Flask(__name__)
+    FlaskDoorward(
+        app,
+        store=SQLAlchemyStore(engine, default_models()),
+        settings=settings(app_clients=True, sign_in_by_email=True),
+        mailer=Outbox(),
+        hasher=StubHasher(),
+    )
+
+    @app.get("/protected")
+    @login_required
+    def protected() -> str:
+        return "ok"
+
+    auth = app.extensions["doorward"].auth
+    auth.create_user("app@example.com", PASSWORD, confirmed=True)
+    client = app.test_client()
+    signed = client.post(
+        "/auth/token",
+        json={"grant_type": "password", "email": "app@example.com", "password": PASSWORD},
+    )
+    state = {"refresh": signed.get_json()["refresh_token"]}
+    bearer = {"Authorization": f"Bearer {signed.get_json()['access_token']}"}
+    writes = {"n": 0}
+
+    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if statement.lstrip().split(" ", 1)[0].upper() in {"INSERT", "UPDATE", "DELETE"}:
+            writes["n"] += 1
+
+    def refresh() -> None:
+        answer = client.post(
+            "/auth/token", json={"grant_type": "refresh_token", "refresh_token": state["refresh"]}
+        )
+        state["refresh"] = answer.get_json()["refresh_token"]
+
+    csrf_cookie, csrf_header = csrf_pair()
+    code_client = app.test_client()
+    code_client.set_cookie("__Host-doorward-csrf", csrf_cookie)
+
+    def request_code() -> None:
+        answer = code_client.post(
+            "/auth/login/code", json={"email": "app@example.com"}, headers=csrf_header
+        )
+        assert answer.status_code == 202, answer.data
+
+    sa.event.listen(engine, "before_cursor_execute", count)
+    writes["n"] = 0
+    refresh()
+    per_refresh = writes["n"]
+    writes["n"] = 0
+    request_code()
+    per_code = writes["n"]
+    sa.event.remove(engine, "before_cursor_execute", count)
+    return {
+        "refresh": timed(refresh, max(n // 4, 100)),
+        "access_token_request": timed(lambda: client.get("/protected", headers=bearer), n),
+        "code_request": timed(request_code, max(n // 4, 100)),
+        "writes_per_refresh": per_refresh,
+        "writes_per_code_request": per_code,
+    }
+
+
 def csrf_pair() -> tuple[str, dict[str, str]]:
     """A CSRF cookie and the matching header, as a client gets them from ``GET /auth/csrf``."""
     tokens = CsrfTokens(settings().secret_keys)
@@ -464,6 +531,7 @@ def main() -> None:
         aiosqlite = starlette_request_cost(args.n, folder, threaded=False)
         with_roles = starlette_request_cost(args.n, folder, threaded=True, role_scopes=True)
         flows = flows_cost(max(args.n // 4, 200), folder)
+        apps = app_client_cost(args.n, folder)
         lags = {
             "sync store in threads": loop_lag(folder, threaded=True),
             "aiosqlite": loop_lag(folder, threaded=False),
@@ -493,6 +561,12 @@ def main() -> None:
         print("  PostgreSQL (psycopg 3; Starlette on the async store):")
         for name, numbers in on_postgres.items():
             print_request_cost(name, numbers)
+    print(
+        f"  app clients (Flask, HTTP in-process): a refresh {apps['refresh']:.0f} µs "
+        f"({apps['writes_per_refresh']:.0f} store writes), a request with an access token "
+        f"{apps['access_token_request']:.0f} µs; a sign-in code request {apps['code_request']:.0f} µs "
+        f"({apps['writes_per_code_request']:.0f} store writes)"
+    )
     _print_rest(args, flask, starlette, flows, lags, sizes)
 
 

@@ -147,3 +147,76 @@ def test_examples_share_rate_limits_in_redis(tmp_path, monkeypatch):
             )
     assert answers == [202] * 5 + [429]
     assert prefix_probe.keys("doorward:rl:*")
+
+
+def _console_code(capsys) -> tuple[str, str]:
+    """The sign-in code and the link path of the last mail the console mailer printed."""
+    out = capsys.readouterr().out
+    codes = re.findall(r"\b([2-9A-HJ-NP-Z]{4})-([2-9A-HJ-NP-Z]{4})\b", out)
+    paths = re.findall(r"http://127\.0\.0\.1:\d+(/auth/login/link/\S+)", out)
+    assert codes, out
+    assert paths, out
+    return "".join(codes[-1]), paths[-1]
+
+
+def _registered(flask, capsys, email):
+    response = flask.post(
+        "/auth/register", json={"email": email, "password": PASSWORD}, headers=csrf_headers(flask)
+    )
+    assert response.status_code == 202
+    link = re.search(r"http://127\.0\.0\.1:5000(/auth/confirm/\S+)", capsys.readouterr().out)
+    assert flask.post(link.group(1), headers=csrf_headers(flask)).status_code == 200
+
+
+def test_code_and_link_from_flask_sign_in_on_starlette(apps, capsys):
+    """Request a code on the Flask example, read it from the console mail, sign in with it
+    on the Starlette example; the same with the link."""
+    flask_app, starlette_app = apps
+    flask = httpx.Client(
+        transport=httpx.WSGITransport(app=flask_app), base_url="http://127.0.0.1:5000"
+    )
+    _registered(flask, capsys, "ada@example.com")
+    asked = flask.post(
+        "/auth/login/code", json={"email": "ada@example.com"}, headers=csrf_headers(flask)
+    )
+    assert asked.status_code == 202
+    code, _ = _console_code(capsys)
+    starlette = TestClient(starlette_app, base_url="http://127.0.0.1:8000", follow_redirects=False)
+    done = starlette.post(
+        "/auth/login/code/verify",
+        json={"email": "ada@example.com", "code": code},
+        headers=csrf_headers(starlette),
+    )
+    assert done.status_code == 200, done.text
+    assert starlette.get("/api/whoami").json()["email"] == "ada@example.com"
+
+    flask.post("/auth/login/code", json={"email": "ada@example.com"}, headers=csrf_headers(flask))
+    _, path = _console_code(capsys)
+    other = TestClient(starlette_app, base_url="http://127.0.0.1:8000", follow_redirects=False)
+    assert other.get(path).status_code == 200
+    assert other.post(path, headers=csrf_headers(other)).status_code == 200
+    assert other.get("/api/whoami").json()["email"] == "ada@example.com"
+
+
+@pytest.mark.parametrize("first", ["flask", "starlette"])
+def test_refresh_token_used_twice_kills_the_family_in_the_examples(apps, capsys, first):
+    """An app client signs in on one example and refreshes on the other; the refresh token
+    used a second time ends the family."""
+    flask_app, starlette_app = apps
+    flask = httpx.Client(
+        transport=httpx.WSGITransport(app=flask_app), base_url="http://127.0.0.1:5000"
+    )
+    starlette = TestClient(starlette_app, base_url="http://127.0.0.1:8000", follow_redirects=False)
+    _registered(flask, capsys, "app@example.com")
+    one, other = (flask, starlette) if first == "flask" else (starlette, flask)
+    tokens = one.post(
+        "/auth/token",
+        json={"grant_type": "password", "email": "app@example.com", "password": PASSWORD},
+        headers=JSON,
+    ).json()
+    body = {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
+    newest = other.post("/auth/token", json=body, headers=JSON).json()
+    bearer = {"Authorization": f"Bearer {newest['access_token']}", **JSON}
+    assert one.get("/api/whoami", headers=bearer).json()["email"] == "app@example.com"
+    assert one.post("/auth/token", json=body, headers=JSON).status_code == 400
+    assert other.get("/api/whoami", headers=bearer).status_code == 401

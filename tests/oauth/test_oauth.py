@@ -53,6 +53,7 @@ def settings(issuer: str | None, **overrides):
                 client_secret="doorward-secret",
                 issuer=issuer,
                 trusted_for_email=overrides.pop("trusted", False),
+                trust_mfa=overrides.pop("trust_mfa", False),
             ),
         )
     )
@@ -620,6 +621,56 @@ def test_mf08_provider_sign_in_still_asks_the_second_factor(make_site, provider)
         assert me(later)["id"] == str(owner.id)
 
 
+def _enrol_and_link(site, provider, sub):
+    """An account with TOTP, linked to the provider account ``sub``."""
+    import pyotp
+
+    site.create_user("guarded@example.com")
+    with site.client() as client:
+        log_in(client, "guarded@example.com")
+        started = client.post("/auth/mfa/totp", headers={"X-CSRF-Token": csrf(client), **JSON})
+        secret = started.json()["secret"]
+        confirmed = client.post(
+            "/auth/mfa/totp/confirm",
+            json={"code": pyotp.TOTP(secret).now()},
+            headers={"X-CSRF-Token": csrf(client)},
+        )
+        assert confirmed.status_code == 200, confirmed.text
+        linking = client.post("/auth/oauth/mock/link", headers={"X-CSRF-Token": csrf(client)})
+        assert client.get(provider.authorize(linking.headers["location"], sub)).status_code == 303
+
+
+@pytest.mark.parametrize("trust_mfa", [False, True])
+def test_mf08_provider_mfa_is_trusted_only_when_the_app_says_so(make_site, provider, trust_mfa):
+    """The provider's ID token says it checked a second factor (amr: mfa): the account's
+    own second factor is skipped only with the provider's trust_mfa (off by default)."""
+    site = make_site(trust_mfa=trust_mfa)
+    provider.set_user(
+        "sub-mfa", email="elsewhere@example.com", email_verified=False, amr=["pwd", "mfa"]
+    )
+    _enrol_and_link(site, provider, "sub-mfa")
+    with site.client() as later:
+        answer = sign_in(provider, later, "sub-mfa", next_url="/reports")
+        assert answer.status_code == 303
+        if trust_mfa:
+            assert answer.headers["location"] == "/reports"
+            assert me(later)["email"] == "guarded@example.com"
+        else:
+            assert answer.headers["location"].startswith("/auth/login/mfa?")
+            assert me(later) is None
+
+
+def test_mf08_trust_mfa_needs_the_claim(make_site, provider):
+    """With trust_mfa, an ID token without amr mfa still leads to the second step."""
+    site = make_site(trust_mfa=True)
+    provider.set_user("sub-pwd", email="elsewhere@example.com", email_verified=False, amr=["pwd"])
+    _enrol_and_link(site, provider, "sub-pwd")
+    with site.client() as later:
+        answer = sign_in(provider, later, "sub-pwd")
+        assert answer.headers["location"].startswith("/auth/login/mfa?")
+        assert me(later) is None
+
+
 def test_plain_http_issuer_only_on_loopback_in_development():
     """An http issuer is refused unless the site is in local development and the issuer is on
     loopback (the test provider); https issuers are always fine."""
@@ -636,3 +687,26 @@ def test_plain_http_issuer_only_on_loopback_in_development():
                 ),
             )
     assert settings("https://idp.example").oauth_providers[0].issuer == "https://idp.example"
+
+
+def test_multi_factor_claims_are_read_strictly():
+    """amr must be a list holding "mfa"; acr counts only when the app names its values."""
+    from doorward.oauth import account_from_claims
+
+    plain = OAuthProvider(name="p", client_id="i", client_secret="s", issuer="https://idp.example")
+    named = OAuthProvider(
+        name="p",
+        client_id="i",
+        client_secret="s",
+        issuer="https://idp.example",
+        mfa_acr_values=["urn:example:mfa"],
+    )
+    for claims, provider, expected in (
+        ({"amr": ["pwd", "mfa"]}, plain, True),
+        ({"amr": "mfa"}, plain, False),
+        ({"amr": ["pwd"]}, plain, False),
+        ({"acr": "urn:example:mfa"}, plain, False),
+        ({"acr": "urn:example:mfa"}, named, True),
+        ({"acr": "urn:example:pwd"}, named, False),
+    ):
+        assert account_from_claims(provider, {"sub": "x", **claims}).multi_factor is expected

@@ -92,6 +92,9 @@ class OAuthProvider:
     from this provider may join an existing account of that address without its owner
     linking it (OA-02); leave it off unless the provider is authoritative for the
     addresses your users have. ``tenant`` is Entra's (``common``, ``organizations`` or an id).
+    ``trust_mfa``: when the ID token says the provider checked a second factor (``amr``
+    holds ``mfa``, RFC 8176, or ``acr`` is one of ``mfa_acr_values``), an account with
+    its own second factor is not asked for it again; off by default (MF-08).
     """
 
     name: str
@@ -101,6 +104,8 @@ class OAuthProvider:
     issuer: str | None = None
     scopes: tuple[str, ...] = attrs.field(default=(), converter=_scopes)
     trusted_for_email: bool = False
+    trust_mfa: bool = False
+    mfa_acr_values: tuple[str, ...] = attrs.field(default=(), converter=tuple)
     tenant: str = "common"
     label: str = ""
 
@@ -169,11 +174,13 @@ class OAuthProvider:
 
 @attrs.frozen(kw_only=True)
 class ProviderAccount:
-    """Who the provider says the user is: its stable ``subject`` and what it says of the email."""
+    """Who the provider says the user is: its stable ``subject``, what it says of the email,
+    and whether it says it checked a second factor (``multi_factor``, from ``amr``/``acr``)."""
 
     subject: str
     email: str | None
     email_verified: bool
+    multi_factor: bool = False
 
 
 def account_from_claims(provider: OAuthProvider, claims: Mapping[str, Any]) -> ProviderAccount:
@@ -185,10 +192,16 @@ def account_from_claims(provider: OAuthProvider, claims: Mapping[str, Any]) -> P
     email = claims.get("email")
     said = claims.get("email_verified")
     verified = said is True or said == "true"  # never 1, "yes"... (1 == True in Python)
+    amr = claims.get("amr")
+    acr = claims.get("acr")
+    multi = (isinstance(amr, list) and "mfa" in amr) or (
+        isinstance(acr, str) and acr in provider.mfa_acr_values
+    )
     return ProviderAccount(
         subject=str(claims["sub"]),
         email=email if isinstance(email, str) and email else None,
         email_verified=bool(verified and provider.email_claim_verifiable and email),
+        multi_factor=multi,
     )
 
 

@@ -308,7 +308,10 @@ class AsyncOAuth(AsyncFeature):
                 response = await self._finish_link(call, name, account, str(kept["link"]))
             else:
                 user = await self.resolve(name, account)
-                response = await self._sign_in(call, user, str(kept.get("next") or ""))
+                trusted = account.multi_factor and self._provider(name).trust_mfa
+                response = await self._sign_in(
+                    call, user, str(kept.get("next") or ""), second_factor_done=trusted
+                )
         except Refusal as refusal:
             response = self._refused(call, refusal)
         except OAuthFailed as exc:
@@ -329,11 +332,16 @@ class AsyncOAuth(AsyncFeature):
             return HttpResponse(json={"linked": name})
         return self.web.redirect("/oauth/accounts?notice=oauth_linked")
 
-    async def _sign_in(self, call: Call, user: Any, next_url: str) -> HttpResponse:
-        """The login feature's sign-in: the second factor when the account has one (MF-08)."""
+    async def _sign_in(
+        self, call: Call, user: Any, next_url: str, *, second_factor_done: bool
+    ) -> HttpResponse:
+        """The login feature's sign-in: the second factor when the account has one (MF-08),
+        unless the provider checked one and is trusted to say so (``trust_mfa``)."""
         login = self.ctx.feature(AsyncLogin)
         return await login.sign_in(
-            attrs.evolve(call, fields={**call.fields, "next": next_url}), user
+            attrs.evolve(call, fields={**call.fields, "next": next_url}),
+            user,
+            second_factor_done=second_factor_done,
         )
 
     def _refused(self, call: Call, refusal: Refusal) -> HttpResponse:
