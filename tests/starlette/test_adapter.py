@@ -31,6 +31,7 @@ from doorward.tokens import CredentialSecrets
 from doorward_starlette import Doorward, DoorwardMiddleware
 from doorward_starlette.fastapi import (
     current_user,
+    include_openapi,
     require_fresh,
     require_permissions,
     require_roles,
@@ -155,6 +156,40 @@ def test_fastapi_dependencies():
     auth.clock.advance(660)
     assert http.get("/sensitive").status_code == 401
     assert http.get("/sensitive").json()["error"]["code"] == "reauth_required"
+
+
+def test_fastapi_docs_include_doorwards_routes():
+    """include_openapi merges the auth routes into FastAPI's /openapi.json (and /docs), with
+    doorward's components renamed so they cannot collide with the app's."""
+    from pydantic import BaseModel
+
+    class Error(BaseModel):
+        reason: str
+
+    doorward = make_doorward()
+    app = FastAPI()
+    app.router.routes.append(doorward.mount())
+    app.add_middleware(DoorwardMiddleware, doorward=doorward)
+
+    @app.get("/items", responses={404: {"model": Error}})
+    async def items():
+        return []
+
+    include_openapi(app, doorward)
+    http = client(app)
+    document = http.get("/openapi.json").json()
+    assert "/items" in document["paths"]
+    login_op = document["paths"]["/auth/login"]["post"]
+    assert login_op["tags"] == ["auth"]
+    assert "Error" in document["components"]["schemas"]
+    assert "DoorwardError" in document["components"]["schemas"]
+    assert "DoorwardSession" in document["components"]["securitySchemes"]
+    refs = re.findall(r'"\$ref": "([^"]+)"', __import__("json").dumps(document))
+    for ref in refs:
+        name = ref.rsplit("/", 1)[1]
+        assert name in document["components"]["schemas"], ref
+    assert http.get("/docs").status_code == 200
+    assert http.get("/openapi.json").json() == document
 
 
 class DownStore:

@@ -8,6 +8,9 @@ async def me(user = Depends(current_user)): ...
 @app.get("/admin", dependencies=[Depends(require_roles("admin"))])
 async def admin(): ...
 
+``include_openapi(app, doorward)`` adds doorward's routes to FastAPI's ``/openapi.json``
+and so to ``/docs``.
+
 Refusals are the core's: 401/403 with the contract's ``{"error": {...}}`` body (the
 middleware answers them). They are always JSON, as a FastAPI route is an API; for pages,
 use the decorators of ``doorward_starlette`` (browsers go to the login page and back).
@@ -18,15 +21,16 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi import Request
+from fastapi import FastAPI, Request
 
 from doorward import Identity
-from doorward_starlette.app import APP_KEY, SCOPE_KEY, RequestState
+from doorward_starlette.app import APP_KEY, SCOPE_KEY, Doorward, RequestState
 from doorward_starlette.guards import check
 
 __all__ = [
     "current_identity",
     "current_user",
+    "include_openapi",
     "optional_user",
     "require_fresh",
     "require_permissions",
@@ -73,3 +77,64 @@ def require_permissions(*names: str) -> Callable[[Request], Awaitable[Any]]:
         return (await check(request, permissions=names, as_json=True)).user
 
     return dependency
+
+
+def include_openapi(app: FastAPI, doorward: Doorward, *, tag: str = "auth") -> None:
+    """Merge doorward's OpenAPI document into the app's (``/openapi.json``, ``/docs``).
+
+    Its paths are added under ``tag``; its schemas and security schemes are renamed
+    ``Doorward…`` so they never collide with the app's own. The app's document is built
+    once, as FastAPI does, on first request.
+    """
+    build = app.openapi
+
+    def merged() -> dict[str, Any]:
+        if app.openapi_schema is not None and app.openapi_schema.get("x-doorward"):
+            return app.openapi_schema
+        schema = dict(build())
+        ours = _renamed(doorward.views.openapi_document())
+        paths = dict(schema.get("paths", {}))
+        for path, item in ours["paths"].items():
+            paths[path] = {
+                method: {**operation, "tags": [tag]} for method, operation in item.items()
+            }
+        components = dict(schema.get("components", {}))
+        for part in ("schemas", "securitySchemes"):
+            components[part] = {**components.get(part, {}), **ours["components"].get(part, {})}
+        schema.update(paths=paths, components=components)
+        schema["x-doorward"] = True
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = merged  # type: ignore[method-assign]  # FastAPI's documented override
+
+
+def _renamed(document: dict[str, Any]) -> dict[str, Any]:
+    """A copy of the document with components (and the references to them) prefixed."""
+    components = document.get("components", {})
+    names = {
+        part: {name: f"Doorward{name[:1].upper()}{name[1:]}" for name in components.get(part, {})}
+        for part in ("schemas", "securitySchemes")
+    }
+
+    def walk(value: Any, key: str | None = None) -> Any:
+        if isinstance(value, dict):
+            return {k: walk(v, k) for k, v in value.items()}
+        if isinstance(value, list):
+            if key == "security":
+                return [
+                    {names["securitySchemes"].get(n, n): s for n, s in r.items()} for r in value
+                ]
+            return [walk(v) for v in value]
+        if key == "$ref" and isinstance(value, str):
+            prefix, _, name = value.rpartition("/")
+            if prefix == "#/components/schemas":
+                return f"{prefix}/{names['schemas'].get(name, name)}"
+        return value
+
+    copied = walk(document)
+    copied["components"] = {
+        part: {names[part][n]: walk(v) for n, v in components.get(part, {}).items()}
+        for part in ("schemas", "securitySchemes")
+    }
+    return dict(copied)

@@ -249,9 +249,13 @@ class Views:
     @endpoint("GET", "/openapi.json")
     def openapi(self, call: Call) -> HttpResponse:  # noqa: ARG002 (every handler takes the call)
         """The OpenAPI 3.1 document of the JSON contract."""
+        return HttpResponse(json=self.openapi_document())
+
+    def openapi_document(self) -> dict[str, Any]:
+        """The OpenAPI 3.1 document of the enabled routes (built once; do not change it)."""
         if self._document is None:
             self._document = openapi_document(self.routes, self.settings, body_of=self._body_of)
-        return HttpResponse(json=self._document)
+        return self._document
 
     def _body_of(self, route: Route) -> Mapping[str, type]:
         feature = self.auth.features.get(route.feature)
