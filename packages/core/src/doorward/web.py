@@ -6,12 +6,14 @@ so every feature answers with the same cookies, page context and redirect rules.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 import attrs
+from ua_parser import parse as parse_user_agent
 
 from doorward import _rules
 from doorward._rules import Identity, IssuedSession
@@ -260,33 +262,16 @@ class Web:
         return {"user": _rules.public_user(user, roles)}
 
 
-_BROWSERS = (
-    ("Edg/", "Edge"),
-    ("OPR/", "Opera"),
-    ("Firefox/", "Firefox"),
-    ("Chrome/", "Chrome"),
-    ("Safari/", "Safari"),
-    ("curl/", "curl"),
-    ("python-", "a Python script"),
-)
-_SYSTEMS = (
-    ("Android", "Android"),
-    ("iPhone", "iOS"),
-    ("iPad", "iPadOS"),
-    ("Windows", "Windows"),
-    ("Mac OS X", "macOS"),
-    ("CrOS", "ChromeOS"),
-    ("Linux", "Linux"),
-)
-
-
+@functools.lru_cache(maxsize=1024)
 def device(user_agent: str | None) -> str:
-    """A short, readable name for a User-Agent: "Firefox on Linux"."""
+    """A short, readable name for a User-Agent, read by ua-parser: "Firefox on Linux"."""
     if not user_agent:
         return "an unknown device"
-    browser = next((name for mark, name in _BROWSERS if mark in user_agent), "a browser")
-    system = next((name for mark, name in _SYSTEMS if mark in user_agent), "")
-    return f"{browser} on {system}" if system else browser
+    found = parse_user_agent(user_agent[:512])
+    agent = found.user_agent.family if found.user_agent is not None else None
+    system = found.os.family if found.os is not None else None
+    browser = agent if agent and agent != "Other" else "a browser or app"
+    return f"{browser} on {system}" if system and system != "Other" else browser
 
 
 def when(iso: str | None) -> str:

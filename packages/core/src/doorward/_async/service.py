@@ -15,6 +15,7 @@ from datetime import timedelta
 from importlib import resources
 from typing import Any, Generic, TypeVar, overload
 
+from doorward._async.account_center import AsyncAccountCenter
 from doorward._async.accounts import AsyncAccounts
 from doorward._async.api_tokens import AsyncApiTokens
 from doorward._async.app_clients import AsyncAppClients
@@ -65,6 +66,7 @@ BUILT_IN_FEATURES: tuple[type[AsyncFeature], ...] = (
     AsyncOAuth,
     AsyncPasswordless,
     AsyncAppClients,
+    AsyncAccountCenter,
 )
 #: Features the others build on: they cannot be switched off.
 ALWAYS_ON = frozenset({"login", "accounts"})

@@ -16,6 +16,7 @@ from datetime import timedelta
 from importlib import resources
 from typing import Any, Generic, TypeVar, overload
 
+from doorward._sync.account_center import AccountCenter
 from doorward._sync.accounts import Accounts
 from doorward._sync.api_tokens import ApiTokens
 from doorward._sync.app_clients import AppClients
@@ -66,6 +67,7 @@ BUILT_IN_FEATURES: tuple[type[Feature], ...] = (
     OAuth,
     Passwordless,
     AppClients,
+    AccountCenter,
 )
 #: Features the others build on: they cannot be switched off.
 ALWAYS_ON = frozenset({"login", "accounts"})
