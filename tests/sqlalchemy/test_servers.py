@@ -13,11 +13,15 @@ from doorward.testing import (
     AsyncAuthenticatorsContract,
     AsyncFlowsContract,
     AsyncRateLimiterContract,
+    AsyncRefreshTokensContract,
+    AsyncSignInCodesContract,
     AsyncSocialIdentitiesContract,
     AsyncStoreContract,
     AuthenticatorsContract,
     FlowsContract,
     RateLimiterContract,
+    RefreshTokensContract,
+    SignInCodesContract,
     SocialIdentitiesContract,
     StoreContract,
 )
@@ -164,6 +168,28 @@ class TestAuthenticatorsOnServers(AuthenticatorsContract):
 @pytest.mark.mariadb
 class TestAsyncAuthenticatorsOnServers(AsyncAuthenticatorsContract):
     """AsyncSQLAlchemyStore has the authenticators capability on PostgreSQL and MariaDB."""
+
+    @pytest.fixture
+    def store(self, async_server_store):
+        return async_server_store
+
+
+@pytest.mark.postgres
+@pytest.mark.mariadb
+class TestSignInOnServers(SignInCodesContract, RefreshTokensContract):
+    """SQLAlchemyStore has the sign-in codes and refresh tokens capabilities on PostgreSQL
+    and MariaDB (races across connections)."""
+
+    @pytest.fixture
+    def store(self, server_store):
+        return server_store
+
+
+@pytest.mark.postgres
+@pytest.mark.mariadb
+class TestAsyncSignInOnServers(AsyncSignInCodesContract, AsyncRefreshTokensContract):
+    """AsyncSQLAlchemyStore has the sign-in codes and refresh tokens capabilities on
+    PostgreSQL and MariaDB."""
 
     @pytest.fixture
     def store(self, async_server_store):

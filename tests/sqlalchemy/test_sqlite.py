@@ -7,11 +7,15 @@ from doorward.testing import (
     AsyncAuthenticatorsContract,
     AsyncFlowsContract,
     AsyncRateLimiterContract,
+    AsyncRefreshTokensContract,
+    AsyncSignInCodesContract,
     AsyncSocialIdentitiesContract,
     AsyncStoreContract,
     AuthenticatorsContract,
     FlowsContract,
     RateLimiterContract,
+    RefreshTokensContract,
+    SignInCodesContract,
     SocialIdentitiesContract,
     StoreContract,
 )
@@ -240,3 +244,50 @@ class TestAsyncAuthenticators(AsyncAuthenticatorsContract):
     @pytest.fixture
     def store(self, async_store):
         return async_store
+
+
+class TestSQLiteSignIn(SignInCodesContract, RefreshTokensContract):
+    """SQLAlchemyStore has the sign-in codes and refresh tokens capabilities on SQLite."""
+
+    @pytest.fixture
+    def store(self, sync_store):
+        return sync_store
+
+
+class TestAsyncSQLiteSignIn(AsyncSignInCodesContract, AsyncRefreshTokensContract):
+    """AsyncSQLAlchemyStore has the sign-in codes and refresh tokens capabilities on SQLite."""
+
+    @pytest.fixture
+    def store(self, async_store):
+        return async_store
+
+
+def test_models_without_sign_in_tables_lack_the_capabilities(tmp_path):
+    """Models without the optional tables: the store works, and sign-in by email and app
+    clients (off by default) refuse to start naming the missing capability's methods."""
+    from doorward import Auth, Settings
+    from doorward.exceptions import ConfigurationError
+    from doorward_sqlalchemy import Models
+    from doorward_sqlalchemy.models import (
+        DefaultCredential,
+        DefaultRole,
+        DefaultUser,
+        DefaultUserRole,
+    )
+
+    engine = sqlite_engine(f"sqlite:///{tmp_path}/old.sqlite3")
+    Base.metadata.create_all(engine)
+    store = SQLAlchemyStore(
+        engine, Models(DefaultUser, DefaultRole, DefaultUserRole, DefaultCredential)
+    )
+    values = {"secret_keys": "x" * 40, "base_url": "https://app.example"}
+    auth = Auth(Settings(**values), store)
+    assert not auth.enabled("passwordless")
+    assert not auth.enabled("app_clients")
+    user = auth.create_user("ada@example.com", "a long enough passphrase", confirmed=True)
+    store.delete_user(user)  # no sign-in tables to clean
+    with pytest.raises(ConfigurationError, match="create_sign_in_code"):
+        Auth(Settings(**values, sign_in_by_email=True), store)
+    with pytest.raises(ConfigurationError, match="create_refresh_token"):
+        Auth(Settings(**values, app_clients=True), store)
+    engine.dispose()
