@@ -194,3 +194,13 @@ class TestAsyncSignInOnServers(AsyncSignInCodesContract, AsyncRefreshTokensContr
     @pytest.fixture
     def store(self, async_server_store):
         return async_server_store
+
+
+@pytest.mark.postgres
+@pytest.mark.mariadb
+def test_a_user_deleted_meanwhile_is_not_found(server_store, monkeypatch):
+    """A code or refresh token whose user goes between the check and the INSERT: the foreign
+    key refuses it and the store says NotFound (not WriteRefused)."""
+    from tests.sqlalchemy.test_sqlite import assert_foreign_key_is_not_found
+
+    assert_foreign_key_is_not_found(server_store, monkeypatch)

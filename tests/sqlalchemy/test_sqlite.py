@@ -291,3 +291,47 @@ def test_models_without_sign_in_tables_lack_the_capabilities(tmp_path):
     with pytest.raises(ConfigurationError, match="create_refresh_token"):
         Auth(Settings(**values, app_clients=True), store)
     engine.dispose()
+
+
+def assert_foreign_key_is_not_found(store, monkeypatch):
+    """Create a code and a refresh token of a deleted user past the store's own check."""
+    from datetime import UTC, datetime, timedelta
+
+    from doorward.exceptions import NotFound
+    from doorward.records import NewUser, RefreshToken, SignInCode
+
+    when = datetime(2030, 1, 1, tzinfo=UTC)
+    user = store.create_user(
+        NewUser(
+            email="gone@example.com",
+            normalized_email="gone@example.com",
+            password_hash=None,
+            security_stamp="stamp",
+            created_at=when,
+        )
+    )
+    store.delete_user(user)
+    monkeypatch.setattr(type(store), "_user_exists", lambda *_: True)
+    fields = {"user_id": str(user.id), "stamp": "s", "created_at": when}
+    later = when + timedelta(days=1)
+    with pytest.raises(NotFound):
+        store.create_sign_in_code(
+            SignInCode(id="s1", secret_hash="a" * 64, expires_at=later, **fields)
+        )
+    with pytest.raises(NotFound):
+        store.create_refresh_token(
+            RefreshToken(
+                id="r1",
+                family_id="f1",
+                secret_hash="b" * 64,
+                expires_at=later,
+                signed_in_at=when,
+                **fields,
+            )
+        )
+
+
+def test_a_user_deleted_meanwhile_is_not_found(sync_store, monkeypatch):
+    """A code or refresh token whose user goes between the check and the INSERT: the foreign
+    key refuses it and the store says NotFound (not WriteRefused)."""
+    assert_foreign_key_is_not_found(sync_store, monkeypatch)
