@@ -22,6 +22,10 @@ SUBSTITUTIONS: list[tuple[str, str]] = [
         r"from sqlalchemy\.ext\.asyncio import AsyncEngine, async_sessionmaker",
         "from sqlalchemy import Engine\nfrom sqlalchemy.orm import sessionmaker",
     ),
+    (
+        r"from sqlalchemy\.ext\.asyncio import AsyncEngine, AsyncSession, async_sessionmaker",
+        "from sqlalchemy import Engine\nfrom sqlalchemy.orm import Session, sessionmaker",
+    ),
     (r"from sqlalchemy\.ext\.asyncio import AsyncEngine\n", "from sqlalchemy import Engine\n"),
     (r"async def ", "def "),
     (r"\bawait ", ""),

@@ -17,12 +17,16 @@ from doorward.testing import (
     AsyncFlowsContract,
     AsyncProfilesContract,
     AsyncRateLimiterContract,
+    AsyncRefreshTokensContract,
+    AsyncSignInCodesContract,
     AsyncSocialIdentitiesContract,
     AsyncStoreContract,
     AuthenticatorsContract,
     FlowsContract,
     ProfilesContract,
     RateLimiterContract,
+    RefreshTokensContract,
+    SignInCodesContract,
     SocialIdentitiesContract,
     StoreContract,
     UsernamesContract,
@@ -116,6 +120,74 @@ class TestAsyncMongoSocialIdentities(AsyncSocialIdentitiesContract):
     @pytest.fixture
     def store(self, async_mongo_store):
         return async_mongo_store
+
+
+class TestMongoSignIn(SignInCodesContract, RefreshTokensContract):
+    """MongoStore has the sign-in codes and refresh tokens capabilities (single-document races)."""
+
+    @pytest.fixture
+    def store(self, mongo_store):
+        return mongo_store
+
+
+class TestAsyncMongoSignIn(AsyncSignInCodesContract, AsyncRefreshTokensContract):
+    """AsyncMongoStore has the sign-in codes and refresh tokens capabilities."""
+
+    @pytest.fixture
+    def store(self, async_mongo_store):
+        return async_mongo_store
+
+
+def test_sign_in_writes_need_their_indexes(sync_client):
+    """Without ensure_indexes, codes and refresh tokens refuse to be written (the unique
+    hash of refresh tokens is what keeps two tokens from sharing one)."""
+    import secrets
+    from datetime import timedelta
+
+    from doorward.records import RefreshToken, SignInCode
+
+    name = f"noindex_{secrets.token_hex(4)}"
+    store = MongoStore(sync_client, name)
+    when = datetime(2030, 1, 1, tzinfo=UTC)
+    fields = {"user_id": "0" * 24, "stamp": "s", "created_at": when}
+    later = when + timedelta(days=1)
+    try:
+        with pytest.raises(ConfigurationError, match="ensure_indexes"):
+            store.create_sign_in_code(
+                SignInCode(id="s1", secret_hash="a" * 64, expires_at=later, **fields)
+            )
+        with pytest.raises(ConfigurationError, match="ensure_indexes"):
+            store.create_refresh_token(
+                RefreshToken(
+                    id="r1",
+                    family_id="f1",
+                    secret_hash="b" * 64,
+                    expires_at=later,
+                    signed_in_at=when,
+                    **fields,
+                )
+            )
+    finally:
+        sync_client.drop_database(name)
+
+
+def test_sign_in_collections_and_indexes(mongo_store):
+    """ensure_indexes makes the sign-in indexes; codes are keyed by their user."""
+    codes = mongo_store.sign_in_codes.index_information()
+    tokens = mongo_store.refresh_tokens.index_information()
+    assert {tuple(i["key"]) for i in codes.values()} >= {
+        (("_id", 1),),
+        (("code_id", 1),),
+        (("created_at", 1),),
+    }
+    assert {tuple(i["key"]) for i in tokens.values()} >= {
+        (("secret_hash", 1),),
+        (("family_id", 1),),
+        (("user_id", 1), ("created_at", 1)),
+        (("expires_at", 1),),
+    }
+    assert mongo_store.sign_in_codes.name == "sign_in_codes"
+    assert mongo_store.refresh_tokens.name == "refresh_tokens"
 
 
 def test_linking_needs_the_social_index(sync_client):

@@ -16,11 +16,19 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from doorward import Argon2Params, Auth, Role, Settings
 from doorward._sync.mailers import Outbox
 from doorward.clock import FrozenClock
-from doorward.testing import FlowsContract, ProfilesContract, StoreContract
+from doorward.testing import (
+    FlowsContract,
+    ProfilesContract,
+    RefreshTokensContract,
+    SignInCodesContract,
+    StoreContract,
+)
 from doorward_sqlalchemy import (
     CredentialMixin,
     Models,
+    RefreshTokenMixin,
     RoleMixin,
+    SignInCodeMixin,
     SQLAlchemyStore,
     UserMixin,
     UserRoleMixin,
@@ -66,7 +74,17 @@ class Login(CredentialMixin, AppBase):
     __doorward_user_key__ = "people.id"
 
 
-MODELS = Models(Person, Group, Membership, Login)
+class EmailedCode(SignInCodeMixin, AppBase):
+    __tablename__ = "emailed_codes"
+    __doorward_user_key__ = "people.id"
+
+
+class AppGrant(RefreshTokenMixin, AppBase):
+    __tablename__ = "app_grants"
+    __doorward_user_key__ = "people.id"
+
+
+MODELS = Models(Person, Group, Membership, Login, sign_in_code=EmailedCode, refresh_token=AppGrant)
 
 
 class Member(UserMixin, AppBase):
@@ -97,7 +115,24 @@ class MemberLogin(CredentialMixin, AppBase):
     device: Mapped[str] = mapped_column("device_label", sa.String(20), default="web")
 
 
-PLAIN_MODELS = Models(Member, MemberGroup, MemberInGroup, MemberLogin)
+class MemberCode(SignInCodeMixin, AppBase):
+    __tablename__ = "member_codes"
+    __doorward_user_key__ = "members.id"
+
+
+class MemberGrant(RefreshTokenMixin, AppBase):
+    __tablename__ = "member_grants"
+    __doorward_user_key__ = "members.id"
+
+
+PLAIN_MODELS = Models(
+    Member,
+    MemberGroup,
+    MemberInGroup,
+    MemberLogin,
+    sign_in_code=MemberCode,
+    refresh_token=MemberGrant,
+)
 
 
 @pytest.fixture
@@ -137,6 +172,15 @@ class TestProfilesOnCustomModels(ProfilesContract):
 
 class TestFlowsOnCustomModels(FlowsContract):
     """Every flow runs on the application's own tables."""
+
+    @pytest.fixture
+    def store(self, app_store):
+        return app_store
+
+
+class TestSignInOnCustomModels(SignInCodesContract, RefreshTokensContract):
+    """Sign-in codes and refresh tokens in the application's own tables, a refresh token's
+    user loaded by the ORM (relationships) or by the Core join (plain model)."""
 
     @pytest.fixture
     def store(self, app_store):
@@ -264,10 +308,43 @@ def test_alembic_autogenerate_is_clean(tmp_path):
     with engine.connect() as connection:
         context = MigrationContext.configure(connection)
         script = render_python_code(produce_migrations(context, AppBase.metadata).upgrade_ops)
-    for table in ("people", "groups", "memberships", "logins"):
+    for table in ("people", "groups", "memberships", "logins", "emailed_codes", "app_grants"):
         assert f"op.create_table('{table}'" in script
     assert "normalized_email" in script
     AppBase.metadata.create_all(engine)
     with engine.connect() as connection:
         context = MigrationContext.configure(connection)
         assert produce_migrations(context, AppBase.metadata).upgrade_ops.is_empty()
+
+
+def test_refresh_token_user_from_the_apps_session(engine):
+    """With the app's session, get_refresh_token returns the user attached to it."""
+    from doorward.records import NewUser, RefreshToken
+
+    with sa.orm.Session(engine) as session:
+        store = SQLAlchemyStore(engine, MODELS, session=session)
+        when = datetime(2030, 1, 1, tzinfo=UTC)
+        user = store.create_user(
+            NewUser(
+                email="s@example.com",
+                normalized_email="s@example.com",
+                password_hash=None,
+                security_stamp="stamp",
+                created_at=when,
+            )
+        )
+        token = RefreshToken(
+            id="r1",
+            family_id="f1",
+            user_id=str(user.id),
+            secret_hash="h" * 64,
+            stamp="stamp",
+            created_at=when,
+            expires_at=when.replace(year=2031),
+            signed_in_at=when,
+        )
+        store.create_refresh_token(token)
+        found = store.get_refresh_token("h" * 64)
+        assert found is not None
+        assert found[0] == token
+        assert found[1] in session

@@ -13,11 +13,15 @@ from doorward.testing import (
     AsyncAuthenticatorsContract,
     AsyncFlowsContract,
     AsyncRateLimiterContract,
+    AsyncRefreshTokensContract,
+    AsyncSignInCodesContract,
     AsyncSocialIdentitiesContract,
     AsyncStoreContract,
     AuthenticatorsContract,
     FlowsContract,
     RateLimiterContract,
+    RefreshTokensContract,
+    SignInCodesContract,
     SocialIdentitiesContract,
     StoreContract,
 )
@@ -168,3 +172,35 @@ class TestAsyncAuthenticatorsOnServers(AsyncAuthenticatorsContract):
     @pytest.fixture
     def store(self, async_server_store):
         return async_server_store
+
+
+@pytest.mark.postgres
+@pytest.mark.mariadb
+class TestSignInOnServers(SignInCodesContract, RefreshTokensContract):
+    """SQLAlchemyStore has the sign-in codes and refresh tokens capabilities on PostgreSQL
+    and MariaDB (races across connections)."""
+
+    @pytest.fixture
+    def store(self, server_store):
+        return server_store
+
+
+@pytest.mark.postgres
+@pytest.mark.mariadb
+class TestAsyncSignInOnServers(AsyncSignInCodesContract, AsyncRefreshTokensContract):
+    """AsyncSQLAlchemyStore has the sign-in codes and refresh tokens capabilities on
+    PostgreSQL and MariaDB."""
+
+    @pytest.fixture
+    def store(self, async_server_store):
+        return async_server_store
+
+
+@pytest.mark.postgres
+@pytest.mark.mariadb
+def test_a_user_deleted_meanwhile_is_not_found(server_store, monkeypatch):
+    """A code or refresh token whose user goes between the check and the INSERT: the foreign
+    key refuses it and the store says NotFound (not WriteRefused)."""
+    from tests.sqlalchemy.test_sqlite import assert_foreign_key_is_not_found
+
+    assert_foreign_key_is_not_found(server_store, monkeypatch)

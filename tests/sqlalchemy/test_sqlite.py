@@ -7,11 +7,15 @@ from doorward.testing import (
     AsyncAuthenticatorsContract,
     AsyncFlowsContract,
     AsyncRateLimiterContract,
+    AsyncRefreshTokensContract,
+    AsyncSignInCodesContract,
     AsyncSocialIdentitiesContract,
     AsyncStoreContract,
     AuthenticatorsContract,
     FlowsContract,
     RateLimiterContract,
+    RefreshTokensContract,
+    SignInCodesContract,
     SocialIdentitiesContract,
     StoreContract,
 )
@@ -240,3 +244,94 @@ class TestAsyncAuthenticators(AsyncAuthenticatorsContract):
     @pytest.fixture
     def store(self, async_store):
         return async_store
+
+
+class TestSQLiteSignIn(SignInCodesContract, RefreshTokensContract):
+    """SQLAlchemyStore has the sign-in codes and refresh tokens capabilities on SQLite."""
+
+    @pytest.fixture
+    def store(self, sync_store):
+        return sync_store
+
+
+class TestAsyncSQLiteSignIn(AsyncSignInCodesContract, AsyncRefreshTokensContract):
+    """AsyncSQLAlchemyStore has the sign-in codes and refresh tokens capabilities on SQLite."""
+
+    @pytest.fixture
+    def store(self, async_store):
+        return async_store
+
+
+def test_models_without_sign_in_tables_lack_the_capabilities(tmp_path):
+    """Models without the optional tables: the store works, and sign-in by email and app
+    clients (off by default) refuse to start naming the missing capability's methods."""
+    from doorward import Auth, Settings
+    from doorward.exceptions import ConfigurationError
+    from doorward_sqlalchemy import Models
+    from doorward_sqlalchemy.models import (
+        DefaultCredential,
+        DefaultRole,
+        DefaultUser,
+        DefaultUserRole,
+    )
+
+    engine = sqlite_engine(f"sqlite:///{tmp_path}/old.sqlite3")
+    Base.metadata.create_all(engine)
+    store = SQLAlchemyStore(
+        engine, Models(DefaultUser, DefaultRole, DefaultUserRole, DefaultCredential)
+    )
+    values = {"secret_keys": "x" * 40, "base_url": "https://app.example"}
+    auth = Auth(Settings(**values), store)
+    assert not auth.enabled("passwordless")
+    assert not auth.enabled("app_clients")
+    user = auth.create_user("ada@example.com", "a long enough passphrase", confirmed=True)
+    store.delete_user(user)  # no sign-in tables to clean
+    with pytest.raises(ConfigurationError, match="create_sign_in_code"):
+        Auth(Settings(**values, sign_in_by_email=True), store)
+    with pytest.raises(ConfigurationError, match="create_refresh_token"):
+        Auth(Settings(**values, app_clients=True), store)
+    engine.dispose()
+
+
+def assert_foreign_key_is_not_found(store, monkeypatch):
+    """Create a code and a refresh token of a deleted user past the store's own check."""
+    from datetime import UTC, datetime, timedelta
+
+    from doorward.exceptions import NotFound
+    from doorward.records import NewUser, RefreshToken, SignInCode
+
+    when = datetime(2030, 1, 1, tzinfo=UTC)
+    user = store.create_user(
+        NewUser(
+            email="gone@example.com",
+            normalized_email="gone@example.com",
+            password_hash=None,
+            security_stamp="stamp",
+            created_at=when,
+        )
+    )
+    store.delete_user(user)
+    monkeypatch.setattr(type(store), "_user_exists", lambda *_: True)
+    fields = {"user_id": str(user.id), "stamp": "s", "created_at": when}
+    later = when + timedelta(days=1)
+    with pytest.raises(NotFound):
+        store.create_sign_in_code(
+            SignInCode(id="s1", secret_hash="a" * 64, expires_at=later, **fields)
+        )
+    with pytest.raises(NotFound):
+        store.create_refresh_token(
+            RefreshToken(
+                id="r1",
+                family_id="f1",
+                secret_hash="b" * 64,
+                expires_at=later,
+                signed_in_at=when,
+                **fields,
+            )
+        )
+
+
+def test_a_user_deleted_meanwhile_is_not_found(sync_store, monkeypatch):
+    """A code or refresh token whose user goes between the check and the INSERT: the foreign
+    key refuses it and the store says NotFound (not WriteRefused)."""
+    assert_foreign_key_is_not_found(sync_store, monkeypatch)

@@ -14,7 +14,14 @@ from bson.errors import InvalidId
 from pymongo.errors import DuplicateKeyError, OperationFailure, PyMongoError, WriteError
 
 from doorward.exceptions import DoorwardError, EmailTaken, StoreUnavailable, WriteRefused
-from doorward.records import USER_FIELDS, Authenticator, Credential, Role
+from doorward.records import (
+    USER_FIELDS,
+    Authenticator,
+    Credential,
+    RefreshToken,
+    Role,
+    SignInCode,
+)
 
 logger = logging.getLogger("doorward.mongo")
 
@@ -59,6 +66,8 @@ class Collections:
     credentials: str = "credentials"
     authenticators: str = "authenticators"
     social_identities: str = "social_identities"
+    sign_in_codes: str = "sign_in_codes"
+    refresh_tokens: str = "refresh_tokens"
 
 
 @attrs.frozen
@@ -171,6 +180,55 @@ def authenticator_from(document: Mapping[str, Any]) -> Authenticator:
         last_used_at=document.get("last_used_at"),
         last_used_step=document.get("last_used_step"),
         name=document.get("name"),
+    )
+
+
+def sign_in_code_document(code: SignInCode, user_id: ObjectId) -> dict[str, Any]:
+    """The stored form of a sign-in code: ``_id`` is the user's id (one code per user by
+    the primary key), ``code_id`` the code's public id."""
+    document = attrs.asdict(code)
+    document["code_id"] = document.pop("id")
+    document["_id"] = user_id
+    del document["user_id"]
+    return document
+
+
+def sign_in_code_from(document: Mapping[str, Any]) -> SignInCode:
+    """A ``SignInCode`` record from its document."""
+    return SignInCode(
+        id=document["code_id"],
+        user_id=str(document["_id"]),
+        secret_hash=document["secret_hash"],
+        stamp=document["stamp"],
+        created_at=document["created_at"],
+        expires_at=document["expires_at"],
+        attempts=int(document.get("attempts", 0)),
+    )
+
+
+def refresh_token_document(token: RefreshToken, user_id: ObjectId) -> dict[str, Any]:
+    """The stored form of a refresh token (``_id`` is its public id)."""
+    document = attrs.asdict(token)
+    document["_id"] = document.pop("id")
+    document["user_id"] = user_id
+    return document
+
+
+def refresh_token_from(document: Mapping[str, Any]) -> RefreshToken:
+    """A ``RefreshToken`` record from its document."""
+    return RefreshToken(
+        id=document["_id"],
+        family_id=document["family_id"],
+        user_id=str(document["user_id"]),
+        secret_hash=document["secret_hash"],
+        stamp=document["stamp"],
+        created_at=document["created_at"],
+        expires_at=document["expires_at"],
+        signed_in_at=document["signed_in_at"],
+        used_at=document.get("used_at"),
+        name=document.get("name"),
+        ip=document.get("ip"),
+        user_agent=document.get("user_agent"),
     )
 
 

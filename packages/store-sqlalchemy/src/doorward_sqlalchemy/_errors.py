@@ -1,8 +1,10 @@
 """Driver errors become doorward's typed errors, with no driver text for the client.
 
-Only a unique violation of the normalised email is ``EmailTaken`` (DI-01). Any other
-refused write is ``WriteRefused``, logged at ERROR with the constraint and the driver's
-message; a failure to reach the database is ``StoreUnavailable``.
+Only a unique violation of the normalised email is ``EmailTaken`` (DI-01); a foreign key
+violation is ``NotFound`` where the operation says so (a record of a user deleted
+meanwhile). Any other refused write is ``WriteRefused``, logged at ERROR with the
+constraint and the driver's message; a failure to reach the database is
+``StoreUnavailable``.
 """
 
 from __future__ import annotations
@@ -17,11 +19,22 @@ import attrs
 from sqlalchemy import Index, Table, UniqueConstraint
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
-from doorward.exceptions import DoorwardError, EmailTaken, StoreUnavailable, WriteRefused
+from doorward.exceptions import (
+    DoorwardError,
+    EmailTaken,
+    NotFound,
+    StoreUnavailable,
+    WriteRefused,
+)
 
 logger = logging.getLogger("doorward.sqlalchemy")
 
 _MYSQL_DUPLICATE = 1062
+#: MySQL/MariaDB: a child row's parent is missing (1452; 1216 from older servers)
+_MYSQL_NO_PARENT = frozenset({1452, 1216})
+#: what the databases answer when they chose this transaction as a deadlock's victim
+_DEADLOCK_SQLSTATES = frozenset({"40001", "40P01"})
+_DEADLOCK_ERRNOS = frozenset({1213})
 _MYSQL_KEY = re.compile(r"for key '([^']+)'")
 _SQLITE_UNIQUE = re.compile(r"UNIQUE constraint failed: (.+)$")
 
@@ -74,6 +87,25 @@ def _constraint(exc: IntegrityError) -> str:
     return str(name) if name else "unnamed"
 
 
+def foreign_key_violated(exc: IntegrityError) -> bool:
+    """Whether ``exc`` says the row's parent (its user) is not there."""
+    orig: Any = exc.orig
+    args = getattr(orig, "args", ())
+    if args and args[0] in _MYSQL_NO_PARENT:  # PyMySQL, aiomysql
+        return True
+    if getattr(orig, "diag", None) is not None:  # psycopg
+        return getattr(orig, "sqlstate", None) == "23503"
+    return "FOREIGN KEY constraint failed" in str(orig)  # SQLite
+
+
+def deadlocked(exc: DBAPIError) -> bool:
+    """Whether the database rolled this transaction back as a deadlock's victim."""
+    if getattr(exc.orig, "sqlstate", None) in _DEADLOCK_SQLSTATES:
+        return True
+    args: tuple[object, ...] = getattr(exc.orig, "args", ())
+    return bool(args) and args[0] in _DEADLOCK_ERRNOS
+
+
 #: The unique index on the users' normalised email (kept under its first name).
 EmailKey = UniqueKey
 
@@ -84,10 +116,12 @@ def translated(
     email_key: UniqueKey | None = None,
     *,
     taken: tuple[UniqueKey, type[DoorwardError]] | None = None,
+    user_required: bool = False,
 ) -> Iterator[None]:
     """Run a store operation, turning driver errors into doorward's (see the module doc).
 
-    A violation of ``email_key`` is ``EmailTaken``; of ``taken``'s key, its error.
+    A violation of ``email_key`` is ``EmailTaken``; of ``taken``'s key, its error; with
+    ``user_required``, a foreign key violation is ``NotFound``.
     """
     try:
         yield
@@ -100,6 +134,9 @@ def translated(
         if taken is not None and taken[0].violated_by(exc):
             logger.info("doorward: %s refused: %s", operation, taken[1].__name__)
             raise taken[1] from None
+        if user_required and foreign_key_violated(exc):
+            logger.info("doorward: %s refused: no such user", operation)
+            raise NotFound("no such user") from None
         logger.error(  # noqa: TRY400 (the driver's message is the point, not our traceback)
             "doorward: %s refused by the database (constraint %s): %s",
             operation,

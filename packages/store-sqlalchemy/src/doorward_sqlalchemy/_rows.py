@@ -10,7 +10,7 @@ from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import instance_state
 from sqlalchemy.types import Integer
 
-from doorward.records import Credential, Role
+from doorward.records import Credential, RefreshToken, Role, SignInCode
 
 
 def searchable(text: object) -> bool:
@@ -125,6 +125,57 @@ class CredentialLookup:
         split = len(self.users.keys)
         values = dict(zip(self.credential_keys, row[split:], strict=True))
         return credential_from_row(_Row(values)), self.users.load(row[:split])
+
+
+class JoinedLookup:
+    """One Core select of a row of ``model`` joined with its user, filtered by ``where``."""
+
+    def __init__(
+        self, users: UserLoader, user_model: type[Any], model: type[Any], *where: Any
+    ) -> None:
+        mapper = inspect(model)
+        self.users = users
+        self.keys = tuple(p.key for p in mapper.column_attrs)
+        columns = [*users.columns, *(p.columns[0] for p in mapper.column_attrs)]
+        join = model.__table__.join(
+            user_model.__table__, inspect(user_model).primary_key[0] == model.user_id
+        )
+        self.statement: Select[Any] = select(*columns).select_from(join).where(*where)
+
+    def found(self, row: Sequence[Any]) -> tuple[Any, Any]:
+        """The row's own values (by attribute) and the detached user, from one result row."""
+        split = len(self.users.keys)
+        values = dict(zip(self.keys, row[split:], strict=True))
+        return _Row(values), self.users.load(row[:split])
+
+
+#: The fields of a ``SignInCode`` / ``RefreshToken`` other than ``user_id``.
+SIGN_IN_CODE_FIELDS = ("id", "secret_hash", "stamp", "created_at", "expires_at", "attempts")
+REFRESH_TOKEN_FIELDS = (
+    "id",
+    "family_id",
+    "secret_hash",
+    "stamp",
+    "created_at",
+    "expires_at",
+    "signed_in_at",
+    "used_at",
+    "name",
+    "ip",
+    "user_agent",
+)
+
+
+def sign_in_code_from_row(row: Any) -> SignInCode:
+    """A ``SignInCode`` record from a sign-in code row."""
+    values = {name: getattr(row, name) for name in SIGN_IN_CODE_FIELDS}
+    return SignInCode(user_id=str(row.user_id), **values)
+
+
+def refresh_token_from_row(row: Any) -> RefreshToken:
+    """A ``RefreshToken`` record from a refresh token row."""
+    values = {name: getattr(row, name) for name in REFRESH_TOKEN_FIELDS}
+    return RefreshToken(user_id=str(row.user_id), **values)
 
 
 def column_keys(model: type[Any]) -> dict[str, str]:

@@ -27,6 +27,11 @@ Combine them with your own base, columns, table names and relationships::
 
     store = SQLAlchemyStore(engine, Models(User, Role, UserRole, Credential, Authenticator))
 
+The other optional tables are declared the same way: ``SocialIdentityMixin`` (OAuth
+providers), ``SignInCodeMixin`` (emailed sign-in codes and links) and
+``RefreshTokenMixin`` (app clients), passed as ``Models(..., social_identity=...,
+sign_in_code=..., refresh_token=...)``.
+
 The user mixin declares every field doorward reads or writes (``doorward.USER_FIELDS``)
 except ``id``, which is yours (integer, UUID, string...). The foreign keys of the link
 tables point at ``__doorward_user_key__`` / ``__doorward_role_key__`` (``"users.id"`` and
@@ -63,12 +68,16 @@ __all__ = [
     "Base",
     "CredentialMixin",
     "DefaultCredential",
+    "DefaultRefreshToken",
     "DefaultRole",
+    "DefaultSignInCode",
     "DefaultSocialIdentity",
     "DefaultUser",
     "DefaultUserRole",
     "Models",
+    "RefreshTokenMixin",
     "RoleMixin",
+    "SignInCodeMixin",
     "SocialIdentityMixin",
     "UTCDateTime",
     "UserMixin",
@@ -273,6 +282,68 @@ class SocialIdentityMixin:
         )
 
 
+class SignInCodeMixin:
+    """Emailed sign-in codes and links (``doorward.records.SignInCode``): one per user.
+
+    ``secret_hash`` is a keyed hash of the code; ``attempts`` counts wrong codes. The
+    unique index on ``user_id`` keeps one code per user even under concurrent requests.
+    """
+
+    __doorward_user_key__: ClassVar[str] = "users.id"
+
+    id: Mapped[str] = mapped_column(_exact(32), primary_key=True)
+    secret_hash: Mapped[str] = mapped_column(_exact(64))
+    stamp: Mapped[str] = mapped_column(_exact(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+    @declared_attr
+    def user_id(cls) -> Mapped[Any]:  # noqa: N805
+        return mapped_column(ForeignKey(cls.__doorward_user_key__, ondelete="CASCADE"))
+
+    @declared_attr.directive
+    def __table_args__(cls) -> tuple[Any, ...]:  # noqa: N805
+        table = cls.__tablename__  # type: ignore[attr-defined]
+        return (Index(f"ix_{table}_user", "user_id", unique=True),)
+
+
+class RefreshTokenMixin:
+    """Refresh tokens of app clients (``doorward.records.RefreshToken``; only the SHA-256).
+
+    The tokens of one sign-in share ``family_id``; ``used_at`` is set once, by a
+    conditional update, when the token is exchanged for the next of its family.
+    """
+
+    __doorward_user_key__: ClassVar[str] = "users.id"
+
+    id: Mapped[str] = mapped_column(_exact(32), primary_key=True)
+    family_id: Mapped[str] = mapped_column(_exact(32))
+    secret_hash: Mapped[str] = mapped_column(_exact(64))
+    stamp: Mapped[str] = mapped_column(_exact(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    signed_in_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    name: Mapped[str | None] = mapped_column(String(100), default=None)
+    ip: Mapped[str | None] = mapped_column(String(45), default=None)
+    user_agent: Mapped[str | None] = mapped_column(String(256), default=None)
+
+    @declared_attr
+    def user_id(cls) -> Mapped[Any]:  # noqa: N805
+        return mapped_column(ForeignKey(cls.__doorward_user_key__, ondelete="CASCADE"))
+
+    @declared_attr.directive
+    def __table_args__(cls) -> tuple[Any, ...]:  # noqa: N805
+        table = cls.__tablename__  # type: ignore[attr-defined]
+        return (
+            Index(f"ix_{table}_secret", "secret_hash", unique=True),
+            Index(f"ix_{table}_family", "family_id"),
+            Index(f"ix_{table}_user", "user_id"),
+            Index(f"ix_{table}_expires", "expires_at"),
+        )
+
+
 class RateLimitMixin:
     """The counters of ``SQLAlchemyRateLimiter``: one row per key (its SHA-256) and window."""
 
@@ -289,7 +360,10 @@ class Models:
     capability and doorward leaves the MFA feature out (existing apps keep working).
     ``social_identity`` is optional too: without it the store lacks the
     ``SocialIdentities`` capability, so sign-in with OAuth providers refuses to start
-    (naming its methods) and everything else works as before.
+    (naming its methods) and everything else works as before. So do ``sign_in_code``
+    (the ``SignInCodes`` capability of ``sign_in_by_email``) and ``refresh_token`` (the
+    ``RefreshTokens`` capability of ``app_clients``): without them those features, off
+    by default, refuse to start when switched on.
     """
 
     user: type[Any]
@@ -298,6 +372,8 @@ class Models:
     credential: type[Any]
     authenticator: type[Any] | None = None
     social_identity: type[Any] | None = None
+    sign_in_code: type[Any] | None = None
+    refresh_token: type[Any] | None = None
 
 
 class Base(DeclarativeBase):
@@ -341,6 +417,18 @@ class DefaultSocialIdentity(SocialIdentityMixin, Base):
     __tablename__ = "social_identities"
 
 
+class DefaultSignInCode(SignInCodeMixin, Base):
+    """A ready-made ``sign_in_codes`` table."""
+
+    __tablename__ = "sign_in_codes"
+
+
+class DefaultRefreshToken(RefreshTokenMixin, Base):
+    """A ready-made ``refresh_tokens`` table."""
+
+    __tablename__ = "refresh_tokens"
+
+
 class DefaultRateLimit(RateLimitMixin, Base):
     """A ready-made ``rate_limits`` table for the shared rate limiter."""
 
@@ -374,4 +462,6 @@ def default_models() -> Models:
         DefaultCredential,
         DefaultAuthenticator,
         DefaultSocialIdentity,
+        DefaultSignInCode,
+        DefaultRefreshToken,
     )

@@ -39,6 +39,7 @@ from doorward.records import (
     SocialIdentity,
 )
 from doorward.tokens import new_stamp
+from doorward_mongo._async.signin import AsyncMongoSignIn
 from doorward_mongo._documents import (
     Adopted,
     Collections,
@@ -65,8 +66,11 @@ _RESERVED = frozenset({*USER_FIELDS, "roles"})
 Document = dict[str, Any]
 
 
-class AsyncMongoStore:
+class AsyncMongoStore(AsyncMongoSignIn):
     """A doorward store over pymongo. Call ``ensure_indexes()`` once at start-up.
+
+    The sign-in codes and refresh tokens capabilities come from ``AsyncMongoSignIn``
+    (``_async/signin.py``).
 
     ``user_factory`` turns a user document into the object the application works with
     (``MongoUser`` by default); it must expose ``id`` (the ``_id``) and the documented
@@ -90,9 +94,12 @@ class AsyncMongoStore:
         self.credentials: AsyncCollection[Document] = self.database[names.credentials]
         self.authenticators: AsyncCollection[Document] = self.database[names.authenticators]
         self.social_identities: AsyncCollection[Document] = self.database[names.social_identities]
+        self.sign_in_codes: AsyncCollection[Document] = self.database[names.sign_in_codes]
+        self.refresh_tokens: AsyncCollection[Document] = self.database[names.refresh_tokens]
         self.user_factory = user_factory
         self._checked = False
         self._social_checked = False
+        self._sign_in_checked = False
 
     # -- indexes -----------------------------------------------------------------------------
 
@@ -112,6 +119,7 @@ class AsyncMongoStore:
                 [("provider", ASCENDING), ("subject", ASCENDING)], unique=True
             )
             await self.social_identities.create_index("user_id")
+            await self._ensure_sign_in_indexes()
         self._checked = True
         self._social_checked = True
 
@@ -281,6 +289,8 @@ class AsyncMongoStore:
             await self.credentials.delete_many({"user_id": key})
             await self.authenticators.delete_many({"user_id": key})
             await self.social_identities.delete_many({"user_id": key})
+            await self.sign_in_codes.delete_one({"_id": key})
+            await self.refresh_tokens.delete_many({"user_id": key})
             await self.users.delete_one({"_id": key})
 
     async def increment_failed_logins(

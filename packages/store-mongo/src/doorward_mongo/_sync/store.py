@@ -40,6 +40,7 @@ from doorward.records import (
     SocialIdentity,
 )
 from doorward.tokens import new_stamp
+from doorward_mongo._sync.signin import MongoSignIn
 from doorward_mongo._documents import (
     Adopted,
     Collections,
@@ -66,8 +67,11 @@ _RESERVED = frozenset({*USER_FIELDS, "roles"})
 Document = dict[str, Any]
 
 
-class MongoStore:
+class MongoStore(MongoSignIn):
     """A doorward store over pymongo. Call ``ensure_indexes()`` once at start-up.
+
+    The sign-in codes and refresh tokens capabilities come from ``MongoSignIn``
+    (``_sync/signin.py``).
 
     ``user_factory`` turns a user document into the object the application works with
     (``MongoUser`` by default); it must expose ``id`` (the ``_id``) and the documented
@@ -91,9 +95,12 @@ class MongoStore:
         self.credentials: Collection[Document] = self.database[names.credentials]
         self.authenticators: Collection[Document] = self.database[names.authenticators]
         self.social_identities: Collection[Document] = self.database[names.social_identities]
+        self.sign_in_codes: Collection[Document] = self.database[names.sign_in_codes]
+        self.refresh_tokens: Collection[Document] = self.database[names.refresh_tokens]
         self.user_factory = user_factory
         self._checked = False
         self._social_checked = False
+        self._sign_in_checked = False
 
     # -- indexes -----------------------------------------------------------------------------
 
@@ -113,6 +120,7 @@ class MongoStore:
                 [("provider", ASCENDING), ("subject", ASCENDING)], unique=True
             )
             self.social_identities.create_index("user_id")
+            self._ensure_sign_in_indexes()
         self._checked = True
         self._social_checked = True
 
@@ -282,6 +290,8 @@ class MongoStore:
             self.credentials.delete_many({"user_id": key})
             self.authenticators.delete_many({"user_id": key})
             self.social_identities.delete_many({"user_id": key})
+            self.sign_in_codes.delete_one({"_id": key})
+            self.refresh_tokens.delete_many({"user_id": key})
             self.users.delete_one({"_id": key})
 
     def increment_failed_logins(

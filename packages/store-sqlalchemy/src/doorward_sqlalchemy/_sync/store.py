@@ -39,6 +39,7 @@ from doorward.records import (
     Role,
     SocialIdentity,
 )
+from doorward_sqlalchemy._sync.signin import SQLAlchemySignIn
 from doorward_sqlalchemy._errors import EmailKey, UniqueKey, translated
 from doorward_sqlalchemy._rows import (
     CredentialLookup,
@@ -83,8 +84,11 @@ _SOCIAL_METHODS = (
 )
 
 
-class SQLAlchemyStore:
+class SQLAlchemyStore(SQLAlchemySignIn):
     """A doorward store over SQLAlchemy models (see ``doorward_sqlalchemy.models``).
+
+    The sign-in codes and refresh tokens capabilities come from ``SQLAlchemySignIn``
+    (``_sync/signin.py``), present when their models are.
 
     Users come back as detached instances of the application's model with every column
     loaded (``expire_on_commit=False``); relationships of the application are not loaded.
@@ -163,6 +167,7 @@ class SQLAlchemyStore:
             # no table: the capability check names these methods when a feature needs them
             for name in _SOCIAL_METHODS:
                 setattr(self, name, None)
+        self._init_sign_in()
 
     def _uid(self, user_id: str) -> Any:
         return id_value(self._user_id, user_id)
@@ -274,6 +279,9 @@ class SQLAlchemyStore:
                 if models.social_identity is not None:
                     linked = models.social_identity
                     session.execute(delete(linked).where(linked.user_id == user.id))
+                for owned in (models.sign_in_code, models.refresh_token):
+                    if owned is not None:
+                        session.execute(delete(owned).where(owned.user_id == user.id))
                 session.execute(delete(models.user).where(models.user.id == user.id))
 
     def increment_failed_logins(

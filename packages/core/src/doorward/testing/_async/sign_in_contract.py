@@ -135,6 +135,22 @@ class AsyncSignInCodesContract(_AsyncContractBase):
             range(1, self.race_workers + 1)
         ), results
 
+    async def test_pl01_concurrent_new_codes_leave_one(self, store: Any) -> None:
+        """Concurrent new codes of one user (a double submit) all succeed; one is left."""
+        user = await store.create_user(self.new_user())
+        codes = [self.code(user) for _ in range(self.race_workers)]
+
+        async def create(i: int) -> bool:
+            await store.create_sign_in_code(codes[i])
+            return True
+
+        results = await run_concurrently(create, self.race_workers)
+        assert successes(results) == results, results
+        found = await store.get_sign_in_code(str(user.id))
+        assert found in codes
+        usable = [code.id for code in codes if await store.use_sign_in_code(code.id, 3)]
+        assert usable == [found.id]
+
 
 class AsyncRefreshTokensContract(_AsyncContractBase):
     """The refresh tokens capability (``AsyncRefreshTokens``, with users)."""

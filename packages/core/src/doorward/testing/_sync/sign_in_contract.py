@@ -136,6 +136,22 @@ class SignInCodesContract(_AsyncContractBase):
             range(1, self.race_workers + 1)
         ), results
 
+    def test_pl01_concurrent_new_codes_leave_one(self, store: Any) -> None:
+        """Concurrent new codes of one user (a double submit) all succeed; one is left."""
+        user = store.create_user(self.new_user())
+        codes = [self.code(user) for _ in range(self.race_workers)]
+
+        def create(i: int) -> bool:
+            store.create_sign_in_code(codes[i])
+            return True
+
+        results = run_concurrently(create, self.race_workers)
+        assert successes(results) == results, results
+        found = store.get_sign_in_code(str(user.id))
+        assert found in codes
+        usable = [code.id for code in codes if store.use_sign_in_code(code.id, 3)]
+        assert usable == [found.id]
+
 
 class RefreshTokensContract(_AsyncContractBase):
     """The refresh tokens capability (``RefreshTokens``, with users)."""
