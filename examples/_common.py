@@ -51,6 +51,8 @@ def settings_from_env(default_base_url: str) -> Settings:
         base_url=base_url,
         insecure_development=local_http,
         oauth_providers=oidc_provider(),
+        sign_in_by_email=True,
+        app_clients=True,
     )
 
 

@@ -41,6 +41,8 @@ def settings() -> Settings:
         insecure_development=True,
         argon2=Argon2Params.insecure_for_tests(),
         rate_limits={"send_confirmation": SHARED_LIMIT},
+        sign_in_by_email=True,
+        app_clients=True,
     )
 
 
