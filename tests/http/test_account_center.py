@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
-import pytest
-
 from tests.http.test_contract import (
     EMAIL,
     JSON_HEADERS,
