@@ -53,7 +53,12 @@ from typing import Any
 import attrs
 
 from doorward._async.memory_factors import AsyncMemoryFactors, require_aware
-from doorward._async.protocols import AsyncAuthenticators, AsyncSocialIdentities, AsyncUserStore
+from doorward._async.protocols import (
+    AsyncAuthenticators,
+    AsyncPasskeyStore,
+    AsyncSocialIdentities,
+    AsyncUserStore,
+)
 from doorward._memory_user import MemoryUser
 from doorward.exceptions import EmailTaken, NotFound
 from doorward.fields import read_field
@@ -442,4 +447,9 @@ def _has_authenticators(store: AsyncMemoryStore) -> AsyncAuthenticators:
 
 def _has_social_identities(store: AsyncMemoryStore) -> AsyncSocialIdentities:
     """Never called: makes mypy prove that the class implements the capability."""
+    return store
+
+
+def _has_passkeys(store: AsyncMemoryStore) -> AsyncPasskeyStore:
+    """Never called: makes mypy prove that the class has the passkeys capability."""
     return store

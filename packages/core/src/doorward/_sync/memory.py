@@ -54,7 +54,12 @@ from typing import Any
 import attrs
 
 from doorward._sync.memory_factors import MemoryFactors, require_aware
-from doorward._sync.protocols import Authenticators, SocialIdentities, UserStore
+from doorward._sync.protocols import (
+    Authenticators,
+    PasskeyStore,
+    SocialIdentities,
+    UserStore,
+)
 from doorward._memory_user import MemoryUser
 from doorward.exceptions import EmailTaken, NotFound
 from doorward.fields import read_field
@@ -443,4 +448,9 @@ def _has_authenticators(store: MemoryStore) -> Authenticators:
 
 def _has_social_identities(store: MemoryStore) -> SocialIdentities:
     """Never called: makes mypy prove that the class implements the capability."""
+    return store
+
+
+def _has_passkeys(store: MemoryStore) -> PasskeyStore:
+    """Never called: makes mypy prove that the class has the passkeys capability."""
     return store
