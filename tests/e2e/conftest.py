@@ -107,7 +107,8 @@ def any_cluster(request):
 
 
 @contextmanager
-def _running(environment):
+def _running(environment, host="127.0.0.1"):
+    """The servers; ``host`` names them in ``base_url`` (passkeys need a domain: localhost)."""
     secret = secrets.token_urlsafe(48)
     processes = []
     with SmtpServer() as smtp:
@@ -158,11 +159,11 @@ def _running(environment):
         ]
         try:
             for port, command in commands:
-                env = {**common, "DOORWARD_BASE_URL": f"http://127.0.0.1:{port}"}
+                env = {**common, "DOORWARD_BASE_URL": f"http://{host}:{port}"}
                 processes.append((port, subprocess.Popen(command, cwd=ROOT, env=env)))
             for port, process in processes:
                 wait_for_port(port, process)
-            yield f"http://127.0.0.1:{flask_port}", f"http://127.0.0.1:{starlette_port}", smtp
+            yield f"http://{host}:{flask_port}", f"http://{host}:{starlette_port}", smtp
         finally:
             for _, process in processes:
                 process.terminate()

@@ -35,6 +35,7 @@ OPTIONAL = {
     ("core", "doorward/_legacy_formats.py"): "legacy",
     ("core", "doorward/legacy.py"): "legacy",
     ("core", "doorward/_mfa_crypto.py"): "mfa",
+    ("core", "doorward/_passkeys.py"): "passkeys",
     ("core", "doorward/_async/oauth_client.py"): "oauth",
     ("core", "doorward/_sync/oauth_client.py"): "oauth",
     ("starlette-adapter", "doorward_starlette/fastapi.py"): "fastapi",

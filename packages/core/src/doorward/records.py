@@ -192,7 +192,9 @@ class Authenticator:
 
     ``kind`` is ``"totp"`` (``secret`` is the TOTP secret encrypted with a key derived from
     the site's secret keys, never the base32 text), ``"recovery"`` (one look-up secret:
-    ``secret`` is its keyed hash; a used code is deleted) or ``"passkey"`` (reserved).
+    ``secret`` is its keyed hash; a used code is deleted) or ``"passkey"`` (a WebAuthn
+    credential: ``secret`` is the SHA-256 hex of its credential ID, unique among passkeys,
+    the key ``get_passkey`` looks up; the fields below hold the rest, base64url text).
     A TOTP authenticator is active only once ``confirmed_at`` is set (one valid code).
     ``last_used_step`` is the last accepted TOTP time step (MF-02).
     """
@@ -206,6 +208,13 @@ class Authenticator:
     last_used_at: datetime | None = None
     last_used_step: int | None = None
     name: str | None = None
+    #: passkeys: the credential ID, the COSE public key and the user handle (base64url),
+    #: the authenticator's signature counter and the transports the browser reported.
+    credential_id: str | None = None
+    public_key: str | None = None
+    sign_count: int | None = None
+    transports: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    user_handle: str | None = None
 
 
 @attrs.frozen(kw_only=True)

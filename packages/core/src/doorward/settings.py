@@ -40,6 +40,8 @@ MAX_SIGN_IN_CODE_ATTEMPTS = 3
 MAX_SIGN_IN_LINK_AGE = timedelta(minutes=15)
 #: PL-03: an app client's access token lives at most this long.
 MAX_ACCESS_TOKEN_LIFETIME = timedelta(minutes=15)
+#: MF-07: a passkey ceremony's challenge lives at most this long.
+MAX_PASSKEY_CHALLENGE_AGE = timedelta(minutes=5)
 #: TK-02: emailed tokens expire within a day at most.
 MAX_EMAIL_TOKEN_AGE = timedelta(hours=24)
 _LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
@@ -261,6 +263,19 @@ class Settings:
     oauth_state_max_age: timedelta = timedelta(minutes=10)
     oauth_cookie: str = "__Host-doorward-oauth"
 
+    # passkeys (MF-07): WebAuthn as a second factor and as a sign-in without a password
+    #: The WebAuthn relying party ID: the host of ``base_url`` by default; may be a
+    #: registrable suffix of it (``example.com`` for ``https://auth.example.com``).
+    passkey_rp_id: str = ""
+    #: The name authenticators show; ``display_name`` by default.
+    passkey_rp_name: str = ""
+    #: The origins whose ceremonies are accepted; the origin of ``base_url`` by default.
+    passkey_origins: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    #: How long a ceremony's challenge lives (its signed cookie); at most 5 minutes.
+    passkey_challenge_max_age: timedelta = MAX_PASSKEY_CHALLENGE_AGE
+    #: The cookie that binds a challenge to the browser that asked for it.
+    passkey_cookie: str = "__Host-doorward-passkey"
+
     def __attrs_post_init__(self) -> None:
         self._check_policies()
         self._check_mfa()
@@ -268,6 +283,51 @@ class Settings:
         self._check_site()
         self._check_fields()
         self._check_oauth()
+        self._check_passkeys()
+
+    def _check_passkeys(self) -> None:
+        if not timedelta(0) < self.passkey_challenge_max_age <= MAX_PASSKEY_CHALLENGE_AGE:
+            raise ConfigurationError(
+                "passkey_challenge_max_age must be positive and at most 5 minutes."
+            )
+        rp_id = self.rp_id
+        host = (urlsplit(self.base_url).hostname or "").lower()
+        if host != rp_id and not host.endswith("." + rp_id):
+            raise ConfigurationError(
+                f"passkey_rp_id {rp_id!r} must be the host of base_url or a suffix of it."
+            )
+        for origin in self.rp_origins:
+            parts = urlsplit(origin)
+            name = (parts.hostname or "").lower()
+            if (
+                parts.scheme not in {"http", "https"}
+                or not name
+                or parts.path
+                or parts.query
+                or (name != rp_id and not name.endswith("." + rp_id))
+            ):
+                raise ConfigurationError(
+                    f"passkey_origins: {origin!r} must be an origin (scheme://host[:port]) "
+                    f"on {rp_id!r} or below it."
+                )
+
+    @property
+    def rp_id(self) -> str:
+        """``passkey_rp_id``, or the host of ``base_url``."""
+        return (self.passkey_rp_id or urlsplit(self.base_url).hostname or "").lower()
+
+    @property
+    def rp_name(self) -> str:
+        """``passkey_rp_name``, or ``display_name``."""
+        return self.passkey_rp_name or self.display_name
+
+    @property
+    def rp_origins(self) -> tuple[str, ...]:
+        """``passkey_origins``, or the origin of ``base_url``."""
+        if self.passkey_origins:
+            return self.passkey_origins
+        parts = urlsplit(self.base_url)
+        return (f"{parts.scheme}://{parts.netloc}",)
 
     def _check_oauth(self) -> None:
         names = [provider.name for provider in self.oauth_providers]

@@ -165,6 +165,7 @@ def authenticator_document(authenticator: Authenticator, user_id: ObjectId) -> d
     document = attrs.asdict(authenticator)
     document["_id"] = document.pop("id")
     document["user_id"] = user_id
+    document["transports"] = list(authenticator.transports)
     return document
 
 
@@ -180,6 +181,11 @@ def authenticator_from(document: Mapping[str, Any]) -> Authenticator:
         last_used_at=document.get("last_used_at"),
         last_used_step=document.get("last_used_step"),
         name=document.get("name"),
+        credential_id=document.get("credential_id"),
+        public_key=document.get("public_key"),
+        sign_count=document.get("sign_count"),
+        transports=tuple(document.get("transports") or ()),
+        user_handle=document.get("user_handle"),
     )
 
 

@@ -231,7 +231,13 @@ class CredentialMixin:
 
 class AuthenticatorMixin:
     """Second factors (``doorward.records.Authenticator``): TOTP secrets encrypted, recovery
-    codes as keyed hashes, passkeys later. ``last_used_step`` makes a TOTP step single-use."""
+    codes as keyed hashes, passkeys. ``last_used_step`` makes a TOTP step single-use.
+
+    The passkey columns (``credential_key`` … ``user_handle``) are nullable and unused by the
+    other kinds; ``credential_key`` (a passkey's ``secret``, the SHA-256 hex of its
+    credential ID) is unique across users (MF-07). An app whose table predates passkeys
+    adds those six columns and the unique index ``ix_<table>_passkey`` (docs/passkeys.md).
+    """
 
     __doorward_user_key__: ClassVar[str] = "users.id"
 
@@ -243,6 +249,12 @@ class AuthenticatorMixin:
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     last_used_step: Mapped[int | None] = mapped_column(BigInteger, default=None)
     name: Mapped[str | None] = mapped_column(String(100), default=None)
+    credential_key: Mapped[str | None] = mapped_column(_exact(64), default=None)
+    credential_id: Mapped[str | None] = mapped_column(Text, default=None)
+    public_key: Mapped[str | None] = mapped_column(Text, default=None)
+    sign_count: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    transports: Mapped[str | None] = mapped_column(String(255), default=None)
+    user_handle: Mapped[str | None] = mapped_column(_exact(128), default=None)
 
     @declared_attr
     def user_id(cls) -> Mapped[Any]:  # noqa: N805
@@ -251,7 +263,10 @@ class AuthenticatorMixin:
     @declared_attr.directive
     def __table_args__(cls) -> tuple[Any, ...]:  # noqa: N805
         table = cls.__tablename__  # type: ignore[attr-defined]
-        return (Index(f"ix_{table}_user", "user_id", "kind", "secret", unique=True),)
+        return (
+            Index(f"ix_{table}_user", "user_id", "kind", "secret", unique=True),
+            Index(f"ix_{table}_passkey", "credential_key", unique=True),
+        )
 
 
 class SocialIdentityMixin:

@@ -56,6 +56,7 @@ from doorward._async.memory_factors import AsyncMemoryFactors, require_aware
 from doorward._async.memory_signin import AsyncMemorySignIn
 from doorward._async.protocols import (
     AsyncAuthenticators,
+    AsyncPasskeyStore,
     AsyncRefreshTokens,
     AsyncSignInCodes,
     AsyncSocialIdentities,
@@ -460,3 +461,8 @@ def _has_social_identities(store: AsyncMemoryStore) -> AsyncSocialIdentities:
 def _has_sign_in_secrets(store: AsyncMemoryStore) -> tuple[AsyncSignInCodes, AsyncRefreshTokens]:
     """Never called: makes mypy prove that the class has both capabilities."""
     return store, store
+
+
+def _has_passkeys(store: AsyncMemoryStore) -> AsyncPasskeyStore:
+    """Never called: makes mypy prove that the class has the passkeys capability."""
+    return store

@@ -5,7 +5,7 @@ Secrets are encrypted at rest and recovery codes stored as keyed hashes (MF-01, 
 every factor change needs a fresh session and mails a notice (MF-06). The second login
 step and trusted browsers are in the base class, ``mfa_login.AsyncMfaSteps``. TOTP and
 the QR code need ``doorward[mfa]``. ``passkey`` authenticators have their kind reserved
-for the passkeys feature.
+for the passkeys feature (``passkeys.py``), whose passkeys count as factors here.
 """
 
 from __future__ import annotations
@@ -62,15 +62,19 @@ class AsyncMfa(AsyncMfaSteps):
 
     async def enrolment_required(self, user: Any) -> bool:
         """Required of this user, and no factor yet: the site sends them to /mfa."""
-        return await self.mfa_required(user) and await self.confirmed_totp(user) is None
+        if not await self.mfa_required(user):
+            return False
+        return await self.confirmed_totp(user) is None and not await self.passkeys_of(user)
 
     async def status(self, user: Any) -> dict[str, Any]:
         """``GET /mfa``'s body: the factors (never a secret), codes left, trusted browsers."""
         totp = await self.confirmed_totp(user)
         codes = await self.store.list_authenticators(str(user.id), "recovery")
         browsers = await self.ctx.live_credentials(user, "trust")
+        passkeys = self.ctx.features.get("passkeys")
+        listed = await passkeys.listed(user) if passkeys is not None else []
         return {
-            "enabled": totp is not None,
+            "enabled": totp is not None or bool(listed),
             "totp": None
             if totp is None
             else {
@@ -78,7 +82,7 @@ class AsyncMfa(AsyncMfaSteps):
                 "created_at": iso(totp.confirmed_at),
                 "last_used_at": iso(totp.last_used_at),
             },
-            "passkeys": [],
+            "passkeys": listed,
             "recovery_codes_left": len(codes),
             "trusted_browsers": [
                 {
@@ -149,9 +153,13 @@ class AsyncMfa(AsyncMfaSteps):
         user = identity.user
         if await self.confirmed_totp(user) is None:
             raise NotFound
-        if await self.mfa_required(user):
+        others = await self.passkeys_of(user)
+        if not others and await self.mfa_required(user):
             raise ValidationFailed({"totp": ["This site requires a second factor."]})
-        await self.store.delete_authenticators(str(user.id), ["totp", "recovery"])
+        # recovery codes stay while a passkey is left to be the factor they back up
+        await self.store.delete_authenticators(
+            str(user.id), ["totp"] if others else ["totp", "recovery"]
+        )
         await self.store.delete_credentials(str(user.id), ["trust"])
         self.ctx.events.emit("mfa_disabled", user_id=str(user.id), kind="totp")
         await self._notify(user, "The authenticator app was removed from your account.")
@@ -166,6 +174,10 @@ class AsyncMfa(AsyncMfaSteps):
         self.ctx.events.emit("recovery_codes_regenerated", user_id=str(user.id))
         await self._notify(user, "New recovery codes were made; the old ones no longer work.")
         return codes
+
+    async def new_recovery_codes(self, user: Any) -> list[str]:
+        """A new set of recovery codes for ``user`` (the old set dies); the plain codes."""
+        return await self._new_recovery_codes(user)
 
     async def _new_recovery_codes(self, user: Any) -> list[str]:
         await self.store.delete_authenticators(str(user.id), ["recovery"])

@@ -80,13 +80,30 @@ class AsyncMfaSteps(AsyncFeature):
         found = await self.store.list_authenticators(str(user.id), "totp")
         return next((a for a in found if a.confirmed_at is not None), None)
 
+    async def passkeys_of(self, user: Any) -> list[Authenticator]:
+        """The user's passkeys when the passkeys feature is on, else none."""
+        passkeys = self.ctx.features.get("passkeys")
+        if passkeys is None:
+            return []
+        found: list[Authenticator] = await passkeys.passkeys_of(user)
+        return found
+
     async def second_factor(self, user: Any, *, trust_token: str | None = None) -> list[str]:
-        """``["totp", "recovery"]`` for an enrolled user, unless this browser is trusted."""
-        if await self.confirmed_totp(user) is None:
+        """``["totp", "recovery"]`` for an enrolled user (``"passkey"`` too, or instead,
+        for one with passkeys), unless this browser is trusted."""
+        found = await self.store.list_authenticators(str(user.id))
+        totp = any(a.kind == "totp" and a.confirmed_at is not None for a in found)
+        passkey = "passkeys" in self.ctx.features and any(a.kind == "passkey" for a in found)
+        if not (totp or passkey):
             return []
         if trust_token is not None and await self._trusted(user, trust_token):
             return []
-        return ["totp", "recovery"]
+        methods = ["totp"] if totp else []
+        if passkey:
+            methods.append("passkey")
+        if totp or any(a.kind == "recovery" for a in found):
+            methods.append("recovery")
+        return methods
 
     async def _trusted(self, user: Any, token: str) -> bool:
         secret_hash = self.ctx.secrets.secret_hash("trust", token)
@@ -123,10 +140,28 @@ class AsyncMfaSteps(AsyncFeature):
                 return True
         return False
 
+    async def _second_factor_ok(
+        self, user: Any, pending_id: str, code: object, credential: object, challenge: object
+    ) -> bool:
+        passkeys = self.ctx.features.get("passkeys")
+        if credential is not None and code is None and passkeys is not None:
+            ok: bool = await passkeys.check_second_step(user, pending_id, credential, challenge)
+            return ok
+        return await self.check_code(user, code)
+
     async def check_second_step(
-        self, pending_token: object, code: object, *, ip: str | None = None
+        self,
+        pending_token: object,
+        code: object,
+        *,
+        ip: str | None = None,
+        credential: object = None,
+        passkey_challenge: str | None = None,
     ) -> tuple[Credential, Any]:
-        """The pending login and its user when ``code`` is a right second factor for it.
+        """The pending login and its user when the second factor is right for it.
+
+        ``code`` is a TOTP or recovery code; or ``credential`` a passkey assertion made for
+        the challenge in ``passkey_challenge`` (the cookie of ``/login/mfa/passkey-options``).
 
         Every refusal is ``InvalidCredentials``: a wrong code, a used one, an expired or
         unknown pending login look the same (MF-03). Wrong codes count on the lockout
@@ -143,7 +178,9 @@ class AsyncMfaSteps(AsyncFeature):
         wait = _rules.lockout_wait(
             user.failed_logins, user.last_failed_login_at, now, self.settings
         )
-        if wait is not None or not await self.check_code(user, code):
+        if wait is not None or not await self._second_factor_ok(
+            user, pending.id, code, credential, passkey_challenge
+        ):
             count = await self.store.increment_failed_logins(user, now)
             reason = "locked" if wait is not None else "second_factor"
             ctx.events.emit("login_failed", user_id=str(user.id), reason=reason, ip=ip)
@@ -162,20 +199,24 @@ class AsyncMfaSteps(AsyncFeature):
         ip: str | None = None,
         user_agent: str | None = None,
         replacing: Identity | None = None,
+        credential: object = None,
+        passkey_challenge: str | None = None,
     ) -> tuple[Any, IssuedSession, str | None]:
         """The second factor of a pending login → ``(user, issued, trust_token or None)``.
 
-        Refusals as in ``check_second_step``.
+        Arguments and refusals as in ``check_second_step``.
         """
         ctx = self.ctx
-        pending, user = await self.check_second_step(pending_token, code, ip=ip)
+        pending, user = await self.check_second_step(
+            pending_token, code, ip=ip, credential=credential, passkey_challenge=passkey_challenge
+        )
         now = ctx.clock.now()
         user, issued = await self.login_feature.complete_login(
             pending, user, ip=ip, user_agent=user_agent, replacing=replacing
         )
         trust = None
         if trust_device and self.settings.mfa_trust_lifetime:
-            trust, credential = ctx.new_credential(
+            trust, trusted = ctx.new_credential(
                 user,
                 "trust",
                 now,
@@ -183,7 +224,7 @@ class AsyncMfaSteps(AsyncFeature):
                 ip=ip,
                 user_agent=(user_agent or "")[:256] or None,
             )
-            await self.store.create_credential(credential)
+            await self.store.create_credential(trusted)
         return user, issued, trust
 
     async def revoke_trust(self, user: Any, credential_id: str) -> None:
@@ -211,6 +252,7 @@ class AsyncMfaSteps(AsyncFeature):
             call.request,
             "doorward/login_mfa.html",
             trust_offered=bool(self.settings.mfa_trust_lifetime),
+            passkey_offered="passkeys" in self.ctx.features,
         )
 
     @endpoint("POST", "/login/mfa", limit="login_mfa", form="doorward/login_mfa.html")
@@ -225,6 +267,10 @@ class AsyncMfaSteps(AsyncFeature):
             ip=call.ip,
             user_agent=call.request.headers.get("user-agent"),
             replacing=call.identity,
+            credential=call.field("credential"),
+            passkey_challenge=call.request.cookies.get(
+                self.settings.cookie_name(self.settings.passkey_cookie)
+            ),
         )
         response = await self.login_feature.signed_in(call, user, issued)
         response.cookies.append(self.web.cookie(self.web.mfa_cookie, None))

@@ -341,7 +341,7 @@ class AsyncOAuth(AsyncFeature):
         return await login.sign_in(
             attrs.evolve(call, fields={**call.fields, "next": next_url}),
             user,
-            second_factor_done=second_factor_done,
+            factors_checked=second_factor_done,
         )
 
     def _refused(self, call: Call, refusal: Refusal) -> HttpResponse:

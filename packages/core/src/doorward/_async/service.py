@@ -25,6 +25,7 @@ from doorward._async.feature import AsyncFeature
 from doorward._async.login import AsyncLogin
 from doorward._async.mfa import AsyncMfa
 from doorward._async.oauth import AsyncOAuth
+from doorward._async.passkeys import AsyncPasskeys
 from doorward._async.passwordless import AsyncPasswordless
 from doorward._async.passwords import AsyncPasswords
 from doorward._async.profile import AsyncProfile
@@ -63,6 +64,7 @@ BUILT_IN_FEATURES: tuple[type[AsyncFeature], ...] = (
     AsyncRoleChecks,
     AsyncProfile,
     AsyncMfa,
+    AsyncPasskeys,
     AsyncOAuth,
     AsyncPasswordless,
     AsyncAppClients,
@@ -72,7 +74,7 @@ BUILT_IN_FEATURES: tuple[type[AsyncFeature], ...] = (
 ALWAYS_ON = frozenset({"login", "accounts"})
 #: Built-in features left out, rather than refused, on a store without their capabilities
 #: (a store written before them keeps working; ``auth.enabled("mfa")`` tells).
-WHEN_SUPPORTED = frozenset({"mfa"})
+WHEN_SUPPORTED = frozenset({"mfa", "passkeys"})
 
 
 class _Shared(Generic[T]):

@@ -330,15 +330,16 @@ class Login(LoginSessions):
         return self.signed_in(call, user, issued)
 
     def sign_in(
-        self, call: Call, user: Any, *, second_factor_done: bool = False
+        self, call: Call, user: Any, *, factors_checked: bool = False
     ) -> HttpResponse:
         """Sign ``user`` in after another proof of who they are (a provider, an emailed code):
         a second factor is still asked when the account has one (MF-08), exactly as after a
-        password, unless the caller proved one (``second_factor_done``: a provider trusted
-        to say it checked one); browsers then go to ``next`` of ``call``."""
+        password; browsers then go to ``next`` of ``call``. ``factors_checked``: the proof
+        counts as both factors (a passkey with user verification, a provider trusted to
+        say it checked a second factor), so none is asked."""
         agent = call.request.headers.get("user-agent")
         trust = call.request.cookies.get(self.web.trust_cookie)
-        methods = [] if second_factor_done else self.factors_asked(user, trust_token=trust)
+        methods = [] if factors_checked else self.factors_asked(user, trust_token=trust)
         if methods:
             required = self.pending(user, methods, remember=False, ip=call.ip, agent=agent)
             return self._second_step(call, required)

@@ -57,6 +57,7 @@ from doorward._sync.memory_factors import MemoryFactors, require_aware
 from doorward._sync.memory_signin import MemorySignIn
 from doorward._sync.protocols import (
     Authenticators,
+    PasskeyStore,
     RefreshTokens,
     SignInCodes,
     SocialIdentities,
@@ -461,3 +462,8 @@ def _has_social_identities(store: MemoryStore) -> SocialIdentities:
 def _has_sign_in_secrets(store: MemoryStore) -> tuple[SignInCodes, RefreshTokens]:
     """Never called: makes mypy prove that the class has both capabilities."""
     return store, store
+
+
+def _has_passkeys(store: MemoryStore) -> PasskeyStore:
+    """Never called: makes mypy prove that the class has the passkeys capability."""
+    return store

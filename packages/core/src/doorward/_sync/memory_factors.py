@@ -41,9 +41,12 @@ class MemoryFactors:
         """Store the authenticator; ids and ``(user_id, kind, secret)`` are unique."""
         require_aware(*attrs.astuple(authenticator))
         key = (authenticator.user_id, authenticator.kind, authenticator.secret)
+        passkey = authenticator.kind == "passkey"
         with self._lock:
             if authenticator.id in self._authenticators or any(
-                (a.user_id, a.kind, a.secret) == key for a in self._authenticators.values()
+                (a.user_id, a.kind, a.secret) == key
+                or (passkey and a.kind == "passkey" and a.secret == authenticator.secret)
+                for a in self._authenticators.values()
             ):
                 raise ValueError("duplicate authenticator")
             if authenticator.user_id not in self._users:
@@ -112,6 +115,48 @@ class MemoryFactors:
             self._authenticators[authenticator_id] = attrs.evolve(
                 found, last_used_step=step, last_used_at=at
             )
+            return True
+
+    # -- passkeys (MF-07) ---------------------------------------------------------------
+
+    def get_passkey(self, secret: str) -> tuple[Authenticator, Any] | None:
+        """The passkey with this credential-ID hash and its user, or ``None``."""
+        with self._lock:
+            for a in self._authenticators.values():
+                if a.kind == "passkey" and a.secret == secret:
+                    user = self._users.get(a.user_id)
+                    return (a, user) if user is not None else None
+            return None
+
+    def use_passkey(
+        self,
+        authenticator_id: str,
+        *,
+        old_count: int,
+        new_count: int,
+        at: datetime,
+        issued_at: datetime,
+    ) -> bool:
+        """Move the sign count and last use once; ``False`` for a replay or a stale challenge."""
+        require_aware(at, issued_at)
+        with self._lock:
+            found = self._authenticators.get(authenticator_id)
+            if found is None or found.kind != "passkey" or found.sign_count != old_count:
+                return False
+            if found.last_used_at is not None and found.last_used_at >= issued_at:
+                return False
+            self._authenticators[authenticator_id] = attrs.evolve(
+                found, sign_count=new_count, last_used_at=at
+            )
+            return True
+
+    def delete_passkey(self, authenticator_id: str, user_id: str) -> bool:
+        """Delete one passkey of this user; ``True`` only for the call that removed it."""
+        with self._lock:
+            found = self._authenticators.get(authenticator_id)
+            if found is None or found.kind != "passkey" or found.user_id != user_id:
+                return False
+            del self._authenticators[authenticator_id]
             return True
 
     # -- social identities --------------------------------------------------------------

@@ -6,7 +6,7 @@ Secrets are encrypted at rest and recovery codes stored as keyed hashes (MF-01, 
 every factor change needs a fresh session and mails a notice (MF-06). The second login
 step and trusted browsers are in the base class, ``mfa_login.MfaSteps``. TOTP and
 the QR code need ``doorward[mfa]``. ``passkey`` authenticators have their kind reserved
-for the passkeys feature.
+for the passkeys feature (``passkeys.py``), whose passkeys count as factors here.
 """
 
 from __future__ import annotations
@@ -63,15 +63,19 @@ class Mfa(MfaSteps):
 
     def enrolment_required(self, user: Any) -> bool:
         """Required of this user, and no factor yet: the site sends them to /mfa."""
-        return self.mfa_required(user) and self.confirmed_totp(user) is None
+        if not self.mfa_required(user):
+            return False
+        return self.confirmed_totp(user) is None and not self.passkeys_of(user)
 
     def status(self, user: Any) -> dict[str, Any]:
         """``GET /mfa``'s body: the factors (never a secret), codes left, trusted browsers."""
         totp = self.confirmed_totp(user)
         codes = self.store.list_authenticators(str(user.id), "recovery")
         browsers = self.ctx.live_credentials(user, "trust")
+        passkeys = self.ctx.features.get("passkeys")
+        listed = passkeys.listed(user) if passkeys is not None else []
         return {
-            "enabled": totp is not None,
+            "enabled": totp is not None or bool(listed),
             "totp": None
             if totp is None
             else {
@@ -79,7 +83,7 @@ class Mfa(MfaSteps):
                 "created_at": iso(totp.confirmed_at),
                 "last_used_at": iso(totp.last_used_at),
             },
-            "passkeys": [],
+            "passkeys": listed,
             "recovery_codes_left": len(codes),
             "trusted_browsers": [
                 {
@@ -150,9 +154,13 @@ class Mfa(MfaSteps):
         user = identity.user
         if self.confirmed_totp(user) is None:
             raise NotFound
-        if self.mfa_required(user):
+        others = self.passkeys_of(user)
+        if not others and self.mfa_required(user):
             raise ValidationFailed({"totp": ["This site requires a second factor."]})
-        self.store.delete_authenticators(str(user.id), ["totp", "recovery"])
+        # recovery codes stay while a passkey is left to be the factor they back up
+        self.store.delete_authenticators(
+            str(user.id), ["totp"] if others else ["totp", "recovery"]
+        )
         self.store.delete_credentials(str(user.id), ["trust"])
         self.ctx.events.emit("mfa_disabled", user_id=str(user.id), kind="totp")
         self._notify(user, "The authenticator app was removed from your account.")
@@ -167,6 +175,10 @@ class Mfa(MfaSteps):
         self.ctx.events.emit("recovery_codes_regenerated", user_id=str(user.id))
         self._notify(user, "New recovery codes were made; the old ones no longer work.")
         return codes
+
+    def new_recovery_codes(self, user: Any) -> list[str]:
+        """A new set of recovery codes for ``user`` (the old set dies); the plain codes."""
+        return self._new_recovery_codes(user)
 
     def _new_recovery_codes(self, user: Any) -> list[str]:
         self.store.delete_authenticators(str(user.id), ["recovery"])

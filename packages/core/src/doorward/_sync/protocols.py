@@ -28,6 +28,7 @@ __all__ = [
     "Authenticators",
     "Credentials",
     "Mailer",
+    "PasskeyStore",
     "PasswordHasher",
     "Profiles",
     "RefreshTokens",
@@ -285,6 +286,42 @@ class Authenticators(Protocol):
         to the one call that moved the step forward; a replay of the same or an older step,
         from any process, gets ``False``. Only a confirmed authenticator can move.
         """
+
+
+class PasskeyStore(Protocol):
+    """The passkeys capability: WebAuthn credentials, kept as ``passkey`` authenticators.
+
+    A store with it has ``Authenticators`` too. A passkey's ``secret`` (the SHA-256
+    hex of its credential ID) is unique among all users' passkeys: a second
+    ``create_authenticator`` with it raises, writing nothing (MF-07: a credential ID
+    belongs to one user), also under concurrency (a unique index, never read first).
+    ``doorward.testing.AuthenticatorsContract`` checks every rule below.
+    """
+
+    def get_passkey(self, secret: str) -> tuple[Authenticator, Any] | None:
+        """The passkey with this ``secret`` together with its user, or ``None`` (one
+        indexed lookup: the passwordless sign-in starts from the credential ID alone)."""
+
+    def use_passkey(
+        self,
+        authenticator_id: str,
+        *,
+        old_count: int,
+        new_count: int,
+        at: datetime,
+        issued_at: datetime,
+    ) -> bool:
+        """Record one accepted assertion, once (MF-07).
+
+        One conditional update (``UPDATE ... SET sign_count = :new, last_used_at = :at
+        WHERE id = ? AND kind = 'passkey' AND sign_count = :old AND (last_used_at IS NULL
+        OR last_used_at < :issued_at)``): ``True`` only to the one call that moved it. A
+        parallel use of the same assertion, or any assertion of a challenge issued before
+        the passkey's last use, gets ``False``.
+        """
+
+    def delete_passkey(self, authenticator_id: str, user_id: str) -> bool:
+        """Delete one passkey of this user; ``True`` only to the call that removed it."""
 
 
 class SocialIdentities(Protocol):

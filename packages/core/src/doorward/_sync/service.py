@@ -26,6 +26,7 @@ from doorward._sync.feature import Feature
 from doorward._sync.login import Login
 from doorward._sync.mfa import Mfa
 from doorward._sync.oauth import OAuth
+from doorward._sync.passkeys import Passkeys
 from doorward._sync.passwordless import Passwordless
 from doorward._sync.passwords import Passwords
 from doorward._sync.profile import Profile
@@ -64,6 +65,7 @@ BUILT_IN_FEATURES: tuple[type[Feature], ...] = (
     RoleChecks,
     Profile,
     Mfa,
+    Passkeys,
     OAuth,
     Passwordless,
     AppClients,
@@ -73,7 +75,7 @@ BUILT_IN_FEATURES: tuple[type[Feature], ...] = (
 ALWAYS_ON = frozenset({"login", "accounts"})
 #: Built-in features left out, rather than refused, on a store without their capabilities
 #: (a store written before them keeps working; ``auth.enabled("mfa")`` tells).
-WHEN_SUPPORTED = frozenset({"mfa"})
+WHEN_SUPPORTED = frozenset({"mfa", "passkeys"})
 
 
 class _Shared(Generic[T]):

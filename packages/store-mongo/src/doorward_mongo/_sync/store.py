@@ -67,6 +67,14 @@ _RESERVED = frozenset({*USER_FIELDS, "roles"})
 Document = dict[str, Any]
 
 
+#: A passkey's ``secret`` (its credential ID's hash) is unique across users (MF-07).
+_PASSKEY_INDEX: dict[str, Any] = {
+    "name": "passkey_secret",
+    "unique": True,
+    "partialFilterExpression": {"kind": "passkey"},
+}
+
+
 class MongoStore(MongoSignIn):
     """A doorward store over pymongo. Call ``ensure_indexes()`` once at start-up.
 
@@ -101,6 +109,7 @@ class MongoStore(MongoSignIn):
         self._checked = False
         self._social_checked = False
         self._sign_in_checked = False
+        self._passkey_checked = False
 
     # -- indexes -----------------------------------------------------------------------------
 
@@ -116,6 +125,7 @@ class MongoStore(MongoSignIn):
             self.authenticators.create_index(
                 [("user_id", ASCENDING), ("kind", ASCENDING), ("secret", ASCENDING)], unique=True
             )
+            self.authenticators.create_index("secret", **_PASSKEY_INDEX)
             self.social_identities.create_index(
                 [("provider", ASCENDING), ("subject", ASCENDING)], unique=True
             )
@@ -123,6 +133,7 @@ class MongoStore(MongoSignIn):
             self._ensure_sign_in_indexes()
         self._checked = True
         self._social_checked = True
+        self._passkey_checked = True
 
     def adopt(self, *, batch: int = 1000) -> Adopted:
         """Adopt user documents that were there before doorward (issue 12, DI-01).
@@ -511,6 +522,8 @@ class MongoStore(MongoSignIn):
 
     def create_authenticator(self, authenticator: Authenticator) -> None:
         key = object_id(authenticator.user_id)
+        if authenticator.kind == "passkey":
+            self._passkeys_ready()
         with translated("create_authenticator"):
             if key is None or self.users.find_one({"_id": key}, {"_id": 1}) is None:
                 raise NotFound
@@ -585,6 +598,71 @@ class MongoStore(MongoSignIn):
                 query, {"$set": {"last_used_step": step, "last_used_at": at}}
             )
         return result.modified_count == 1
+
+    def _passkeys_ready(self) -> None:
+        """Refuse passkey writes without the unique passkey index (checked once)."""
+        if self._passkey_checked:
+            return
+        with translated("check_indexes"):
+            found = self.authenticators.index_information()
+        if not any(
+            info.get("unique")
+            and info["key"] == [("secret", 1)]
+            and info.get("partialFilterExpression") == {"kind": "passkey"}
+            for info in found.values()
+        ):
+            raise ConfigurationError(
+                "the Mongo store's passkey index is missing: call store.ensure_indexes()"
+            )
+        self._passkey_checked = True
+
+    def get_passkey(self, secret: str) -> tuple[Authenticator, Any] | None:
+        value = text(secret)
+        if value is None:
+            return None
+        with translated("get_passkey"):
+            document = self.authenticators.find_one({"kind": "passkey", "secret": value})
+            if document is None:
+                return None
+            user = self.users.find_one({"_id": document["user_id"]})
+        if user is None:
+            return None
+        return authenticator_from(document), self._user(user)
+
+    def use_passkey(
+        self,
+        authenticator_id: str,
+        *,
+        old_count: int,
+        new_count: int,
+        at: datetime,
+        issued_at: datetime,
+    ) -> bool:
+        value = text(authenticator_id)
+        if value is None:
+            return False
+        query: Document = {
+            "_id": value,
+            "kind": "passkey",
+            "sign_count": old_count,
+            "$or": [{"last_used_at": None}, {"last_used_at": {"$lt": issued_at}}],
+        }
+        with translated("use_passkey"):
+            result = self.authenticators.update_one(
+                query, {"$set": {"sign_count": new_count, "last_used_at": at}}
+            )
+        return result.modified_count == 1
+
+    def delete_passkey(self, authenticator_id: str, user_id: str) -> bool:
+        key = object_id(user_id)
+        value = text(authenticator_id)
+        if key is None or value is None:
+            return False
+        with translated("delete_passkey"):
+            result = self.authenticators.delete_one(
+                {"_id": value, "user_id": key, "kind": "passkey"}
+            )
+        return result.deleted_count == 1
 
     # -- social identities -------------------------------------------------------------------
 

@@ -62,6 +62,9 @@ _AUTHENTICATOR_METHODS = (
     "delete_authenticators",
     "use_recovery_code",
     "accept_totp_step",
+    "get_passkey",
+    "use_passkey",
+    "delete_passkey",
 )
 _AUTHENTICATOR_FIELDS = (
     "id",
@@ -72,7 +75,29 @@ _AUTHENTICATOR_FIELDS = (
     "last_used_at",
     "last_used_step",
     "name",
+    "credential_id",
+    "public_key",
+    "sign_count",
+    "transports",
+    "user_handle",
 )
+
+
+def _authenticator_values(authenticator: Authenticator) -> dict[str, Any]:
+    """The row of an authenticator: transports joined, a passkey's key in ``credential_key``."""
+    values = {name: getattr(authenticator, name) for name in _AUTHENTICATOR_FIELDS}
+    values["transports"] = ",".join(authenticator.transports) or None
+    passkey = authenticator.kind == "passkey"
+    values["credential_key"] = authenticator.secret if passkey else None
+    return values
+
+
+def _authenticator_from(user_id: str, row: Any) -> Authenticator:
+    values = dict(zip(_AUTHENTICATOR_FIELDS, row, strict=True))
+    values["transports"] = tuple(t for t in (values["transports"] or "").split(",") if t)
+    return Authenticator(user_id=user_id, **values)
+
+
 #: The methods of the social identities capability, absent without its model.
 _SOCIAL_METHODS = (
     "add_social_identity",
@@ -558,7 +583,7 @@ class AsyncSQLAlchemyStore(AsyncSQLAlchemySignIn):
     async def create_authenticator(self, authenticator: Authenticator) -> None:
         model = self._authenticator
         key = self._uid(authenticator.user_id)
-        values = {name: getattr(authenticator, name) for name in _AUTHENTICATOR_FIELDS}
+        values = _authenticator_values(authenticator)
         with translated("create_authenticator"):
             async with self.sessions.begin() as session:
                 if key is None or await session.get(self.models.user, key) is None:
@@ -586,12 +611,7 @@ class AsyncSQLAlchemyStore(AsyncSQLAlchemySignIn):
         with translated("list_authenticators"):
             async with self._reads.connect() as connection:
                 result = await connection.execute(statement, {"uid": key, "kind": kind})
-                return [
-                    Authenticator(
-                        user_id=user_id, **dict(zip(_AUTHENTICATOR_FIELDS, row, strict=True))
-                    )
-                    for row in result
-                ]
+                return [_authenticator_from(user_id, row) for row in result]
 
     async def _update_authenticator(self, where: list[Any], values: dict[str, Any]) -> bool:
         model = self._authenticator
@@ -651,6 +671,57 @@ class AsyncSQLAlchemyStore(AsyncSQLAlchemySignIn):
             model.user_id == key, model.kind == "recovery", model.secret == secret
         )
         with translated("use_recovery_code"):
+            async with self.sessions.begin() as session:
+                result = await session.execute(statement)
+                return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+    async def get_passkey(self, secret: str) -> tuple[Authenticator, Any] | None:
+        model = self._authenticator
+        if not searchable(secret):
+            return None
+        columns = [getattr(model, name) for name in _AUTHENTICATOR_FIELDS]
+        statement = select(model.user_id, *columns).where(model.credential_key == secret)
+        with translated("get_passkey"):
+            async with self._reads.connect() as connection:
+                row = (await connection.execute(statement)).first()
+        if row is None:
+            return None
+        user = await self.get_user(str(row[0]))
+        if user is None:
+            return None
+        return _authenticator_from(str(row[0]), row[1:]), user
+
+    async def use_passkey(
+        self,
+        authenticator_id: str,
+        *,
+        old_count: int,
+        new_count: int,
+        at: datetime,
+        issued_at: datetime,
+    ) -> bool:
+        model = self._authenticator
+        if not searchable(authenticator_id):
+            return False
+        where = [
+            model.id == authenticator_id,
+            model.kind == "passkey",
+            model.sign_count == old_count,
+            or_(model.last_used_at.is_(None), model.last_used_at < issued_at),
+        ]
+        return await self._update_authenticator(
+            where, {"sign_count": new_count, "last_used_at": at}
+        )
+
+    async def delete_passkey(self, authenticator_id: str, user_id: str) -> bool:
+        model = self._authenticator
+        key = self._uid(user_id)
+        if key is None or not searchable(authenticator_id):
+            return False
+        statement = delete(model).where(
+            model.id == authenticator_id, model.user_id == key, model.kind == "passkey"
+        )
+        with translated("delete_passkey"):
             async with self.sessions.begin() as session:
                 result = await session.execute(statement)
                 return bool(result.rowcount == 1)  # type: ignore[attr-defined]

@@ -16,7 +16,9 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
-from doorward.exceptions import NotFound
+import pytest
+
+from doorward.exceptions import DoorwardError, NotFound
 from doorward.records import Authenticator, AuthenticatorKind
 from doorward.testing._sync._concurrency import run_concurrently
 from doorward.testing._sync.store_contract import T0, _AsyncContractBase, assert_same_second
@@ -188,6 +190,106 @@ class AuthenticatorsContract(_AsyncContractBase):
 
         def use(_: int) -> bool:
             result: bool = store.use_recovery_code(str(user.id), code.secret)
+            return result
+
+        results = run_concurrently(use, self.race_workers)
+        assert [result for result in results if result is True] == [True]
+        assert all(result is False for result in results if result is not True)
+
+    # -- passkeys (the PasskeyStore capability, MF-07) ---------------------------------------
+
+    def passkey(self, store: Any, user: Any, **overrides: Any) -> Authenticator:
+        """A new passkey record of ``user`` (skips the test on a store without passkeys)."""
+        if not callable(getattr(store, "get_passkey", None)):
+            pytest.skip("this store has no PasskeyStore capability")
+        values: dict[str, Any] = {
+            "secret": secrets.token_hex(32),
+            "confirmed_at": T0,
+            "name": "Laptop ✓",
+            "credential_id": secrets.token_urlsafe(32),
+            "public_key": secrets.token_urlsafe(77),
+            "sign_count": 0,
+            "transports": ("internal", "hybrid"),
+            "user_handle": secrets.token_urlsafe(32),
+        }
+        values.update(overrides)
+        return self.authenticator(user, "passkey", **values)
+
+    def test_passkey_round_trips_and_is_found_by_its_secret(self, store: Any) -> None:
+        """Every passkey field comes back from list_authenticators and get_passkey (with the user)."""
+        user = store.create_user(self.new_user())
+        passkey = self.passkey(store, user)
+        store.create_authenticator(passkey)
+        assert store.list_authenticators(str(user.id), "passkey") == [passkey]
+        found = store.get_passkey(passkey.secret)
+        assert found is not None
+        assert found[0] == passkey
+        assert str(found[1].id) == str(user.id)
+        assert store.get_passkey(secrets.token_hex(32)) is None
+        assert store.get_passkey("\x00") is None
+
+    def test_mf07_a_passkey_secret_belongs_to_one_user(self, store: Any) -> None:
+        """A second passkey with the same secret, for another user or the same, is refused."""
+        first = store.create_user(self.new_user())
+        second = store.create_user(self.new_user("bob@example.test"))
+        passkey = self.passkey(store, first)
+        store.create_authenticator(passkey)
+        for owner in (second, first):
+            with pytest.raises((ValueError, DoorwardError)):
+                store.create_authenticator(self.passkey(store, owner, secret=passkey.secret))
+        assert store.list_authenticators(str(second.id)) == []
+        found = store.get_passkey(passkey.secret)
+        assert found is not None
+        assert str(found[1].id) == str(first.id)
+
+    def test_use_passkey_is_a_compare_and_set(self, store: Any) -> None:
+        """use_passkey moves only from the stored count, and only for a challenge issued after
+        the last use; a recovery code or TOTP never moves."""
+        user = store.create_user(self.new_user())
+        passkey = self.passkey(store, user, sign_count=5)
+        store.create_authenticator(passkey)
+        t1, t2 = T0 + timedelta(minutes=1), T0 + timedelta(minutes=2)
+        assert not store.use_passkey(
+            passkey.id, old_count=4, new_count=6, at=t1, issued_at=T0
+        )
+        assert store.use_passkey(passkey.id, old_count=5, new_count=6, at=t1, issued_at=T0)
+        # a challenge issued before that use is dead, whatever the count says
+        assert not store.use_passkey(
+            passkey.id, old_count=6, new_count=7, at=t2, issued_at=t1 - timedelta(seconds=1)
+        )
+        assert store.use_passkey(passkey.id, old_count=6, new_count=7, at=t2, issued_at=t2)
+        [stored] = store.list_authenticators(str(user.id), "passkey")
+        assert stored.sign_count == 7
+        assert_same_second(stored.last_used_at, t2)
+        totp = self.confirmed_totp(store, user)
+        assert not store.use_passkey(totp.id, old_count=0, new_count=1, at=t2, issued_at=t2)
+        assert not store.use_passkey("nope", old_count=0, new_count=1, at=t2, issued_at=t2)
+
+    def test_delete_passkey_deletes_only_the_owners(self, store: Any) -> None:
+        """delete_passkey removes one passkey of its owner, once; never another kind."""
+        user = store.create_user(self.new_user())
+        other = store.create_user(self.new_user("bob@example.test"))
+        passkey = self.passkey(store, user)
+        store.create_authenticator(passkey)
+        totp = self.confirmed_totp(store, user)
+        assert not store.delete_passkey(passkey.id, str(other.id))
+        assert not store.delete_passkey(totp.id, str(user.id))
+        assert store.delete_passkey(passkey.id, str(user.id))
+        assert not store.delete_passkey(passkey.id, str(user.id))
+        assert store.get_passkey(passkey.secret) is None
+        assert [a.kind for a in store.list_authenticators(str(user.id))] == ["totp"]
+
+    def test_mf07_concurrent_uses_of_one_assertion_one_wins(self, store: Any) -> None:
+        """Of concurrent use_passkey calls for one assertion exactly one gets True (MF-07)."""
+        user = store.create_user(self.new_user())
+        passkey = self.passkey(store, user)
+        store.create_authenticator(passkey)
+        at = T0 + timedelta(minutes=1)
+
+        def use(_: int) -> bool:
+            result: bool = store.use_passkey(
+                passkey.id, old_count=0, new_count=0, at=at, issued_at=T0
+            )
             return result
 
         results = run_concurrently(use, self.race_workers)

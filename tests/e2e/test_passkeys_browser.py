@@ -1,0 +1,141 @@
+"""Passkeys in a real browser (MF-07): Debian's chromium driven by Playwright, with Chrome
+DevTools' virtual authenticator, on both adapters' real servers (gunicorn and uvicorn over
+PostgreSQL). Register a passkey on the MFA page, log out, sign in with it and no password.
+
+The servers are named ``localhost`` (a WebAuthn RP ID must be a domain, never an IP).
+Playwright never downloads a browser here: it launches the system's ``chromium``, which
+``scripts/test`` installs with apt-get when it is absent and it runs as root.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from doorward_sqlalchemy.models import Base
+from tests.e2e.conftest import Cluster, _running
+
+pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
+
+PASSWORD = "correct horse battery staple"
+CHROMIUM = shutil.which("chromium")
+sync_api = pytest.importorskip(
+    "playwright.sync_api", reason="playwright is in requirements/e2e.txt"
+)
+
+
+@pytest.fixture(scope="module")
+def localhost_cluster(postgres_database):
+    engine = sa.create_engine(postgres_database)
+    Base.metadata.create_all(engine)
+    environment = {
+        "DOORWARD_E2E_DATABASE_URL": postgres_database.render_as_string(hide_password=False)
+    }
+    with _running(environment, host="localhost") as (flask_url, starlette_url, smtp):
+        yield Cluster(flask_url=flask_url, starlette_url=starlette_url, smtp=smtp, engine=engine)
+    engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if CHROMIUM is None:
+        pytest.skip(
+            "chromium is not installed and could not be installed "
+            "(scripts/test installs it with apt-get when run as root)"
+        )
+
+    with sync_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+def register_confirmed(cluster: Cluster, base_url: str, email: str) -> None:
+    with httpx.Client(base_url=base_url, timeout=10) as http:
+        json = {"Accept": "application/json"}
+        token = http.get("/auth/csrf", headers=json).json()["csrf_token"]
+        headers = {"X-CSRF-Token": token, **json}
+        before = len(cluster.smtp.messages)
+        body = {"email": email, "password": PASSWORD}
+        assert http.post("/auth/register", json=body, headers=headers).status_code == 202
+        cluster.smtp.wait_for(before + 1)
+        link = cluster.smtp.first_link(to=email)
+        assert http.post(urlsplit(link).path, headers=headers).status_code == 200
+
+
+@pytest.mark.parametrize("adapter", ["flask", "starlette"])
+def test_MF_07_register_a_passkey_then_sign_in_without_a_password(
+    localhost_cluster, browser, adapter
+):
+    """On the pages: log in, add a passkey (virtual authenticator with UV), log out, then
+    "Sign in with a passkey" gives a session without typing the password."""
+    cluster = localhost_cluster
+    base = cluster.flask_url if adapter == "flask" else cluster.starlette_url
+    email = f"browser-{adapter}@example.com"
+    register_confirmed(cluster, base, email)
+    context = browser.new_context()
+    page = context.new_page()
+    cdp = context.new_cdp_session(page)
+    cdp.send("WebAuthn.enable")
+    added = cdp.send(
+        "WebAuthn.addVirtualAuthenticator",
+        {
+            "options": {
+                "protocol": "ctap2",
+                "transport": "internal",
+                "hasResidentKey": True,
+                "hasUserVerification": True,
+                "isUserVerified": True,
+                "automaticPresenceSimulation": True,
+            }
+        },
+    )
+    authenticator_id = added["authenticatorId"]
+    try:
+        page.goto(f"{base}/auth/login")
+        assert page.locator('input[autocomplete="username webauthn"]').count() == 1
+        page.fill("#email", email)
+        page.fill("#password", PASSWORD)
+        page.click("form[action='/auth/login'] button[type=submit]")
+        page.wait_for_url(re.compile(r".*:\d+/$"))
+
+        page.goto(f"{base}/auth/mfa")
+        page.fill("#passkey-name", "Virtual key")
+        page.click("form[data-passkey=register] button[type=submit]")
+        page.wait_for_selector("text=Your recovery codes", timeout=15_000)
+        stored = cdp.send("WebAuthn.getCredentials", {"authenticatorId": authenticator_id})
+        assert len(stored["credentials"]) == 1
+        assert stored["credentials"][0]["isResidentCredential"] is True
+        page.goto(f"{base}/auth/mfa")
+        assert page.locator("text=Virtual key").count() == 1
+
+        page.goto(f"{base}/auth/me")
+        page.click("form[action='/auth/logout'] button[type=submit]")
+        page.wait_for_load_state()
+        page.goto(f"{base}/auth/me")
+        assert "/auth/login" in page.url
+
+        # conditional UI: the virtual authenticator may answer the page's conditional
+        # request by itself (the user "picked" the passkey from autofill); else the button
+        page.goto(f"{base}/auth/login")
+        try:
+            page.wait_for_url(re.compile(r".*:\d+/$"), timeout=3_000)
+        except sync_api.TimeoutError:
+            page.click("form[data-passkey=login] button[type=submit]")
+            page.wait_for_url(re.compile(r".*:\d+/$"), timeout=15_000)
+        me = page.goto(f"{base}/auth/me")
+        assert me is not None
+        assert me.status == 200
+        assert email in page.content()
+        used = cdp.send("WebAuthn.getCredentials", {"authenticatorId": authenticator_id})
+        assert used["credentials"][0]["signCount"] >= 1
+    finally:
+        cdp.send("WebAuthn.removeVirtualAuthenticator", {"authenticatorId": authenticator_id})
+        context.close()
