@@ -53,6 +53,7 @@ from typing import Any
 import attrs
 
 from doorward._async.memory_factors import AsyncMemoryFactors, require_aware
+from doorward._async.memory_outbox import AsyncMemoryOutbox
 from doorward._async.protocols import AsyncAuthenticators, AsyncSocialIdentities, AsyncUserStore
 from doorward._memory_user import MemoryUser
 from doorward.exceptions import EmailTaken, NotFound
@@ -63,6 +64,7 @@ from doorward.records import (
     Credential,
     CredentialKind,
     NewUser,
+    OutboxMessage,
     Role,
     SocialIdentity,
 )
@@ -79,7 +81,7 @@ def _check_changes(changes: Mapping[str, Any]) -> None:
     require_aware(*changes.values())
 
 
-class AsyncMemoryStore(AsyncMemoryFactors):
+class AsyncMemoryStore(AsyncMemoryFactors, AsyncMemoryOutbox):
     """Users, roles and credentials in dictionaries, safe to share between threads and tasks.
 
     ``user_factory`` builds the stored user objects (see the module docstring).
@@ -96,6 +98,7 @@ class AsyncMemoryStore(AsyncMemoryFactors):
         self._credential_ids: dict[tuple[str, str], str] = {}
         self._authenticators: dict[str, Authenticator] = {}
         self._identities: dict[tuple[str, str], SocialIdentity] = {}
+        self._outbox: dict[str, OutboxMessage] = {}
 
     # -- helpers (call with the lock held) ----------------------------------------------
 

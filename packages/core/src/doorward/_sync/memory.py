@@ -54,6 +54,7 @@ from typing import Any
 import attrs
 
 from doorward._sync.memory_factors import MemoryFactors, require_aware
+from doorward._sync.memory_outbox import MemoryOutbox
 from doorward._sync.protocols import Authenticators, SocialIdentities, UserStore
 from doorward._memory_user import MemoryUser
 from doorward.exceptions import EmailTaken, NotFound
@@ -64,6 +65,7 @@ from doorward.records import (
     Credential,
     CredentialKind,
     NewUser,
+    OutboxMessage,
     Role,
     SocialIdentity,
 )
@@ -80,7 +82,7 @@ def _check_changes(changes: Mapping[str, Any]) -> None:
     require_aware(*changes.values())
 
 
-class MemoryStore(MemoryFactors):
+class MemoryStore(MemoryFactors, MemoryOutbox):
     """Users, roles and credentials in dictionaries, safe to share between threads and tasks.
 
     ``user_factory`` builds the stored user objects (see the module docstring).
@@ -97,6 +99,7 @@ class MemoryStore(MemoryFactors):
         self._credential_ids: dict[tuple[str, str], str] = {}
         self._authenticators: dict[str, Authenticator] = {}
         self._identities: dict[tuple[str, str], SocialIdentity] = {}
+        self._outbox: dict[str, OutboxMessage] = {}
 
     # -- helpers (call with the lock held) ----------------------------------------------
 

@@ -4,7 +4,7 @@ Subclass ``AsyncStoreContract`` / ``StoreContract`` with a ``store`` fixture yie
 fresh store to check it against every rule of the store protocol (races included), or one
 capability's suite (``AsyncUsersContract``, ``AsyncRolesContract``,
 ``AsyncCredentialsContract``, ``AsyncProfilesContract``, ``AsyncAuthenticatorsContract``,
-``AsyncSocialIdentitiesContract`` and their sync twins) for a store
+``AsyncSocialIdentitiesContract``, ``AsyncMailOutboxContract`` and their sync twins) for a store
 that implements only some; and
 ``AsyncFlowsContract`` / ``FlowsContract`` to run every flow end to end on it;
 ``AsyncRateLimiterContract`` / ``RateLimiterContract`` check a rate limiter. They need
@@ -18,6 +18,7 @@ from doorward._sync.memory import MemoryStore
 from doorward.testing._async.authenticators_contract import AsyncAuthenticatorsContract
 from doorward.testing._async.flows_contract import AsyncFlowsContract
 from doorward.testing._async.limiter_contract import AsyncRateLimiterContract
+from doorward.testing._async.outbox_contract import AsyncMailOutboxContract
 from doorward.testing._async.social_contract import AsyncSocialIdentitiesContract
 from doorward.testing._async.store_contract import (
     AsyncCredentialsContract,
@@ -30,6 +31,7 @@ from doorward.testing._async.store_contract import (
 from doorward.testing._sync.authenticators_contract import AuthenticatorsContract
 from doorward.testing._sync.flows_contract import FlowsContract
 from doorward.testing._sync.limiter_contract import RateLimiterContract
+from doorward.testing._sync.outbox_contract import MailOutboxContract
 from doorward.testing._sync.social_contract import SocialIdentitiesContract
 from doorward.testing._sync.store_contract import (
     CredentialsContract,
@@ -45,6 +47,7 @@ __all__ = [
     "AsyncAuthenticatorsContract",
     "AsyncCredentialsContract",
     "AsyncFlowsContract",
+    "AsyncMailOutboxContract",
     "AsyncMemoryStore",
     "AsyncRateLimiterContract",
     "AsyncProfilesContract",
@@ -57,6 +60,7 @@ __all__ = [
     "AuthenticatorsContract",
     "CredentialsContract",
     "FlowsContract",
+    "MailOutboxContract",
     "MemoryStore",
     "RateLimiterContract",
     "ProfilesContract",
