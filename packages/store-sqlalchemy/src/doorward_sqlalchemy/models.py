@@ -25,7 +25,12 @@ Combine them with your own base, columns, table names and relationships::
         __tablename__ = "factors"
         __doorward_user_key__ = "people.id"
 
-    store = SQLAlchemyStore(engine, Models(User, Role, UserRole, Credential, Authenticator))
+    class Outbox(OutboxMixin, Base):                 # optional: the durable mail outbox
+        __tablename__ = "mail_outbox"
+
+    store = SQLAlchemyStore(
+        engine, Models(User, Role, UserRole, Credential, Authenticator, outbox=Outbox)
+    )
 
 The user mixin declares every field doorward reads or writes (``doorward.USER_FIELDS``)
 except ``id``, which is yours (integer, UUID, string...). The foreign keys of the link
@@ -63,11 +68,13 @@ __all__ = [
     "Base",
     "CredentialMixin",
     "DefaultCredential",
+    "DefaultOutbox",
     "DefaultRole",
     "DefaultSocialIdentity",
     "DefaultUser",
     "DefaultUserRole",
     "Models",
+    "OutboxMixin",
     "RoleMixin",
     "SocialIdentityMixin",
     "UTCDateTime",
@@ -273,6 +280,33 @@ class SocialIdentityMixin:
         )
 
 
+class OutboxMixin:
+    """The durable mail outbox (``doorward.records.OutboxMessage``, DI-02): rendered mail
+    waiting for, or done with, delivery. ``recipient`` holds the record's ``to``. The
+    ``(state, next_attempt_at)`` index serves the workers' claims."""
+
+    id: Mapped[str] = mapped_column(_exact(32), primary_key=True)
+    kind: Mapped[str] = mapped_column(_exact(64))
+    recipient: Mapped[str] = mapped_column(String(998))
+    subject: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    html: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    state: Mapped[str] = mapped_column(_exact(8), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_owner: Mapped[str | None] = mapped_column(_exact(128), default=None)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    last_error: Mapped[str | None] = mapped_column(String(200), default=None)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    decoy: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    @declared_attr.directive
+    def __table_args__(cls) -> tuple[Any, ...]:  # noqa: N805
+        table = cls.__tablename__  # type: ignore[attr-defined]
+        return (Index(f"ix_{table}_due", "state", "next_attempt_at"),)
+
+
 class RateLimitMixin:
     """The counters of ``SQLAlchemyRateLimiter``: one row per key (its SHA-256) and window."""
 
@@ -290,6 +324,8 @@ class Models:
     ``social_identity`` is optional too: without it the store lacks the
     ``SocialIdentities`` capability, so sign-in with OAuth providers refuses to start
     (naming its methods) and everything else works as before.
+    ``outbox`` is optional as well: without it the store lacks the ``MailOutbox``
+    capability and ``doorward.outbox.OutboxMailer`` refuses it.
     """
 
     user: type[Any]
@@ -298,6 +334,7 @@ class Models:
     credential: type[Any]
     authenticator: type[Any] | None = None
     social_identity: type[Any] | None = None
+    outbox: type[Any] | None = None
 
 
 class Base(DeclarativeBase):
@@ -341,6 +378,12 @@ class DefaultSocialIdentity(SocialIdentityMixin, Base):
     __tablename__ = "social_identities"
 
 
+class DefaultOutbox(OutboxMixin, Base):
+    """A ready-made ``mail_outbox`` table."""
+
+    __tablename__ = "mail_outbox"
+
+
 class DefaultRateLimit(RateLimitMixin, Base):
     """A ready-made ``rate_limits`` table for the shared rate limiter."""
 
@@ -374,4 +417,5 @@ def default_models() -> Models:
         DefaultCredential,
         DefaultAuthenticator,
         DefaultSocialIdentity,
+        outbox=DefaultOutbox,
     )

@@ -37,6 +37,7 @@ from doorward.records import (
     Role,
     SocialIdentity,
 )
+from doorward_sqlalchemy._async.outbox import OUTBOX_METHODS, AsyncSQLAlchemyOutbox
 from doorward_sqlalchemy._errors import EmailKey, UniqueKey, translated
 from doorward_sqlalchemy._rows import (
     CredentialLookup,
@@ -81,7 +82,7 @@ _SOCIAL_METHODS = (
 )
 
 
-class AsyncSQLAlchemyStore:
+class AsyncSQLAlchemyStore(AsyncSQLAlchemyOutbox):
     """A doorward store over SQLAlchemy models (see ``doorward_sqlalchemy.models``).
 
     Users come back as detached instances of the application's model with every column
@@ -160,6 +161,9 @@ class AsyncSQLAlchemyStore:
         if models.social_identity is None:
             # no table: the capability check names these methods when a feature needs them
             for name in _SOCIAL_METHODS:
+                setattr(self, name, None)
+        if models.outbox is None:  # no table: no outbox capability
+            for name in OUTBOX_METHODS:
                 setattr(self, name, None)
 
     def _uid(self, user_id: str) -> Any:

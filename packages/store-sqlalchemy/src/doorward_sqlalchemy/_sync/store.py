@@ -39,6 +39,7 @@ from doorward.records import (
     Role,
     SocialIdentity,
 )
+from doorward_sqlalchemy._sync.outbox import OUTBOX_METHODS, SQLAlchemyOutbox
 from doorward_sqlalchemy._errors import EmailKey, UniqueKey, translated
 from doorward_sqlalchemy._rows import (
     CredentialLookup,
@@ -83,7 +84,7 @@ _SOCIAL_METHODS = (
 )
 
 
-class SQLAlchemyStore:
+class SQLAlchemyStore(SQLAlchemyOutbox):
     """A doorward store over SQLAlchemy models (see ``doorward_sqlalchemy.models``).
 
     Users come back as detached instances of the application's model with every column
@@ -162,6 +163,9 @@ class SQLAlchemyStore:
         if models.social_identity is None:
             # no table: the capability check names these methods when a feature needs them
             for name in _SOCIAL_METHODS:
+                setattr(self, name, None)
+        if models.outbox is None:  # no table: no outbox capability
+            for name in OUTBOX_METHODS:
                 setattr(self, name, None)
 
     def _uid(self, user_id: str) -> Any:

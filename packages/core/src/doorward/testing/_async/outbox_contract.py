@@ -214,7 +214,7 @@ class AsyncMailOutboxContract(_AsyncContractBase):
         messages = [self.message() for _ in range(4)]
         for message in messages:
             await store.enqueue_mail(message)
-        await store.claim_mail("w1", T0, LEASE, 3)
+        await store.claim_mail("w1", T0, LEASE, 4)  # the fourth stays leased
         await store.mark_sent(messages[0].id, "w1", T0)
         await store.mark_sent(messages[1].id, "w1", T0 + timedelta(days=2))
         await store.mark_failed(messages[2].id, "w1", "E", None)

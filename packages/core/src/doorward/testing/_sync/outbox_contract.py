@@ -215,7 +215,7 @@ class MailOutboxContract(_AsyncContractBase):
         messages = [self.message() for _ in range(4)]
         for message in messages:
             store.enqueue_mail(message)
-        store.claim_mail("w1", T0, LEASE, 3)
+        store.claim_mail("w1", T0, LEASE, 4)  # the fourth stays leased
         store.mark_sent(messages[0].id, "w1", T0)
         store.mark_sent(messages[1].id, "w1", T0 + timedelta(days=2))
         store.mark_failed(messages[2].id, "w1", "E", None)
