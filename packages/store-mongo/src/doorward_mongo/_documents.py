@@ -59,6 +59,7 @@ class Collections:
     credentials: str = "credentials"
     authenticators: str = "authenticators"
     social_identities: str = "social_identities"
+    outbox: str = "mail_outbox"
 
 
 @attrs.frozen

@@ -39,6 +39,7 @@ from doorward.records import (
     SocialIdentity,
 )
 from doorward.tokens import new_stamp
+from doorward_mongo._async.outbox import OUTBOX_INDEX, AsyncMongoOutbox
 from doorward_mongo._documents import (
     Adopted,
     Collections,
@@ -65,7 +66,7 @@ _RESERVED = frozenset({*USER_FIELDS, "roles"})
 Document = dict[str, Any]
 
 
-class AsyncMongoStore:
+class AsyncMongoStore(AsyncMongoOutbox):
     """A doorward store over pymongo. Call ``ensure_indexes()`` once at start-up.
 
     ``user_factory`` turns a user document into the object the application works with
@@ -90,6 +91,7 @@ class AsyncMongoStore:
         self.credentials: AsyncCollection[Document] = self.database[names.credentials]
         self.authenticators: AsyncCollection[Document] = self.database[names.authenticators]
         self.social_identities: AsyncCollection[Document] = self.database[names.social_identities]
+        self.outbox: AsyncCollection[Document] = self.database[names.outbox]
         self.user_factory = user_factory
         self._checked = False
         self._social_checked = False
@@ -112,7 +114,9 @@ class AsyncMongoStore:
                 [("provider", ASCENDING), ("subject", ASCENDING)], unique=True
             )
             await self.social_identities.create_index("user_id")
+            await self.outbox.create_index(OUTBOX_INDEX)
         self._checked = True
+        self._outbox_checked = True
         self._social_checked = True
 
     async def adopt(self, *, batch: int = 1000) -> Adopted:

@@ -40,6 +40,7 @@ from doorward.records import (
     SocialIdentity,
 )
 from doorward.tokens import new_stamp
+from doorward_mongo._sync.outbox import OUTBOX_INDEX, MongoOutbox
 from doorward_mongo._documents import (
     Adopted,
     Collections,
@@ -66,7 +67,7 @@ _RESERVED = frozenset({*USER_FIELDS, "roles"})
 Document = dict[str, Any]
 
 
-class MongoStore:
+class MongoStore(MongoOutbox):
     """A doorward store over pymongo. Call ``ensure_indexes()`` once at start-up.
 
     ``user_factory`` turns a user document into the object the application works with
@@ -91,6 +92,7 @@ class MongoStore:
         self.credentials: Collection[Document] = self.database[names.credentials]
         self.authenticators: Collection[Document] = self.database[names.authenticators]
         self.social_identities: Collection[Document] = self.database[names.social_identities]
+        self.outbox: Collection[Document] = self.database[names.outbox]
         self.user_factory = user_factory
         self._checked = False
         self._social_checked = False
@@ -113,7 +115,9 @@ class MongoStore:
                 [("provider", ASCENDING), ("subject", ASCENDING)], unique=True
             )
             self.social_identities.create_index("user_id")
+            self.outbox.create_index(OUTBOX_INDEX)
         self._checked = True
+        self._outbox_checked = True
         self._social_checked = True
 
     def adopt(self, *, batch: int = 1000) -> Adopted:
