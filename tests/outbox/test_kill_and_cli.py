@@ -61,7 +61,7 @@ def database_url(request, tmp_path):
     return url.render_as_string(hide_password=False)
 
 
-def test_DI_02_kill_9_mid_delivery_loses_no_mail(database_url):
+def test_di02_kill_9_mid_delivery_loses_no_mail(database_url):
     """An app process stores two reset mails; its background worker is stuck delivering
     the first when the process gets SIGKILL. A worker started afterwards (the
     ``mail-worker`` command, once the lease has ended) delivers both, each once. An

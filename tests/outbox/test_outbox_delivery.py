@@ -79,7 +79,7 @@ def test_retry_budget_spans_over_an_hour():
     assert max(RETRY_DELAYS) == 600
 
 
-def test_DI_02_an_hour_of_smtp_outage_loses_nothing_and_delivers_once(sqlite_store, smtp):
+def test_di02_an_hour_of_smtp_outage_loses_nothing_and_delivers_once(sqlite_store, smtp):
     """Mail sent while the SMTP server is down for an hour stays in the store's outbox,
     is retried with backoff, and once the server is back each message arrives once."""
     clock = FrozenClock()
@@ -110,7 +110,7 @@ def test_DI_02_an_hour_of_smtp_outage_loses_nothing_and_delivers_once(sqlite_sto
     assert smtp.total() == 20
 
 
-def test_DI_02_dead_letter_after_the_retry_budget_then_retry(sqlite_store, smtp, caplog):
+def test_di02_dead_letter_after_the_retry_budget_then_retry(sqlite_store, smtp, caplog):
     """A message that never gets through is dead after the last attempt (over an hour
     after the first), logged without its address; retry_mail sends it again."""
     clock = FrozenClock()
@@ -216,7 +216,7 @@ def _race_two_workers(stores, port: int, n: int) -> tuple[list[MailWorker], floa
 
 
 @pytest.mark.postgres
-def test_DI_02_two_workers_on_postgresql_deliver_each_message_once(postgres_database, smtp):
+def test_di02_two_workers_on_postgresql_deliver_each_message_once(postgres_database, smtp):
     """Two workers, each with its own engine (as two processes), drain one PostgreSQL
     outbox: every message arrives exactly once and both workers took part."""
     engines = [sa.create_engine(postgres_database) for _ in range(2)]
@@ -233,7 +233,7 @@ def test_DI_02_two_workers_on_postgresql_deliver_each_message_once(postgres_data
 
 
 @pytest.mark.mongo
-def test_DI_02_two_workers_on_mongo_deliver_each_message_once(mongo_url, smtp):
+def test_di02_two_workers_on_mongo_deliver_each_message_once(mongo_url, smtp):
     """The same on one Mongo database, each worker with its own client."""
     clients = [MongoClient(mongo_url, tz_aware=True) for _ in range(2)]
     name = "doorward_outbox_race"

@@ -224,7 +224,7 @@ class MailOutboxContract(_AsyncContractBase):
         assert kept == {m.id for m in messages[1:]}
         assert store.purge_sent(T0 + timedelta(days=1)) == 0
 
-    def test_race_concurrent_claimers_never_share_a_message(self, store: Any) -> None:
+    def test_di02_race_concurrent_claimers_never_share_a_message(self, store: Any) -> None:
         """``race_workers`` workers claim in a loop at once: every message is claimed
         exactly once, by one of them."""
         messages = [self.message() for _ in range(self.race_workers * 4)]
@@ -245,7 +245,7 @@ class MailOutboxContract(_AsyncContractBase):
         claimed = [message_id for ids in results for message_id in ids]  # type: ignore[union-attr]
         assert sorted(claimed) == sorted(m.id for m in messages)
 
-    def test_race_one_message_one_claimer(self, store: Any) -> None:
+    def test_di02_race_one_message_one_claimer(self, store: Any) -> None:
         """Of concurrent claims of one due message exactly one gets it; of concurrent
         mark_sent calls by its holder exactly one is True."""
         message = self.message()
