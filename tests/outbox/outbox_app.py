@@ -1,7 +1,8 @@
 """An app whose mail goes through a durable outbox, for the kill -9 and CLI tests.
 
 ``OUTBOX_DB`` (a SQLAlchemy URL of a file-backed SQLite or a PostgreSQL database) and
-``OUTBOX_SMTP_PORT`` configure it; ``doorward --app tests.outbox.outbox_app:auth ...``
+``OUTBOX_SMTP_PORT`` configure it (``OUTBOX_LEASE`` in seconds, ``OUTBOX_BACKGROUND=0``
+for no background worker); ``doorward --app tests.outbox.outbox_app:auth ...``
 loads it. Run as a script, it sends two reset mails, says ``stored`` and waits to be
 killed while its background worker is in the middle of delivering them.
 """
@@ -36,6 +37,7 @@ mailer = OutboxMailer(
     ),
     lease=timedelta(seconds=float(os.environ.get("OUTBOX_LEASE", "300"))),
     poll_interval=0.1,
+    background=os.environ.get("OUTBOX_BACKGROUND", "1") == "1",
 )
 auth = Auth(
     Settings(
