@@ -249,3 +249,27 @@ def test_di02_two_workers_on_mongo_deliver_each_message_once(mongo_url, smtp):
         clients[0].drop_database(name)
         for client in clients:
             client.close()
+
+
+def test_le07_forgot_password_does_equal_work_with_the_outbox(sqlite_store, smtp):
+    """With the outbox mailer, forgot-password for an account and for an unknown address
+    makes the same calls, one insert into the outbox included; only the account's mail is
+    delivered (the decoy is dropped by the worker)."""
+    from doorward.testing._sync.flows_contract import Recording
+
+    calls: list[str] = []
+    mailer = OutboxMailer(
+        Recording(sqlite_store, "outbox", calls), delivery(smtp.port), background=False
+    )
+    auth = Auth(settings(), Recording(sqlite_store, "store", calls), mailer=mailer)
+    auth.create_user("ann@example.com", "a long enough passphrase", confirmed=True)
+    sequences = []
+    for email in ("ann@example.com", "nobody@example.com"):
+        calls.clear()
+        auth.forgot_password(email, ip="192.0.2.1")
+        sequences.append(list(calls))
+    assert sequences[0] == ["store.get_user_by_email", "outbox.enqueue_mail"]
+    assert sequences[0] == sequences[1]
+    assert mailer.worker.drain() == 2
+    assert smtp.by_recipient() == {"ann@example.com": 1}
+    assert mailer.worker.discarded == 1
