@@ -83,9 +83,13 @@ def test_parallel_uses_of_one_code_one_session(any_cluster):
     prepared = [headers(http) for http in clients]
 
     def use(i: int) -> int:
-        return clients[i].post(
-            "/auth/login/code/verify", json={"email": email, "code": code}, headers=prepared[i]
-        ).status_code
+        return (
+            clients[i]
+            .post(
+                "/auth/login/code/verify", json={"email": email, "code": code}, headers=prepared[i]
+            )
+            .status_code
+        )
 
     statuses = all_at_once(10, use)
     for http in clients:
@@ -153,11 +157,15 @@ def test_parallel_refreshes_of_one_token_one_wins(any_cluster):
     ]
 
     def refresh(i: int) -> int:
-        return clients[i].post(
-            "/auth/token",
-            json={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
-            headers=JSON,
-        ).status_code
+        return (
+            clients[i]
+            .post(
+                "/auth/token",
+                json={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+                headers=JSON,
+            )
+            .status_code
+        )
 
     statuses = all_at_once(8, refresh)
     for http in clients:

@@ -3,6 +3,8 @@
     doorward --app myapp.main:doorward users create ann@example.com --confirmed
     doorward --app myapp.main:auth roles create admin --permission users:edit
     doorward --app myapp.main:create_app users import export.jsonl --format csv
+    doorward --app myapp.main:auth mail list --dead       # the outbox (doorward.outbox)
+    doorward --app myapp.main:auth mail-worker            # deliver it from this process
 
 ``--app`` names an ``Auth`` or ``AsyncAuth``, or anything with an ``auth`` attribute that
 is one (a Starlette ``Doorward``, a Flask extension), or a function returning either; the
@@ -18,16 +20,20 @@ import getpass
 import importlib
 import inspect
 import os
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from doorward._async.outbox import AsyncOutboxMailer
 from doorward._async.service import AsyncAuth
+from doorward._sync.outbox import OutboxMailer
 from doorward._sync.service import Auth
 from doorward.exceptions import DoorwardError
 from doorward.importing import BadRow, read_users
-from doorward.records import Role
+from doorward.records import OutboxMessage, Role
 
 __all__ = ["main"]
 
@@ -111,6 +117,20 @@ def _commands() -> argparse.ArgumentParser:
     revoke = tokens.add_parser("revoke")
     revoke.add_argument("email")
     revoke.add_argument("token_id")
+    mail = groups.add_parser("mail", help="the outbox").add_subparsers(
+        dest="command", required=True
+    )
+    listed = mail.add_parser("list", help="list messages, oldest first")
+    listed.add_argument("--dead", action="store_true", help="only dead messages")
+    listed.add_argument("--state", choices=["pending", "sent", "dead"])
+    listed.add_argument("--limit", type=int, default=100)
+    retry = mail.add_parser("retry", help="send dead messages again")
+    retry.add_argument("ids", nargs="*", metavar="ID")
+    retry.add_argument("--all", action="store_true", help="every dead message")
+    purge = mail.add_parser("purge", help="delete messages sent long ago")
+    purge.add_argument("--days", type=float, default=7.0, help="older than this (default 7)")
+    worker = groups.add_parser("mail-worker", help="deliver the outbox until stopped")
+    worker.add_argument("--once", action="store_true", help="deliver what is due, then exit")
     return parser
 
 
@@ -173,7 +193,70 @@ def _roles(auth: Auth | AsyncAuth, args: argparse.Namespace) -> str:
     return f"{args.email} no longer has role {args.name}"
 
 
+def _outbox_mailer(auth: Auth | AsyncAuth) -> Any:
+    mailer = auth.mailer
+    if not isinstance(mailer, OutboxMailer | AsyncOutboxMailer):
+        raise SystemExit(
+            f"the app's mailer ({type(mailer).__name__}) keeps no outbox: "
+            "give it a doorward.outbox.OutboxMailer / AsyncOutboxMailer"
+        )
+    return mailer
+
+
+def _done(result: Any) -> Any:
+    return asyncio.run(_awaited(result)) if inspect.isawaitable(result) else result
+
+
+def mail_lines(messages: Iterable[OutboxMessage]) -> str:
+    """One tab-separated line per message (decoys left out): id, state, kind, attempts,
+    next attempt, last error, recipient. Never the body: it carries the links' tokens."""
+    return "\n".join(
+        f"{m.id}\t{m.state}\t{m.kind or '-'}\t{m.attempts}\t"
+        f"{m.next_attempt_at:%Y-%m-%d %H:%M:%S}\t{m.last_error or '-'}\t{m.to}"
+        for m in messages
+        if not m.decoy
+    )
+
+
+def _mail(auth: Auth | AsyncAuth, args: argparse.Namespace) -> str:
+    mailer = _outbox_mailer(auth)
+    if args.command == "list":
+        state = "dead" if args.dead else args.state
+        return mail_lines(_done(mailer.list_mail(state, args.limit)))
+    if args.command == "retry":
+        if not args.ids and not args.all:
+            raise SystemExit("name the messages to retry, or --all")
+        count = _done(mailer.retry_mail(None if args.all else args.ids))
+        return f"{count} messages will be sent again"
+    count = _done(mailer.purge_sent(timedelta(days=args.days)))
+    return f"purged {count} sent messages"
+
+
+def _mail_worker(auth: Auth | AsyncAuth, args: argparse.Namespace) -> str:
+    worker = _outbox_mailer(auth).worker
+    if args.once:
+        claimed = _done(worker.drain())
+    else:
+
+        def stop(_signal: int, _frame: object) -> None:
+            worker.background.stopping = True
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        print(f"doorward mail worker {worker.name}: delivering (Ctrl-C stops)", flush=True)
+        _done(worker.run())
+        claimed = worker.delivered + worker.failed + worker.discarded
+    return (
+        f"claimed {claimed}: delivered {worker.delivered}, failed {worker.failed} "
+        f"(dead {worker.dead}), decoys dropped {worker.discarded}"
+    )
+
+
 def _run(auth: Auth | AsyncAuth, args: argparse.Namespace) -> str:
+    if args.group == "mail":
+        return _mail(auth, args)
+    if args.group == "mail-worker":
+        return _mail_worker(auth, args)
     if args.group == "users":
         return _users(auth, args)
     if args.group == "roles":

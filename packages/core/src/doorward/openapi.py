@@ -77,7 +77,8 @@ def _responses(route: Route) -> dict[str, Any]:
     declared = route.endpoint
     success: dict[str, Any] = {"description": _REASONS.get(declared.status, "OK")}
     if not declared.json:
-        success["content"] = {"text/html": {"schema": {"type": "string"}}}
+        media = "text/javascript" if route.path.endswith(".js") else "text/html"
+        success["content"] = {media: {"schema": {"type": "string"}}}
     elif declared.status != 204:
         success["content"] = {"application/json": {"schema": {"type": "object"}}}
     errors = {400, 404, 500, 503}

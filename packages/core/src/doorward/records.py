@@ -24,6 +24,8 @@ __all__ = [
     "CredentialKind",
     "NewUser",
     "RefreshToken",
+    "OutboxMessage",
+    "OutboxState",
     "Role",
     "SignInCode",
     "SocialIdentity",
@@ -35,6 +37,9 @@ __all__ = [
 CredentialKind = Literal["session", "remember", "api", "mfa", "trust", "access"]
 #: A second factor: a TOTP app, one recovery code, or (later) a passkey.
 AuthenticatorKind = Literal["totp", "recovery", "passkey"]
+#: A mail in the outbox waits (``pending``), was handed to the server (``sent``) or ran
+#: out of attempts (``dead``, retried only by an operator: ``doorward mail retry``).
+OutboxState = Literal["pending", "sent", "dead"]
 
 #: Every user attribute doorward reads or writes. A store must persist all of them.
 USER_FIELDS: tuple[str, ...] = (
@@ -276,3 +281,35 @@ class RefreshToken:
     name: str | None = None
     ip: str | None = None
     user_agent: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class OutboxMessage:
+    r"""One rendered mail in the store's outbox (the ``MailOutbox`` capability, DI-02).
+
+    Written by ``doorward.outbox.OutboxMailer`` instead of being sent, and delivered by
+    ``MailWorker``\ s: a worker claims a pending message whose ``next_attempt_at`` has come,
+    which sets ``lease_owner``/``lease_until``, counts one more ``attempts`` and moves
+    ``next_attempt_at`` to the lease's end (so a message whose worker died is claimed again
+    then); it marks it ``sent`` or, failed, ``pending`` again at a later ``next_attempt_at``
+    or ``dead``. ``last_error`` is the exception's class name only (SMTP errors quote
+    addresses). ``decoy`` messages (LE-07) are stored like the others and dropped by the
+    worker, never delivered. The recipient and the bodies (which carry links with tokens)
+    stay out of ``repr``, so a logged record shows no secret.
+    """
+
+    id: str
+    kind: str
+    to: str = attrs.field(repr=False)
+    subject: str = attrs.field(repr=False)
+    text: str = attrs.field(repr=False)
+    html: str | None = attrs.field(default=None, repr=False)
+    created_at: datetime
+    next_attempt_at: datetime
+    state: OutboxState = "pending"
+    attempts: int = 0
+    lease_owner: str | None = None
+    lease_until: datetime | None = None
+    last_error: str | None = None
+    sent_at: datetime | None = None
+    decoy: bool = False

@@ -1,15 +1,20 @@
-"""``flask doorward ...``: manage users, roles and tokens from the shell."""
+"""``flask doorward ...``: manage users, roles, tokens and the mail outbox from the shell."""
 
 from __future__ import annotations
 
+import signal
+from datetime import timedelta
 from typing import Any
 
 import click
 from flask.cli import with_appcontext
 
 from doorward import Role
+from doorward.cli import mail_lines
 from doorward.exceptions import DoorwardError
 from doorward.importing import BadRow, read_users
+from doorward.outbox import OutboxMailer
+from doorward.records import OutboxState
 from doorward_flask._state import state
 
 __all__ = ["doorward_cli"]
@@ -190,3 +195,76 @@ def revoke(email: str, token_id: str) -> None:
     """Revoke one API token of a user."""
     _run(lambda: state().auth.revoke_api_token(_user(email), token_id))
     click.echo(f"revoked {token_id}")
+
+
+def _outbox_mailer() -> OutboxMailer:
+    mailer = state().auth.mailer
+    if not isinstance(mailer, OutboxMailer):
+        raise click.ClickException(
+            f"the app's mailer ({type(mailer).__name__}) keeps no outbox: "
+            "give Doorward a doorward.outbox.OutboxMailer"
+        )
+    return mailer
+
+
+@doorward_cli.group("mail")
+def mail() -> None:
+    """List, retry and purge the mail outbox."""
+
+
+@mail.command("list")
+@click.option("--dead", is_flag=True, help="Only dead messages.")
+@click.option("--state", "wanted", type=click.Choice(["pending", "sent", "dead"]))
+@click.option("--limit", type=int, default=100)
+@with_appcontext
+def list_mail(dead: bool, wanted: OutboxState | None, limit: int) -> None:
+    """List messages, oldest first: id, state, kind, attempts, next attempt, error, recipient."""
+    messages = _outbox_mailer().list_mail("dead" if dead else wanted, limit)
+    text = mail_lines(messages)
+    if text:
+        click.echo(text)
+
+
+@mail.command("retry")
+@click.argument("ids", nargs=-1)
+@click.option("--all", "every", is_flag=True, help="Every dead message.")
+@with_appcontext
+def retry_mail(ids: tuple[str, ...], every: bool) -> None:
+    """Send dead messages again (these IDs, or --all)."""
+    if not ids and not every:
+        raise click.ClickException("name the messages to retry, or --all")
+    count = _outbox_mailer().retry_mail(None if every else ids)
+    click.echo(f"{count} messages will be sent again")
+
+
+@mail.command("purge")
+@click.option("--days", type=float, default=7.0, help="Sent more than this many days ago.")
+@with_appcontext
+def purge_mail(days: float) -> None:
+    """Delete messages sent long ago."""
+    count = _outbox_mailer().purge_sent(timedelta(days=days))
+    click.echo(f"purged {count} sent messages")
+
+
+@doorward_cli.command("mail-worker")
+@click.option("--once", is_flag=True, help="Deliver what is due, then exit.")
+@with_appcontext
+def mail_worker(once: bool) -> None:
+    """Deliver the outbox from this process until stopped (Ctrl-C, SIGTERM)."""
+    worker = _outbox_mailer().worker
+    if once:
+        claimed = worker.drain()
+    else:
+
+        def stop(_signal: int, _frame: object) -> None:
+            worker.background.stopping = True
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        click.echo(f"doorward mail worker {worker.name}: delivering (Ctrl-C stops)")
+        worker.run()
+        claimed = worker.delivered + worker.failed + worker.discarded
+    click.echo(
+        f"claimed {claimed}: delivered {worker.delivered}, failed {worker.failed} "
+        f"(dead {worker.dead}), decoys dropped {worker.discarded}"
+    )

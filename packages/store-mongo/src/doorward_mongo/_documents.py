@@ -68,6 +68,7 @@ class Collections:
     social_identities: str = "social_identities"
     sign_in_codes: str = "sign_in_codes"
     refresh_tokens: str = "refresh_tokens"
+    outbox: str = "mail_outbox"
 
 
 @attrs.frozen

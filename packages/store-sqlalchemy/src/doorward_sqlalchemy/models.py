@@ -25,7 +25,12 @@ Combine them with your own base, columns, table names and relationships::
         __tablename__ = "factors"
         __doorward_user_key__ = "people.id"
 
-    store = SQLAlchemyStore(engine, Models(User, Role, UserRole, Credential, Authenticator))
+    class Outbox(OutboxMixin, Base):                 # optional: the durable mail outbox
+        __tablename__ = "mail_outbox"
+
+    store = SQLAlchemyStore(
+        engine, Models(User, Role, UserRole, Credential, Authenticator, outbox=Outbox)
+    )
 
 The other optional tables are declared the same way: ``SocialIdentityMixin`` (OAuth
 providers), ``SignInCodeMixin`` (emailed sign-in codes and links) and
@@ -69,6 +74,7 @@ __all__ = [
     "CredentialMixin",
     "DefaultCredential",
     "DefaultRefreshToken",
+    "DefaultOutbox",
     "DefaultRole",
     "DefaultSignInCode",
     "DefaultSocialIdentity",
@@ -76,6 +82,7 @@ __all__ = [
     "DefaultUserRole",
     "Models",
     "RefreshTokenMixin",
+    "OutboxMixin",
     "RoleMixin",
     "SignInCodeMixin",
     "SocialIdentityMixin",
@@ -359,6 +366,33 @@ class RefreshTokenMixin:
         )
 
 
+class OutboxMixin:
+    """The durable mail outbox (``doorward.records.OutboxMessage``, DI-02): rendered mail
+    waiting for, or done with, delivery. ``recipient`` holds the record's ``to``. The
+    ``(state, next_attempt_at)`` index serves the workers' claims."""
+
+    id: Mapped[str] = mapped_column(_exact(32), primary_key=True)
+    kind: Mapped[str] = mapped_column(_exact(64))
+    recipient: Mapped[str] = mapped_column(String(998))
+    subject: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    html: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    state: Mapped[str] = mapped_column(_exact(8), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_owner: Mapped[str | None] = mapped_column(_exact(128), default=None)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    last_error: Mapped[str | None] = mapped_column(String(200), default=None)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    decoy: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    @declared_attr.directive
+    def __table_args__(cls) -> tuple[Any, ...]:  # noqa: N805
+        table = cls.__tablename__  # type: ignore[attr-defined]
+        return (Index(f"ix_{table}_due", "state", "next_attempt_at"),)
+
+
 class RateLimitMixin:
     """The counters of ``SQLAlchemyRateLimiter``: one row per key (its SHA-256) and window."""
 
@@ -379,6 +413,8 @@ class Models:
     (the ``SignInCodes`` capability of ``sign_in_by_email``) and ``refresh_token`` (the
     ``RefreshTokens`` capability of ``app_clients``): without them those features, off
     by default, refuse to start when switched on.
+    ``outbox`` is optional as well: without it the store lacks the ``MailOutbox``
+    capability and ``doorward.outbox.OutboxMailer`` refuses it.
     """
 
     user: type[Any]
@@ -389,6 +425,7 @@ class Models:
     social_identity: type[Any] | None = None
     sign_in_code: type[Any] | None = None
     refresh_token: type[Any] | None = None
+    outbox: type[Any] | None = None
 
 
 class Base(DeclarativeBase):
@@ -444,6 +481,12 @@ class DefaultRefreshToken(RefreshTokenMixin, Base):
     __tablename__ = "refresh_tokens"
 
 
+class DefaultOutbox(OutboxMixin, Base):
+    """A ready-made ``mail_outbox`` table."""
+
+    __tablename__ = "mail_outbox"
+
+
 class DefaultRateLimit(RateLimitMixin, Base):
     """A ready-made ``rate_limits`` table for the shared rate limiter."""
 
@@ -479,4 +522,5 @@ def default_models() -> Models:
         DefaultSocialIdentity,
         DefaultSignInCode,
         DefaultRefreshToken,
+        outbox=DefaultOutbox,
     )

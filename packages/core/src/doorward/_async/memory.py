@@ -53,6 +53,7 @@ from typing import Any
 import attrs
 
 from doorward._async.memory_factors import AsyncMemoryFactors, require_aware
+from doorward._async.memory_outbox import AsyncMemoryOutbox
 from doorward._async.memory_signin import AsyncMemorySignIn
 from doorward._async.protocols import (
     AsyncAuthenticators,
@@ -71,6 +72,7 @@ from doorward.records import (
     Credential,
     CredentialKind,
     NewUser,
+    OutboxMessage,
     RefreshToken,
     Role,
     SignInCode,
@@ -89,7 +91,7 @@ def _check_changes(changes: Mapping[str, Any]) -> None:
     require_aware(*changes.values())
 
 
-class AsyncMemoryStore(AsyncMemoryFactors, AsyncMemorySignIn):
+class AsyncMemoryStore(AsyncMemoryFactors, AsyncMemorySignIn, AsyncMemoryOutbox):
     """Users, roles and credentials in dictionaries, safe to share between threads and tasks.
 
     ``user_factory`` builds the stored user objects (see the module docstring).
@@ -108,6 +110,7 @@ class AsyncMemoryStore(AsyncMemoryFactors, AsyncMemorySignIn):
         self._identities: dict[tuple[str, str], SocialIdentity] = {}
         self._codes: dict[str, SignInCode] = {}
         self._refresh: dict[str, RefreshToken] = {}
+        self._outbox: dict[str, OutboxMessage] = {}
 
     # -- helpers (call with the lock held) ----------------------------------------------
 

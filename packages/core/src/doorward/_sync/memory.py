@@ -54,6 +54,7 @@ from typing import Any
 import attrs
 
 from doorward._sync.memory_factors import MemoryFactors, require_aware
+from doorward._sync.memory_outbox import MemoryOutbox
 from doorward._sync.memory_signin import MemorySignIn
 from doorward._sync.protocols import (
     Authenticators,
@@ -72,6 +73,7 @@ from doorward.records import (
     Credential,
     CredentialKind,
     NewUser,
+    OutboxMessage,
     RefreshToken,
     Role,
     SignInCode,
@@ -90,7 +92,7 @@ def _check_changes(changes: Mapping[str, Any]) -> None:
     require_aware(*changes.values())
 
 
-class MemoryStore(MemoryFactors, MemorySignIn):
+class MemoryStore(MemoryFactors, MemorySignIn, MemoryOutbox):
     """Users, roles and credentials in dictionaries, safe to share between threads and tasks.
 
     ``user_factory`` builds the stored user objects (see the module docstring).
@@ -109,6 +111,7 @@ class MemoryStore(MemoryFactors, MemorySignIn):
         self._identities: dict[tuple[str, str], SocialIdentity] = {}
         self._codes: dict[str, SignInCode] = {}
         self._refresh: dict[str, RefreshToken] = {}
+        self._outbox: dict[str, OutboxMessage] = {}
 
     # -- helpers (call with the lock held) ----------------------------------------------
 

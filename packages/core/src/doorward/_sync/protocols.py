@@ -8,7 +8,7 @@ Written once with ``async def`` in ``doorward/_sync/``; the sync face in
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from doorward.mail import Mail
@@ -18,6 +18,8 @@ from doorward.records import (
     Credential,
     CredentialKind,
     NewUser,
+    OutboxMessage,
+    OutboxState,
     RefreshToken,
     Role,
     SignInCode,
@@ -27,6 +29,7 @@ from doorward.records import (
 __all__ = [
     "Authenticators",
     "Credentials",
+    "MailOutbox",
     "Mailer",
     "PasskeyStore",
     "PasswordHasher",
@@ -411,6 +414,65 @@ class RefreshTokens(Protocol):
 
     def delete_expired_refresh_tokens(self, now: datetime) -> int:
         """Delete every token whose ``expires_at`` is before ``now``; return how many."""
+
+
+class MailOutbox(Protocol):
+    """The outbox capability: mail kept in the store until a worker delivers it (DI-02).
+
+    Any number of workers, in any number of processes, share one outbox; each message is
+    held by at most one of them at a time (a lease), so each is delivered once while its
+    worker lives, and again after its lease ends if the worker died mid-delivery. Every
+    method is one atomic step of the database. Datetimes are aware UTC.
+    ``doorward.testing.MailOutboxContract`` checks every rule below, races included.
+    """
+
+    def enqueue_mail(self, message: OutboxMessage) -> None:
+        """Store a new message as given (``state="pending"``); ``id`` is unique.
+
+        A store with transactions writes it in the caller's transaction when it has one.
+        """
+
+    def claim_mail(
+        self, worker: str, now: datetime, lease: timedelta, limit: int
+    ) -> list[OutboxMessage]:
+        """Lease up to ``limit`` pending messages whose ``next_attempt_at <= now`` to ``worker``.
+
+        Oldest ``next_attempt_at`` first. Each claimed message gets ``lease_owner=worker``,
+        ``lease_until = next_attempt_at = now + lease`` and ``attempts + 1``, and is returned
+        as stored after that write. Atomic per message: of concurrent claimers each message
+        goes to exactly one (``SELECT ... FOR UPDATE SKIP LOCKED`` then ``UPDATE``, or a
+        conditional ``UPDATE ... WHERE state = 'pending' AND next_attempt_at <= :now`` per
+        row with its row count, or ``find_one_and_update``).
+        """
+
+    def mark_sent(self, message_id: str, worker: str, at: datetime) -> bool:
+        """``state="sent"``, ``sent_at=at``, lease cleared; only while ``worker`` holds the
+        lease of a pending message. ``True`` only to the call that did it."""
+
+    def mark_failed(
+        self,
+        message_id: str,
+        worker: str,
+        error: str,
+        next_attempt_at: datetime | None,
+    ) -> bool:
+        """Record a failed attempt: ``last_error=error``, lease cleared, and
+        ``next_attempt_at`` set (the message stays ``pending``) or, with ``None``,
+        ``state="dead"``. Only while ``worker`` holds the lease of a pending message;
+        ``True`` only to the call that did it."""
+
+    def list_mail(
+        self, state: OutboxState | None = None, limit: int = 100
+    ) -> list[OutboxMessage]:
+        """Up to ``limit`` messages (of ``state`` when given), oldest ``created_at`` first."""
+
+    def retry_mail(self, message_ids: Iterable[str] | None, now: datetime) -> int:
+        """Make dead messages (these ids, or every dead one with ``None``) pending again:
+        ``attempts=0``, ``next_attempt_at=now``, lease cleared. Returns how many; ids of
+        messages that are not dead, or unknown, are skipped."""
+
+    def purge_sent(self, before: datetime) -> int:
+        """Delete sent messages with ``sent_at < before``; return how many."""
 
 
 class UserStore(Users, Roles, Credentials, Protocol):

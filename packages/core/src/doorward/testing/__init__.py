@@ -5,7 +5,7 @@ fresh store to check it against every rule of the store protocol (races included
 capability's suite (``AsyncUsersContract``, ``AsyncRolesContract``,
 ``AsyncCredentialsContract``, ``AsyncProfilesContract``, ``AsyncAuthenticatorsContract``,
 ``AsyncSocialIdentitiesContract``, ``AsyncSignInCodesContract``,
-``AsyncRefreshTokensContract`` and their sync twins) for a store
+``AsyncRefreshTokensContract``, ``AsyncMailOutboxContract`` and their sync twins) for a store
 that implements only some; and
 ``AsyncFlowsContract`` / ``FlowsContract`` to run every flow end to end on it;
 ``AsyncRateLimiterContract`` / ``RateLimiterContract`` check a rate limiter. They need
@@ -19,6 +19,7 @@ from doorward._sync.memory import MemoryStore
 from doorward.testing._async.authenticators_contract import AsyncAuthenticatorsContract
 from doorward.testing._async.flows_contract import AsyncFlowsContract
 from doorward.testing._async.limiter_contract import AsyncRateLimiterContract
+from doorward.testing._async.outbox_contract import AsyncMailOutboxContract
 from doorward.testing._async.sign_in_contract import (
     AsyncRefreshTokensContract,
     AsyncSignInCodesContract,
@@ -35,6 +36,7 @@ from doorward.testing._async.store_contract import (
 from doorward.testing._sync.authenticators_contract import AuthenticatorsContract
 from doorward.testing._sync.flows_contract import FlowsContract
 from doorward.testing._sync.limiter_contract import RateLimiterContract
+from doorward.testing._sync.outbox_contract import MailOutboxContract
 from doorward.testing._sync.sign_in_contract import RefreshTokensContract, SignInCodesContract
 from doorward.testing._sync.social_contract import SocialIdentitiesContract
 from doorward.testing._sync.store_contract import (
@@ -51,6 +53,7 @@ __all__ = [
     "AsyncAuthenticatorsContract",
     "AsyncCredentialsContract",
     "AsyncFlowsContract",
+    "AsyncMailOutboxContract",
     "AsyncMemoryStore",
     "AsyncRateLimiterContract",
     "AsyncProfilesContract",
@@ -65,6 +68,7 @@ __all__ = [
     "AuthenticatorsContract",
     "CredentialsContract",
     "FlowsContract",
+    "MailOutboxContract",
     "MemoryStore",
     "RateLimiterContract",
     "ProfilesContract",

@@ -39,6 +39,7 @@ from doorward.records import (
     SocialIdentity,
 )
 from doorward.tokens import new_stamp
+from doorward_mongo._async.outbox import OUTBOX_INDEX, AsyncMongoOutbox
 from doorward_mongo._async.signin import AsyncMongoSignIn
 from doorward_mongo._documents import (
     Adopted,
@@ -74,7 +75,7 @@ _PASSKEY_INDEX: dict[str, Any] = {
 }
 
 
-class AsyncMongoStore(AsyncMongoSignIn):
+class AsyncMongoStore(AsyncMongoSignIn, AsyncMongoOutbox):
     """A doorward store over pymongo. Call ``ensure_indexes()`` once at start-up.
 
     The sign-in codes and refresh tokens capabilities come from ``AsyncMongoSignIn``
@@ -104,6 +105,7 @@ class AsyncMongoStore(AsyncMongoSignIn):
         self.social_identities: AsyncCollection[Document] = self.database[names.social_identities]
         self.sign_in_codes: AsyncCollection[Document] = self.database[names.sign_in_codes]
         self.refresh_tokens: AsyncCollection[Document] = self.database[names.refresh_tokens]
+        self.outbox: AsyncCollection[Document] = self.database[names.outbox]
         self.user_factory = user_factory
         self._checked = False
         self._social_checked = False
@@ -130,7 +132,9 @@ class AsyncMongoStore(AsyncMongoSignIn):
             )
             await self.social_identities.create_index("user_id")
             await self._ensure_sign_in_indexes()
+            await self.outbox.create_index(OUTBOX_INDEX)
         self._checked = True
+        self._outbox_checked = True
         self._social_checked = True
         self._passkey_checked = True
 

@@ -40,6 +40,7 @@ from doorward.records import (
     SocialIdentity,
 )
 from doorward.tokens import new_stamp
+from doorward_mongo._sync.outbox import OUTBOX_INDEX, MongoOutbox
 from doorward_mongo._sync.signin import MongoSignIn
 from doorward_mongo._documents import (
     Adopted,
@@ -75,7 +76,7 @@ _PASSKEY_INDEX: dict[str, Any] = {
 }
 
 
-class MongoStore(MongoSignIn):
+class MongoStore(MongoSignIn, MongoOutbox):
     """A doorward store over pymongo. Call ``ensure_indexes()`` once at start-up.
 
     The sign-in codes and refresh tokens capabilities come from ``MongoSignIn``
@@ -105,6 +106,7 @@ class MongoStore(MongoSignIn):
         self.social_identities: Collection[Document] = self.database[names.social_identities]
         self.sign_in_codes: Collection[Document] = self.database[names.sign_in_codes]
         self.refresh_tokens: Collection[Document] = self.database[names.refresh_tokens]
+        self.outbox: Collection[Document] = self.database[names.outbox]
         self.user_factory = user_factory
         self._checked = False
         self._social_checked = False
@@ -131,7 +133,9 @@ class MongoStore(MongoSignIn):
             )
             self.social_identities.create_index("user_id")
             self._ensure_sign_in_indexes()
+            self.outbox.create_index(OUTBOX_INDEX)
         self._checked = True
+        self._outbox_checked = True
         self._social_checked = True
         self._passkey_checked = True
 

@@ -37,6 +37,7 @@ from doorward.records import (
     Role,
     SocialIdentity,
 )
+from doorward_sqlalchemy._async.outbox import OUTBOX_METHODS, AsyncSQLAlchemyOutbox
 from doorward_sqlalchemy._async.signin import AsyncSQLAlchemySignIn
 from doorward_sqlalchemy._errors import EmailKey, UniqueKey, translated
 from doorward_sqlalchemy._rows import (
@@ -107,7 +108,7 @@ _SOCIAL_METHODS = (
 )
 
 
-class AsyncSQLAlchemyStore(AsyncSQLAlchemySignIn):
+class AsyncSQLAlchemyStore(AsyncSQLAlchemySignIn, AsyncSQLAlchemyOutbox):
     """A doorward store over SQLAlchemy models (see ``doorward_sqlalchemy.models``).
 
     The sign-in codes and refresh tokens capabilities come from ``AsyncSQLAlchemySignIn``
@@ -191,6 +192,9 @@ class AsyncSQLAlchemyStore(AsyncSQLAlchemySignIn):
             for name in _SOCIAL_METHODS:
                 setattr(self, name, None)
         self._init_sign_in()
+        if models.outbox is None:  # no table: no outbox capability
+            for name in OUTBOX_METHODS:
+                setattr(self, name, None)
 
     def _uid(self, user_id: str) -> Any:
         return id_value(self._user_id, user_id)

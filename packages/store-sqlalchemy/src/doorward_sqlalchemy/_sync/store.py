@@ -39,6 +39,7 @@ from doorward.records import (
     Role,
     SocialIdentity,
 )
+from doorward_sqlalchemy._sync.outbox import OUTBOX_METHODS, SQLAlchemyOutbox
 from doorward_sqlalchemy._sync.signin import SQLAlchemySignIn
 from doorward_sqlalchemy._errors import EmailKey, UniqueKey, translated
 from doorward_sqlalchemy._rows import (
@@ -109,7 +110,7 @@ _SOCIAL_METHODS = (
 )
 
 
-class SQLAlchemyStore(SQLAlchemySignIn):
+class SQLAlchemyStore(SQLAlchemySignIn, SQLAlchemyOutbox):
     """A doorward store over SQLAlchemy models (see ``doorward_sqlalchemy.models``).
 
     The sign-in codes and refresh tokens capabilities come from ``SQLAlchemySignIn``
@@ -193,6 +194,9 @@ class SQLAlchemyStore(SQLAlchemySignIn):
             for name in _SOCIAL_METHODS:
                 setattr(self, name, None)
         self._init_sign_in()
+        if models.outbox is None:  # no table: no outbox capability
+            for name in OUTBOX_METHODS:
+                setattr(self, name, None)
 
     def _uid(self, user_id: str) -> Any:
         return id_value(self._user_id, user_id)
