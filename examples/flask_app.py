@@ -11,6 +11,8 @@ smtp://host:port?from=...).
 from __future__ import annotations
 
 import os
+from datetime import timedelta
+from typing import Any
 
 import redis
 import sqlalchemy as sa
@@ -18,6 +20,7 @@ from flask import Flask, jsonify, render_template_string
 from markupsafe import Markup
 
 from doorward._sync.mailers import mailer_from_url
+from doorward.outbox import OutboxMailer
 from doorward.tokens import CsrfTokens
 from doorward_flask import Doorward, current_user, login_required, roles_required
 from doorward_redis import RedisRateLimiter
@@ -47,12 +50,21 @@ def create_app() -> Flask:
     url = database_url()
     engine = sqlite_engine(url) if url.startswith("sqlite") else sa.create_engine(url)
     Base.metadata.create_all(engine)
+    store = SQLAlchemyStore(engine, default_models())
+    mail_url = os.environ.get("DOORWARD_MAIL_URL", "console://")
+    if mail_url.startswith("smtp"):
+        # durable mail (DI-02): kept in the database until delivered; this process's
+        # worker starts now, so mail an earlier process left behind goes out at once
+        mailer: Any = OutboxMailer.from_url(store, mail_url, lease=timedelta(minutes=1))
+        mailer.start()
+    else:
+        mailer = mailer_from_url(mail_url)
     Doorward(
         app,
-        store=SQLAlchemyStore(engine, default_models()),
+        store=store,
         limiter=redis_limiter() or SQLAlchemyRateLimiter(engine),
         settings=settings,
-        mailer=mailer_from_url(os.environ.get("DOORWARD_MAIL_URL", "console://")),
+        mailer=mailer,
     )
     csrf = CsrfTokens(settings.secret_keys)
     other_url, other_name = other_app()

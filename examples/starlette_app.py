@@ -5,7 +5,11 @@ DOORWARD_SECRET_KEY=... uvicorn --factory examples.starlette_app:create_app --po
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
 
 import jinja2
 import redis.asyncio
@@ -19,6 +23,7 @@ from starlette.routing import Route
 
 from doorward import AsyncRateLimiter, AsyncUserStore
 from doorward._async.mailers import mailer_from_url
+from doorward.outbox import AsyncOutboxMailer
 from doorward.threaded import AsyncThreadedRateLimiter, AsyncThreadedStore
 from doorward.tokens import CsrfTokens
 from doorward_redis import AsyncRedisRateLimiter
@@ -41,10 +46,8 @@ from examples._common import (
 )
 
 
-def create_app() -> Starlette:
-    """Build the example app from the environment."""
-    settings = settings_from_env("http://127.0.0.1:8000")
-    url = database_url()
+def storage(url: str) -> tuple[AsyncUserStore, AsyncRateLimiter]:
+    """The store and the rate limiter for the database URL (Redis limits when configured)."""
     store: AsyncUserStore
     limiter: AsyncRateLimiter
     if url.startswith("sqlite"):
@@ -63,12 +66,25 @@ def create_app() -> Starlette:
             redis_url, socket_timeout=0.5, socket_connect_timeout=0.5
         )
         limiter = AsyncRedisRateLimiter(client)
-    doorward = Doorward(
-        settings=settings,
-        store=store,
-        limiter=limiter,
-        mailer=mailer_from_url(os.environ.get("DOORWARD_MAIL_URL", "console://")),
-    )
+    return store, limiter
+
+
+def mail(store: AsyncUserStore) -> Any:
+    """Durable mail (DI-02) for an SMTP URL: kept in the database until delivered; the
+    worker task starts with the app (lifespan), so mail an earlier process left goes out
+    at once. The console mailer otherwise."""
+    mail_url = os.environ.get("DOORWARD_MAIL_URL", "console://")
+    if mail_url.startswith("smtp"):
+        return AsyncOutboxMailer.from_url(store, mail_url, lease=timedelta(minutes=1))
+    return mailer_from_url(mail_url)
+
+
+def create_app() -> Starlette:
+    """Build the example app from the environment."""
+    settings = settings_from_env("http://127.0.0.1:8000")
+    store, limiter = storage(database_url())
+    mailer = mail(store)
+    doorward = Doorward(settings=settings, store=store, limiter=limiter, mailer=mailer)
     csrf = CsrfTokens(settings.secret_keys)
     layout = jinja2.Environment(autoescape=True).from_string(LAYOUT)
     other_url, other_name = other_app()
@@ -103,7 +119,16 @@ def create_app() -> Starlette:
         user = request.user
         return JSONResponse({"id": user.identity, "email": user.email, "framework": "starlette"})
 
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        if isinstance(mailer, AsyncOutboxMailer):
+            mailer.start()
+        yield
+        if isinstance(mailer, AsyncOutboxMailer):
+            await mailer.close()
+
     return Starlette(
+        lifespan=lifespan,
         routes=[
             Route("/", home),
             Route("/account", account),

@@ -220,3 +220,44 @@ def test_refresh_token_used_twice_kills_the_family_in_the_examples(apps, capsys,
     assert one.get("/api/whoami", headers=bearer).json()["email"] == "app@example.com"
     assert one.post("/auth/token", json=body, headers=JSON).status_code == 400
     assert other.get("/api/whoami", headers=bearer).status_code == 401
+
+
+@pytest.mark.parametrize("framework", ["flask", "starlette"])
+def test_di02_example_delivers_mail_an_earlier_process_left(tmp_path, monkeypatch, framework):
+    """With an smtp:// mail URL the examples keep mail in the database's outbox; an app that
+    starts delivers what an earlier (killed) process left pending, without a request."""
+    from datetime import UTC, datetime
+
+    from doorward import OutboxMessage
+    from doorward.testing.smtp import SmtpServer
+    from doorward_sqlalchemy import SQLAlchemyStore, default_models, sqlite_engine
+    from doorward_sqlalchemy.models import Base
+
+    database = f"sqlite:///{tmp_path}/shared.sqlite3"
+    engine = sqlite_engine(database)
+    Base.metadata.create_all(engine)
+    now = datetime.now(UTC)
+    SQLAlchemyStore(engine, default_models()).enqueue_mail(
+        OutboxMessage(
+            id="m" + "0" * 20,
+            kind="reset",
+            to="left@example.com",
+            subject="Left behind",
+            text="a mail a killed process left in the outbox",
+            created_at=now,
+            next_attempt_at=now,
+        )
+    )
+    with SmtpServer() as smtp:
+        monkeypatch.setenv("DOORWARD_SECRET_KEY", SECRET)
+        monkeypatch.setenv("DOORWARD_DATABASE_URL", database)
+        monkeypatch.setenv("DOORWARD_MAIL_URL", f"smtp://127.0.0.1:{smtp.port}?from=a@example.com")
+        if framework == "flask":
+            monkeypatch.setenv("DOORWARD_BASE_URL", "http://127.0.0.1:5000")
+            create_flask_app()
+            smtp.wait_for(1, timeout=30)
+        else:
+            monkeypatch.setenv("DOORWARD_BASE_URL", "http://127.0.0.1:8000")
+            with TestClient(create_starlette_app()):
+                smtp.wait_for(1, timeout=30)
+        assert [m["To"] for m in smtp.messages] == ["left@example.com"]
