@@ -66,3 +66,12 @@ def test_console_script_users_roles_tokens(doorward, tmp_path):
     missing = doorward("users", "delete", "nobody@example.com", check=False)
     assert missing.returncode != 0
     assert "deleted ann@example.com" in doorward("users", "delete", "ann@example.com").stdout
+
+
+def test_console_script_reset_mfa(doorward):
+    """``doorward users reset-mfa EMAIL`` answers how many factors it removed."""
+    doorward("users", "create", "mfa@example.com", "--password", "correct horse battery staple")
+    done = doorward("users", "reset-mfa", "mfa@example.com")
+    assert "removed 0 second factors of mfa@example.com" in done.stdout
+    missing = doorward("users", "reset-mfa", "nobody@example.com", check=False)
+    assert missing.returncode != 0

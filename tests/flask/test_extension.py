@@ -389,3 +389,36 @@ def test_cli_imports_users_with_old_hashes_that_then_log_in(tmp_path):
     refused = app.test_cli_runner().invoke(args=["doorward", "users", "import", str(bad)])
     assert refused.exit_code != 0
     assert "nothing was imported" in refused.output
+
+
+def test_cli_reset_mfa_removes_every_factor_and_mails_a_notice():
+    """``flask doorward users reset-mfa`` (support staff, a lost phone): TOTP, recovery codes
+    and trusted browsers are gone, the password alone logs in again, a notice is mailed."""
+    from doorward import Authenticator
+
+    store, outbox = MemoryStore(), Outbox()
+    app = make_app(store=store, mailer=outbox)
+    auth = app.extensions["doorward"].auth
+    user = auth.create_user("lost@example.com", PASSWORD, confirmed=True)
+    now = datetime(2030, 1, 1, tzinfo=UTC)
+    for kind, confirmed in (("totp", now), ("recovery", None)):
+        store.create_authenticator(
+            Authenticator(
+                id=f"a-{kind}",
+                user_id=str(user.id),
+                kind=kind,
+                secret=f"secret-{kind}",
+                created_at=now,
+                confirmed_at=confirmed,
+            )
+        )
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["doorward", "users", "reset-mfa", "lost@example.com"])
+    assert result.exit_code == 0, result.output
+    assert "removed 2 second factors" in result.output
+    assert store.list_authenticators(str(user.id)) == []
+    assert [m.kind for m in outbox.messages if m.to == "lost@example.com"][-1] == "mfa_changed"
+    logged_in, _ = auth.login("lost@example.com", PASSWORD)
+    assert logged_in.email == "lost@example.com"
+    unknown = runner.invoke(args=["doorward", "users", "reset-mfa", "nobody@example.com"])
+    assert unknown.exit_code != 0

@@ -96,6 +96,9 @@ def _commands() -> argparse.ArgumentParser:
     create.add_argument("--role", action="append", default=[])
     for name in ("activate", "deactivate", "delete"):
         users.add_parser(name).add_argument("email")
+    users.add_parser(
+        "reset-mfa", help="remove every second factor of a user (a notice is mailed)"
+    ).add_argument("email")
     password = users.add_parser("set-password")
     password.add_argument("email")
     password.add_argument("--password")
@@ -165,6 +168,9 @@ def _users(auth: Auth | AsyncAuth, args: argparse.Namespace) -> str:
         _call(auth, "set_active", user, args.command == "activate")
     elif args.command == "delete":
         _call(auth, "delete_user", user)
+    elif args.command == "reset-mfa":
+        removed = _call(auth, "reset_mfa", user)
+        return f"removed {removed} second factors of {args.email}"
     else:
         _call(auth, "set_password", user, _password(args.password))
         return f"password set for {args.email}"

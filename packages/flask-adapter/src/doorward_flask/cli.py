@@ -95,6 +95,16 @@ def delete(email: str) -> None:
     click.echo(f"deleted {email}")
 
 
+@users.command("reset-mfa")
+@click.argument("email")
+@with_appcontext
+def reset_mfa(email: str) -> None:
+    """Remove every second factor of a user (a lost phone); a notice is mailed."""
+    removed: list[int] = []
+    _run(lambda: removed.append(state().auth.reset_mfa(_user(email))))
+    click.echo(f"removed {removed[0] if removed else 0} second factors of {email}")
+
+
 @users.command("import")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 @click.option("--format", "form", type=click.Choice(["jsonl", "csv"]), default="jsonl")

@@ -410,6 +410,10 @@ class AsyncAuth:
         """``AsyncAccounts.delete_user``."""
         await self.feature(AsyncAccounts).delete_user(user)
 
+    async def reset_mfa(self, user: Any) -> int:
+        """``AsyncMfa.reset_factors``: remove every second factor (a notice is mailed)."""
+        return await self.feature(AsyncMfa).reset_factors(user)
+
     async def save_role(self, role: Role) -> Role:
         """``AsyncRoleChecks.save_role``."""
         return await self.feature(AsyncRoleChecks).save_role(role)

@@ -411,6 +411,10 @@ class Auth:
         """``Accounts.delete_user``."""
         self.feature(Accounts).delete_user(user)
 
+    def reset_mfa(self, user: Any) -> int:
+        """``Mfa.reset_factors``: remove every second factor (a notice is mailed)."""
+        return self.feature(Mfa).reset_factors(user)
+
     def save_role(self, role: Role) -> Role:
         """``RoleChecks.save_role``."""
         return self.feature(RoleChecks).save_role(role)
