@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import time
 from urllib.parse import urlsplit
 
 import httpx
@@ -138,4 +139,54 @@ def test_MF_07_register_a_passkey_then_sign_in_without_a_password(
         assert used["credentials"][0]["signCount"] >= 1
     finally:
         cdp.send("WebAuthn.removeVirtualAuthenticator", {"authenticatorId": authenticator_id})
+        context.close()
+
+
+@pytest.mark.parametrize("adapter", ["flask", "starlette"])
+def test_MF_01_enrol_totp_on_the_page_then_log_in_with_a_code(localhost_cluster, browser, adapter):
+    """On the pages, by clicking and typing: set up an authenticator app (read the key the
+    page shows, type a pyotp code), see the recovery codes once, log out, log in: the
+    password step leads to the code page, and a current code signs in."""
+    import pyotp
+
+    cluster = localhost_cluster
+    base = cluster.flask_url if adapter == "flask" else cluster.starlette_url
+    email = f"totp-{adapter}@example.com"
+    register_confirmed(cluster, base, email)
+    context = browser.new_context()
+    page = context.new_page()
+    try:
+        page.goto(f"{base}/auth/login")
+        page.fill("#email", email)
+        page.fill("#password", PASSWORD)
+        page.click("form[action='/auth/login'] button[type=submit]")
+        page.wait_for_url(re.compile(r".*:\d+/$"))
+
+        page.goto(f"{base}/auth/mfa")
+        page.click("form[action='/auth/mfa/totp'] button[type=submit]")
+        page.wait_for_selector("svg")
+        secret = page.locator("code").first.inner_text().strip()
+        totp = pyotp.TOTP(secret)
+        page.fill("#code", totp.now())
+        page.click("form[action='/auth/mfa/totp/confirm'] button[type=submit]")
+        page.wait_for_selector("text=Your recovery codes", timeout=15_000)
+
+        page.goto(f"{base}/auth/me")
+        page.click("form[action='/auth/logout'] button[type=submit]")
+        page.wait_for_load_state()
+
+        page.goto(f"{base}/auth/login")
+        page.fill("#email", email)
+        page.fill("#password", PASSWORD)
+        page.click("form[action='/auth/login'] button[type=submit]")
+        page.wait_for_url(re.compile(r".*/auth/login/mfa.*"))
+        # the confirming code's time step is used up: the next step's code (±1 drift)
+        page.fill("#code", totp.at(time.time() + 30))
+        page.click("form[action='/auth/login/mfa']:not([data-passkey]) button[type=submit]")
+        page.wait_for_url(re.compile(r".*:\d+/$"), timeout=15_000)
+        me = page.goto(f"{base}/auth/me")
+        assert me is not None
+        assert me.status == 200
+        assert email in page.content()
+    finally:
         context.close()
