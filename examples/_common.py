@@ -17,7 +17,7 @@ nav a,nav form{margin-right:1rem;display:inline}.who{background:#eef;padding:.5r
 <nav><a href="/">Home</a><a href="/account">Account</a><a href="/admin">Admin</a>
 <a href="/api/whoami">/api/whoami</a>{% if other_url %}<a href="{{ other_url }}">The {{ other_name }} app →</a>{% endif %}</nav>
 <p class="who">{{ framework }} app · {% if user %}logged in as <strong>{{ user.email }}</strong>
-(<a href="/auth/me">profile</a>, <a href="/auth/tokens">API tokens</a>)
+(<a href="/auth/account">account center</a>, <a href="/auth/mfa">two-factor and passkeys</a>, <a href="/auth/tokens">API tokens</a>)
 <form method="post" action="/auth/logout"><input type="hidden" name="csrf_token" value="{{ csrf_token }}"><button>Log out</button></form>
 {% else %}not logged in · <a href="/auth/login">Log in</a> · <a href="/auth/register">Register</a>{% endif %}</p>
 <h1>{{ title }}</h1>
@@ -30,10 +30,18 @@ PAGES = {
         (
             "<p>This page is public. Both example apps share one user base: register here, "
             "confirm with the link printed in the terminal, then log in on either app and "
-            "follow the link to the other one.</p>"
+            "follow the link to the other one. No password at hand? "
+            '<a href="/auth/login/code">Email me a sign-in code</a>.</p>"
         ),
     ),
-    "account": ("Your account", "<p>Only logged-in users see this page.</p>"),
+    "account": (
+        "Your account",
+        (
+            "<p>Only logged-in users see this page. Manage your sign-in at the "
+            '<a href="/auth/account">account center</a>; add an authenticator app or a '
+            'passkey at <a href="/auth/mfa">two-factor and passkeys</a> (optional here).</p>'
+        ),
+    ),
     "admin": ("Admin", "<p>Only users with the <code>admin</code> role see this page.</p>"),
 }
 
