@@ -31,7 +31,7 @@ PAGES = {
             "<p>This page is public. Both example apps share one user base: register here, "
             "confirm with the link printed in the terminal, then log in on either app and "
             "follow the link to the other one. No password at hand? "
-            '<a href="/auth/login/code">Email me a sign-in code</a>.</p>"
+            '<a href="/auth/login/code">Email me a sign-in code</a>.</p>'
         ),
     ),
     "account": (
