@@ -5,8 +5,8 @@
         --postgres postgresql+psycopg://postgres@127.0.0.1:5432/test   # drops its tables
 
 Prints, per database, the µs one ``OutboxMailer.send`` costs a request (one insert) and
-the messages per second one ``MailWorker`` and two workers (threads, each with its own
-engine) deliver to aiosmtpd on loopback, a new SMTP connection per message.
+the messages per second one ``MailWorker`` and two (and on PostgreSQL four) workers
+(threads, each with its own engine) deliver to aiosmtpd on loopback, a new SMTP connection per message.
 """
 
 from __future__ import annotations
@@ -30,14 +30,14 @@ from doorward_sqlalchemy import SQLAlchemyStore, default_models, sqlite_engine  
 from doorward_sqlalchemy.models import Base  # noqa: E402
 
 
-def run(label: str, make_engine, n: int, port: int, smtp: SmtpServer) -> None:
-    engines = [make_engine(), make_engine()]
+def run(label: str, make_engine, n: int, port: int, smtp: SmtpServer, counts=(1, 2, 4)) -> None:
+    engines = [make_engine() for _ in range(max(counts))]
     Base.metadata.drop_all(engines[0])
     Base.metadata.create_all(engines[0])
     stores = [SQLAlchemyStore(engine, default_models()) for engine in engines]
     delivery = SmtpDelivery(SmtpConfig(host="127.0.0.1", port=port, sender="a@example.com"))
     mailer = OutboxMailer(stores[0], delivery, background=False)
-    for workers in (1, 2):
+    for workers in counts:
         smtp.messages.clear()
         began = time.perf_counter()
         for i in range(n):
@@ -72,6 +72,7 @@ def main() -> None:
             args.n,
             smtp.port,
             smtp,
+            counts=(1, 2),
         )
         if args.postgres:
             run("PostgreSQL", lambda: sa.create_engine(args.postgres), args.n, smtp.port, smtp)
