@@ -1,28 +1,18 @@
-"""What both example apps share: configuration from the environment, and the page layout."""
+"""What both example apps share: configuration from the environment, and the page layout
+(``templates/layout.html``, worn by doorward's pages too)."""
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from doorward import Settings
 from doorward.oauth import OAuthProvider
 
-LAYOUT = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1"><title>{{ title }} · {{ framework }}</title>
-<style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem}
-nav a,nav form{margin-right:1rem;display:inline}.who{background:#eef;padding:.5rem 1rem}</style></head>
-<body>
-<nav><a href="/">Home</a><a href="/account">Account</a><a href="/admin">Admin</a>
-<a href="/api/whoami">/api/whoami</a>{% if other_url %}<a href="{{ other_url }}">The {{ other_name }} app →</a>{% endif %}</nav>
-<p class="who">{{ framework }} app · {% if user %}logged in as <strong>{{ user.email }}</strong>
-(<a href="/auth/account">account center</a>, <a href="/auth/mfa">two-factor and passkeys</a>, <a href="/auth/tokens">API tokens</a>)
-<form method="post" action="/auth/logout"><input type="hidden" name="csrf_token" value="{{ csrf_token }}"><button>Log out</button></form>
-{% else %}not logged in · <a href="/auth/login">Log in</a> · <a href="/auth/register">Register</a>{% endif %}</p>
-<h1>{{ title }}</h1>
-{{ body }}
-</body></html>"""
+#: The layout of both apps' pages and of doorward's pages (``templates/layout.html``).
+LAYOUT = "layout.html"
+TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 PAGES = {
     "home": (
@@ -61,6 +51,7 @@ def settings_from_env(default_base_url: str) -> Settings:
         oauth_providers=oidc_provider(),
         sign_in_by_email=True,
         app_clients=True,
+        page_layout=LAYOUT,
     )
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import redis
 import sqlalchemy as sa
-from flask import Flask, jsonify, render_template_string
+from flask import Flask, jsonify, render_template
 from markupsafe import Markup
 
 from doorward._sync.mailers import mailer_from_url
@@ -74,7 +74,7 @@ def create_app() -> Flask:
 
         title, body = PAGES[name]
         cookie = request.cookies.get(settings.cookie_name(settings.csrf_cookie), "")
-        return render_template_string(
+        return render_template(
             LAYOUT,
             title=title,
             body=Markup(body),

@@ -11,7 +11,6 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
-import jinja2
 import redis.asyncio
 from markupsafe import Markup
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -39,6 +38,7 @@ from doorward_starlette import Doorward, roles_required
 from examples._common import (
     LAYOUT,
     PAGES,
+    TEMPLATES,
     async_database_url,
     database_url,
     other_app,
@@ -84,9 +84,15 @@ def create_app() -> Starlette:
     settings = settings_from_env("http://127.0.0.1:8000")
     store, limiter = storage(database_url())
     mailer = mail(store)
-    doorward = Doorward(settings=settings, store=store, limiter=limiter, mailer=mailer)
+    doorward = Doorward(
+        settings=settings,
+        store=store,
+        limiter=limiter,
+        mailer=mailer,
+        template_directories=[TEMPLATES],
+    )
     csrf = CsrfTokens(settings.secret_keys)
-    layout = jinja2.Environment(autoescape=True).from_string(LAYOUT)
+    layout = doorward.templates.env.get_template(LAYOUT)
     other_url, other_name = other_app()
 
     def page(request: Request, name: str, status: int = 200) -> HTMLResponse:

@@ -261,3 +261,23 @@ def test_di02_example_delivers_mail_an_earlier_process_left(tmp_path, monkeypatc
             with TestClient(create_starlette_app()):
                 smtp.wait_for(1, timeout=30)
         assert [m["To"] for m in smtp.messages] == ["left@example.com"]
+
+
+def test_doorward_pages_wear_the_examples_layout(apps):
+    """Settings(page_layout="layout.html"): doorward's pages render inside the app's own
+    layout (its nav), with doorward's stylesheet and notices, on both adapters."""
+    flask_app, starlette_app = apps
+    flask = httpx.Client(
+        transport=httpx.WSGITransport(app=flask_app), base_url="http://127.0.0.1:5000"
+    )
+    starlette = TestClient(starlette_app, base_url="http://127.0.0.1:8000", follow_redirects=False)
+    for http in (flask, starlette):
+        page = http.get("/auth/login?notice=logged_out").text
+        assert '<nav aria-label="Site">' in page
+        assert 'href="/api/whoami"' in page
+        assert "prefers-color-scheme: dark" in page
+        assert "You are logged out." in page
+        assert 'action="/auth/login"' in page
+        home = http.get("/").text
+        assert '<nav aria-label="Site">' in home
+        assert "not logged in" in home

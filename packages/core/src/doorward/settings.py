@@ -132,6 +132,10 @@ class Settings:
     allowed_redirect_hosts: tuple[str, ...] = ()
     #: Shown in mails and pages; defaults to the host of ``base_url``.
     site_name: str = ""
+    #: The app's own page layout (a template on its template path) that doorward's pages
+    #: wear: blocks ``title``, ``content``, ``scripts``, and ``doorward/_messages.html``
+    #: included where notices go. ``None``: doorward's own (``doorward/layout.html``).
+    page_layout: str | None = None
     #: Request bodies larger than this are refused with 413.
     max_body_size: int = 65536
     #: Features switched off by name (``registration``, ``passwords``, ``email_change``,

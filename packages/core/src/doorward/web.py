@@ -198,6 +198,7 @@ class Web:
             "next": "",
             "signup_fields": self.settings.signup_fields,
             "username_field": self.settings.username_field,
+            "page_layout": self.settings.page_layout,
             **self.page_context,
         }
 
