@@ -170,8 +170,11 @@ class Language:
         """A time as people of this locale read it (UTC): "1 Jan 2030, 14:05 UTC"."""
         if not value:
             return ""
-        moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-        moment = moment.astimezone(UTC)
+        try:
+            moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+            moment = moment.astimezone(UTC)
+        except (TypeError, ValueError, AttributeError):
+            return str(value)  # not a time: shown as it is
         if self.code == DEFAULT_LOCALE:
             return str(Moment(moment))
         day = format_date(moment, "medium", locale=self.locale)
