@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 
+from doorward.i18n import N_
+
 __all__ = [
     "AccountLocked",
     "ConfigurationError",
@@ -47,7 +49,7 @@ class DoorwardError(Exception):
 
     code: str = "error"
     status: int = 400
-    default_message: str = "The request could not be completed."
+    default_message: str = N_("The request could not be completed.")
 
     def __init__(self, message: str | None = None) -> None:
         self.message = message or self.default_message
@@ -78,7 +80,7 @@ class ValidationFailed(DoorwardError, ValueError):
 
     code = "validation_failed"
     status = 400
-    default_message = "Some fields are not valid."
+    default_message = N_("Some fields are not valid.")
 
     def __init__(self, fields: Mapping[str, Sequence[str]], message: str | None = None) -> None:
         self._fields = {k: tuple(v) for k, v in fields.items()}
@@ -93,7 +95,7 @@ class PasswordRejected(ValidationFailed):
     """The new password breaks the password policy; ``reasons`` says how."""
 
     code = "password_rejected"
-    default_message = "This password cannot be used."
+    default_message = N_("This password cannot be used.")
 
     def __init__(self, reasons: Sequence[str], field: str = "password") -> None:
         self.reasons = tuple(reasons)
@@ -109,7 +111,7 @@ class InvalidCredentials(DoorwardError):
 
     code = "invalid_credentials"
     status = 400
-    default_message = "The email or password is not correct."
+    default_message = N_("The email or password is not correct.")
 
 
 class AccountLocked(InvalidCredentials):
@@ -117,7 +119,7 @@ class AccountLocked(InvalidCredentials):
 
     code = "account_locked"
     status = 400
-    default_message = "This account is temporarily locked."
+    default_message = N_("This account is temporarily locked.")
 
     def __init__(self, retry_after: float | None = None, message: str | None = None) -> None:
         self.retry_after = retry_after
@@ -135,7 +137,7 @@ class MfaRequired(DoorwardError):
 
     code = "mfa_required"
     status = 200
-    default_message = "Enter the code of your second factor."
+    default_message = N_("Enter the code of your second factor.")
 
     def __init__(self, methods: Sequence[str], token: str, max_age: int) -> None:
         self.methods = tuple(methods)
@@ -152,7 +154,7 @@ class EmailTaken(DoorwardError):
 
     code = "email_taken"
     status = 409
-    default_message = "This email address is already in use."
+    default_message = N_("This email address is already in use.")
 
 
 class IdentityTaken(DoorwardError):
@@ -160,7 +162,7 @@ class IdentityTaken(DoorwardError):
 
     code = "identity_taken"
     status = 409
-    default_message = "This account of the provider is already linked."
+    default_message = N_("This account of the provider is already linked.")
 
 
 class OAuthFailed(DoorwardError):
@@ -168,7 +170,7 @@ class OAuthFailed(DoorwardError):
 
     code = "oauth_failed"
     status = 400
-    default_message = "Signing in with this provider did not work. Please try again."
+    default_message = N_("Signing in with this provider did not work. Please try again.")
 
 
 class LastSignInMethod(DoorwardError):
@@ -176,7 +178,7 @@ class LastSignInMethod(DoorwardError):
 
     code = "last_sign_in_method"
     status = 400
-    default_message = (
+    default_message = N_(
         "This is the only way to sign in to your account: set a password or link another "
         "provider first."
     )
@@ -187,7 +189,7 @@ class InvalidToken(DoorwardError, ValueError):
 
     code = "invalid_token"
     status = 400
-    default_message = "This link or token is invalid or has expired."
+    default_message = N_("This link or token is invalid or has expired.")
 
 
 class NotAuthenticated(DoorwardError):
@@ -195,7 +197,7 @@ class NotAuthenticated(DoorwardError):
 
     code = "not_authenticated"
     status = 401
-    default_message = "Authentication is required."
+    default_message = N_("Authentication is required.")
 
 
 class ReauthRequired(DoorwardError):
@@ -203,7 +205,7 @@ class ReauthRequired(DoorwardError):
 
     code = "reauth_required"
     status = 401
-    default_message = "Please confirm your password to continue."
+    default_message = N_("Please confirm your password to continue.")
 
 
 class Forbidden(DoorwardError):
@@ -211,21 +213,21 @@ class Forbidden(DoorwardError):
 
     code = "forbidden"
     status = 403
-    default_message = "You are not allowed to do this."
+    default_message = N_("You are not allowed to do this.")
 
 
 class MfaEnrolmentRequired(Forbidden):
     """The site requires a second factor of this user, who has none yet: enrol at /mfa."""
 
     code = "mfa_enrolment_required"
-    default_message = "Set up two-factor authentication to continue."
+    default_message = N_("Set up two-factor authentication to continue.")
 
 
 class CsrfFailed(Forbidden):
     """An unsafe cookie-authenticated request lacks a valid CSRF token (CR-01)."""
 
     code = "csrf_failed"
-    default_message = "The form has expired or the request is forged. Please try again."
+    default_message = N_("The form has expired or the request is forged. Please try again.")
 
 
 class UnsupportedMediaType(DoorwardError):
@@ -233,7 +235,7 @@ class UnsupportedMediaType(DoorwardError):
 
     code = "unsupported_media_type"
     status = 415
-    default_message = "Send JSON or a form."
+    default_message = N_("Send JSON or a form.")
 
 
 class PayloadTooLarge(DoorwardError):
@@ -241,7 +243,7 @@ class PayloadTooLarge(DoorwardError):
 
     code = "payload_too_large"
     status = 413
-    default_message = "The request is too large."
+    default_message = N_("The request is too large.")
 
 
 class NotFound(DoorwardError, LookupError):
@@ -249,7 +251,7 @@ class NotFound(DoorwardError, LookupError):
 
     code = "not_found"
     status = 404
-    default_message = "Not found."
+    default_message = N_("Not found.")
 
 
 class RateLimited(DoorwardError):
@@ -257,7 +259,7 @@ class RateLimited(DoorwardError):
 
     code = "rate_limited"
     status = 429
-    default_message = "Too many requests. Please wait and try again."
+    default_message = N_("Too many requests. Please wait and try again.")
 
     def __init__(self, retry_after: float, message: str | None = None) -> None:
         self.retry_after = retry_after
@@ -269,7 +271,7 @@ class Overloaded(DoorwardError):
 
     code = "overloaded"
     status = 503
-    default_message = "The service is busy. Please try again shortly."
+    default_message = N_("The service is busy. Please try again shortly.")
 
 
 class StoreUnavailable(DoorwardError):
@@ -277,7 +279,7 @@ class StoreUnavailable(DoorwardError):
 
     code = "store_unavailable"
     status = 503
-    default_message = "The service is temporarily unavailable."
+    default_message = N_("The service is temporarily unavailable.")
 
 
 class WriteRefused(DoorwardError):
@@ -291,7 +293,7 @@ class WriteRefused(DoorwardError):
 
     code = "write_refused"
     status = 500
-    default_message = "The change could not be saved. The site's administrators were told."
+    default_message = N_("The change could not be saved. The site's administrators were told.")
 
 
 class MailerUnavailable(DoorwardError):
@@ -299,4 +301,4 @@ class MailerUnavailable(DoorwardError):
 
     code = "mailer_unavailable"
     status = 503
-    default_message = "Email could not be sent. Please try again later."
+    default_message = N_("Email could not be sent. Please try again later.")

@@ -18,6 +18,7 @@ from typing import Any
 import attrs
 
 from doorward.exceptions import ValidationFailed
+from doorward.i18n import N_, Message
 from doorward.records import USER_FIELDS
 
 __all__ = ["Field", "clean_fields", "read_field"]
@@ -67,9 +68,9 @@ class Field:
         if isinstance(value, str):
             value = value.strip()
             if len(value) > self.max_length:
-                raise ValueError(f"At most {self.max_length} characters.")
+                raise ValueError(N_("At most %(max)s characters.", max=self.max_length))
             if self.choices and value not in self.choices:
-                raise ValueError(f"One of: {', '.join(self.choices)}.")
+                raise ValueError(N_("One of: %(choices)s.", choices=", ".join(self.choices)))
         if self.validate is not None:
             value = self.validate(value)
         return value
@@ -80,16 +81,24 @@ class Field:
                 return raw
             if isinstance(raw, str) and raw.lower() in _TRUE | _FALSE:
                 return raw.lower() in _TRUE
-            raise ValueError("Must be true or false.")
+            raise ValueError(N_("Must be true or false."))
         if self.kind is int:
             if isinstance(raw, int) and not isinstance(raw, bool):
                 return raw
             if isinstance(raw, str) and raw.strip().lstrip("-").isdigit() and len(raw) < 19:
                 return int(raw)
-            raise ValueError("Must be a whole number.")
+            raise ValueError(N_("Must be a whole number."))
         if not isinstance(raw, str):
-            raise ValueError("Must be text.")  # noqa: TRY004 (a field message, as the others)
+            raise ValueError(N_("Must be text."))  # noqa: TRY004 (a field message, as the others)
         return raw
+
+
+def _reason(exc: ValueError) -> str:
+    """The message of a field's ``ValueError``, kept translatable when it is marked."""
+    first = exc.args[0] if exc.args else None
+    if isinstance(first, Message) and len(exc.args) == 1:
+        return first
+    return str(exc) or N_("Not a valid value.")
 
 
 def _blank(raw: object) -> bool:
@@ -113,7 +122,7 @@ def clean_fields(
     declared = {field.name for field in fields}
     for name in refuse_unknown or ():
         if name not in declared:
-            errors[name] = ["This field cannot be changed here."]
+            errors[name] = [N_("This field cannot be changed here.")]
     for field in fields:
         present = field.name in data
         raw = data.get(field.name)
@@ -121,14 +130,14 @@ def clean_fields(
             continue
         if _blank(raw) and field.kind is not bool:
             if field.required:
-                errors[field.name] = ["This field is required."]
+                errors[field.name] = [N_("This field is required.")]
             elif present:
                 values[field.name] = None
             continue
         try:
             values[field.name] = field.clean(False if raw is None else raw)
         except ValueError as exc:
-            errors[field.name] = [str(exc) or "Not a valid value."]
+            errors[field.name] = [_reason(exc)]
     if errors:
         raise ValidationFailed(errors)
     return values

@@ -25,6 +25,7 @@ from doorward.exceptions import (
     UnsupportedMediaType,
     ValidationFailed,
 )
+from doorward.i18n import N_
 from doorward.settings import Settings
 
 __all__ = [
@@ -175,16 +176,16 @@ def parse_body(request: HttpRequest, settings: Settings) -> dict[str, Any]:
         try:
             data = json.loads(request.body.decode("utf-8"))
         except (UnicodeDecodeError, ValueError, RecursionError):
-            raise ValidationFailed({"body": ["The body is not valid JSON."]}) from None
+            raise ValidationFailed({"body": [N_("The body is not valid JSON.")]}) from None
         if not isinstance(data, dict):
-            raise ValidationFailed({"body": ["The body must be a JSON object."]})
+            raise ValidationFailed({"body": [N_("The body must be a JSON object.")]})
         return data
     if request.content_type == "application/x-www-form-urlencoded":
         try:
             text = request.body.decode("utf-8")
             pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=False)
         except (UnicodeDecodeError, ValueError):
-            raise ValidationFailed({"body": ["The form is not valid."]}) from None
+            raise ValidationFailed({"body": [N_("The form is not valid.")]}) from None
         return dict(pairs)
     raise UnsupportedMediaType
 

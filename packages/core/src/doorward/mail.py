@@ -6,6 +6,11 @@ Each kind of mail has three templates: ``<kind>.subject``, ``<kind>.txt`` and
 overrides any of them with directories searched first, or with a mapping of file names
 to text. Templates are checked when ``MailTemplates`` is built: a placeholder that is not
 known stops start-up (a ``ConfigurationError``), never a send.
+
+Mails are written in the language of the request that sent them: the paragraphs of the
+bundled templates are msgids of doorward's catalogs (``doorward.i18n.translate_mail``).
+An application's own template (a directory or an override) is used as it is, in every
+language. The HTML part is wrapped in ``<div lang="...">`` naming its language.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from pathlib import Path
 
 import attrs
 
+from doorward import i18n
 from doorward.exceptions import ConfigurationError
 
 __all__ = ["KINDS", "PLACEHOLDERS", "Mail", "MailTemplates", "render_mail"]
@@ -67,6 +73,9 @@ class MailTemplates:
         self._overrides = dict(overrides or {})
         self._templates: dict[str, string.Template] = {}
         self._placeholders: dict[str, frozenset[str]] = {}
+        #: The bundled texts (translated per language), by template name.
+        self._bundled: dict[str, str] = {}
+        self._localized: dict[tuple[str, str], string.Template] = {}
         bundled = resources.files("doorward").joinpath("templates/mail")
         for kind in KINDS:
             self.add_kind(kind, bundled, KIND_PLACEHOLDERS.get(kind, PLACEHOLDERS))
@@ -90,6 +99,7 @@ class MailTemplates:
             text = self._find(name, self._directories, self._overrides)
             if text is None:
                 text = folder.joinpath(name).read_text("utf-8")
+                self._bundled[name] = text
             self._templates[name] = _checked(name, text, known)
         self._placeholders[kind] = known
 
@@ -109,9 +119,30 @@ class MailTemplates:
                 return path.read_text("utf-8")
         return None
 
-    def render(self, kind: str, part: str, values: Mapping[str, str]) -> str:
-        """One part of one kind with ``values`` substituted (already escaped as needed)."""
-        return self._templates[f"{kind}.{part}"].substitute(values)
+    def render(
+        self,
+        kind: str,
+        part: str,
+        values: Mapping[str, str],
+        language: i18n.Language | None = None,
+    ) -> str:
+        """One part of one kind with ``values`` substituted (already escaped as needed),
+        in ``language`` when the template is a bundled one."""
+        return self._template(f"{kind}.{part}", language).substitute(values)
+
+    def _template(self, name: str, language: i18n.Language | None) -> string.Template:
+        english = self._templates[name]
+        if language is None or language.code == i18n.DEFAULT_LOCALE or name not in self._bundled:
+            return english
+        key = (name, language.code)
+        if key not in self._localized:
+            text = i18n.translate_mail(name, self._bundled[name], language)
+            try:
+                kind = name.rpartition(".")[0]
+                self._localized[key] = _checked(name, text, self.placeholders(kind))
+            except ConfigurationError:
+                self._localized[key] = english  # a broken translation: the English text
+        return self._localized[key]
 
 
 def _checked(name: str, text: str, known: frozenset[str] = PLACEHOLDERS) -> string.Template:
@@ -130,12 +161,21 @@ def _checked(name: str, text: str, known: frozenset[str] = PLACEHOLDERS) -> stri
 
 
 def render_mail(
-    kind: str, *, to: str, context: Mapping[str, str], templates: MailTemplates
+    kind: str,
+    *,
+    to: str,
+    context: Mapping[str, str],
+    templates: MailTemplates,
+    language: i18n.Language | None = None,
 ) -> Mail:
-    """Render one mail. Values are HTML-escaped in the HTML part; the subject stays one line."""
-    values = {key: str(context.get(key, "")) for key in templates.placeholders(kind)}
-    subject = " ".join(templates.render(kind, "subject", values).split())
-    text = templates.render(kind, "txt", values)
+    """Render one mail in ``language`` (English by default). Values are HTML-escaped in the
+    HTML part; the subject stays one line."""
+    lang = language or i18n.language()
+    raw = {key: lang.localize(context.get(key, "")) for key in templates.placeholders(kind)}
+    values = {key: str(value) for key, value in raw.items()}
+    subject = " ".join(templates.render(kind, "subject", values, lang).split())
+    text = templates.render(kind, "txt", values, lang)
     escaped = {key: html.escape(value, quote=True) for key, value in values.items()}
-    body = templates.render(kind, "html", escaped)
+    body = templates.render(kind, "html", escaped, lang)
+    body = f'<div lang="{lang.tag}">\n{body}</div>\n'
     return Mail(to=to, subject=subject, text=text, html=body, kind=kind)

@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 import email_validator
 
 from doorward.exceptions import PasswordRejected, ValidationFailed
+from doorward.i18n import N_
 from doorward.settings import Settings
 
 __all__ = [
@@ -92,15 +93,17 @@ def normalize_username(raw: object, *, field: str = "username") -> str:
     """
     low, high = USERNAME_LENGTH
     if not isinstance(raw, str) or len(raw) > high * 4:
-        raise ValidationFailed({field: ["Enter a username."]})
+        raise ValidationFailed({field: [N_("Enter a username.")]})
     text = unicodedata.normalize("NFKC", raw).strip().casefold()
     if not low <= len(text) <= high:
-        raise ValidationFailed({field: [f"A username has {low} to {high} characters."]})
+        raise ValidationFailed(
+            {field: [N_("A username has %(low)s to %(high)s characters.", low=low, high=high)]}
+        )
     if not (text[0].isalnum() and text[-1].isalnum()) or not all(
         ch.isalnum() or ch in "._-" for ch in text
     ):
         raise ValidationFailed(
-            {field: ["Use letters, digits, and . _ - between them (no spaces, no @)."]}
+            {field: [N_("Use letters, digits, and . _ - between them (no spaces, no @).")]}
         )
     return text
 
@@ -117,24 +120,28 @@ def normalize_email(raw: object, *, max_length: int = 254, field: str = "email")
     any invalid syntax. No DNS query is made.
     """
     if not isinstance(raw, str):
-        raise _email_error("Enter an email address.", field)
+        raise _email_error(N_("Enter an email address."), field)
     if len(raw) > max_length:
-        raise _email_error(f"An email address has at most {max_length} characters.", field)
+        raise _email_error(
+            N_("An email address has at most %(max)s characters.", max=max_length), field
+        )
     text = unicodedata.normalize("NFKC", raw).strip(" ")
     if not text:
-        raise _email_error("Enter an email address.", field)
+        raise _email_error(N_("Enter an email address."), field)
     if len(text) > max_length:
-        raise _email_error(f"An email address has at most {max_length} characters.", field)
+        raise _email_error(
+            N_("An email address has at most %(max)s characters.", max=max_length), field
+        )
     if _has_control(text):
         raise _email_error(
-            "An email address cannot contain control characters or line breaks.", field
+            N_("An email address cannot contain control characters or line breaks."), field
         )
     if (
         text.count("@") > 1
         or any(ch in _ADDRESS_SEPARATORS for ch in text)
         or any(ch.isspace() for ch in text)
     ):
-        raise _email_error("Enter a single email address, without a name or spaces.", field)
+        raise _email_error(N_("Enter a single email address, without a name or spaces."), field)
     try:
         validated = email_validator.validate_email(
             text, check_deliverability=False, allow_display_name=False, allow_quoted_local=False
@@ -143,7 +150,9 @@ def normalize_email(raw: object, *, max_length: int = 254, field: str = "email")
         raise _email_error(str(exc), field) from None
     email = unicodedata.normalize("NFKC", validated.normalized)
     if len(email) > max_length:
-        raise _email_error(f"An email address has at most {max_length} characters.", field)
+        raise _email_error(
+            N_("An email address has at most %(max)s characters.", max=max_length), field
+        )
     return email, email_key(email)
 
 
@@ -168,15 +177,19 @@ def prepare_password(raw: object, *, max_length: int, field: str = "password") -
     Lone surrogates (which no UTF-8 text contains) are refused.
     """
     if not isinstance(raw, str):
-        raise ValidationFailed({field: ["Enter a password."]})
+        raise ValidationFailed({field: [N_("Enter a password.")]})
     if len(raw) > max_length:
-        raise ValidationFailed({field: [f"A password has at most {max_length} characters."]})
+        raise ValidationFailed(
+            {field: [N_("A password has at most %(max)s characters.", max=max_length)]}
+        )
     if not raw:
-        raise ValidationFailed({field: ["Enter a password."]})
+        raise ValidationFailed({field: [N_("Enter a password.")]})
     try:
         raw.encode("utf-8")
     except UnicodeEncodeError:
-        raise ValidationFailed({field: ["This password contains invalid characters."]}) from None
+        raise ValidationFailed(
+            {field: [N_("This password contains invalid characters.")]}
+        ) from None
     return unicodedata.normalize("NFKC", raw)
 
 
@@ -267,24 +280,30 @@ def check_new_password(
     size = len(password)
     if size < settings.password_min_length:
         raise PasswordRejected(
-            [f"Use at least {settings.password_min_length} characters (this has {size})."],
+            [
+                N_(
+                    "Use at least %(min)s characters (this has %(size)s).",
+                    min=settings.password_min_length,
+                    size=size,
+                )
+            ],
             field=field,
         )
     if size > settings.password_max_length:
         raise PasswordRejected(
-            [f"Use at most {settings.password_max_length} characters."], field=field
+            [N_("Use at most %(max)s characters.", max=settings.password_max_length)], field=field
         )
     reasons: list[str] = []
     if settings.password_blocklist:
         variants = _variants(password)
         if variants & common_passwords():
-            reasons.append("This is one of the most commonly used passwords.")
+            reasons.append(N_("This is one of the most commonly used passwords."))
         if variants & _context_words(settings, context):
-            reasons.append("This password is too close to your email address or the site name.")
+            reasons.append(N_("This password is too close to your email address or the site name."))
         if _is_short_pattern(password, settings.password_min_length):
-            reasons.append("This password is a short pattern repeated.")
+            reasons.append(N_("This password is a short pattern repeated."))
     if not reasons and breach_checker is not None and breach_checker.is_breached(password):
-        reasons.append("This password has appeared in a data breach. Choose another one.")
+        reasons.append(N_("This password has appeared in a data breach. Choose another one."))
     if reasons:
         raise PasswordRejected(reasons, field=field)
     return password

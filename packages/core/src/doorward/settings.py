@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import ipaddress
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import attrs
@@ -18,6 +18,9 @@ import attrs
 from doorward.exceptions import ConfigurationError
 from doorward.fields import Field
 from doorward.oauth import OAuthProvider
+
+if TYPE_CHECKING:
+    from doorward.http import HttpRequest
 
 __all__ = ["Argon2Params", "RateLimit", "Settings"]
 
@@ -149,6 +152,11 @@ class Settings:
     #: username and login accepts it in place of the email (case-insensitive, stored
     #: normalised by ``doorward.policies.normalize_username``, unique in the store).
     username_field: str | None = None
+    #: The app's choice of language for a request (see ``docs/configuration.md``, Languages):
+    #: called with the ``HttpRequest``, it returns a locale (``"de"``, ``"pt-BR"``, a
+    #: ``babel.Locale``) or ``None`` to let ``Accept-Language`` decide. An unshipped
+    #: locale is passed over the same way.
+    locale_selector: Callable[[HttpRequest], object] | None = attrs.field(default=None, eq=False)
 
     # passwords (PW-01..PW-04, PW-08)
     password_min_length: int = 15

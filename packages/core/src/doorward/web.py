@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import attrs
 from ua_parser import parse as parse_user_agent
 
-from doorward import _rules
+from doorward import _rules, i18n
 from doorward._rules import Identity, IssuedSession
 from doorward.exceptions import (
     DoorwardError,
@@ -24,6 +24,7 @@ from doorward.exceptions import (
     ValidationFailed,
 )
 from doorward.http import Cookie, HttpRequest, HttpResponse, error_response
+from doorward.i18n import N_, Moment
 from doorward.redirects import safe_redirect
 from doorward.settings import Settings
 from doorward.tokens import CsrfTokens
@@ -32,10 +33,10 @@ __all__ = ["Call", "RequestState", "Web", "checkbox"]
 
 #: Where to go after a dead emailed link: (path start, page, link text).
 _RETRY = (
-    ("/reset/", "/reset", "Send me a new reset link"),
-    ("/confirm/", "/confirm", "Send me a new confirmation link"),
-    ("/change-email/", "/change-email", "Ask for the change again"),
-    ("/login/link/", "/login/code", "Send me a new sign-in code"),
+    ("/reset/", "/reset", N_("Send me a new reset link")),
+    ("/confirm/", "/confirm", N_("Send me a new confirmation link")),
+    ("/change-email/", "/change-email", N_("Ask for the change again")),
+    ("/login/link/", "/login/code", N_("Send me a new sign-in code")),
 )
 #: Submitted fields that may be echoed back into a re-rendered form (never passwords).
 ECHOED_FIELDS = frozenset({"email", "new_email", "name", "remember", "next"})
@@ -234,7 +235,9 @@ class Web:
         )
         return self.with_csrf(request, response)
 
-    def neutral(self, call: Call, message: str, *, title: str = "Check your inbox") -> HttpResponse:
+    def neutral(
+        self, call: Call, message: str, *, title: str = N_("Check your inbox")
+    ) -> HttpResponse:
         """202 with the same answer whatever the account's state (LE-03, LE-04)."""
         if call.as_json:
             return HttpResponse(status=202, json={"message": message})
@@ -258,6 +261,17 @@ class Web:
         return response
 
     @staticmethod
+    def localized(response: HttpResponse, lang: i18n.Language) -> HttpResponse:
+        """``response`` in ``lang``: its marked texts and times translated (the JSON body
+        or the page context; error codes stay as they are), and on pages the template
+        helpers ``_``, ``ngettext``, ``when``, ``number`` and ``lang``."""
+        if response.json is not None:
+            response.json = lang.localize(response.json)
+        if response.page is not None:
+            response.context = {**lang.localize(response.context), **lang.context()}
+        return response
+
+    @staticmethod
     def user_json(user: Any, roles: frozenset[str] | None = None) -> dict[str, Any]:
         """``{"user": {...}}`` with the public fields only."""
         return {"user": _rules.public_user(user, roles)}
@@ -267,20 +281,22 @@ class Web:
 def device(user_agent: str | None) -> str:
     """A short, readable name for a User-Agent, read by ua-parser: "Firefox on Linux"."""
     if not user_agent:
-        return "an unknown device"
+        return N_("an unknown device")
     found = parse_user_agent(user_agent[:512])
     agent = found.user_agent.family if found.user_agent is not None else None
     system = found.os.family if found.os is not None else None
-    browser = agent if agent and agent != "Other" else "a browser or app"
-    return f"{browser} on {system}" if system and system != "Other" else browser
+    browser: str = agent if agent and agent != "Other" else N_("a browser or app")
+    if system and system != "Other":
+        return N_("%(browser)s on %(system)s", browser=browser, system=system)
+    return browser
 
 
 def when(iso: str | None) -> str:
-    """An ISO time as people read it: "1 Jan 2030, 14:05 UTC"."""
+    """An ISO time as people read it: "1 Jan 2030, 14:05 UTC" (a ``Moment``, which pages
+    show in the request's locale)."""
     if not iso:
         return ""
-    moment = datetime.fromisoformat(iso).astimezone(UTC)
-    return f"{moment.day} {moment:%b %Y, %H:%M} UTC"
+    return Moment(datetime.fromisoformat(iso).astimezone(UTC))
 
 
 def for_display(record: Mapping[str, Any]) -> dict[str, Any]:
@@ -298,4 +314,4 @@ def checkbox(value: object, *, form: bool, field: str = "remember") -> bool:
         return value
     if form and isinstance(value, str) and value.lower() in {"", "on", "true", "1", "yes"}:
         return value != ""
-    raise ValidationFailed({field: ["Must be true or false."]})
+    raise ValidationFailed({field: [N_("Must be true or false.")]})

@@ -6,12 +6,13 @@ translates werkzeug requests to ``doorward.http.HttpRequest`` and ``HttpResponse
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping, Sequence
 from importlib import resources
 from typing import Any
 
 import attrs
-from flask import Blueprint, Flask
+from flask import Blueprint, Flask, current_app
 from flask.typing import ResponseReturnValue
 
 from doorward import Auth, Clock, Mailer, PasswordHasher, RateLimiter, Route, Settings, Views
@@ -109,6 +110,7 @@ class Doorward:
             )
         auth = self._auth or self._build(app)
         current = AppState(auth=auth, views=Views(auth), settings=auth.settings)
+        current.views.framework_locale = _flask_babel_locale
         app.extensions[EXTENSION_KEY] = current
         app.register_blueprint(
             _blueprint(current.views.routes), url_prefix=auth.settings.url_prefix
@@ -142,6 +144,22 @@ class Doorward:
     def auth(self) -> Auth:
         """The flows of the current app (for your own views and scripts)."""
         return state().auth
+
+
+def _flask_babel_locale() -> object:
+    """Flask-Babel's locale of this request when the app set Flask-Babel up with a locale
+    selector or a default locale other than English (``None`` otherwise, and without it)."""
+    babel = current_app.extensions.get("babel")
+    if babel is None:
+        return None
+    chosen = getattr(babel, "locale_selector", None) is not None
+    if not chosen and str(getattr(babel, "default_locale", "en")) == "en":
+        return None
+    try:
+        flask_babel = importlib.import_module("flask_babel")
+    except ImportError:
+        return None
+    return flask_babel.get_locale()
 
 
 def _template_context() -> dict[str, Any]:

@@ -12,6 +12,7 @@ from doorward._async.feature import AsyncFeature
 from doorward._async.protocols import AsyncCredentials, AsyncUsers
 from doorward.exceptions import NotFound, ValidationFailed
 from doorward.http import HttpResponse
+from doorward.i18n import N_
 from doorward.records import Credential
 from doorward.routing import endpoint
 from doorward.web import Call, for_display
@@ -34,7 +35,7 @@ class AsyncApiTokens(AsyncFeature):
     ) -> tuple[str, Credential]:
         """A new bearer token ``(token, record)``; the token is shown this once (TK-09)."""
         if not isinstance(name, str) or not name.strip() or len(name) > 100:
-            raise ValidationFailed({"name": ["Give the token a name of 1 to 100 characters."]})
+            raise ValidationFailed({"name": [N_("Give the token a name of 1 to 100 characters.")]})
         now = self.ctx.clock.now()
         ceiling = self.settings.api_token_max_age
         lifetime = expires_in if expires_in is not None else ceiling
@@ -119,5 +120,5 @@ def _days(days: object) -> timedelta | None:
     except (TypeError, ValueError):
         count = 0
     if isinstance(days, bool) or not 1 <= count <= 3650:
-        raise ValidationFailed({"expires_in_days": ["A whole number of days, 1 to 3650."]})
+        raise ValidationFailed({"expires_in_days": [N_("A whole number of days, 1 to 3650.")]})
     return timedelta(days=count)

@@ -30,6 +30,7 @@ from doorward.exceptions import (
     ValidationFailed,
 )
 from doorward.http import HttpResponse, error_response
+from doorward.i18n import N_
 from doorward.records import RefreshToken
 from doorward.routing import endpoint
 from doorward.tokens import hash_secret
@@ -300,7 +301,9 @@ class AsyncAppClients(AsyncFeature):
         if grant == "refresh_token":
             _require(call, "refresh_token")
             return await self.refresh(call.field("refresh_token"), ip=call.ip, user_agent=agent)
-        raise ValidationFailed({"grant_type": [f"Use one of: {', '.join(GRANTS)}."]})
+        raise ValidationFailed(
+            {"grant_type": [N_("Use one of: %(choices)s.", choices=", ".join(GRANTS))]}
+        )
 
     @endpoint(
         "POST",
@@ -323,7 +326,7 @@ class AsyncAppClients(AsyncFeature):
 
 def _require(call: Call, *names: str) -> None:
     missing = {
-        name: ["This field is required."]
+        name: [N_("This field is required.")]
         for name in names
         if not isinstance(call.fields.get(name), str) or not call.fields[name].strip()
     }

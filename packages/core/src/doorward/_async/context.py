@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 import attrs
 
-from doorward import _rules
+from doorward import _rules, i18n
 from doorward._async._io import _IS_SYNC
 from doorward._async.mailers import AsyncConsoleMailer
 from doorward._async.protocols import AsyncMailer, AsyncPasswordHasher
@@ -31,6 +31,7 @@ from doorward.exceptions import (
     ValidationFailed,
 )
 from doorward.hashing import AsyncArgon2Hasher
+from doorward.i18n import N_
 from doorward.mail import MailTemplates, render_mail
 from doorward.policies import BreachChecker, check_new_password
 from doorward.records import Credential, CredentialKind
@@ -121,8 +122,12 @@ class AsyncContext:
         strict: bool = False,
         values: Mapping[str, str] | None = None,
         decoy: bool = False,
+        locale: str | None = None,
     ) -> None:
         """Render and send; failures are logged and swallowed unless ``strict`` (FT-02).
+
+        The mail is in ``locale`` when given, else in the language of the request being
+        answered (``doorward.i18n.current_language``), else English.
 
         Each address gets at most ``rate_limits["mail_per_address"]`` mails of one kind; the
         surplus is dropped silently so the caller's answer stays neutral (RL-05).
@@ -138,8 +143,13 @@ class AsyncContext:
                 self.events.emit("rate_limited", action=f"mail:{kind}")
                 return
         context = {"link": link, "email": to, "site_name": self.settings.display_name}
+        lang = i18n.language(locale) if locale else i18n.current_language()
         mail = render_mail(
-            kind, to=to, context={**context, **(values or {})}, templates=self.templates
+            kind,
+            to=to,
+            context={**context, **(values or {})},
+            templates=self.templates,
+            language=lang,
         )
         if decoy:
             if not getattr(self.mailer, "accepts_decoys", False):
@@ -206,7 +216,7 @@ class AsyncContext:
             user, user.security_stamp, {**changes, "security_stamp": new_stamp()}
         )
         if updated is None:
-            raise InvalidToken("The account changed meanwhile; please try again.")
+            raise InvalidToken(N_("The account changed meanwhile; please try again."))
         return updated
 
     # -- credentials ---------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from doorward._async.protocols import AsyncCredentials, AsyncUsers
 from doorward._rules import Identity
 from doorward.exceptions import EmailTaken, InvalidToken, ValidationFailed
 from doorward.http import HttpResponse
+from doorward.i18n import N_
 from doorward.policies import normalize_email, prepare_password
 from doorward.routing import endpoint
 from doorward.tokens import new_stamp
@@ -17,7 +18,7 @@ from doorward.web import Call
 
 __all__ = ["AsyncEmailChange"]
 
-LINK_SENT = "We sent a confirmation link to the new address."
+LINK_SENT = N_("We sent a confirmation link to the new address.")
 
 
 class AsyncEmailChange(AsyncFeature):
@@ -27,7 +28,7 @@ class AsyncEmailChange(AsyncFeature):
     capabilities = (AsyncUsers, AsyncCredentials)
     mails = ("change_email", "email_changed")
     notices = {  # noqa: RUF012 (read-only class data)
-        "email_changed": "Your email address was changed. Please log in again."
+        "email_changed": N_("Your email address was changed. Please log in again.")
     }
 
     # -- flows -------------------------------------------------------------------------------
@@ -48,7 +49,7 @@ class AsyncEmailChange(AsyncFeature):
         login = ctx.feature(AsyncLogin)
         user = await login.check_password(identity.user, plain, ip=identity.credential.ip)
         if key == user.normalized_email:
-            raise ValidationFailed({"new_email": ["This is already your email address."]})
+            raise ValidationFailed({"new_email": [N_("This is already your email address.")]})
         if await self.store.get_user_by_email(key) is not None:
             ctx.events.emit("email_change_requested", user_id=str(user.id), taken=True)
             return
@@ -91,7 +92,7 @@ class AsyncEmailChange(AsyncFeature):
                 },
             )
         except EmailTaken:
-            raise InvalidToken("This address is no longer available.") from None
+            raise InvalidToken(N_("This address is no longer available.")) from None
         if updated is None:
             raise InvalidToken
         await ctx.forget_credentials(updated)
@@ -120,7 +121,7 @@ class AsyncEmailChange(AsyncFeature):
         await self.request_email_change(
             call.current, call.field("password"), call.field("new_email")
         )
-        return self.web.neutral(call, LINK_SENT, title="Check the new address's inbox")
+        return self.web.neutral(call, LINK_SENT, title=N_("Check the new address's inbox"))
 
     @endpoint("GET", "/change-email/{token}")
     async def change_email_token_page(self, call: Call) -> HttpResponse:

@@ -25,6 +25,7 @@ from doorward.exceptions import (
     ReauthRequired,
 )
 from doorward.http import HttpResponse
+from doorward.i18n import N_
 from doorward.policies import normalize_email, normalize_username, prepare_password
 from doorward.records import Credential
 from doorward.routing import endpoint
@@ -48,8 +49,8 @@ class AsyncLogin(AsyncLoginSessions):
 
     mails = ("account_locked",)
     notices = {  # noqa: RUF012 (read-only class data)
-        "logged_out": "You are logged out.",
-        "unlocked": "Your account is unlocked. You can log in now.",
+        "logged_out": N_("You are logged out."),
+        "unlocked": N_("Your account is unlocked. You can log in now."),
     }
 
     # -- flows -------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from doorward.exceptions import (
     ValidationFailed,
 )
 from doorward.http import HttpResponse
+from doorward.i18n import N_
 from doorward.records import Authenticator
 from doorward.routing import endpoint
 from doorward.web import Call
@@ -45,10 +46,10 @@ class AsyncMfa(AsyncMfaSteps):
         {"login_mfa_required", "mfa_enabled", "mfa_disabled", "recovery_codes_regenerated"}
     )
     notices = {  # noqa: RUF012 (read-only class data)
-        "mfa_enabled": "Two-factor authentication is on.",
-        "mfa_disabled": "The authenticator app was removed.",
-        "trust_revoked": "That browser is no longer trusted.",
-        "mfa_enrolment_required": "This site requires two-factor authentication: set it up.",
+        "mfa_enabled": N_("Two-factor authentication is on."),
+        "mfa_disabled": N_("The authenticator app was removed."),
+        "trust_revoked": N_("That browser is no longer trusted."),
+        "mfa_enrolment_required": N_("This site requires two-factor authentication: set it up."),
     }
 
     async def mfa_required(self, user: Any) -> bool:
@@ -99,7 +100,7 @@ class AsyncMfa(AsyncMfaSteps):
 
     def _fresh(self, identity: Identity) -> None:
         if identity.via != "session":
-            raise ReauthRequired("This needs a browser session.")
+            raise ReauthRequired(N_("This needs a browser session."))
         self.login_feature.require_fresh(identity)
 
     async def start_totp(self, identity: Identity) -> tuple[str, str, str]:
@@ -107,7 +108,9 @@ class AsyncMfa(AsyncMfaSteps):
         self._fresh(identity)
         user = identity.user
         if await self.confirmed_totp(user) is not None:
-            raise ValidationFailed({"totp": ["An authenticator app is set up; remove it first."]})
+            raise ValidationFailed(
+                {"totp": [N_("An authenticator app is set up; remove it first.")]}
+            )
         secret = self.totp.new_secret()
         await self.store.delete_authenticators(str(user.id), ["totp"])
         await self.store.create_authenticator(
@@ -128,9 +131,9 @@ class AsyncMfa(AsyncMfaSteps):
         user = identity.user
         found = await self.store.list_authenticators(str(user.id), "totp")
         pending = next((a for a in found if a.confirmed_at is None), None)
-        refused = ValidationFailed({"code": ["That code is not right; try the next one."]})
+        refused = ValidationFailed({"code": [N_("That code is not right; try the next one.")]})
         if pending is None:
-            raise ValidationFailed({"code": ["Start the set-up again."]})
+            raise ValidationFailed({"code": [N_("Start the set-up again.")]})
         secret = self.totp.decrypt(pending.secret)
         text = normalized_code(code)
         now = self.ctx.clock.now()
@@ -144,7 +147,7 @@ class AsyncMfa(AsyncMfaSteps):
         await self.store.accept_totp_step(pending.id, step, now)
         codes = await self._new_recovery_codes(user)
         self.ctx.events.emit("mfa_enabled", user_id=str(user.id), kind="totp")
-        await self._notify(user, "An authenticator app was added to your account.")
+        await self._notify(user, N_("An authenticator app was added to your account."))
         return codes
 
     async def disable_totp(self, identity: Identity) -> None:
@@ -155,24 +158,24 @@ class AsyncMfa(AsyncMfaSteps):
             raise NotFound
         others = await self.passkeys_of(user)
         if not others and await self.mfa_required(user):
-            raise ValidationFailed({"totp": ["This site requires a second factor."]})
+            raise ValidationFailed({"totp": [N_("This site requires a second factor.")]})
         # recovery codes stay while a passkey is left to be the factor they back up
         await self.store.delete_authenticators(
             str(user.id), ["totp"] if others else ["totp", "recovery"]
         )
         await self.store.delete_credentials(str(user.id), ["trust"])
         self.ctx.events.emit("mfa_disabled", user_id=str(user.id), kind="totp")
-        await self._notify(user, "The authenticator app was removed from your account.")
+        await self._notify(user, N_("The authenticator app was removed from your account."))
 
     async def regenerate_recovery_codes(self, identity: Identity) -> list[str]:
         """A new set of recovery codes, shown once; the old set is dead (MF-04)."""
         self._fresh(identity)
         user = identity.user
         if await self.confirmed_totp(user) is None:
-            raise ValidationFailed({"totp": ["Set up an authenticator app first."]})
+            raise ValidationFailed({"totp": [N_("Set up an authenticator app first.")]})
         codes = await self._new_recovery_codes(user)
         self.ctx.events.emit("recovery_codes_regenerated", user_id=str(user.id))
-        await self._notify(user, "New recovery codes were made; the old ones no longer work.")
+        await self._notify(user, N_("New recovery codes were made; the old ones no longer work."))
         return codes
 
     async def new_recovery_codes(self, user: Any) -> list[str]:
@@ -208,7 +211,7 @@ class AsyncMfa(AsyncMfaSteps):
         )
         await self.store.delete_credentials(user_id, ["trust", "mfa"])
         self.ctx.events.emit("mfa_reset", user_id=user_id, removed=removed)
-        await self._notify(user, "Every second factor was removed by the site's staff.")
+        await self._notify(user, N_("Every second factor was removed by the site's staff."))
         return removed
 
     async def _notify(self, user: Any, change: str) -> None:

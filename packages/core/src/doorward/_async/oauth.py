@@ -30,6 +30,7 @@ from doorward.exceptions import (
     OAuthFailed,
 )
 from doorward.http import HttpResponse
+from doorward.i18n import N_
 from doorward.oauth import (
     LINK_REQUIRED,
     NO_SIGN_UP,
@@ -59,8 +60,8 @@ class AsyncOAuth(AsyncFeature):
     mail_placeholders = frozenset({"provider"})
     events = frozenset({"oauth_failed", "oauth_linked", "oauth_unlinked", "oauth_signed_up"})
     notices = {  # noqa: RUF012 (read-only class data)
-        "oauth_linked": "The account of the provider is linked: you can sign in with it.",
-        "oauth_unlinked": "The account of the provider is unlinked.",
+        "oauth_linked": N_("The account of the provider is linked: you can sign in with it."),
+        "oauth_unlinked": N_("The account of the provider is unlinked."),
     }
 
     def __init__(self, ctx: AsyncContext) -> None:

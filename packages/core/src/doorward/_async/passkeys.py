@@ -45,6 +45,7 @@ from doorward.exceptions import (
     ValidationFailed,
 )
 from doorward.http import HttpResponse
+from doorward.i18n import N_
 from doorward.records import Authenticator
 from doorward.routing import Route, endpoint
 from doorward.web import Call
@@ -142,8 +143,8 @@ class AsyncPasskeys(AsyncFeature):
     mail_placeholders = frozenset({"change"})
     events = frozenset({"passkey_added", "passkey_removed"})
     notices = {  # noqa: RUF012 (read-only class data)
-        "passkey_added": "The passkey was added.",
-        "passkey_removed": "The passkey was removed.",
+        "passkey_added": N_("The passkey was added."),
+        "passkey_removed": N_("The passkey was removed."),
     }
 
     def __init__(self, ctx: AsyncContext) -> None:
@@ -202,7 +203,7 @@ class AsyncPasskeys(AsyncFeature):
 
     def _fresh(self, identity: Identity) -> None:
         if identity.via != "session":
-            raise ReauthRequired("This needs a browser session.")
+            raise ReauthRequired(N_("This needs a browser session."))
         self.login_feature.require_fresh(identity)
 
     async def registration_options(self, identity: Identity) -> tuple[dict[str, Any], str]:
@@ -231,8 +232,12 @@ class AsyncPasskeys(AsyncFeature):
         user = identity.user
         label = "Passkey" if name in (None, "") else name
         if not isinstance(label, str) or len(label.strip()) > 100 or not label.strip():
-            raise ValidationFailed({"name": ["Give the passkey a name of up to 100 characters."]})
-        refused = ValidationFailed({"credential": ["The passkey could not be checked; try again."]})
+            raise ValidationFailed(
+                {"name": [N_("Give the passkey a name of up to 100 characters.")]}
+            )
+        refused = ValidationFailed(
+            {"credential": [N_("The passkey could not be checked; try again.")]}
+        )
         try:
             challenge, _, kept = self.challenges.take(cookie, "register", str(user.id))
         except InvalidCredentials:
@@ -244,7 +249,7 @@ class AsyncPasskeys(AsyncFeature):
             raise refused from None
         key = module.credential_key(made.credential_id)
         if await self.store.get_passkey(key) is not None:
-            raise ValidationFailed({"credential": ["This passkey is registered already."]})
+            raise ValidationFailed({"credential": [N_("This passkey is registered already.")]})
         now = self.ctx.clock.now()
         passkey = Authenticator(
             id="a" + secrets.token_urlsafe(12),
@@ -268,14 +273,16 @@ class AsyncPasskeys(AsyncFeature):
             if await self.store.get_passkey(key) is None:
                 raise
             raise ValidationFailed(
-                {"credential": ["This passkey is registered already."]}
+                {"credential": [N_("This passkey is registered already.")]}
             ) from None
         codes = None
         mfa = self.ctx.features.get("mfa")
         if mfa is not None and not await self.store.list_authenticators(str(user.id), "recovery"):
             codes = await mfa.new_recovery_codes(user)
         self.ctx.events.emit("passkey_added", user_id=str(user.id))
-        await self._notify(user, f"A passkey ({passkey.name}) was added to your account.")
+        await self._notify(
+            user, N_("A passkey (%(name)s) was added to your account.", name=passkey.name)
+        )
         return passkey, codes
 
     async def remove_passkey(self, identity: Identity, passkey_id: str) -> None:
@@ -290,14 +297,14 @@ class AsyncPasskeys(AsyncFeature):
         totp = await mfa.confirmed_totp(user) if mfa is not None else None
         last = totp is None and len(found) == 1
         if last and mfa is not None and await mfa.mfa_required(user):
-            raise ValidationFailed({"passkey": ["This site requires a second factor."]})
+            raise ValidationFailed({"passkey": [N_("This site requires a second factor.")]})
         if not await self.store.delete_passkey(passkey_id, str(user.id)):
             raise NotFound
         if last:
             await self.store.delete_authenticators(str(user.id), ["recovery"])
         await self.store.delete_credentials(str(user.id), ["trust"])
         self.ctx.events.emit("passkey_removed", user_id=str(user.id))
-        await self._notify(user, "A passkey was removed from your account.")
+        await self._notify(user, N_("A passkey was removed from your account."))
 
     async def _notify(self, user: Any, change: str) -> None:
         await self.ctx.mail(

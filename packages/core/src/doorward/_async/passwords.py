@@ -10,6 +10,7 @@ from doorward._async.protocols import AsyncCredentials, AsyncUsers
 from doorward._rules import Identity, IssuedSession
 from doorward.exceptions import InvalidToken
 from doorward.http import HttpResponse
+from doorward.i18n import N_
 from doorward.policies import normalize_email, prepare_password
 from doorward.routing import endpoint
 from doorward.tokens import new_stamp
@@ -17,7 +18,7 @@ from doorward.web import Call
 
 __all__ = ["AsyncPasswords"]
 
-RESET_SENT = "If this address has an account, we sent a link to reset the password."
+RESET_SENT = N_("If this address has an account, we sent a link to reset the password.")
 
 
 class AsyncPasswords(AsyncFeature):
@@ -27,7 +28,7 @@ class AsyncPasswords(AsyncFeature):
     capabilities = (AsyncUsers, AsyncCredentials)
     mails = ("reset", "password_changed")
     notices = {  # noqa: RUF012 (read-only class data)
-        "password_reset": "Your password was changed. Please log in with the new one."
+        "password_reset": N_("Your password was changed. Please log in with the new one.")
     }
 
     @property
@@ -209,8 +210,8 @@ class AsyncPasswords(AsyncFeature):
             response = self.web.page(
                 call.request,
                 "doorward/message.html",
-                title="Password changed",
-                message="Your password was changed. Your other sessions have ended.",
+                title=N_("Password changed"),
+                message=N_("Your password was changed. Your other sessions have ended."),
                 signed_in=issued.user.email,
             )
         response.cookies.extend(self.web.session_cookies(issued))

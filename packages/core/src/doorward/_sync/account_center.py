@@ -20,6 +20,7 @@ from doorward._rules import Identity
 from doorward.capabilities import Capability
 from doorward.exceptions import ValidationFailed
 from doorward.http import HttpResponse
+from doorward.i18n import N_
 from doorward.policies import prepare_password
 from doorward.routing import endpoint
 from doorward.web import Call, checkbox, for_display
@@ -35,7 +36,7 @@ class AccountCenter(Feature):
     mails = ("account_deleted",)
     events = frozenset({"account_deleted"})
     notices = {  # noqa: RUF012 (read-only class data)
-        "account_deleted": "Your account is deleted. Thank you for having been with us.",
+        "account_deleted": N_("Your account is deleted. Thank you for having been with us."),
     }
 
     @property
@@ -125,7 +126,7 @@ class AccountCenter(Feature):
         """The form of the account page: ``confirm`` ticked (and the password if not fresh)."""
         form = call.request.form is not None or call.request.content_type != "application/json"
         if not checkbox(call.fields.get("confirm", False), form=form, field="confirm"):
-            raise ValidationFailed({"confirm": ["Tick the box to delete your account."]})
+            raise ValidationFailed({"confirm": [N_("Tick the box to delete your account.")]})
         self.delete_account(call.current, call.fields.get("password"))
         if call.as_json:
             response = HttpResponse(status=204)

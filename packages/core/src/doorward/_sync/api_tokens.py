@@ -13,6 +13,7 @@ from doorward._sync.feature import Feature
 from doorward._sync.protocols import Credentials, Users
 from doorward.exceptions import NotFound, ValidationFailed
 from doorward.http import HttpResponse
+from doorward.i18n import N_
 from doorward.records import Credential
 from doorward.routing import endpoint
 from doorward.web import Call, for_display
@@ -35,7 +36,7 @@ class ApiTokens(Feature):
     ) -> tuple[str, Credential]:
         """A new bearer token ``(token, record)``; the token is shown this once (TK-09)."""
         if not isinstance(name, str) or not name.strip() or len(name) > 100:
-            raise ValidationFailed({"name": ["Give the token a name of 1 to 100 characters."]})
+            raise ValidationFailed({"name": [N_("Give the token a name of 1 to 100 characters.")]})
         now = self.ctx.clock.now()
         ceiling = self.settings.api_token_max_age
         lifetime = expires_in if expires_in is not None else ceiling
@@ -120,5 +121,5 @@ def _days(days: object) -> timedelta | None:
     except (TypeError, ValueError):
         count = 0
     if isinstance(days, bool) or not 1 <= count <= 3650:
-        raise ValidationFailed({"expires_in_days": ["A whole number of days, 1 to 3650."]})
+        raise ValidationFailed({"expires_in_days": [N_("A whole number of days, 1 to 3650.")]})
     return timedelta(days=count)

@@ -31,6 +31,7 @@ from doorward.exceptions import (
     ValidationFailed,
 )
 from doorward.http import HttpResponse, error_response
+from doorward.i18n import N_
 from doorward.records import RefreshToken
 from doorward.routing import endpoint
 from doorward.tokens import hash_secret
@@ -301,7 +302,9 @@ class AppClients(Feature):
         if grant == "refresh_token":
             _require(call, "refresh_token")
             return self.refresh(call.field("refresh_token"), ip=call.ip, user_agent=agent)
-        raise ValidationFailed({"grant_type": [f"Use one of: {', '.join(GRANTS)}."]})
+        raise ValidationFailed(
+            {"grant_type": [N_("Use one of: %(choices)s.", choices=", ".join(GRANTS))]}
+        )
 
     @endpoint(
         "POST",
@@ -324,7 +327,7 @@ class AppClients(Feature):
 
 def _require(call: Call, *names: str) -> None:
     missing = {
-        name: ["This field is required."]
+        name: [N_("This field is required.")]
         for name in names
         if not isinstance(call.fields.get(name), str) or not call.fields[name].strip()
     }

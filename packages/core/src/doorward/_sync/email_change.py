@@ -11,6 +11,7 @@ from doorward._sync.protocols import Credentials, Users
 from doorward._rules import Identity
 from doorward.exceptions import EmailTaken, InvalidToken, ValidationFailed
 from doorward.http import HttpResponse
+from doorward.i18n import N_
 from doorward.policies import normalize_email, prepare_password
 from doorward.routing import endpoint
 from doorward.tokens import new_stamp
@@ -18,7 +19,7 @@ from doorward.web import Call
 
 __all__ = ["EmailChange"]
 
-LINK_SENT = "We sent a confirmation link to the new address."
+LINK_SENT = N_("We sent a confirmation link to the new address.")
 
 
 class EmailChange(Feature):
@@ -28,7 +29,7 @@ class EmailChange(Feature):
     capabilities = (Users, Credentials)
     mails = ("change_email", "email_changed")
     notices = {  # noqa: RUF012 (read-only class data)
-        "email_changed": "Your email address was changed. Please log in again."
+        "email_changed": N_("Your email address was changed. Please log in again.")
     }
 
     # -- flows -------------------------------------------------------------------------------
@@ -49,7 +50,7 @@ class EmailChange(Feature):
         login = ctx.feature(Login)
         user = login.check_password(identity.user, plain, ip=identity.credential.ip)
         if key == user.normalized_email:
-            raise ValidationFailed({"new_email": ["This is already your email address."]})
+            raise ValidationFailed({"new_email": [N_("This is already your email address.")]})
         if self.store.get_user_by_email(key) is not None:
             ctx.events.emit("email_change_requested", user_id=str(user.id), taken=True)
             return
@@ -92,7 +93,7 @@ class EmailChange(Feature):
                 },
             )
         except EmailTaken:
-            raise InvalidToken("This address is no longer available.") from None
+            raise InvalidToken(N_("This address is no longer available.")) from None
         if updated is None:
             raise InvalidToken
         ctx.forget_credentials(updated)
@@ -121,7 +122,7 @@ class EmailChange(Feature):
         self.request_email_change(
             call.current, call.field("password"), call.field("new_email")
         )
-        return self.web.neutral(call, LINK_SENT, title="Check the new address's inbox")
+        return self.web.neutral(call, LINK_SENT, title=N_("Check the new address's inbox"))
 
     @endpoint("GET", "/change-email/{token}")
     def change_email_token_page(self, call: Call) -> HttpResponse:

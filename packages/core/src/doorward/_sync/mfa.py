@@ -23,6 +23,7 @@ from doorward.exceptions import (
     ValidationFailed,
 )
 from doorward.http import HttpResponse
+from doorward.i18n import N_
 from doorward.records import Authenticator
 from doorward.routing import endpoint
 from doorward.web import Call
@@ -46,10 +47,10 @@ class Mfa(MfaSteps):
         {"login_mfa_required", "mfa_enabled", "mfa_disabled", "recovery_codes_regenerated"}
     )
     notices = {  # noqa: RUF012 (read-only class data)
-        "mfa_enabled": "Two-factor authentication is on.",
-        "mfa_disabled": "The authenticator app was removed.",
-        "trust_revoked": "That browser is no longer trusted.",
-        "mfa_enrolment_required": "This site requires two-factor authentication: set it up.",
+        "mfa_enabled": N_("Two-factor authentication is on."),
+        "mfa_disabled": N_("The authenticator app was removed."),
+        "trust_revoked": N_("That browser is no longer trusted."),
+        "mfa_enrolment_required": N_("This site requires two-factor authentication: set it up."),
     }
 
     def mfa_required(self, user: Any) -> bool:
@@ -100,7 +101,7 @@ class Mfa(MfaSteps):
 
     def _fresh(self, identity: Identity) -> None:
         if identity.via != "session":
-            raise ReauthRequired("This needs a browser session.")
+            raise ReauthRequired(N_("This needs a browser session."))
         self.login_feature.require_fresh(identity)
 
     def start_totp(self, identity: Identity) -> tuple[str, str, str]:
@@ -108,7 +109,9 @@ class Mfa(MfaSteps):
         self._fresh(identity)
         user = identity.user
         if self.confirmed_totp(user) is not None:
-            raise ValidationFailed({"totp": ["An authenticator app is set up; remove it first."]})
+            raise ValidationFailed(
+                {"totp": [N_("An authenticator app is set up; remove it first.")]}
+            )
         secret = self.totp.new_secret()
         self.store.delete_authenticators(str(user.id), ["totp"])
         self.store.create_authenticator(
@@ -129,9 +132,9 @@ class Mfa(MfaSteps):
         user = identity.user
         found = self.store.list_authenticators(str(user.id), "totp")
         pending = next((a for a in found if a.confirmed_at is None), None)
-        refused = ValidationFailed({"code": ["That code is not right; try the next one."]})
+        refused = ValidationFailed({"code": [N_("That code is not right; try the next one.")]})
         if pending is None:
-            raise ValidationFailed({"code": ["Start the set-up again."]})
+            raise ValidationFailed({"code": [N_("Start the set-up again.")]})
         secret = self.totp.decrypt(pending.secret)
         text = normalized_code(code)
         now = self.ctx.clock.now()
@@ -145,7 +148,7 @@ class Mfa(MfaSteps):
         self.store.accept_totp_step(pending.id, step, now)
         codes = self._new_recovery_codes(user)
         self.ctx.events.emit("mfa_enabled", user_id=str(user.id), kind="totp")
-        self._notify(user, "An authenticator app was added to your account.")
+        self._notify(user, N_("An authenticator app was added to your account."))
         return codes
 
     def disable_totp(self, identity: Identity) -> None:
@@ -156,24 +159,24 @@ class Mfa(MfaSteps):
             raise NotFound
         others = self.passkeys_of(user)
         if not others and self.mfa_required(user):
-            raise ValidationFailed({"totp": ["This site requires a second factor."]})
+            raise ValidationFailed({"totp": [N_("This site requires a second factor.")]})
         # recovery codes stay while a passkey is left to be the factor they back up
         self.store.delete_authenticators(
             str(user.id), ["totp"] if others else ["totp", "recovery"]
         )
         self.store.delete_credentials(str(user.id), ["trust"])
         self.ctx.events.emit("mfa_disabled", user_id=str(user.id), kind="totp")
-        self._notify(user, "The authenticator app was removed from your account.")
+        self._notify(user, N_("The authenticator app was removed from your account."))
 
     def regenerate_recovery_codes(self, identity: Identity) -> list[str]:
         """A new set of recovery codes, shown once; the old set is dead (MF-04)."""
         self._fresh(identity)
         user = identity.user
         if self.confirmed_totp(user) is None:
-            raise ValidationFailed({"totp": ["Set up an authenticator app first."]})
+            raise ValidationFailed({"totp": [N_("Set up an authenticator app first.")]})
         codes = self._new_recovery_codes(user)
         self.ctx.events.emit("recovery_codes_regenerated", user_id=str(user.id))
-        self._notify(user, "New recovery codes were made; the old ones no longer work.")
+        self._notify(user, N_("New recovery codes were made; the old ones no longer work."))
         return codes
 
     def new_recovery_codes(self, user: Any) -> list[str]:
@@ -209,7 +212,7 @@ class Mfa(MfaSteps):
         )
         self.store.delete_credentials(user_id, ["trust", "mfa"])
         self.ctx.events.emit("mfa_reset", user_id=user_id, removed=removed)
-        self._notify(user, "Every second factor was removed by the site's staff.")
+        self._notify(user, N_("Every second factor was removed by the site's staff."))
         return removed
 
     def _notify(self, user: Any, change: str) -> None:

@@ -46,6 +46,7 @@ from doorward.exceptions import (
     ValidationFailed,
 )
 from doorward.http import HttpResponse
+from doorward.i18n import N_
 from doorward.records import Authenticator
 from doorward.routing import Route, endpoint
 from doorward.web import Call
@@ -143,8 +144,8 @@ class Passkeys(Feature):
     mail_placeholders = frozenset({"change"})
     events = frozenset({"passkey_added", "passkey_removed"})
     notices = {  # noqa: RUF012 (read-only class data)
-        "passkey_added": "The passkey was added.",
-        "passkey_removed": "The passkey was removed.",
+        "passkey_added": N_("The passkey was added."),
+        "passkey_removed": N_("The passkey was removed."),
     }
 
     def __init__(self, ctx: Context) -> None:
@@ -203,7 +204,7 @@ class Passkeys(Feature):
 
     def _fresh(self, identity: Identity) -> None:
         if identity.via != "session":
-            raise ReauthRequired("This needs a browser session.")
+            raise ReauthRequired(N_("This needs a browser session."))
         self.login_feature.require_fresh(identity)
 
     def registration_options(self, identity: Identity) -> tuple[dict[str, Any], str]:
@@ -232,8 +233,12 @@ class Passkeys(Feature):
         user = identity.user
         label = "Passkey" if name in (None, "") else name
         if not isinstance(label, str) or len(label.strip()) > 100 or not label.strip():
-            raise ValidationFailed({"name": ["Give the passkey a name of up to 100 characters."]})
-        refused = ValidationFailed({"credential": ["The passkey could not be checked; try again."]})
+            raise ValidationFailed(
+                {"name": [N_("Give the passkey a name of up to 100 characters.")]}
+            )
+        refused = ValidationFailed(
+            {"credential": [N_("The passkey could not be checked; try again.")]}
+        )
         try:
             challenge, _, kept = self.challenges.take(cookie, "register", str(user.id))
         except InvalidCredentials:
@@ -245,7 +250,7 @@ class Passkeys(Feature):
             raise refused from None
         key = module.credential_key(made.credential_id)
         if self.store.get_passkey(key) is not None:
-            raise ValidationFailed({"credential": ["This passkey is registered already."]})
+            raise ValidationFailed({"credential": [N_("This passkey is registered already.")]})
         now = self.ctx.clock.now()
         passkey = Authenticator(
             id="a" + secrets.token_urlsafe(12),
@@ -269,14 +274,16 @@ class Passkeys(Feature):
             if self.store.get_passkey(key) is None:
                 raise
             raise ValidationFailed(
-                {"credential": ["This passkey is registered already."]}
+                {"credential": [N_("This passkey is registered already.")]}
             ) from None
         codes = None
         mfa = self.ctx.features.get("mfa")
         if mfa is not None and not self.store.list_authenticators(str(user.id), "recovery"):
             codes = mfa.new_recovery_codes(user)
         self.ctx.events.emit("passkey_added", user_id=str(user.id))
-        self._notify(user, f"A passkey ({passkey.name}) was added to your account.")
+        self._notify(
+            user, N_("A passkey (%(name)s) was added to your account.", name=passkey.name)
+        )
         return passkey, codes
 
     def remove_passkey(self, identity: Identity, passkey_id: str) -> None:
@@ -291,14 +298,14 @@ class Passkeys(Feature):
         totp = mfa.confirmed_totp(user) if mfa is not None else None
         last = totp is None and len(found) == 1
         if last and mfa is not None and mfa.mfa_required(user):
-            raise ValidationFailed({"passkey": ["This site requires a second factor."]})
+            raise ValidationFailed({"passkey": [N_("This site requires a second factor.")]})
         if not self.store.delete_passkey(passkey_id, str(user.id)):
             raise NotFound
         if last:
             self.store.delete_authenticators(str(user.id), ["recovery"])
         self.store.delete_credentials(str(user.id), ["trust"])
         self.ctx.events.emit("passkey_removed", user_id=str(user.id))
-        self._notify(user, "A passkey was removed from your account.")
+        self._notify(user, N_("A passkey was removed from your account."))
 
     def _notify(self, user: Any, change: str) -> None:
         self.ctx.mail(

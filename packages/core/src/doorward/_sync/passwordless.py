@@ -25,6 +25,7 @@ from doorward._sync.protocols import Credentials, SignInCodes, Users
 from doorward.capabilities import Capability
 from doorward.exceptions import InvalidCredentials, InvalidToken
 from doorward.http import HttpResponse
+from doorward.i18n import N_
 from doorward.policies import normalize_email
 from doorward.records import SignInCode
 from doorward.routing import endpoint
@@ -35,7 +36,7 @@ __all__ = ["CODE_ALPHABET", "Passwordless"]
 #: 32 symbols of ``[A-Z0-9]`` without 0/O and 1/I: 8 of them are 40 bits, read without doubt.
 CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
 CODE_LENGTH = 8
-CODE_SENT = "If this address has an account, we sent it a sign-in code and link."
+CODE_SENT = N_("If this address has an account, we sent it a sign-in code and link.")
 #: The user id a code request for an unknown address works with (LE-07: equal work).
 _NOBODY = "-"
 

@@ -11,6 +11,7 @@ from doorward._sync.protocols import Credentials, Users
 from doorward._rules import Identity, IssuedSession
 from doorward.exceptions import InvalidToken
 from doorward.http import HttpResponse
+from doorward.i18n import N_
 from doorward.policies import normalize_email, prepare_password
 from doorward.routing import endpoint
 from doorward.tokens import new_stamp
@@ -18,7 +19,7 @@ from doorward.web import Call
 
 __all__ = ["Passwords"]
 
-RESET_SENT = "If this address has an account, we sent a link to reset the password."
+RESET_SENT = N_("If this address has an account, we sent a link to reset the password.")
 
 
 class Passwords(Feature):
@@ -28,7 +29,7 @@ class Passwords(Feature):
     capabilities = (Users, Credentials)
     mails = ("reset", "password_changed")
     notices = {  # noqa: RUF012 (read-only class data)
-        "password_reset": "Your password was changed. Please log in with the new one."
+        "password_reset": N_("Your password was changed. Please log in with the new one.")
     }
 
     @property
@@ -210,8 +211,8 @@ class Passwords(Feature):
             response = self.web.page(
                 call.request,
                 "doorward/message.html",
-                title="Password changed",
-                message="Your password was changed. Your other sessions have ended.",
+                title=N_("Password changed"),
+                message=N_("Your password was changed. Your other sessions have ended."),
                 signed_in=issued.user.email,
             )
         response.cookies.extend(self.web.session_cookies(issued))

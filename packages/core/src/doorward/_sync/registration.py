@@ -17,6 +17,7 @@ from doorward.capabilities import Capability
 from doorward.exceptions import EmailTaken, InvalidToken, ValidationFailed
 from doorward.fields import clean_fields
 from doorward.http import HttpResponse
+from doorward.i18n import N_
 from doorward.policies import check_new_password, normalize_email, normalize_username
 from doorward.records import NewUser
 from doorward.routing import Route, endpoint
@@ -25,8 +26,8 @@ from doorward.web import Call
 
 __all__ = ["Registration"]
 
-REGISTERED = "Thanks! If this address can be used, we sent a confirmation link to it."
-RESENT = "If this address has an unconfirmed account, we sent a new link."
+REGISTERED = N_("Thanks! If this address can be used, we sent a confirmation link to it.")
+RESENT = N_("If this address has an unconfirmed account, we sent a new link.")
 
 
 class Registration(Feature):
@@ -43,7 +44,7 @@ class Registration(Feature):
             ctx.web.page_context["passwordless_accounts"] = True
 
     mails = ("confirm", "existing_account")
-    notices = {"confirmed": "Your email address is confirmed. You can log in now."}  # noqa: RUF012 (read-only class data)
+    notices = {"confirmed": N_("Your email address is confirmed. You can log in now.")}  # noqa: RUF012 (read-only class data)
 
     # -- flows -------------------------------------------------------------------------------
 
@@ -143,7 +144,7 @@ class Registration(Feature):
     def _refuse_taken_username(self, field: str, username: str) -> None:
         """A username somebody has is refused (usernames are public, unlike emails)."""
         if self.store.get_user_by_username(field, username) is not None:
-            raise ValidationFailed({"username": ["This username is taken."]})
+            raise ValidationFailed({"username": [N_("This username is taken.")]})
 
     def send_confirmation(self, email: object, *, ip: str | None = None) -> None:
         """Mail a new confirmation link if the address has an unconfirmed account (neutral)."""

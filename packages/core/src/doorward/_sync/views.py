@@ -10,12 +10,13 @@ so every adapter answers the same. ``Views`` is the generated sync twin.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
 import attrs
 
+from doorward import i18n
 from doorward._sync.login import Login
 from doorward._sync.roles import RoleChecks
 from doorward._sync.service import Auth
@@ -38,6 +39,7 @@ from doorward.http import (
     parse_body,
     wants_json,
 )
+from doorward.i18n import N_
 from doorward.openapi import openapi_document
 from doorward.policies import client_ip
 from doorward.routing import Access, Route, declared_endpoints, endpoint
@@ -60,6 +62,9 @@ class Views:
         self.routes: tuple[Route, ...] = (*own, *auth.routes())
         self._login = auth.feature(Login)
         self._document: dict[str, Any] | None = None
+        #: The framework's own locale of the current request, asked after
+        #: ``Settings.locale_selector`` (the Flask adapter sets it to Flask-Babel's).
+        self.framework_locale: Callable[[], object] | None = None
 
     # -- per request ---------------------------------------------------------------------------
 
@@ -99,6 +104,17 @@ class Views:
                 cookies.append(web.cookie(web.remember_cookie, None))
         return identity, cookies
 
+    def language(self, request: HttpRequest) -> i18n.Language:
+        """The language to answer ``request`` in: the app's selector, the framework's
+        locale, ``Accept-Language``, else English (each matched to a shipped locale)."""
+        choices: list[Callable[[], object]] = []
+        selector = self.settings.locale_selector
+        if selector is not None:
+            choices.append(lambda: selector(request))
+        if self.framework_locale is not None:
+            choices.append(self.framework_locale)
+        return i18n.language(i18n.select_locale(request.headers, *choices))
+
     def request_state(self, request: HttpRequest) -> RequestState:
         """``identify`` as a record that also holds a store failure instead of raising it."""
         try:
@@ -116,9 +132,16 @@ class Views:
     ) -> HttpResponse:
         """Run one route; every refusal becomes the contract's error answer.
 
-        Every answer carries the headers of ``Web.secured`` (HD-01..HD-03).
+        Every answer carries the headers of ``Web.secured`` (HD-01..HD-03) and is in the
+        request's language (``language``); mails sent meanwhile are in it too.
         """
-        response = self._run(route, request, identity, params)
+        lang = self.language(request)
+        token = i18n.set_current(lang)
+        try:
+            response = self._run(route, request, identity, params)
+        finally:
+            i18n.reset_current(token)
+        response = self.web.localized(response, lang)
         return self.web.secured(response, token_in_url=_token_in_url(route))
 
     def _run(
@@ -215,7 +238,10 @@ class Views:
             return self.web.secured(
                 HttpResponse(status=303, redirect=f"{self.settings.url_prefix}{page}?next={target}")
             )
-        return self.web.secured(error_response(exc, json_body=as_json))
+        response = self.web.localized(
+            error_response(exc, json_body=as_json), self.language(request)
+        )
+        return self.web.secured(response)
 
     def failure(
         self,
@@ -230,7 +256,10 @@ class Views:
         if as_json is None:
             as_json = wants_json(request)
         token_in_url = route is not None and _token_in_url(route)
-        return self.web.secured(error_response(exc, json_body=as_json), token_in_url=token_in_url)
+        response = self.web.localized(
+            error_response(exc, json_body=as_json), self.language(request)
+        )
+        return self.web.secured(response, token_in_url=token_in_url)
 
     # -- CSRF ------------------------------------------------------------------------------------
 
@@ -280,4 +309,4 @@ def _check_access(access: Access, identity: Identity | None) -> None:
     if identity is None:
         raise NotAuthenticated
     if access == "session" and identity.via != "session":
-        raise NotAuthenticated("This needs a browser session, not an API token.")
+        raise NotAuthenticated(N_("This needs a browser session, not an API token."))

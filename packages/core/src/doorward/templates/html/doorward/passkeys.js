@@ -81,9 +81,13 @@
     return input ? input.value : "";
   }
 
-  function say(form, text) {
+  // The texts come from the status element's data-* attributes (translated by the page),
+  // English when a page has none.
+  function say(form, key, fallback, detail) {
     var out = form.querySelector("[data-passkey-status]");
-    if (out) { out.textContent = text; }
+    if (!out) { return; }
+    var text = out.getAttribute("data-" + key) || fallback;
+    out.textContent = text.replace("%(error)s", detail || "");
   }
 
   function fetchOptions(form) {
@@ -132,9 +136,10 @@
 
   function start(form) {
     if (pendingConditional) { pendingConditional.abort(); pendingConditional = null; }
-    say(form, "Waiting for your passkey…");
+    say(form, "waiting", "Waiting for your passkey…");
     run(form, false).catch(function (error) {
-      say(form, "The passkey was not used (" + (error && error.name || "error") + "). Try again.");
+      say(form, "failed", "The passkey was not used (%(error)s). Try again.",
+        error && error.name || "error");
     });
   }
 
@@ -144,7 +149,7 @@
     for (var i = 0; i < forms.length; i++) {
       var form = forms[i];
       if (!supported) {
-        say(form, "This browser cannot use passkeys.");
+        say(form, "unsupported", "This browser cannot use passkeys.");
         var button = form.querySelector("button");
         if (button) { button.disabled = true; }
         continue;
