@@ -114,8 +114,11 @@ class AsyncSQLAlchemySignIn:
     def _key(self, user_id: str) -> Any:
         return id_value(self._user_id, user_id)
 
-    async def _user_exists(self, session: AsyncSession, key: Any) -> bool:
-        result = await session.execute(select(self._user_id).where(self._user_id == key))
+    async def _user_exists(self, session: AsyncSession, key: Any, *, lock: bool = False) -> bool:
+        """Whether the user row exists; ``lock``: and hold it (``FOR UPDATE``) until commit,
+        so concurrent writers for one user take turns (SQLite serialises writes anyway)."""
+        query = select(self._user_id).where(self._user_id == key)
+        result = await session.execute(query.with_for_update() if lock else query)
         return result.first() is not None
 
     async def _count(self, operation: str, statement: Any) -> int:
@@ -128,7 +131,9 @@ class AsyncSQLAlchemySignIn:
     # -- sign-in codes ---------------------------------------------------------------------
 
     async def create_sign_in_code(self, code: SignInCode) -> None:
-        """Replace the user's code: DELETE and INSERT in one transaction."""
+        """Replace the user's code: DELETE and INSERT in one transaction that holds the
+        user's row, so concurrent replacements take turns; a lost race (a database that
+        does not lock, or a deadlock victim) is retried."""
         key = self._key(code.user_id)
         if key is None:
             raise NotFound("no such user")
@@ -145,7 +150,7 @@ class AsyncSQLAlchemySignIn:
         model = self._codes
         try:
             async with self.sessions.begin() as session:
-                if not await self._user_exists(session, key):
+                if not await self._user_exists(session, key, lock=True):
                     raise NotFound("no such user")
                 await session.execute(delete(model).where(model.user_id == key))
                 await session.execute(insert(model.__table__), values)

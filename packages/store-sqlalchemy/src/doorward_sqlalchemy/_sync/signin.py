@@ -116,8 +116,11 @@ class SQLAlchemySignIn:
     def _key(self, user_id: str) -> Any:
         return id_value(self._user_id, user_id)
 
-    def _user_exists(self, session: Session, key: Any) -> bool:
-        result = session.execute(select(self._user_id).where(self._user_id == key))
+    def _user_exists(self, session: Session, key: Any, *, lock: bool = False) -> bool:
+        """Whether the user row exists; ``lock``: and hold it (``FOR UPDATE``) until commit,
+        so concurrent writers for one user take turns (SQLite serialises writes anyway)."""
+        query = select(self._user_id).where(self._user_id == key)
+        result = session.execute(query.with_for_update() if lock else query)
         return result.first() is not None
 
     def _count(self, operation: str, statement: Any) -> int:
@@ -130,7 +133,9 @@ class SQLAlchemySignIn:
     # -- sign-in codes ---------------------------------------------------------------------
 
     def create_sign_in_code(self, code: SignInCode) -> None:
-        """Replace the user's code: DELETE and INSERT in one transaction."""
+        """Replace the user's code: DELETE and INSERT in one transaction that holds the
+        user's row, so concurrent replacements take turns; a lost race (a database that
+        does not lock, or a deadlock victim) is retried."""
         key = self._key(code.user_id)
         if key is None:
             raise NotFound("no such user")
@@ -147,7 +152,7 @@ class SQLAlchemySignIn:
         model = self._codes
         try:
             with self.sessions.begin() as session:
-                if not self._user_exists(session, key):
+                if not self._user_exists(session, key, lock=True):
                     raise NotFound("no such user")
                 session.execute(delete(model).where(model.user_id == key))
                 session.execute(insert(model.__table__), values)
