@@ -11,6 +11,7 @@ from doorward._async.memory import AsyncMemoryStore
 from doorward._async.protocols import (
     AsyncAuthenticators,
     AsyncCredentials,
+    AsyncCredentialsWithRoles,
     AsyncMailer,
     AsyncPasskeyStore,
     AsyncPasswordHasher,
@@ -33,6 +34,7 @@ from doorward._sync.memory import MemoryStore
 from doorward._sync.protocols import (
     Authenticators,
     Credentials,
+    CredentialsWithRoles,
     Mailer,
     PasskeyStore,
     PasswordHasher,
@@ -76,6 +78,7 @@ __all__ = [
     "AsyncAuthenticators",
     "AsyncContext",
     "AsyncCredentials",
+    "AsyncCredentialsWithRoles",
     "AsyncFeature",
     "AsyncMailer",
     "AsyncMemoryRateLimiter",
@@ -98,6 +101,7 @@ __all__ = [
     "Authenticators",
     "Context",
     "Credentials",
+    "CredentialsWithRoles",
     "Feature",
     "Mailer",
     "MemoryRateLimiter",

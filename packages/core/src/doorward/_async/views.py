@@ -70,11 +70,15 @@ class AsyncViews:
             self.settings.trusted_proxy_count,
         )
 
-    async def identify(self, request: HttpRequest) -> tuple[Identity | None, list[Cookie]]:
+    async def identify(
+        self, request: HttpRequest, *, roles: bool = False
+    ) -> tuple[Identity | None, list[Cookie]]:
         """Authenticate a request; also the cookies to set or clear on its response.
 
         Never raises for bad credentials: a broken or stale cookie is anonymous and is
         cleared. A store failure propagates (``StoreUnavailable``); see ``request_state``.
+        ``roles``: fetch the user's roles and permissions with the credential when the store
+        can (``AsyncLoginSessions.authenticate``).
         """
         web = self.web
         session = request.cookies.get(web.session_cookie)
@@ -87,6 +91,7 @@ class AsyncViews:
             bearer_token=bearer,
             ip=self.client_ip(request) if restoring else None,
             user_agent=request.headers.get("user-agent") if restoring else None,
+            roles=roles,
         )
         cookies: list[Cookie] = []
         if identity is not None and identity.issued is not None:
@@ -98,10 +103,10 @@ class AsyncViews:
                 cookies.append(web.cookie(web.remember_cookie, None))
         return identity, cookies
 
-    async def request_state(self, request: HttpRequest) -> RequestState:
+    async def request_state(self, request: HttpRequest, *, roles: bool = False) -> RequestState:
         """``identify`` as a record that also holds a store failure instead of raising it."""
         try:
-            identity, cookies = await self.identify(request)
+            identity, cookies = await self.identify(request, roles=roles)
         except StoreUnavailable as exc:
             return RequestState(error=exc)
         return RequestState(identity=identity, cookies=cookies)

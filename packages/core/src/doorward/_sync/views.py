@@ -71,11 +71,15 @@ class Views:
             self.settings.trusted_proxy_count,
         )
 
-    def identify(self, request: HttpRequest) -> tuple[Identity | None, list[Cookie]]:
+    def identify(
+        self, request: HttpRequest, *, roles: bool = False
+    ) -> tuple[Identity | None, list[Cookie]]:
         """Authenticate a request; also the cookies to set or clear on its response.
 
         Never raises for bad credentials: a broken or stale cookie is anonymous and is
         cleared. A store failure propagates (``StoreUnavailable``); see ``request_state``.
+        ``roles``: fetch the user's roles and permissions with the credential when the store
+        can (``LoginSessions.authenticate``).
         """
         web = self.web
         session = request.cookies.get(web.session_cookie)
@@ -88,6 +92,7 @@ class Views:
             bearer_token=bearer,
             ip=self.client_ip(request) if restoring else None,
             user_agent=request.headers.get("user-agent") if restoring else None,
+            roles=roles,
         )
         cookies: list[Cookie] = []
         if identity is not None and identity.issued is not None:
@@ -99,10 +104,10 @@ class Views:
                 cookies.append(web.cookie(web.remember_cookie, None))
         return identity, cookies
 
-    def request_state(self, request: HttpRequest) -> RequestState:
+    def request_state(self, request: HttpRequest, *, roles: bool = False) -> RequestState:
         """``identify`` as a record that also holds a store failure instead of raising it."""
         try:
-            identity, cookies = self.identify(request)
+            identity, cookies = self.identify(request, roles=roles)
         except StoreUnavailable as exc:
             return RequestState(error=exc)
         return RequestState(identity=identity, cookies=cookies)
