@@ -52,7 +52,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from argon2_stub import stubbed  # noqa: E402
 
-from doorward import AsyncArgon2Hasher, AsyncUserStore, Auth, Settings  # noqa: E402
+from doorward import AsyncArgon2Hasher, AsyncUserStore, Auth, Role, Settings  # noqa: E402
 from doorward._async.mailers import AsyncOutbox  # noqa: E402
 from doorward._sync.mailers import Outbox, mailer_from_url  # noqa: E402
 from doorward.hashing import Argon2Hasher  # noqa: E402
@@ -356,6 +356,11 @@ async def _starlette_cost(
     )
     auth = doorward.auth
     user = await auth.create_user("bench@example.com", PASSWORD, confirmed=True)
+    # a user with two roles, so the role scopes have something to carry
+    await auth.save_role(Role(name="member", permissions=frozenset({"posts:read"})))
+    await auth.save_role(Role(name="editor", permissions=frozenset({"posts:edit", "posts:read"})))
+    await auth.add_role(user, "member")
+    await auth.add_role(user, "editor")
     _, issued = await auth.login("bench@example.com", PASSWORD)
     token, _ = await auth.issue_api_token(user, "bench")
 
