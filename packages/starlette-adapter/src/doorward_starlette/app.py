@@ -217,6 +217,8 @@ class Doorward:
 
     async def identify(self, connection: HTTPConnection) -> RequestState:
         """Authenticate a request or websocket (the middleware does this once per request)."""
+        if not _may_carry_credentials(connection.scope):
+            return RequestState()  # what identification answers without cookie or token
         # with role scopes, a store that can gives the roles with the credential (one trip)
         request = credentials_request(connection)
         return await self.views.request_state(request, roles=self.role_scopes)
@@ -323,6 +325,14 @@ class DoorwardMiddleware:
                 raise
             answer = self.doorward.to_response(Request(scope, receive), refused.response)
             await answer(scope, receive, send_with_cookies)
+
+
+def _may_carry_credentials(scope: Scope) -> bool:
+    """Whether the request has a ``Cookie`` or an ``Authorization`` header at all."""
+    return any(key.lower() in _CREDENTIAL_HEADERS for key, _ in scope.get("headers", ()))
+
+
+_CREDENTIAL_HEADERS = frozenset({b"cookie", b"authorization"})
 
 
 def _with_cookies(message: Message, state: RequestState) -> list[tuple[bytes, bytes]]:
