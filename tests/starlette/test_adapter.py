@@ -217,6 +217,41 @@ def test_fastapi_dependencies():
     assert http.get("/sensitive").json()["error"]["code"] == "reauth_required"
 
 
+@pytest.mark.parametrize("combined", [True, False], ids=["combined", "fallback"])
+def test_fastapi_role_checks_use_the_roles_identification_fetched(combined):
+    """require_roles/require_permissions decide from the roles the credential lookup gave
+    (no further store call), or ask the store when it gave none; the answers are the same."""
+    store = CountingStore(combined=combined)
+    doorward = make_doorward(store=store)
+    app = FastAPI()
+    app.router.routes.append(doorward.mount())
+    app.add_middleware(DoorwardMiddleware, doorward=doorward)
+
+    @app.get("/admin", dependencies=[Depends(require_roles("admin"))])
+    async def admin():
+        return {"ok": True}
+
+    @app.get("/edit", dependencies=[Depends(require_permissions("posts:edit"))])
+    async def edit():
+        return {"ok": True}
+
+    auth = doorward.auth
+
+    async def arrange():
+        await store.save_role(Role(name="editor", permissions=frozenset({"posts:edit"})))
+        user = await auth.create_user("a@example.com", PASSWORD, confirmed=True)
+        await auth.add_role(user, "editor")
+
+    asyncio.run(arrange())
+    http = client(app)
+    login(http)
+    http.get("/edit")  # the first use may touch the session
+    store.calls.clear()
+    assert http.get("/edit").status_code == 200
+    assert http.get("/admin").status_code == 403
+    assert len(store.calls) == (2 if combined else 8)
+
+
 def test_fastapi_docs_include_doorwards_routes():
     """include_openapi merges the auth routes into FastAPI's /openapi.json (and /docs), with
     doorward's components renamed so they cannot collide with the app's."""

@@ -190,16 +190,36 @@ class Views:
             if fresh:
                 self._login.require_fresh(identity)
             if roles or any_roles or permissions:
-                checks = self.auth.feature(RoleChecks)
-                if roles and not checks.has_roles(identity.user, *roles):
-                    raise Forbidden
-                if any_roles and not checks.has_any_role(identity.user, *any_roles):
-                    raise Forbidden
-                if permissions and not checks.has_permissions(identity.user, *permissions):
-                    raise Forbidden
+                self._check_roles(identity, roles, any_roles, permissions)
         except DoorwardError as exc:
             return self.refusal(request, exc, as_json=as_json)
         return None
+
+    def _check_roles(
+        self,
+        identity: Identity,
+        roles: Sequence[str],
+        any_roles: Sequence[str],
+        permissions: Sequence[str],
+    ) -> None:
+        """``Forbidden`` unless the user has the roles and permissions; those identification
+        fetched with the credential (``Identity.roles``) are used, else the store is asked."""
+        if identity.roles is not None and identity.permissions is not None:
+            held, granted = identity.roles, identity.permissions
+            if (
+                not set(roles) <= held
+                or (any_roles and not set(any_roles) & held)
+                or not set(permissions) <= granted
+            ):
+                raise Forbidden
+            return
+        checks = self.auth.feature(RoleChecks)
+        if roles and not checks.has_roles(identity.user, *roles):
+            raise Forbidden
+        if any_roles and not checks.has_any_role(identity.user, *any_roles):
+            raise Forbidden
+        if permissions and not checks.has_permissions(identity.user, *permissions):
+            raise Forbidden
 
     def refusal(
         self, request: HttpRequest, exc: DoorwardError, *, as_json: bool | None = None
