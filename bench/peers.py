@@ -1,8 +1,11 @@
 """The peers' side of bench/run.py; runs in bench/.peers (see bench/setup-peers).
 
-Measures, as run.py does for doorward: the cost of a protected request over the bare
-framework (Flask-Security-Too: session and token; fastapi-users: cookie + database token
-and JWT), and login time with password hashing stubbed out. Prints one JSON line.
+Measures, as run.py does for doorward: a request to a separate bare framework app (Flask,
+FastAPI), an unprotected route inside the auth app, a protected request
+(Flask-Security-Too: session and token; fastapi-users: cookie + database token and JWT),
+and login and registration over HTTP with each library's default hashing (argon2) where
+only argon2-cffi's primitive is stubbed (``argon2_stub.py``, the same stub as doorward's).
+Prints one JSON line.
 """
 
 from __future__ import annotations
@@ -16,7 +19,23 @@ import time
 import uuid
 from pathlib import Path
 
+from argon2_stub import stubbed
+
 PASSWORD = "correct horse battery staple"
+
+
+def sqlite_pragmas(dbapi_connection, _record):
+    """doorward's ``sqlite_engine`` pragmas, for every library: the disk's fsync is not
+    what the bench compares."""
+    cursor = dbapi_connection.cursor()
+    for pragma in (
+        "journal_mode=WAL",
+        "foreign_keys=ON",
+        "busy_timeout=5000",
+        "synchronous=NORMAL",
+    ):
+        cursor.execute(f"PRAGMA {pragma}")
+    cursor.close()
 
 
 def median_us(samples):
@@ -35,70 +54,89 @@ def timed(fn, n):
 
 
 def flask_security(n, folder: Path):
+    import sqlalchemy as sa
     from flask import Flask
     from flask_security import Security, SQLAlchemyUserDatastore, auth_required, hash_password
     from flask_security.models import fsqla_v3 as fsqla
     from flask_sqlalchemy import SQLAlchemy
 
-    results = {}
-    for scheme in ("plaintext", "argon2"):
-        app = Flask(f"fst_{scheme}")
-        app.config.update(
-            SECRET_KEY="f" * 40,
-            SECURITY_PASSWORD_SALT="bench-salt",
-            SQLALCHEMY_DATABASE_URI=f"sqlite:///{folder}/fst_{scheme}.sqlite3",
-            WTF_CSRF_ENABLED=False,
-            SECURITY_PASSWORD_HASH=scheme,
-            SECURITY_PASSWORD_SINGLE_HASH=True,
-            SECURITY_CSRF_IGNORE_UNAUTH_ENDPOINTS=True,
-        )
-        db = SQLAlchemy(app)
-        fsqla.FsModels.set_db_info(db)
+    bare_app = Flask("bare")
 
-        class Role(db.Model, fsqla.FsRoleMixin):
-            __tablename__ = "role"
+    @bare_app.get("/bare")
+    def bare():
+        return "ok"
 
-        class User(db.Model, fsqla.FsUserMixin):
-            __tablename__ = "user"
+    app = Flask("fst")
+    # the defaults (argon2, the password HMAC'd with the salt first), registration on
+    # without its mail; Flask-WTF's CSRF off, as JSON clients of it usually run
+    app.config.update(
+        SECRET_KEY="f" * 40,
+        SECURITY_PASSWORD_SALT="bench-salt",
+        SQLALCHEMY_DATABASE_URI=f"sqlite:///{folder}/fst.sqlite3",
+        WTF_CSRF_ENABLED=False,
+        SECURITY_CSRF_IGNORE_UNAUTH_ENDPOINTS=True,
+        SECURITY_REGISTERABLE=True,
+        SECURITY_SEND_REGISTER_EMAIL=False,
+        SECURITY_EMAIL_VALIDATOR_ARGS={"check_deliverability": False},  # no DNS in a bench
+    )
+    db = SQLAlchemy(app)
+    fsqla.FsModels.set_db_info(db)
 
-        datastore = SQLAlchemyUserDatastore(db, User, Role)
-        Security(app, datastore)
+    class Role(db.Model, fsqla.FsRoleMixin):
+        __tablename__ = "role"
 
-        @app.get("/bare")
-        def bare():
-            return "ok"
+    class User(db.Model, fsqla.FsUserMixin):
+        __tablename__ = "user"
 
-        @app.get("/session")
-        @auth_required("session")
-        def session_view():
-            return "ok"
+    datastore = SQLAlchemyUserDatastore(db, User, Role)
+    Security(app, datastore)
 
-        @app.get("/token")
-        @auth_required("token")
-        def token_view():
-            return "ok"
+    @app.get("/open")
+    def open_view():
+        return "ok"
 
-        with app.app_context():
-            db.create_all()
-            datastore.create_user(email="b@example.com", password=hash_password(PASSWORD))
-            db.session.commit()
-        client = app.test_client()
-        body = {"email": "b@example.com", "password": PASSWORD}
-        response = client.post("/login?include_auth_token", json=body)
-        assert response.status_code == 200, response.data
-        token = response.json["response"]["user"]["authentication_token"]
-        login = timed(lambda: app.test_client().post("/login", json=body), max(n // 4, 100))
-        if scheme == "plaintext":
-            anonymous = app.test_client()
-            results["bare"] = timed(lambda: anonymous.get("/bare"), n)
-            results["session"] = timed(lambda: client.get("/session"), n)
-            results["token"] = timed(
-                lambda: anonymous.get("/token", headers={"Authentication-Token": token}), n
-            )
-            results["login_stubbed_hash"] = login
-        else:
-            results["login_argon2"] = login
-    return results
+    @app.get("/session")
+    @auth_required("session")
+    def session_view():
+        return "ok"
+
+    @app.get("/token")
+    @auth_required("token")
+    def token_view():
+        return "ok"
+
+    with app.app_context():
+        sa.event.listen(db.engine, "connect", sqlite_pragmas)
+        db.create_all()
+        datastore.create_user(email="b@example.com", password=hash_password(PASSWORD))
+        db.session.commit()
+    client = app.test_client()
+    body = {"email": "b@example.com", "password": PASSWORD}
+    response = client.post("/login?include_auth_token", json=body)
+    assert response.status_code == 200, response.data
+    token = response.json["response"]["user"]["authentication_token"]
+    anonymous = app.test_client()
+    plain = bare_app.test_client()
+    counter = iter(range(10**9))
+
+    def login():
+        answer = app.test_client().post("/login", json=body)
+        assert answer.status_code == 200, answer.data
+
+    def register():
+        email = f"r{next(counter)}@example.com"
+        fields = {"email": email, "password": PASSWORD, "password_confirm": PASSWORD}
+        answer = app.test_client().post("/register", json=fields)
+        assert answer.status_code == 200, answer.data
+
+    return {
+        "bare": timed(lambda: plain.get("/bare"), n),
+        "open": timed(lambda: anonymous.get("/open"), n),
+        "session": timed(lambda: client.get("/session"), n),
+        "token": timed(lambda: anonymous.get("/token", headers={"Authentication-Token": token}), n),
+        "login": timed(login, max(n // 4, 50)),
+        "register": timed(register, max(n // 4, 50)),
+    }
 
 
 def fastapi_users_bench(n, folder: Path):
@@ -118,6 +156,7 @@ def fastapi_users_bench(n, folder: Path):
         SQLAlchemyAccessTokenDatabase,
         SQLAlchemyBaseAccessTokenTableUUID,
     )
+    from sqlalchemy import event
     from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
     from sqlalchemy.orm import DeclarativeBase
 
@@ -130,17 +169,17 @@ def fastapi_users_bench(n, folder: Path):
     class AccessToken(SQLAlchemyBaseAccessTokenTableUUID, Base):
         pass
 
-    class Plain(PasswordHelper):
-        def verify_and_update(self, plain, hashed):
-            return plain == hashed, None
-
-        def hash(self, password):
-            return password
-
     async def run():
         results = {}
-        for stub in (True, False):
+        bare_app = FastAPI()
+
+        @bare_app.get("/bare")
+        async def bare():
+            return "ok"
+
+        for stub in (True,):
             engine = create_async_engine(f"sqlite+aiosqlite:///{folder}/fu_{stub}.sqlite3")
+            event.listen(engine.sync_engine, "connect", sqlite_pragmas)
             sessions = async_sessionmaker(engine, expire_on_commit=False)
             async with engine.begin() as connection:
                 await connection.run_sync(Base.metadata.create_all)
@@ -155,7 +194,7 @@ def fastapi_users_bench(n, folder: Path):
             async def get_token_db(session=Depends(get_session)):
                 yield SQLAlchemyAccessTokenDatabase(session, AccessToken)
 
-            helper = Plain() if stub else PasswordHelper()
+            helper = PasswordHelper()  # the default: pwdlib's argon2
 
             class Manager(UUIDIDMixin, BaseUserManager[User, uuid.UUID]):
                 reset_password_token_secret = "s" * 40
@@ -182,8 +221,8 @@ def fastapi_users_bench(n, folder: Path):
             cookie_user = users.current_user(active=True, get_enabled_backends=lambda: [cookie])
             jwt_user = users.current_user(active=True, get_enabled_backends=lambda: [jwt])
 
-            @app.get("/bare")
-            async def bare():
+            @app.get("/open")
+            async def open_view():
                 return "ok"
 
             @app.get("/cookie")
@@ -212,21 +251,37 @@ def fastapi_users_bench(n, folder: Path):
                         samples.append(time.perf_counter() - start)
                     return median_us(samples)
 
-                login = await measure(
-                    lambda: http.post("/auth/jwt/login", data=form), max(n // 4, 100)
-                )
+                counter = iter(range(10**9))
+
+                async def login():
+                    answer = await http.post("/auth/jwt/login", data=form)
+                    assert answer.status_code == 200, answer.text
+
+                async def register():
+                    email = f"r{next(counter)}@example.com"
+                    answer = await http.post(
+                        "/auth/register", json={"email": email, "password": PASSWORD}
+                    )
+                    assert answer.status_code == 201, answer.text
+
+                login_us = await measure(login, max(n // 4, 50))
+                register_us = await measure(register, max(n // 4, 50))
                 if stub:
                     logged = await http.post("/auth/cookie/login", data=form)
                     assert logged.status_code == 204, logged.text
                     bearer = (await http.post("/auth/jwt/login", data=form)).json()["access_token"]
-                    results["bare"] = await measure(lambda: http.get("/bare"), n)
+                    bare_transport = httpx.ASGITransport(app=bare_app)
+                    async with httpx.AsyncClient(
+                        transport=bare_transport, base_url="http://bench"
+                    ) as plain:
+                        results["bare"] = await measure(lambda: plain.get("/bare"), n)
+                    results["open"] = await measure(lambda: http.get("/open"), n)
                     results["cookie_db"] = await measure(lambda: http.get("/cookie"), n)
                     results["jwt"] = await measure(
                         lambda: http.get("/jwt", headers={"Authorization": f"Bearer {bearer}"}), n
                     )
-                    results["login_stubbed_hash"] = login
-                else:
-                    results["login_argon2"] = login
+                    results["login"] = login_us
+                    results["register"] = register_us
             await engine.dispose()
         return results
 
@@ -251,7 +306,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=2000)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, stubbed():
         folder = Path(tmp)
         out = {
             "Flask-Security-Too 5.9.2": flask_security(args.n, folder),

@@ -1,29 +1,41 @@
-"""doorward's benchmarks (DESIGN.md §6), on demand; never part of the test suite.
+"""doorward's benchmarks (DESIGN.md §6, issue 17), on demand; never part of the test suite.
 
-    .venv/bin/python bench/run.py            # about a minute
+    .venv/bin/python bench/run.py                   # a few minutes
+    .venv/bin/python bench/run.py --quick           # small n, seconds: a smoke run
+    .venv/bin/python bench/run.py --postgres postgresql+psycopg://postgres@127.0.0.1:5432/bench
+    .venv/bin/python bench/run.py --mariadb mysql+pymysql://root@127.0.0.1:3306/bench
     .venv/bin/python bench/run.py --users 1000000   # the scale check at a million users
 
-Prints medians and ratios measured in this run: the cost doorward adds to a protected
-request over the bare framework (session cookie and API token, Flask and Starlette,
-in-process), login and registration time beyond the password hash (argon2 stubbed out),
-the event loop's lag while 16 logins hash with argon2's defaults, and lookup cost at 1,000
-versus many users. With ``bench/setup-peers`` run first, the same measures are taken for
-Flask-Security-Too and fastapi-users in their own environment and printed side by side.
+Measures what users run: the docs' default configuration (role scopes on, the default
+in-process rate limiter, the default argon2 hasher), against separate bare Flask and
+Starlette apps. Only argon2-cffi's primitive is stubbed (``argon2_stub.py``), in doorward
+and in the peers alike, for the login and registration figures, which go over HTTP (the
+test client). Prints medians, the issue's targets next to their goals, ratios to
+Flask-Security-Too and fastapi-users measured in the same run (``bench/setup-peers``
+installs them in ``bench/.peers``), and SQL statements per authenticated request. With
+``--postgres`` / ``--mariadb`` (the database is emptied first: give a database of its
+own) it also measures there, with the bare indexed ``SELECT`` floor through the same
+driver and pool, sync (psycopg 3 / PyMySQL) and async (psycopg 3 / aiomysql).
+Loopback req/s needs a load generator (wrk): the in-process ratio stands in for it.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
+import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import sqlalchemy as sa
@@ -36,8 +48,11 @@ from starlette.routing import Route
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
-from doorward import AsyncArgon2Hasher, AsyncUserStore, Auth, Settings  # noqa: E402
+from argon2_stub import stubbed  # noqa: E402
+
+from doorward import AsyncArgon2Hasher, AsyncUserStore, Auth, Role, Settings  # noqa: E402
 from doorward._async.mailers import AsyncOutbox  # noqa: E402
 from doorward._sync.mailers import Outbox, mailer_from_url  # noqa: E402
 from doorward.hashing import Argon2Hasher  # noqa: E402
@@ -74,19 +89,11 @@ class StubHasher:
         return False
 
 
-class AsyncStubHasher(StubHasher):
-    async def hash(self, password: str) -> str:  # type: ignore[override]
-        return "stub$" + password
-
-    async def verify(self, stored: str | None, password: str) -> bool:  # type: ignore[override]
-        return stored == "stub$" + password
-
-
 def settings(**overrides: object) -> Settings:
+    """The docs' configuration: default rate limits, features and hasher parameters."""
     values: dict[str, object] = {
         "secret_keys": SECRET,
         "base_url": "https://bench.example.com",
-        "rate_limits": {},
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
@@ -109,31 +116,58 @@ def timed(fn: Callable[[], object], n: int) -> float:
 
 # -- per-request cost ---------------------------------------------------------------------------
 
+#: a new client address for each login and registration: a new rate-limit key, counted
+ADDRESSES = (f"10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}" for i in itertools.count(1))
+EMAILS = (f"user{i}@example.com" for i in itertools.count())
 
-def fresh_engine(folder: Path, name: str, postgres: str | None) -> sa.Engine:
-    """A SQLite file in ``folder``, or the PostgreSQL database at ``postgres`` emptied."""
-    if postgres is None:
+
+def fresh_engine(folder: Path, name: str, url: str | None) -> sa.Engine:
+    """A SQLite file in ``folder``, or the database at ``url`` emptied."""
+    if url is None:
         engine = sqlite_engine(f"sqlite:///{folder}/{name}.sqlite3")
     else:
-        engine = sa.create_engine(postgres, pool_size=10)
+        engine = sa.create_engine(url, pool_size=10)
         Base.metadata.drop_all(engine)
     Base.metadata.create_all(engine)
     return engine
 
 
-def flask_request_cost(n: int, folder: Path, postgres: str | None = None) -> dict[str, float]:
-    engine = fresh_engine(folder, "flask", postgres)
+def async_url(url: str) -> str:
+    """The async driver's URL for the same database (psycopg 3 is both; PyMySQL → aiomysql)."""
+    return url.replace("+pymysql", "+aiomysql")
+
+
+def count_statements(engine: sa.Engine) -> Callable[[], int]:
+    """Start counting SQL statements sent through ``engine``; the returned call stops and tells."""
+    seen = {"n": 0}
+
+    def count(*_: object) -> None:
+        seen["n"] += 1
+
+    sa.event.listen(engine, "before_cursor_execute", count)
+
+    def done() -> int:
+        sa.event.remove(engine, "before_cursor_execute", count)
+        return seen["n"]
+
+    return done
+
+
+def flask_request_cost(n: int, folder: Path, url: str | None = None) -> dict[str, float]:
+    engine = fresh_engine(folder, "flask", url)
+    bare_app = Flask("bare")
+
+    @bare_app.get("/bare")
+    def bare() -> str:
+        return "ok"
+
     app = Flask(__name__)
     FlaskDoorward(
-        app,
-        store=SQLAlchemyStore(engine, default_models()),
-        settings=settings(),
-        mailer=Outbox(),
-        hasher=StubHasher(),
+        app, store=SQLAlchemyStore(engine, default_models()), settings=settings(), mailer=Outbox()
     )
 
-    @app.get("/bare")
-    def bare() -> str:
+    @app.get("/open")
+    def open_route() -> str:
         return "ok"
 
     @app.get("/protected")
@@ -148,24 +182,43 @@ def flask_request_cost(n: int, folder: Path, postgres: str | None = None) -> dic
     client = app.test_client()
     client.set_cookie("__Host-doorward", issued.token)
     anonymous = app.test_client()
+    plain = bare_app.test_client()
     bearer = {"Authorization": f"Bearer {token}"}
+    assert client.get("/protected").status_code == 200
+    done = count_statements(engine)
+    client.get("/protected")
+    statements = done()
     results = {
-        "bare": timed(lambda: anonymous.get("/bare"), n),
+        "bare": timed(lambda: plain.get("/bare"), n),
+        "open": timed(lambda: anonymous.get("/open"), n),
         "session": timed(lambda: client.get("/protected"), n),
         "token": timed(lambda: anonymous.get("/protected", headers=bearer), n),
+        "statements": float(statements),
     }
-    assert client.get("/protected").status_code == 200
     csrf_cookie, csrf_header = csrf_pair()
     body = {"email": "bench@example.com", "password": PASSWORD}
 
+    def browser() -> Any:
+        # a fresh anonymous client from a new address, as the peers' measure, with a
+        # valid CSRF pair
+        fresh = app.test_client()
+        fresh.environ_base["REMOTE_ADDR"] = next(ADDRESSES)
+        fresh.set_cookie("__Host-doorward-csrf", csrf_cookie)
+        return fresh
+
     def login() -> None:
-        # a fresh anonymous client, as the peers' measure, with a valid CSRF pair
-        browser = app.test_client()
-        browser.set_cookie("__Host-doorward-csrf", csrf_cookie)
-        response = browser.post("/auth/login", json=body, headers=csrf_header)
+        response = browser().post("/auth/login", json=body, headers=csrf_header)
         assert response.status_code == 200, response.data
 
-    results["http_login"] = timed(login, max(n // 4, 100))
+    def register() -> None:
+        fields = {"email": next(EMAILS), "password": PASSWORD}
+        response = browser().post("/auth/register", json=fields, headers=csrf_header)
+        assert response.status_code in {200, 201, 202}, response.data
+
+    if url is None:
+        results["http_login"] = timed(login, max(n // 4, 50))
+        results["http_register"] = timed(register, max(n // 4, 50))
+    engine.dispose()
     return results
 
 
@@ -178,7 +231,8 @@ def app_client_cost(n: int, folder: Path) -> dict[str, float]:
     FlaskDoorward(
         app,
         store=SQLAlchemyStore(engine, default_models()),
-        settings=settings(app_clients=True, sign_in_by_email=True),
+        # limits off: the same request from one address thousands of times
+        settings=settings(app_clients=True, sign_in_by_email=True, rate_limits={}),
         mailer=Outbox(),
         hasher=StubHasher(),
     )
@@ -243,41 +297,52 @@ def csrf_pair() -> tuple[str, dict[str, str]]:
     return cookie, {"X-CSRF-Token": tokens.token_for(cookie), "Accept": "application/json"}
 
 
-def async_sqlite_store(path: Path, *, threaded: bool) -> AsyncUserStore:
-    """The sync store in worker threads (what the examples use on SQLite), or aiosqlite."""
+class CountingExecutor(ThreadPoolExecutor):
+    """A thread pool that counts the calls handed to it (thread hops)."""
+
+    submitted = 0
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+        self.submitted += 1
+        return super().submit(fn, *args, **kwargs)
+
+
+def async_store(
+    folder: Path, name: str, kind: str, url: str | None = None
+) -> tuple[AsyncUserStore, sa.Engine, CountingExecutor | None]:
+    """``threaded``: the sync store in worker threads (what the examples use on SQLite);
+    ``aiosqlite``; ``async``: the async store on ``url``."""
+    if kind == "async":
+        assert url is not None
+        fresh_engine(folder, name, url).dispose()
+        on_url = create_async_engine(async_url(url), pool_size=10)
+        return AsyncSQLAlchemyStore(on_url, default_models()), on_url.sync_engine, None
+    path = folder / f"{name}.sqlite3"
     engine = sqlite_engine(f"sqlite:///{path}")
     Base.metadata.create_all(engine)
-    if threaded:
-        return AsyncThreadedStore(SQLAlchemyStore(engine, default_models()))
-    return AsyncSQLAlchemyStore(
-        async_sqlite_engine(f"sqlite+aiosqlite:///{path}"), default_models()
-    )
+    if kind == "threaded":
+        executor = CountingExecutor()
+        return (
+            AsyncThreadedStore(SQLAlchemyStore(engine, default_models()), executor),
+            engine,
+            executor,
+        )
+    aio = async_sqlite_engine(f"sqlite+aiosqlite:///{path}")
+    return AsyncSQLAlchemyStore(aio, default_models()), aio.sync_engine, None
 
 
 async def _starlette_cost(
-    n: int,
-    folder: Path,
-    *,
-    threaded: bool,
-    role_scopes: bool = False,
-    postgres: str | None = None,
+    n: int, folder: Path, *, kind: str, role_scopes: bool = True, url: str | None = None
 ) -> dict[str, float]:
-    store: AsyncUserStore
-    if postgres is None:
-        path = folder / f"starlette{threaded}{role_scopes}.sqlite3"
-        store = async_sqlite_store(path, threaded=threaded)
-    else:
-        fresh_engine(folder, "starlette", postgres).dispose()
-        store = AsyncSQLAlchemyStore(create_async_engine(postgres, pool_size=10), default_models())
+    store, engine, executor = async_store(folder, f"starlette-{kind}-{role_scopes}", kind, url)
     doorward = StarletteDoorward(
-        settings=settings(),
-        store=store,
-        mailer=AsyncOutbox(),
-        hasher=AsyncStubHasher(),  # type: ignore[arg-type]
-        role_scopes=role_scopes,
+        settings=settings(), store=store, mailer=AsyncOutbox(), role_scopes=role_scopes
     )
 
     async def bare(request: object) -> PlainTextResponse:
+        return PlainTextResponse("ok")
+
+    async def open_route(request: object) -> PlainTextResponse:
         return PlainTextResponse("ok")
 
     @requires("authenticated")
@@ -286,85 +351,146 @@ async def _starlette_cost(
 
     app_bare = Starlette(routes=[Route("/bare", bare)])
     app = Starlette(
-        routes=[Route("/protected", protected), doorward.mount()],
+        routes=[Route("/open", open_route), Route("/protected", protected), doorward.mount()],
         middleware=[doorward.middleware()],
     )
     auth = doorward.auth
     user = await auth.create_user("bench@example.com", PASSWORD, confirmed=True)
+    # a user with two roles, so the role scopes have something to carry
+    await auth.save_role(Role(name="member", permissions=frozenset({"posts:read"})))
+    await auth.save_role(Role(name="editor", permissions=frozenset({"posts:edit", "posts:read"})))
+    await auth.add_role(user, "member")
+    await auth.add_role(user, "editor")
     _, issued = await auth.login("bench@example.com", PASSWORD)
     token, _ = await auth.issue_api_token(user, "bench")
 
-    async def measure(client: httpx.AsyncClient, path: str, headers: dict[str, str]) -> float:
-        for _ in range(min(200, n)):
-            await client.get(path, headers=headers)
+    async def measure(call: Callable[[], Awaitable[object]], count: int) -> float:
+        for _ in range(min(200, count)):
+            await call()
         samples = []
-        for _ in range(n):
+        for _ in range(count):
             start = time.perf_counter()
-            await client.get(path, headers=headers)
+            await call()
             samples.append(time.perf_counter() - start)
         return median_us(samples)
 
     base = "https://bench"
+    session = {"Cookie": f"__Host-doorward={issued.token}"}
+    bearer = {"Authorization": f"Bearer {token}"}
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app_bare), base_url=base) as c:
-        bare_us = await measure(c, "/bare", {})
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base) as c:
-        session_us = await measure(c, "/protected", {"Cookie": f"__Host-doorward={issued.token}"})
-        token_us = await measure(c, "/protected", {"Authorization": f"Bearer {token}"})
-    csrf_cookie, csrf_header = csrf_pair()
-    headers = {**csrf_header, "Cookie": f"__Host-doorward-csrf={csrf_cookie}"}
-    body = {"email": "bench@example.com", "password": PASSWORD}
-    login_samples = []
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base) as c:
-        for i in range(max(n // 4, 100) * 2):
-            start = time.perf_counter()
-            response = await c.post("/auth/login", json=body, headers=headers)
-            login_samples.append(time.perf_counter() - start)
-            assert response.status_code == 200, response.text
-            c.cookies.clear()
-            if i == 0:
-                login_samples.clear()
-    return {
+        bare_us = await measure(lambda: c.get("/bare"), n)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url=base) as c:
+        assert (await c.get("/protected", headers=session)).status_code == 200
+        done = count_statements(engine)
+        hops = executor.submitted if executor else 0
+        await c.get("/protected", headers=session)
+        statements = done()
+        hops = (executor.submitted - hops) if executor else 0
+        open_us = await measure(lambda: c.get("/open"), n)
+        session_us = await measure(lambda: c.get("/protected", headers=session), n)
+        token_us = await measure(lambda: c.get("/protected", headers=bearer), n)
+    results = {
         "bare": bare_us,
+        "open": open_us,
         "session": session_us,
         "token": token_us,
-        "http_login": median_us(login_samples),
+        "statements": float(statements),
+        "thread_hops": float(hops),
     }
+    if url is None:
+        csrf_cookie, csrf_header = csrf_pair()
+        headers = {**csrf_header, "Cookie": f"__Host-doorward-csrf={csrf_cookie}"}
+        body = {"email": "bench@example.com", "password": PASSWORD}
+        async with httpx.AsyncClient(transport=transport, base_url=base) as c:
+
+            async def login() -> None:
+                transport.client = (next(ADDRESSES), 123)  # a new client address each time
+                response = await c.post("/auth/login", json=body, headers=headers)
+                assert response.status_code == 200, response.text
+                c.cookies.clear()
+
+            async def register() -> None:
+                transport.client = (next(ADDRESSES), 123)
+                fields = {"email": next(EMAILS), "password": PASSWORD}
+                response = await c.post("/auth/register", json=fields, headers=headers)
+                assert response.status_code in {200, 201, 202}, response.text
+                c.cookies.clear()
+
+            results["http_login"] = await measure(login, max(n // 4, 50))
+            results["http_register"] = await measure(register, max(n // 4, 50))
+    if kind == "threaded":
+        engine.dispose()
+    else:
+        await store.engine.dispose()  # type: ignore[attr-defined]
+    return results
 
 
 def starlette_request_cost(
-    n: int,
-    folder: Path,
-    *,
-    threaded: bool,
-    role_scopes: bool = False,
-    postgres: str | None = None,
+    n: int, folder: Path, *, kind: str, role_scopes: bool = True, url: str | None = None
 ) -> dict[str, float]:
-    return asyncio.run(
-        _starlette_cost(n, folder, threaded=threaded, role_scopes=role_scopes, postgres=postgres)
+    return asyncio.run(_starlette_cost(n, folder, kind=kind, role_scopes=role_scopes, url=url))
+
+
+# -- the floor: one bare indexed SELECT through the same driver and pool -----------------------------
+
+
+def floor_cost(url: str, n: int) -> dict[str, float]:
+    """A credential row looked up by its indexed hash, sync and async, through the same
+    engine options doorward's reads use (autocommit on PostgreSQL): pool checkout, one
+    ``SELECT``, return."""
+    credential = default_models().credential
+    statement = sa.select(credential.id).where(credential.secret_hash == sa.bindparam("h"))
+    params = {"h": "f" * 64}
+    engine = sa.create_engine(url, pool_size=10)
+    reads = (
+        engine.execution_options(isolation_level="AUTOCOMMIT")
+        if engine.dialect.name == "postgresql"
+        else engine
     )
+
+    def once() -> None:
+        with reads.connect() as connection:
+            connection.execute(statement, params).first()
+
+    results = {"sync": timed(once, n)}
+    engine.dispose()
+
+    async def run() -> float:
+        engine = create_async_engine(async_url(url), pool_size=10)
+        reads = (
+            engine.execution_options(isolation_level="AUTOCOMMIT")
+            if engine.dialect.name == "postgresql"
+            else engine
+        )
+        for _ in range(min(200, n)):
+            async with reads.connect() as connection:
+                (await connection.execute(statement, params)).first()
+        samples = []
+        for _ in range(n):
+            start = time.perf_counter()
+            async with reads.connect() as connection:
+                (await connection.execute(statement, params)).first()
+            samples.append(time.perf_counter() - start)
+        await engine.dispose()
+        return median_us(samples)
+
+    results["async"] = asyncio.run(run())
+    return results
 
 
 # -- login and registration beyond the hash ----------------------------------------------------------
 
 
 def flows_cost(n: int, folder: Path) -> dict[str, float]:
+    """Registration (a direct call, hashing stubbed) mailing a real SMTP server on loopback,
+    queued (the default) and inline; one real argon2 verify at the defaults."""
     engine = sqlite_engine(f"sqlite:///{folder}/flows.sqlite3")
     Base.metadata.create_all(engine)
-    auth = Auth(
-        settings(), SQLAlchemyStore(engine, default_models()), mailer=Outbox(), hasher=StubHasher()
-    )
-    auth.create_user("login@example.com", PASSWORD, confirmed=True)
     counter = iter(range(10**9))
-    login = timed(lambda: auth.login("login@example.com", PASSWORD), n)
-    register = timed(lambda: auth.register(f"user{next(counter)}@example.com", PASSWORD), n)
     hasher = Argon2Hasher()
     stored = hasher.hash(PASSWORD)
-    verify = timed(lambda: hasher.verify(stored, PASSWORD), 10)
-    results = {
-        "login_beyond_hash": login,
-        "register_beyond_hash": register,
-        "argon2_verify": verify,
-    }
+    results = {"argon2_verify": timed(lambda: hasher.verify(stored, PASSWORD), 10)}
     with SmtpServer() as smtp:
         # the mail to a real SMTP server on loopback: queued (the default) and inline
         url = f"smtp://127.0.0.1:{smtp.port}?from=auth@example.com"
@@ -392,7 +518,7 @@ async def _loop_lag(folder: Path, *, threaded: bool) -> dict[str, float]:
     hasher = AsyncArgon2Hasher.from_settings(settings())
     doorward = StarletteDoorward(
         settings=settings(),
-        store=async_sqlite_store(folder / f"lag{threaded}.sqlite3", threaded=threaded),
+        store=async_store(folder, f"lag{threaded}", "threaded" if threaded else "aiosqlite")[0],
         mailer=AsyncOutbox(),
         hasher=hasher,
     )
@@ -513,92 +639,123 @@ def peers(n: int) -> dict[str, object] | None:
     return result
 
 
+def load() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f} {five:.2f} {fifteen:.2f} ({os.cpu_count()} cores)"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--n", type=int, default=2000, help="requests per measure")
     parser.add_argument("--users", type=int, default=100_000, help="the large user count")
+    parser.add_argument("--quick", action="store_true", help="small n and user counts: seconds")
     parser.add_argument(
         "--postgres",
         metavar="URL",
-        help="also measure per-request cost on this PostgreSQL database (emptied first), "
-        "e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test",
+        help="also measure on this PostgreSQL database (emptied first; give one of its own), "
+        "e.g. postgresql+psycopg://postgres@127.0.0.1:5432/bench",
     )
+    parser.add_argument(
+        "--mariadb",
+        metavar="URL",
+        help="also measure on this MariaDB/MySQL database (emptied first; give one of its own), "
+        "e.g. mysql+pymysql://root@127.0.0.1:3306/bench (async: aiomysql)",
+    )
+    parser.add_argument("--no-peers", action="store_true", help="skip the peers")
     args = parser.parse_args()
+    if args.quick:
+        args.n, args.users = min(args.n, 300), min(args.users, 10_000)
+    print(f"before: {load()}")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        flask = flask_request_cost(args.n, folder)
-        starlette = starlette_request_cost(args.n, folder, threaded=True)
-        aiosqlite = starlette_request_cost(args.n, folder, threaded=False)
-        with_roles = starlette_request_cost(args.n, folder, threaded=True, role_scopes=True)
-        flows = flows_cost(max(args.n // 4, 200), folder)
+        with stubbed():
+            flask = flask_request_cost(args.n, folder)
+            rows = {
+                "Flask": flask,
+                "Starlette": starlette_request_cost(args.n, folder, kind="threaded"),
+                "  no role scopes": starlette_request_cost(
+                    args.n, folder, kind="threaded", role_scopes=False
+                ),
+                "  aiosqlite": starlette_request_cost(args.n, folder, kind="aiosqlite"),
+            }
+            databases: dict[str, dict[str, Any]] = {}
+            for name, url in (("PostgreSQL", args.postgres), ("MariaDB", args.mariadb)):
+                if url:
+                    databases[name] = {
+                        "Flask": flask_request_cost(args.n, folder, url),
+                        "Starlette": starlette_request_cost(args.n, folder, kind="async", url=url),
+                        "floor": floor_cost(url, args.n),
+                    }
+        flows = flows_cost(max(args.n // 4, 50), folder)
         apps = app_client_cost(args.n, folder)
         lags = {
             "sync store in threads": loop_lag(folder, threaded=True),
             "aiosqlite": loop_lag(folder, threaded=False),
         }
-        sizes = scale(args.users, max(args.n // 4, 200), folder)
-        on_postgres = {}
-        if args.postgres:
-            on_postgres = {
-                "Flask": flask_request_cost(args.n, folder, args.postgres),
-                "Starlette": starlette_request_cost(
-                    args.n, folder, threaded=False, postgres=args.postgres
-                ),
-            }
-    print("doorward, medians on this machine (µs unless noted)")
-    print("  SQLite file; Starlette on the sync store in worker threads (as the examples),")
-    print("  and on aiosqlite (one thread round trip per driver call) for comparison")
-    print("  (Starlette rows without role scopes; +roles: role:/perm: scopes, the default)")
-    rows = (
-        ("Flask", flask),
-        ("Starlette", starlette),
-        ("+roles", with_roles),
-        ("aiosqlite", aiosqlite),
-    )
-    for name, numbers in rows:
-        print_request_cost(name, numbers)
-    if on_postgres:
-        print("  PostgreSQL (psycopg 3; Starlette on the async store):")
-        for name, numbers in on_postgres.items():
-            print_request_cost(name, numbers)
+        sizes = scale(args.users, max(args.n // 4, 100), folder)
+    other = None if args.no_peers else peers(args.n)
+    print(f"after: {load()}")
+    report(args, rows, databases, apps, flows, lags, sizes, other)
+
+
+def print_request_cost(name: str, numbers: dict[str, float]) -> None:
+    bare = numbers["bare"]
+    calls = f"{numbers['statements']:.0f} SQL"
+    if numbers.get("thread_hops"):
+        calls += f", {numbers['thread_hops']:.0f} thread hops"
     print(
-        f"  app clients (Flask, HTTP in-process): a refresh {apps['refresh']:.0f} µs "
+        f"  {name:17} bare {bare:5.0f}  open {numbers['open']:5.0f} "
+        f"({bare / numbers['open']:.2f}x)  session {numbers['session']:5.0f} "
+        f"(+{numbers['session'] - bare:.0f})  token {numbers['token']:5.0f} "
+        f"(+{numbers['token'] - bare:.0f})  {calls} per session request"
+    )
+
+
+def target(label: str, value: float, goal: str, ok: bool) -> None:
+    print(f"  {label}: {value:.2f} (goal {goal}) {'met' if ok else 'NOT MET'}")
+
+
+def report(
+    args: argparse.Namespace,
+    rows: dict[str, dict[str, float]],
+    databases: dict[str, dict[str, Any]],
+    apps: dict[str, float],
+    flows: dict[str, float],
+    lags: dict[str, dict[str, float]],
+    sizes: dict[str, float],
+    other: dict[str, Any] | None,
+) -> None:
+    flask, starlette = rows["Flask"], rows["Starlette"]
+    print("doorward, medians in µs, in-process (test clients), the docs' defaults:")
+    print("  SQLite file; Starlette on the sync store in worker threads (as the examples), role")
+    print("  scopes on (the default); bare = a separate bare app, open = an unprotected route")
+    print("  inside the doorward app (x = its req/s as a fraction of bare)")
+    for name, numbers in rows.items():
+        print_request_cost(name, numbers)
+    print(
+        f"  login over HTTP (argon2 primitive stubbed; default limiter, a new address each): "
+        f"Flask {flask['http_login']:.0f}, Starlette {starlette['http_login']:.0f}; "
+        f"registration Flask {flask['http_register']:.0f}, Starlette "
+        f"{starlette['http_register']:.0f}"
+    )
+    for db, found in databases.items():
+        floor = found["floor"]
+        print(
+            f"  {db}: bare indexed SELECT through the same driver and pool (checkout, SELECT, "
+            f"return): sync {floor['sync']:.0f}, async {floor['async']:.0f}"
+        )
+        print_request_cost(f"{db} Flask", found["Flask"])
+        print_request_cost(f"{db} Starlette", found["Starlette"])
+    print(
+        f"  app clients (Flask, rate limits off): a refresh {apps['refresh']:.0f} µs "
         f"({apps['writes_per_refresh']:.0f} store writes), a request with an access token "
         f"{apps['access_token_request']:.0f} µs; a sign-in code request {apps['code_request']:.0f} µs "
         f"({apps['writes_per_code_request']:.0f} store writes)"
     )
-    _print_rest(args, flask, starlette, flows, lags, sizes)
-
-
-def print_request_cost(name: str, numbers: dict[str, float]) -> None:
     print(
-        f"  {name:9} bare {numbers['bare']:7.0f}  session {numbers['session']:7.0f} "
-        f"(+{numbers['session'] - numbers['bare']:.0f})  token {numbers['token']:7.0f} "
-        f"(+{numbers['token'] - numbers['bare']:.0f})  "
-        f"in-process req/s ratio {numbers['bare'] / numbers['session']:.2f}x"
-    )
-
-
-def _print_rest(
-    args: argparse.Namespace,
-    flask: dict[str, float],
-    starlette: dict[str, float],
-    flows: dict[str, float],
-    lags: dict[str, dict[str, float]],
-    sizes: dict[str, float],
-) -> None:
-    print(
-        f"  login over HTTP, argon2 stubbed out (POST /auth/login, JSON, in-process): Flask "
-        f"{flask['http_login']:.0f} µs, Starlette {starlette['http_login']:.0f} µs"
-    )
-    print(
-        f"  registration beyond the hash, mailing a real SMTP server on loopback: queued "
+        f"  registration (direct call) mailing a real SMTP server on loopback: queued "
         f"{flows['register_smtp_queued']:.0f} µs (the default), inline "
-        f"{flows['register_smtp_inline']:.0f} µs"
-    )
-    print(
-        f"  login beyond the hash {flows['login_beyond_hash']:.0f} µs; registration beyond the hash "
-        f"{flows['register_beyond_hash']:.0f} µs; one argon2 verify at the defaults "
+        f"{flows['register_smtp_inline']:.0f} µs; one argon2 verify at the defaults "
         f"{flows['argon2_verify'] / 1000:.0f} ms"
     )
     for store, lag in lags.items():
@@ -610,43 +767,73 @@ def _print_rest(
             f"{lag['logins_wall_s']:.2f} s; peak hashes in flight {lag['peak_hashes']:.0f}"
         )
     big = args.users
+    login_growth = sizes[f"login_{big}"] / sizes["login_1000"] - 1
+    auth_growth = sizes[f"authenticate_{big}"] / sizes["authenticate_1000"] - 1
     print(
-        f"  login at 1,000 users {sizes['login_1000']:.0f} µs vs {big:,} users {sizes[f'login_{big}']:.0f} µs "
-        f"({sizes[f'login_{big}'] / sizes['login_1000'] - 1:+.0%}); authenticate "
+        f"  login at 1,000 users {sizes['login_1000']:.0f} µs vs {big:,} users "
+        f"{sizes[f'login_{big}']:.0f} µs ({login_growth:+.0%}); authenticate "
         f"{sizes['authenticate_1000']:.0f} vs {sizes[f'authenticate_{big}']:.0f} µs "
-        f"({sizes[f'authenticate_{big}'] / sizes['authenticate_1000'] - 1:+.0%})"
+        f"({auth_growth:+.0%})"
     )
-    other = peers(args.n)
-    if other is None:
-        print("  peers: not measured (run bench/setup-peers once to install them in bench/.peers)")
-        return
-    fst = other["Flask-Security-Too 5.9.2"]
-    fu = other["fastapi-users 15.0.5"]
-    print("peers, same run (µs, median):")
-    print(
-        f"  Flask-Security-Too  bare {fst['bare']:.0f}  session +{fst['session'] - fst['bare']:.0f}  "
-        f"token +{fst['token'] - fst['bare']:.0f}  login without hashing {fst['login_stubbed_hash']:.0f}"
-    )
-    print(
-        f"  fastapi-users       bare {fu['bare']:.0f}  cookie+DB +{fu['cookie_db'] - fu['bare']:.0f}  "
-        f"JWT +{fu['jwt'] - fu['bare']:.0f}  login without hashing {fu['login_stubbed_hash']:.0f}"
-    )
-    print("ratios (peer cost / doorward cost; above 1 means doorward is cheaper):")
     flask_extra = flask["session"] - flask["bare"]
     star_extra = starlette["session"] - starlette["bare"]
-    print(
-        f"  per request, Flask session: {(fst['session'] - fst['bare']) / flask_extra:.2f}x; "
-        f"Flask token: {(fst['token'] - fst['bare']) / (flask['token'] - flask['bare']):.2f}x"
+    if other is not None:
+        fst = other["Flask-Security-Too 5.9.2"]
+        fu = other["fastapi-users 15.0.5"]
+        print("peers, same run, same measures (µs, median; bare = their own bare app):")
+        print(
+            f"  Flask-Security-Too  bare {fst['bare']:.0f}  open {fst['open']:.0f}  session "
+            f"+{fst['session'] - fst['bare']:.0f}  token +{fst['token'] - fst['bare']:.0f}  "
+            f"login {fst['login']:.0f}  registration {fst['register']:.0f}"
+        )
+        print(
+            f"  fastapi-users       bare {fu['bare']:.0f}  open {fu['open']:.0f}  cookie+DB "
+            f"+{fu['cookie_db'] - fu['bare']:.0f}  JWT +{fu['jwt'] - fu['bare']:.0f}  "
+            f"login (JWT) {fu['login']:.0f}  registration {fu['register']:.0f}"
+        )
+    print(f"targets (issue 17; ratios from this run; {load()}):")
+    if other is not None:
+        fst_extra = fst["session"] - fst["bare"]
+        fu_jwt = fu["jwt"] - fu["bare"]
+        value = flask_extra / fst_extra
+        target("Flask per-request overhead vs FS-Too (session)", value, "≤ 0.20", value <= 0.20)
+        value = (flask["token"] - flask["bare"]) / (fst["token"] - fst["bare"])
+        print(f"  Flask per-request overhead vs FS-Too (token): {value:.2f}")
+        value = star_extra / fu_jwt
+        target(
+            "Starlette per-request overhead vs fastapi-users JWT", value, "≤ 0.125", value <= 0.125
+        )
+        value = (starlette["token"] - starlette["bare"]) / fu_jwt
+        print(f"  Starlette API-token overhead vs fastapi-users JWT: {value:.2f}")
+        for what, key in (("login", "login"), ("registration", "register")):
+            value = flask[f"http_{key}"] / fst[key]
+            target(f"{what} over HTTP, Flask vs FS-Too", value, "≤ 0.33", value <= 1 / 3)
+            value = starlette[f"http_{key}"] / fu[key]
+            print(f"  {what} over HTTP, Starlette vs fastapi-users: {value:.2f}")
+    else:
+        print("  (peers not measured: --no-peers, or bench/setup-peers not run yet)")
+    value = flask["bare"] / flask["session"]
+    target(
+        "Flask protected req/s x bare (in-process; loopback needs wrk)",
+        value,
+        "≥ 0.70",
+        value >= 0.70,
     )
-    print(
-        f"  per request, Starlette/FastAPI cookie: {(fu['cookie_db'] - fu['bare']) / star_extra:.2f}x; "
-        f"token: {(fu['jwt'] - fu['bare']) / (starlette['token'] - starlette['bare']):.2f}x"
-    )
-    print(
-        f"  login over HTTP without hashing: Flask-Security-Too vs doorward on Flask "
-        f"{fst['login_stubbed_hash'] / flask['http_login']:.2f}x, fastapi-users vs doorward "
-        f"on Starlette {fu['login_stubbed_hash'] / starlette['http_login']:.2f}x"
-    )
+    value = starlette["bare"] / starlette["session"]
+    target("Starlette protected req/s x bare (in-process)", value, "≥ 0.35", value >= 0.35)
+    value = flask["bare"] / flask["open"]
+    target("Flask unprotected route in the doorward app x bare", value, "≥ 0.95", value >= 0.95)
+    value = starlette["bare"] / starlette["open"]
+    target("Starlette unprotected route in the doorward app x bare", value, "≥ 0.95", value >= 0.95)
+    for db, found in databases.items():
+        for face, sync in (("Flask", "sync"), ("Starlette", "async")):
+            numbers = found[face]
+            value = (numbers["session"] - numbers["bare"]) / found["floor"][sync]
+            target(f"{db} {face} overhead x the {sync} SELECT floor", value, "≤ 2.5", value <= 2.5)
+    p99 = max(lag["probe_p99_ms"] for lag in lags.values())
+    target("trivial endpoint p99 with 16 logins in flight, ms", p99, "< 10", p99 < 10)
+    growth = max(abs(login_growth), abs(auth_growth))
+    target(f"cost from 1,000 to {big:,} users", growth, "< 0.20", growth < 0.20)
 
 
 if __name__ == "__main__":

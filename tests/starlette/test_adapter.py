@@ -121,6 +121,65 @@ def test_request_user_scopes_and_requires():
     assert http.get("/admin").text == "admin"
 
 
+class CountingStore(AsyncMemoryStore):
+    """The memory store, counting the per-request lookups."""
+
+    def __init__(self, combined=True):
+        super().__init__()
+        self.calls = []
+        if not combined:
+            self.get_credential_with_roles = None
+
+    async def get_credential(self, kind, secret_hash):
+        self.calls.append("get_credential")
+        return await super().get_credential(kind, secret_hash)
+
+    async def get_credential_with_roles(self, kind, secret_hash):
+        self.calls.append("get_credential_with_roles")
+        return await super().get_credential_with_roles(kind, secret_hash)
+
+    async def get_user_roles(self, user):
+        self.calls.append("get_user_roles")
+        return await super().get_user_roles(user)
+
+    async def get_user_permissions(self, user):
+        self.calls.append("get_user_permissions")
+        return await super().get_user_permissions(user)
+
+
+@pytest.mark.parametrize("combined", [True, False], ids=["combined", "fallback"])
+def test_role_scopes_come_with_the_credential(combined):
+    """With role scopes (the default) a store with get_credential_with_roles answers an
+    authenticated request in one call; without it, the three calls give the same scopes."""
+    store = CountingStore(combined=combined)
+    doorward = make_doorward(store=store)
+    app = starlette_app(doorward)
+    auth = doorward.auth
+
+    async def arrange():
+        await store.save_role(Role(name="admin", permissions=frozenset({"users:write"})))
+        await store.save_role(Role(name="editor", permissions=frozenset({"posts:edit"})))
+        user = await auth.create_user("a@example.com", PASSWORD, confirmed=True)
+        await auth.add_role(user, "admin")
+        await auth.add_role(user, "editor")
+
+    asyncio.run(arrange())
+    http = client(app)
+    login(http)
+    http.get("/private")  # the first use may touch the session
+    store.calls.clear()
+    body = http.get("/private").json()
+    expected = {"role:admin", "role:editor", "perm:users:write", "perm:posts:edit"}
+    assert expected <= set(body["scopes"])
+    if combined:
+        assert store.calls == ["get_credential_with_roles"]
+    else:
+        assert sorted(store.calls) == ["get_credential", "get_user_permissions", "get_user_roles"]
+    store.calls.clear()
+    assert http.get("/admin").text == "admin"
+    assert len(store.calls) == (1 if combined else 3)
+
+
 def test_fastapi_dependencies():
     """current_user, require_roles, require_permissions and require_fresh work in a FastAPI app."""
     doorward = make_doorward()
@@ -156,6 +215,41 @@ def test_fastapi_dependencies():
     auth.clock.advance(660)
     assert http.get("/sensitive").status_code == 401
     assert http.get("/sensitive").json()["error"]["code"] == "reauth_required"
+
+
+@pytest.mark.parametrize("combined", [True, False], ids=["combined", "fallback"])
+def test_fastapi_role_checks_use_the_roles_identification_fetched(combined):
+    """require_roles/require_permissions decide from the roles the credential lookup gave
+    (no further store call), or ask the store when it gave none; the answers are the same."""
+    store = CountingStore(combined=combined)
+    doorward = make_doorward(store=store)
+    app = FastAPI()
+    app.router.routes.append(doorward.mount())
+    app.add_middleware(DoorwardMiddleware, doorward=doorward)
+
+    @app.get("/admin", dependencies=[Depends(require_roles("admin"))])
+    async def admin():
+        return {"ok": True}
+
+    @app.get("/edit", dependencies=[Depends(require_permissions("posts:edit"))])
+    async def edit():
+        return {"ok": True}
+
+    auth = doorward.auth
+
+    async def arrange():
+        await store.save_role(Role(name="editor", permissions=frozenset({"posts:edit"})))
+        user = await auth.create_user("a@example.com", PASSWORD, confirmed=True)
+        await auth.add_role(user, "editor")
+
+    asyncio.run(arrange())
+    http = client(app)
+    login(http)
+    http.get("/edit")  # the first use may touch the session
+    store.calls.clear()
+    assert http.get("/edit").status_code == 200
+    assert http.get("/admin").status_code == 403
+    assert len(store.calls) == (2 if combined else 8)
 
 
 def test_fastapi_docs_include_doorwards_routes():

@@ -11,6 +11,7 @@ from doorward._async.memory import AsyncMemoryStore
 from doorward._async.protocols import (
     AsyncAuthenticators,
     AsyncCredentials,
+    AsyncCredentialsWithRoles,
     AsyncMailer,
     AsyncMailOutbox,
     AsyncPasskeyStore,
@@ -34,6 +35,7 @@ from doorward._sync.memory import MemoryStore
 from doorward._sync.protocols import (
     Authenticators,
     Credentials,
+    CredentialsWithRoles,
     Mailer,
     MailOutbox,
     PasskeyStore,
@@ -80,6 +82,7 @@ __all__ = [
     "AsyncMailOutbox",
     "AsyncContext",
     "AsyncCredentials",
+    "AsyncCredentialsWithRoles",
     "AsyncFeature",
     "AsyncMailer",
     "AsyncMemoryRateLimiter",
@@ -103,6 +106,7 @@ __all__ = [
     "MailOutbox",
     "Context",
     "Credentials",
+    "CredentialsWithRoles",
     "Feature",
     "Mailer",
     "MemoryRateLimiter",

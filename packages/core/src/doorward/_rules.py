@@ -34,6 +34,9 @@ class Identity:
     ``via`` is the credential kind that authenticated it. ``fresh`` is whether the password
     was entered in this session within ``Settings.fresh_window``. ``issued`` is set when a
     remember-me cookie restored a session: the adapter must set both new cookies.
+    ``roles`` and ``permissions`` are the user's, when identification was asked for them
+    and the store gave them with the credential (``get_credential_with_roles``); else
+    ``None``: ask the roles feature.
     """
 
     user: Any
@@ -41,6 +44,8 @@ class Identity:
     via: CredentialKind
     fresh: bool
     issued: IssuedSession | None = None
+    roles: frozenset[str] | None = None
+    permissions: frozenset[str] | None = None
 
     @property
     def user_id(self) -> str:

@@ -10,6 +10,7 @@ import json
 
 import attrs
 from flask import Flask, Response, current_app, g, render_template, request
+from werkzeug.http import parse_cookie
 
 from doorward import Auth, Identity, RequestState, Settings, Views
 from doorward.exceptions import PayloadTooLarge
@@ -41,16 +42,40 @@ def state(app: Flask | None = None) -> AppState:
     return found
 
 
+_HEAD_KEY = "doorward.head_request"
+_CONTENT = frozenset({"CONTENT_TYPE", "CONTENT_LENGTH"})
+_NOT_HEADERS = frozenset({"HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH"})
+
+
 def head_request() -> HttpRequest:
-    """What authentication and guards need: method, path and query, headers, cookies, address."""
-    return HttpRequest(
-        method=request.method,
-        path=request.path,
-        headers={key.lower(): value for key, value in request.headers.items()},
-        cookies=dict(request.cookies),
-        query=dict(request.args.items()),
-        remote_addr=request.remote_addr,
+    """What authentication and guards need: method, path and query, headers, cookies, address.
+
+    Built once per request (identification and the guards share it).
+    """
+    current = request._get_current_object()  # type: ignore[attr-defined]  # noqa: SLF001
+    environ = current.environ
+    found: HttpRequest | None = environ.get(_HEAD_KEY)
+    if found is not None:
+        return found
+    # the headers as werkzeug's EnvironHeaders gives them, read from the environ directly
+    headers = {}
+    for key, value in environ.items():
+        if key.startswith("HTTP_"):
+            if key not in _NOT_HEADERS:
+                headers[key[5:].replace("_", "-").lower()] = value
+        elif key in _CONTENT and value:
+            headers[key.replace("_", "-").lower()] = value
+    found = HttpRequest(
+        method=current.method,
+        path=current.path,
+        headers=headers,
+        # as request.cookies parses them, without going through the headers again
+        cookies=dict(parse_cookie(headers.get("cookie", ""))),
+        query=dict(current.args.items()),
+        remote_addr=current.remote_addr,
     )
+    environ[_HEAD_KEY] = found
+    return found
 
 
 def full_request(settings: Settings) -> HttpRequest:

@@ -106,10 +106,12 @@ class Doorward:
     ``doorward.threaded.AsyncThreadedStore``.
     Rate limits count in this process unless ``limiter`` is a shared one
     (``doorward_sqlalchemy.AsyncSQLAlchemyRateLimiter``, ``doorward_mongo.AsyncMongoRateLimiter``).
-    ``role_scopes`` adds ``role:<name>`` and ``perm:<name>`` to ``request.auth.scopes``
-    at the cost of two concurrent store lookups per authenticated request (about +0.4 ms
-    on SQLite, ``bench/run.py``); turn it off when no route checks roles by scope (the
-    FastAPI dependencies ``require_roles``/``require_permissions`` look roles up themselves).
+    ``role_scopes`` adds ``role:<name>`` and ``perm:<name>`` to ``request.auth.scopes``:
+    on a store with ``get_credential_with_roles`` (the memory, SQLAlchemy and Mongo stores,
+    and ``AsyncThreadedStore`` over them) they come with the credential in the same store
+    call; on another, at the cost of two more concurrent lookups per authenticated request.
+    Turn it off when no route checks roles by scope (the FastAPI dependencies
+    ``require_roles``/``require_permissions`` look roles up themselves).
     """
 
     def __init__(
@@ -215,7 +217,11 @@ class Doorward:
 
     async def identify(self, connection: HTTPConnection) -> RequestState:
         """Authenticate a request or websocket (the middleware does this once per request)."""
-        return await self.views.request_state(credentials_request(connection))
+        if not _may_carry_credentials(connection.scope):
+            return RequestState()  # what identification answers without cookie or token
+        # with role scopes, a store that can gives the roles with the credential (one trip)
+        request = credentials_request(connection)
+        return await self.views.request_state(request, roles=self.role_scopes)
 
     async def scopes(self, identity: Identity | None) -> list[str]:
         """``authenticated``, ``fresh``, and with ``role_scopes`` the roles and permissions."""
@@ -225,9 +231,12 @@ class Doorward:
         if identity.fresh:
             scopes.append("fresh")
         if self.role_scopes:
-            roles, permissions = await asyncio.gather(
-                self.auth.roles_of(identity.user), self.auth.permissions_of(identity.user)
-            )
+            if identity.roles is not None and identity.permissions is not None:
+                roles, permissions = identity.roles, identity.permissions
+            else:  # the store has no combined lookup (or a remember-me cookie restored it)
+                roles, permissions = await asyncio.gather(
+                    self.auth.roles_of(identity.user), self.auth.permissions_of(identity.user)
+                )
             scopes += [f"role:{r}" for r in sorted(roles)]
             scopes += [f"perm:{p}" for p in sorted(permissions)]
         return scopes
@@ -316,6 +325,14 @@ class DoorwardMiddleware:
                 raise
             answer = self.doorward.to_response(Request(scope, receive), refused.response)
             await answer(scope, receive, send_with_cookies)
+
+
+def _may_carry_credentials(scope: Scope) -> bool:
+    """Whether the request has a ``Cookie`` or an ``Authorization`` header at all."""
+    return any(key.lower() in _CREDENTIAL_HEADERS for key, _ in scope.get("headers", ()))
+
+
+_CREDENTIAL_HEADERS = frozenset({b"cookie", b"authorization"})
 
 
 def _with_cookies(message: Message, state: RequestState) -> list[tuple[bytes, bytes]]:

@@ -111,20 +111,57 @@ class CredentialLookup:
         join = credential_model.__table__.join(
             user_model.__table__, inspect(user_model).primary_key[0] == credential_model.user_id
         )
-        self.statement: Select[Any] = (
-            select(*columns)
-            .select_from(join)
-            .where(
-                credential_model.kind == bindparam("kind"),
-                credential_model.secret_hash == bindparam("hash"),
-            )
+        self._columns, self._join = columns, join
+        self._user_key = inspect(user_model).primary_key[0]
+        self._where = (
+            credential_model.kind == bindparam("kind"),
+            credential_model.secret_hash == bindparam("hash"),
         )
+        self.statement: Select[Any] = select(*columns).select_from(join).where(*self._where)
 
     def found(self, row: Sequence[Any]) -> tuple[Credential, Any]:
         """The credential record and the detached user from one result row."""
         split = len(self.users.keys)
-        values = dict(zip(self.credential_keys, row[split:], strict=True))
+        end = split + len(self.credential_keys)
+        values = dict(zip(self.credential_keys, row[split:end], strict=True))
         return credential_from_row(_Row(values)), self.users.load(row[:split])
+
+    def with_roles(self, role: type[Any], user_role: type[Any]) -> Select[Any]:
+        """The same select outer-joined with the user's roles: one row per role (or one
+        with ``NULL`` role columns), the role's name and permissions last."""
+        join = self._join.outerjoin(user_role, user_role.user_id == self._user_key).outerjoin(
+            role, role.id == user_role.role_id
+        )
+        return (
+            select(*self._columns, role.name, role.permissions)
+            .select_from(join)
+            .where(*self._where)
+        )
+
+    def found_with_roles(
+        self, rows: Sequence[Sequence[Any]]
+    ) -> tuple[Credential, Any, frozenset[str], frozenset[str]] | None:
+        """``found`` of the first row, with the role names and permissions of all of them."""
+        if not rows:
+            return None
+        credential, user = self.found(rows[0])
+        names, permissions = role_pairs(rows)
+        return credential, user, names, permissions
+
+
+def role_pairs(
+    rows: Iterable[Sequence[Any]],
+) -> tuple[frozenset[str], frozenset[str]]:
+    """Role names and the union of their permissions from rows ending with a role's
+    ``name, permissions`` (``NULL`` both for a user without roles, from an outer join)."""
+    names: set[str] = set()
+    permissions: set[str] = set()
+    for row in rows:
+        name, text = row[-2], row[-1]
+        if name is not None:
+            names.add(name)
+            permissions.update((text or "").split())
+    return frozenset(names), frozenset(permissions)
 
 
 class JoinedLookup:

@@ -76,6 +76,7 @@ class AsyncLoginSessions(AsyncFeature):
         bearer_token: str | None = None,
         ip: str | None = None,
         user_agent: str | None = None,
+        roles: bool = False,
     ) -> Identity | None:
         """Who is making this request, or ``None`` for an anonymous one.
 
@@ -83,33 +84,53 @@ class AsyncLoginSessions(AsyncFeature):
         and one indexed lookup. When only a remember-me cookie is valid it is used once:
         it is replaced by a new one with the same absolute expiry and a new, not fresh,
         session is started (TK-10); the adapter sets both cookies from ``issued``.
+        With ``roles``, a store that has ``get_credential_with_roles`` gives the user's
+        roles and permissions in the same lookup (``Identity.roles``/``permissions``).
         """
         if bearer_token is not None:
             kind: CredentialKind = "access" if bearer_token.startswith("dwa_") else "api"
-            return await self._from_credential(kind, bearer_token)
+            return await self._from_credential(kind, bearer_token, roles=roles)
         if session_token is not None:
-            identity = await self._from_credential("session", session_token)
+            identity = await self._from_credential("session", session_token, roles=roles)
             if identity is not None:
                 return identity
         if remember_token is not None:
             return await self._restore(remember_token, ip=ip, user_agent=user_agent)
         return None
 
-    async def _from_credential(self, kind: CredentialKind, token: str) -> Identity | None:
+    async def _from_credential(
+        self, kind: CredentialKind, token: str, *, roles: bool = False
+    ) -> Identity | None:
         secret_hash = self.ctx.secrets.secret_hash(kind, token)
         if secret_hash is None:
             return None
-        found = await self.store.get_credential(kind, secret_hash)
-        if found is None:
-            return None
-        credential, user = found
+        with_roles = getattr(self.store, "get_credential_with_roles", None) if roles else None
+        role_names: frozenset[str] | None = None
+        permissions: frozenset[str] | None = None
+        if with_roles is not None:
+            answer = await with_roles(kind, secret_hash)
+            if answer is None:
+                return None
+            credential, user, role_names, permissions = answer
+        else:
+            found = await self.store.get_credential(kind, secret_hash)
+            if found is None:
+                return None
+            credential, user = found
         now = self.ctx.clock.now()
         if not _rules.credential_alive(credential, user, now, self.settings):
             return None
         if _rules.needs_touch(credential, now, self.settings):
             await self.store.touch_credential(credential.id, last_used_at=now)
         fresh = kind == "session" and _rules.is_fresh(credential, now, self.settings)
-        return Identity(user=user, credential=credential, via=kind, fresh=fresh)
+        return Identity(
+            user=user,
+            credential=credential,
+            via=kind,
+            fresh=fresh,
+            roles=role_names,
+            permissions=permissions,
+        )
 
     async def _restore(
         self, remember_token: str, *, ip: str | None, user_agent: str | None

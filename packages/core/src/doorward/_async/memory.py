@@ -357,6 +357,20 @@ class AsyncMemoryStore(AsyncMemoryFactors, AsyncMemorySignIn, AsyncMemoryOutbox)
             credential = self._credentials[credential_id]
             return credential, copy.deepcopy(self._users[credential.user_id])
 
+    async def get_credential_with_roles(
+        self, kind: CredentialKind, secret_hash: str
+    ) -> tuple[Credential, Any, frozenset[str], frozenset[str]] | None:
+        """``get_credential`` with the user's roles and permissions, under one lock."""
+        with self._lock:
+            credential_id = self._credential_ids.get((kind, secret_hash))
+            if credential_id is None:
+                return None
+            credential = self._credentials[credential_id]
+            names = frozenset(self._user_roles.get(credential.user_id, ()))
+            permissions = frozenset().union(*(self._roles[name].permissions for name in names))
+            user = copy.deepcopy(self._users[credential.user_id])
+            return credential, user, names, permissions
+
     async def list_credentials(self, user_id: str, kind: CredentialKind) -> list[Credential]:
         """The user's credentials of this kind, oldest first."""
         with self._lock:

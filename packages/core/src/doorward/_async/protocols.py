@@ -28,6 +28,7 @@ from doorward.records import (
 __all__ = [
     "AsyncAuthenticators",
     "AsyncCredentials",
+    "AsyncCredentialsWithRoles",
     "AsyncMailOutbox",
     "AsyncMailer",
     "AsyncPasskeyStore",
@@ -243,6 +244,26 @@ class AsyncCredentials(Protocol):
 
     async def delete_expired_credentials(self, now: datetime) -> int:
         """Delete every credential whose ``expires_at`` is before ``now``; return how many."""
+
+
+class AsyncCredentialsWithRoles(Protocol):
+    """Optional: the per-request lookup with the user's roles and permissions, in one trip.
+
+    A store that has it lets an adapter that needs the roles on every request (Starlette's
+    ``role_scopes``, on by default) identify a request with one store call instead of
+    three. Without it (the method absent or ``None``) the adapter falls back to
+    ``get_credential``, ``get_user_roles`` and ``get_user_permissions``: the answers must be
+    the same as theirs. ``doorward.testing.AsyncCredentialsContract`` checks it when present.
+    """
+
+    async def get_credential_with_roles(
+        self, kind: CredentialKind, secret_hash: str
+    ) -> tuple[Credential, Any, frozenset[str], frozenset[str]] | None:
+        """``get_credential``'s answer with the user's role names and permissions, or ``None``.
+
+        One round trip (a join with the roles; a ``$lookup``) and, on a threaded store, one
+        thread hop. Expiry and stamp are checked by the caller, not here.
+        """
 
 
 class AsyncAuthenticators(Protocol):

@@ -284,6 +284,7 @@ class AsyncAuth:
         bearer_token: str | None = None,
         ip: str | None = None,
         user_agent: str | None = None,
+        roles: bool = False,
     ) -> Identity | None:
         """``AsyncLogin.authenticate``."""
         return await self.feature(AsyncLogin).authenticate(
@@ -292,6 +293,7 @@ class AsyncAuth:
             bearer_token=bearer_token,
             ip=ip,
             user_agent=user_agent,
+            roles=roles,
         )
 
     async def logout(self, identity: Identity, *, remember_token: str | None = None) -> None:

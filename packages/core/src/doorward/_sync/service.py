@@ -285,6 +285,7 @@ class Auth:
         bearer_token: str | None = None,
         ip: str | None = None,
         user_agent: str | None = None,
+        roles: bool = False,
     ) -> Identity | None:
         """``Login.authenticate``."""
         return self.feature(Login).authenticate(
@@ -293,6 +294,7 @@ class Auth:
             bearer_token=bearer_token,
             ip=ip,
             user_agent=user_agent,
+            roles=roles,
         )
 
     def logout(self, identity: Identity, *, remember_token: str | None = None) -> None:

@@ -76,11 +76,15 @@ class Views:
             self.settings.trusted_proxy_count,
         )
 
-    def identify(self, request: HttpRequest) -> tuple[Identity | None, list[Cookie]]:
+    def identify(
+        self, request: HttpRequest, *, roles: bool = False
+    ) -> tuple[Identity | None, list[Cookie]]:
         """Authenticate a request; also the cookies to set or clear on its response.
 
         Never raises for bad credentials: a broken or stale cookie is anonymous and is
         cleared. A store failure propagates (``StoreUnavailable``); see ``request_state``.
+        ``roles``: fetch the user's roles and permissions with the credential when the store
+        can (``LoginSessions.authenticate``).
         """
         web = self.web
         session = request.cookies.get(web.session_cookie)
@@ -93,6 +97,7 @@ class Views:
             bearer_token=bearer,
             ip=self.client_ip(request) if restoring else None,
             user_agent=request.headers.get("user-agent") if restoring else None,
+            roles=roles,
         )
         cookies: list[Cookie] = []
         if identity is not None and identity.issued is not None:
@@ -115,10 +120,10 @@ class Views:
             choices.append(self.framework_locale)
         return i18n.language(i18n.select_locale(request.headers, *choices))
 
-    def request_state(self, request: HttpRequest) -> RequestState:
+    def request_state(self, request: HttpRequest, *, roles: bool = False) -> RequestState:
         """``identify`` as a record that also holds a store failure instead of raising it."""
         try:
-            identity, cookies = self.identify(request)
+            identity, cookies = self.identify(request, roles=roles)
         except StoreUnavailable as exc:
             return RequestState(error=exc)
         return RequestState(identity=identity, cookies=cookies)
@@ -208,16 +213,36 @@ class Views:
             if fresh:
                 self._login.require_fresh(identity)
             if roles or any_roles or permissions:
-                checks = self.auth.feature(RoleChecks)
-                if roles and not checks.has_roles(identity.user, *roles):
-                    raise Forbidden
-                if any_roles and not checks.has_any_role(identity.user, *any_roles):
-                    raise Forbidden
-                if permissions and not checks.has_permissions(identity.user, *permissions):
-                    raise Forbidden
+                self._check_roles(identity, roles, any_roles, permissions)
         except DoorwardError as exc:
             return self.refusal(request, exc, as_json=as_json)
         return None
+
+    def _check_roles(
+        self,
+        identity: Identity,
+        roles: Sequence[str],
+        any_roles: Sequence[str],
+        permissions: Sequence[str],
+    ) -> None:
+        """``Forbidden`` unless the user has the roles and permissions; those identification
+        fetched with the credential (``Identity.roles``) are used, else the store is asked."""
+        if identity.roles is not None and identity.permissions is not None:
+            held, granted = identity.roles, identity.permissions
+            if (
+                not set(roles) <= held
+                or (any_roles and not set(any_roles) & held)
+                or not set(permissions) <= granted
+            ):
+                raise Forbidden
+            return
+        checks = self.auth.feature(RoleChecks)
+        if roles and not checks.has_roles(identity.user, *roles):
+            raise Forbidden
+        if any_roles and not checks.has_any_role(identity.user, *any_roles):
+            raise Forbidden
+        if permissions and not checks.has_permissions(identity.user, *permissions):
+            raise Forbidden
 
     def refusal(
         self, request: HttpRequest, exc: DoorwardError, *, as_json: bool | None = None

@@ -444,6 +444,48 @@ class AsyncMongoStore(AsyncMongoSignIn, AsyncMongoOutbox):
         document = found[0]
         return credential_from(document), self._user(document["user"][0])
 
+    async def get_credential_with_roles(
+        self, kind: CredentialKind, secret_hash: str
+    ) -> tuple[Credential, Any, frozenset[str], frozenset[str]] | None:
+        value = text(secret_hash)
+        if value is None or not isinstance(kind, str):
+            return None
+        # one aggregate: the credential, its user, and the user's (embedded) roles' documents
+        pipeline: list[Document] = [
+            {"$match": {"kind": kind, "secret_hash": value}},
+            {"$limit": 1},
+            {
+                "$lookup": {
+                    "from": self.users.name,
+                    "localField": "user_id",
+                    "foreignField": "_id",
+                    "as": "user",
+                }
+            },
+            {"$unwind": "$user"},
+            {
+                "$lookup": {
+                    "from": self.roles.name,
+                    "localField": "user.roles",
+                    "foreignField": "_id",
+                    "as": "granted",
+                }
+            },
+        ]
+        with translated("get_credential_with_roles"):
+            found = await (await self.credentials.aggregate(pipeline)).to_list()
+        if not found:
+            return None
+        document = found[0]
+        names = frozenset(document["user"].get("roles", []))
+        permissions = frozenset(
+            p
+            for role in document["granted"]
+            if role["_id"] in names
+            for p in role.get("permissions", [])
+        )
+        return credential_from(document), self._user(document["user"]), names, permissions
+
     async def list_credentials(self, user_id: str, kind: CredentialKind) -> list[Credential]:
         key = object_id(user_id)
         if key is None:

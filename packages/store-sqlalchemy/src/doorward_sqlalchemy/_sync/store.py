@@ -51,6 +51,7 @@ from doorward_sqlalchemy._rows import (
     id_value,
     permissions_text,
     role_from_row,
+    role_pairs,
     searchable,
 )
 from doorward_sqlalchemy.models import Models, UTCDateTime, required_columns
@@ -180,6 +181,18 @@ class SQLAlchemyStore(SQLAlchemySignIn, SQLAlchemyOutbox):
         self._by_secret_orm = (
             select(credential, user)
             .join(user, user.id == credential.user_id)
+            .where(
+                credential.kind == bindparam("kind"),
+                credential.secret_hash == bindparam("hash"),
+            )
+        )
+        # the per-request lookup with the roles (role scopes): one statement, one row per role
+        self._lookup_roles = self._lookup.with_roles(role, user_role)
+        self._by_secret_orm_roles = (
+            select(credential, user, role.name, role.permissions)
+            .join(user, user.id == credential.user_id)
+            .outerjoin(user_role, user_role.user_id == user.id)
+            .outerjoin(role, role.id == user_role.role_id)
             .where(
                 credential.kind == bindparam("kind"),
                 credential.secret_hash == bindparam("hash"),
@@ -484,6 +497,27 @@ class SQLAlchemyStore(SQLAlchemySignIn, SQLAlchemyOutbox):
         if row is None:
             return None
         return self._lookup.found(row)
+
+    def get_credential_with_roles(
+        self, kind: CredentialKind, secret_hash: str
+    ) -> tuple[Credential, Any, frozenset[str], frozenset[str]] | None:
+        if not searchable(secret_hash):
+            return None
+        params = {"kind": kind, "hash": secret_hash}
+        with translated("get_credential_with_roles"):
+            if self._use_core and self._session is None:
+                with self._reads.connect() as connection:
+                    rows = (connection.execute(self._lookup_roles, params)).all()
+                return self._lookup.found_with_roles(rows)
+            if self._session is not None:
+                rows = (self._session.execute(self._by_secret_orm_roles, params)).all()
+            else:
+                with self.sessions() as session:
+                    rows = (session.execute(self._by_secret_orm_roles, params)).all()
+        if not rows:
+            return None
+        names, permissions = role_pairs(rows)
+        return credential_from_row(rows[0][0]), rows[0][1], names, permissions
 
     def list_credentials(self, user_id: str, kind: CredentialKind) -> list[Credential]:
         model = self.models.credential

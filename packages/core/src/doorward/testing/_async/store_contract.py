@@ -1103,3 +1103,63 @@ class AsyncStoreContract(AsyncUsersContract, AsyncRolesContract, AsyncCredential
         found = await store.get_user_by_email("ada@example.test")
         assert found is not None
         assert str(new.id) == str(found.id)
+
+    # -- the optional combined lookup (get_credential_with_roles) ----------------------------
+
+    async def _with_roles(
+        self, store: Any, kind: CredentialKind, secret_hash: str
+    ) -> tuple[Credential, Any, frozenset[str], frozenset[str]] | None:
+        lookup = getattr(store, "get_credential_with_roles", None)
+        if lookup is None:
+            pytest.skip("the store has no get_credential_with_roles (optional)")
+        found: tuple[Credential, Any, frozenset[str], frozenset[str]] | None = await lookup(
+            kind, secret_hash
+        )
+        return found
+
+    async def test_credential_with_roles_answers_as_the_separate_calls(
+        self, store: AsyncUserStore
+    ) -> None:
+        """get_credential_with_roles gives get_credential's credential and user with
+        get_user_roles' and get_user_permissions' answers, with and without roles."""
+        await store.save_role(Role(name="editor", permissions=frozenset({"p:edit", "p:read"})))
+        await store.save_role(Role(name="reader", permissions=frozenset({"p:read"})))
+        await store.save_role(Role(name="member"))
+        await store.save_role(Role(name="admin", permissions=frozenset({"users:edit"})))
+        ada = await store.create_user(self.new_user("ada@example.test"))
+        bob = await store.create_user(self.new_user("bob@example.test"))
+        await store.add_user_role(bob, "admin")
+        credential = self.credential(ada, "api", name="deploy", ip=IPV6)
+        await store.create_credential(credential)
+        for names in ((), ("member",), ("member", "editor", "reader")):
+            for name in names:
+                await store.add_user_role(ada, name)
+            found = await self._with_roles(store, "api", credential.secret_hash)
+            assert found is not None
+            stored, owner, roles, permissions = found
+            assert credential == stored
+            assert fields_of(ada) == fields_of(owner)
+            assert await store.get_user_roles(ada) == roles == frozenset(names)
+            assert await store.get_user_permissions(ada) == permissions
+        assert frozenset({"p:edit", "p:read"}) == permissions
+        await store.delete_role("editor")
+        found = await self._with_roles(store, "api", credential.secret_hash)
+        assert found is not None
+        assert (frozenset({"member", "reader"}), frozenset({"p:read"})) == found[2:]
+
+    async def test_credential_with_roles_needs_kind_and_hash(self, store: AsyncUserStore) -> None:
+        """Like get_credential: another kind, an unknown hash or a deleted user find nothing."""
+        await store.save_role(Role(name="admin"))
+        user = await store.create_user(self.new_user())
+        await store.add_user_role(user, "admin")
+        session = self.credential(user, "session")
+        await store.create_credential(session)
+        assert await self._with_roles(store, "remember", session.secret_hash) is None
+        assert await self._with_roles(store, "session", "0" * 64) is None
+        assert await self._with_roles(store, "session", "\x00") is None
+        await store.update_user(user, {"active": False})
+        found = await self._with_roles(store, "session", session.secret_hash)
+        assert found is not None
+        assert found[1].active is False
+        await store.delete_user(user)
+        assert await self._with_roles(store, "session", session.secret_hash) is None

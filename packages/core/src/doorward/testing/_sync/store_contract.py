@@ -1101,3 +1101,63 @@ class StoreContract(UsersContract, RolesContract, CredentialsContract):
         found = store.get_user_by_email("ada@example.test")
         assert found is not None
         assert str(new.id) == str(found.id)
+
+    # -- the optional combined lookup (get_credential_with_roles) ----------------------------
+
+    def _with_roles(
+        self, store: Any, kind: CredentialKind, secret_hash: str
+    ) -> tuple[Credential, Any, frozenset[str], frozenset[str]] | None:
+        lookup = getattr(store, "get_credential_with_roles", None)
+        if lookup is None:
+            pytest.skip("the store has no get_credential_with_roles (optional)")
+        found: tuple[Credential, Any, frozenset[str], frozenset[str]] | None = lookup(
+            kind, secret_hash
+        )
+        return found
+
+    def test_credential_with_roles_answers_as_the_separate_calls(
+        self, store: UserStore
+    ) -> None:
+        """get_credential_with_roles gives get_credential's credential and user with
+        get_user_roles' and get_user_permissions' answers, with and without roles."""
+        store.save_role(Role(name="editor", permissions=frozenset({"p:edit", "p:read"})))
+        store.save_role(Role(name="reader", permissions=frozenset({"p:read"})))
+        store.save_role(Role(name="member"))
+        store.save_role(Role(name="admin", permissions=frozenset({"users:edit"})))
+        ada = store.create_user(self.new_user("ada@example.test"))
+        bob = store.create_user(self.new_user("bob@example.test"))
+        store.add_user_role(bob, "admin")
+        credential = self.credential(ada, "api", name="deploy", ip=IPV6)
+        store.create_credential(credential)
+        for names in ((), ("member",), ("member", "editor", "reader")):
+            for name in names:
+                store.add_user_role(ada, name)
+            found = self._with_roles(store, "api", credential.secret_hash)
+            assert found is not None
+            stored, owner, roles, permissions = found
+            assert credential == stored
+            assert fields_of(ada) == fields_of(owner)
+            assert store.get_user_roles(ada) == roles == frozenset(names)
+            assert store.get_user_permissions(ada) == permissions
+        assert frozenset({"p:edit", "p:read"}) == permissions
+        store.delete_role("editor")
+        found = self._with_roles(store, "api", credential.secret_hash)
+        assert found is not None
+        assert (frozenset({"member", "reader"}), frozenset({"p:read"})) == found[2:]
+
+    def test_credential_with_roles_needs_kind_and_hash(self, store: UserStore) -> None:
+        """Like get_credential: another kind, an unknown hash or a deleted user find nothing."""
+        store.save_role(Role(name="admin"))
+        user = store.create_user(self.new_user())
+        store.add_user_role(user, "admin")
+        session = self.credential(user, "session")
+        store.create_credential(session)
+        assert self._with_roles(store, "remember", session.secret_hash) is None
+        assert self._with_roles(store, "session", "0" * 64) is None
+        assert self._with_roles(store, "session", "\x00") is None
+        store.update_user(user, {"active": False})
+        found = self._with_roles(store, "session", session.secret_hash)
+        assert found is not None
+        assert found[1].active is False
+        store.delete_user(user)
+        assert self._with_roles(store, "session", session.secret_hash) is None
