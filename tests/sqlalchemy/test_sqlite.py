@@ -311,7 +311,7 @@ def assert_foreign_key_is_not_found(store, monkeypatch):
         )
     )
     store.delete_user(user)
-    monkeypatch.setattr(type(store), "_user_exists", lambda *_: True)
+    monkeypatch.setattr(type(store), "_user_exists", lambda *_, **__: True)
     fields = {"user_id": str(user.id), "stamp": "s", "created_at": when}
     later = when + timedelta(days=1)
     with pytest.raises(NotFound):
