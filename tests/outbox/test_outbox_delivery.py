@@ -273,3 +273,19 @@ def test_le07_forgot_password_does_equal_work_with_the_outbox(sqlite_store, smtp
     assert mailer.worker.drain() == 2
     assert smtp.by_recipient() == {"ann@example.com": 1}
     assert mailer.worker.discarded == 1
+
+
+def test_le07_a_worker_waits_until_a_new_message_is_hold_old(sqlite_store, smtp):
+    """The worker's SMTP exchange for a just-written message waits ``hold`` (LE-07): it
+    never runs during the request that wrote the mail."""
+    import time
+
+    from doorward.outbox import MailWorker, OutboxMailer
+
+    mailer = OutboxMailer(sqlite_store, delivery(smtp.port), background=False)
+    mailer.send(mail(0))
+    worker = MailWorker(sqlite_store, delivery(smtp.port), hold=0.3)
+    began = time.monotonic()
+    assert worker.run_once() == 1
+    assert time.monotonic() - began >= 0.3
+    assert smtp.total() == 1

@@ -21,6 +21,11 @@ async def run_blocking(fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs)
     return await loop.run_in_executor(None, functools.partial(fn, *args, **kwargs))
 
 
+async def pause(seconds: float) -> None:
+    """Wait ``seconds`` without blocking the loop (nothing cuts it short)."""
+    await asyncio.sleep(seconds)
+
+
 class Background:
     """One background job of the async face: a task on the running loop, with a wake-up.
 

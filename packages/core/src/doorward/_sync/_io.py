@@ -4,6 +4,7 @@ pair of ``_async/_io.py``)."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
@@ -16,6 +17,11 @@ _IS_SYNC = True
 def run_blocking(fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
     """Call ``fn`` in this thread: the sync face has no event loop to protect."""
     return fn(*args, **kwargs)
+
+
+def pause(seconds: float) -> None:
+    """Wait ``seconds`` in this thread (nothing cuts it short)."""
+    time.sleep(seconds)
 
 
 class Background:

@@ -33,7 +33,7 @@ from collections.abc import Iterable, Sequence
 from datetime import timedelta
 from typing import Any
 
-from doorward._sync._io import Background, run_blocking
+from doorward._sync._io import Background, pause, run_blocking
 from doorward._sync.protocols import MailOutbox
 from doorward._smtp import SmtpConfig, SmtpDelivery
 from doorward._sync.protocols import Mailer
@@ -97,6 +97,7 @@ class MailWorker:
         batch: int = 10,
         poll_interval: float = 2.0,
         retry_delays: Sequence[float] = RETRY_DELAYS,
+        hold: float = 0.05,
     ) -> None:
         _require_outbox(store)
         if batch < 1 or poll_interval <= 0 or lease <= timedelta(0):
@@ -108,6 +109,8 @@ class MailWorker:
         self.lease = lease
         self.batch = batch
         self.poll_interval = poll_interval
+        #: seconds a new message waits before its delivery starts (LE-07, see run_once)
+        self.hold = hold
         self.retry_delays = tuple(retry_delays)
         self.delivered = 0
         self.failed = 0
@@ -116,8 +119,19 @@ class MailWorker:
         self.background = Background(f"doorward-mail-worker {self.name}")
 
     def run_once(self) -> int:
-        """Claim one batch of due messages and handle each; return how many were claimed."""
+        """Claim one batch of due messages and handle each; return how many were claimed.
+
+        A batch holding a message younger than ``hold`` waits until it is that old, so the
+        SMTP exchange never runs during the request that wrote the mail: its CPU would show
+        in that request's timing for an address with an account, and not for one without
+        (LE-07).
+        """
         claimed = self.store.claim_mail(self.name, self.clock.now(), self.lease, self.batch)
+        if claimed and self.hold > 0:
+            newest = max(message.created_at for message in claimed)
+            wait = min(self.hold, self.hold - (self.clock.now() - newest).total_seconds())
+            if wait > 0:
+                pause(wait)
         for message in claimed:
             self._handle(message)
         return len(claimed)
@@ -283,6 +297,7 @@ class OutboxMailer:
                 batch=self.worker.batch,
                 poll_interval=self.worker.poll_interval,
                 retry_delays=self.worker.retry_delays,
+                hold=self.worker.hold,
             )
         if not self.worker.background.running():
             self.worker.start()
