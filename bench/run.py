@@ -55,6 +55,7 @@ from argon2_stub import stubbed  # noqa: E402
 from doorward import AsyncArgon2Hasher, AsyncUserStore, Auth, Role, Settings  # noqa: E402
 from doorward._async.mailers import AsyncOutbox  # noqa: E402
 from doorward._sync.mailers import Outbox, mailer_from_url  # noqa: E402
+from doorward.clock import FrozenClock  # noqa: E402
 from doorward.hashing import Argon2Hasher  # noqa: E402
 from doorward.queued import QueuedMailer  # noqa: E402
 from doorward.testing.smtp import SmtpServer  # noqa: E402
@@ -220,6 +221,67 @@ def flask_request_cost(n: int, folder: Path, url: str | None = None) -> dict[str
         results["http_register"] = timed(register, max(n // 4, 50))
     engine.dispose()
     return results
+
+
+def mfa_login_cost(n: int, folder: Path) -> dict[str, float]:
+    """Issue 13's figure (Flask, SQLite, HTTP in-process, argon2 stubbed): a password login
+    of an account without a second factor, and of one with TOTP (the password step that
+    answers ``mfa_required``, then the code step), rate limits off."""
+    import pyotp
+
+    engine = fresh_engine(folder, "mfa", None)
+    app = Flask(__name__)
+    clock = FrozenClock(datetime.now(UTC))
+    FlaskDoorward(
+        app,
+        store=SQLAlchemyStore(engine, default_models()),
+        settings=settings(rate_limits={}),
+        mailer=Outbox(),
+        hasher=StubHasher(),
+        clock=clock,
+    )
+    auth = app.extensions["doorward"].auth
+    auth.create_user("plain@example.com", PASSWORD, confirmed=True)
+    auth.create_user("totp@example.com", PASSWORD, confirmed=True)
+    csrf_cookie, csrf_header = csrf_pair()
+    _, issued = auth.login("totp@example.com", PASSWORD)
+    owner = app.test_client()
+    owner.set_cookie("__Host-doorward", issued.token)
+    owner.set_cookie("__Host-doorward-csrf", csrf_cookie)
+    secret = owner.post("/auth/mfa/totp", json={}, headers=csrf_header).get_json()["secret"]
+    totp = pyotp.TOTP(secret)
+    assert (
+        owner.post(
+            "/auth/mfa/totp/confirm", json={"code": totp.at(clock.now())}, headers=csrf_header
+        )
+    ).status_code == 200
+
+    def login(email: str) -> Any:
+        browser = app.test_client()
+        browser.set_cookie("__Host-doorward-csrf", csrf_cookie)
+        body = {"email": email, "password": PASSWORD}
+        return browser, browser.post("/auth/login", json=body, headers=csrf_header)
+
+    def plain() -> None:
+        assert login("plain@example.com")[1].status_code == 200
+
+    def password_step() -> None:
+        assert login("totp@example.com")[1].get_json()["mfa_required"] is True
+
+    def code_step() -> None:
+        browser, answer = login("totp@example.com")
+        assert answer.get_json()["mfa_required"] is True
+        clock.advance(30)  # each time step is accepted once: the next step's code
+        done = browser.post(
+            "/auth/login/mfa", json={"code": totp.at(clock.now())}, headers=csrf_header
+        )
+        assert done.status_code == 200, done.data
+
+    return {
+        "login_plain": timed(plain, max(n // 4, 100)),
+        "login_password_step": timed(password_step, max(n // 4, 100)),
+        "login_both_steps": timed(code_step, max(n // 8, 50)),
+    }
 
 
 def app_client_cost(n: int, folder: Path) -> dict[str, float]:
@@ -688,6 +750,7 @@ def main() -> None:
                     }
         flows = flows_cost(max(args.n // 4, 50), folder)
         apps = app_client_cost(args.n, folder)
+        apps.update(mfa_login_cost(args.n, folder))
         lags = {
             "sync store in threads": loop_lag(folder, threaded=True),
             "aiosqlite": loop_lag(folder, threaded=False),
@@ -746,6 +809,11 @@ def report(
         )
         print_request_cost(f"{db} Flask", found["Flask"])
         print_request_cost(f"{db} Starlette", found["Starlette"])
+    print(
+        f"  second factor (Flask, rate limits off): password login {apps['login_plain']:.0f} µs; "
+        f"with TOTP the password step {apps['login_password_step']:.0f} µs, both steps "
+        f"{apps['login_both_steps']:.0f} µs"
+    )
     print(
         f"  app clients (Flask, rate limits off): a refresh {apps['refresh']:.0f} µs "
         f"({apps['writes_per_refresh']:.0f} store writes), a request with an access token "
