@@ -73,7 +73,7 @@ def register_confirmed(cluster: Cluster, base_url: str, email: str) -> None:
 
 @pytest.mark.parametrize("adapter", ["flask", "starlette"])
 def test_MF_07_register_a_passkey_then_sign_in_without_a_password(
-    localhost_cluster, browser, adapter
+    localhost_cluster, browser, adapter, tmp_path
 ):
     """On the pages: log in, add a passkey (virtual authenticator with UV), log out, then
     "Sign in with a passkey" gives a session without typing the password."""
@@ -102,6 +102,7 @@ def test_MF_07_register_a_passkey_then_sign_in_without_a_password(
     try:
         page.goto(f"{base}/auth/login")
         assert page.locator('input[autocomplete="username webauthn"]').count() == 1
+        page.screenshot(path=tmp_path / f"login-page-{adapter}.png", full_page=True)
         page.fill("#email", email)
         page.fill("#password", PASSWORD)
         page.click("form[action='/auth/login'] button[type=submit]")
@@ -116,6 +117,7 @@ def test_MF_07_register_a_passkey_then_sign_in_without_a_password(
         assert stored["credentials"][0]["isResidentCredential"] is True
         page.goto(f"{base}/auth/mfa")
         assert page.locator("text=Virtual key").count() == 1
+        page.screenshot(path=tmp_path / f"mfa-page-{adapter}.png", full_page=True)
 
         page.goto(f"{base}/auth/me")
         page.click("form[action='/auth/logout'] button[type=submit]")
@@ -143,7 +145,9 @@ def test_MF_07_register_a_passkey_then_sign_in_without_a_password(
 
 
 @pytest.mark.parametrize("adapter", ["flask", "starlette"])
-def test_MF_01_enrol_totp_on_the_page_then_log_in_with_a_code(localhost_cluster, browser, adapter):
+def test_MF_01_enrol_totp_on_the_page_then_log_in_with_a_code(
+    localhost_cluster, browser, adapter, tmp_path
+):
     """On the pages, by clicking and typing: set up an authenticator app (read the key the
     page shows, type a pyotp code), see the recovery codes once, log out, log in: the
     password step leads to the code page, and a current code signs in."""
@@ -165,11 +169,13 @@ def test_MF_01_enrol_totp_on_the_page_then_log_in_with_a_code(localhost_cluster,
         page.goto(f"{base}/auth/mfa")
         page.click("form[action='/auth/mfa/totp'] button[type=submit]")
         page.wait_for_selector("svg")
+        page.screenshot(path=tmp_path / f"totp-enrolment-{adapter}.png", full_page=True)
         secret = page.locator("code").first.inner_text().strip()
         totp = pyotp.TOTP(secret)
         page.fill("#code", totp.now())
         page.click("form[action='/auth/mfa/totp/confirm'] button[type=submit]")
         page.wait_for_selector("text=Your recovery codes", timeout=15_000)
+        page.screenshot(path=tmp_path / f"recovery-codes-{adapter}.png", full_page=True)
 
         page.goto(f"{base}/auth/me")
         page.click("form[action='/auth/logout'] button[type=submit]")
@@ -180,6 +186,7 @@ def test_MF_01_enrol_totp_on_the_page_then_log_in_with_a_code(localhost_cluster,
         page.fill("#password", PASSWORD)
         page.click("form[action='/auth/login'] button[type=submit]")
         page.wait_for_url(re.compile(r".*/auth/login/mfa.*"))
+        page.screenshot(path=tmp_path / f"second-step-{adapter}.png", full_page=True)
         # the confirming code's time step is used up: the next step's code (±1 drift)
         page.fill("#code", totp.at(time.time() + 30))
         page.click("form[action='/auth/login/mfa']:not([data-passkey]) button[type=submit]")
