@@ -77,8 +77,7 @@ def _responses(route: Route) -> dict[str, Any]:
     declared = route.endpoint
     success: dict[str, Any] = {"description": _REASONS.get(declared.status, "OK")}
     if not declared.json:
-        media = "text/javascript" if route.path.endswith(".js") else "text/html"
-        success["content"] = {media: {"schema": {"type": "string"}}}
+        success["content"] = {declared.media_type: {"schema": {"type": "string"}}}
     elif declared.status != 204:
         success["content"] = {"application/json": {"schema": {"type": "object"}}}
     errors = {400, 404, 500, 503}

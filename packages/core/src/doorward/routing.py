@@ -49,6 +49,8 @@ class Endpoint:
     status: int = 200
     #: ``False`` for a page browsers get (a form), with no JSON answer of its own.
     json: bool = True
+    #: The media type of a success answer that is not JSON (``text/html`` for pages).
+    media_type: str = "text/html"
 
 
 @attrs.frozen(kw_only=True)
@@ -87,6 +89,7 @@ def endpoint(
     required: tuple[str, ...] = (),
     status: int = 200,
     json: bool = True,
+    media_type: str = "text/html",
 ) -> Callable[[H], H]:
     """Declare the decorated handler as serving ``method path`` (stack it for aliases)."""
     declared = Endpoint(
@@ -100,6 +103,7 @@ def endpoint(
         required=required,
         status=status,
         json=json,
+        media_type=media_type,
     )
 
     def mark(handler: H) -> H:

@@ -433,7 +433,7 @@ class AsyncPasskeys(AsyncFeature):
         response.cookies.append(self._cookie(cookie))
         return response
 
-    @endpoint("GET", "/assets/passkeys.js", json=False)
+    @endpoint("GET", "/assets/passkeys.js", json=False, media_type="text/javascript")
     async def script(self, call: Call) -> HttpResponse:  # noqa: ARG002 (every handler takes the call)
         """The WebAuthn calls of the pages (no inline script: a CSP may forbid those)."""
         return HttpResponse(

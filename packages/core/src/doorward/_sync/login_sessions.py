@@ -19,6 +19,7 @@ from doorward.exceptions import ReauthRequired
 from doorward.http import HttpResponse
 from doorward.records import CredentialKind
 from doorward.routing import endpoint
+from doorward.tokens import ACCESS_TOKEN_PREFIX
 from doorward.web import Call
 
 __all__ = ["LoginSessions"]
@@ -89,7 +90,8 @@ class LoginSessions(Feature):
         roles and permissions in the same lookup (``Identity.roles``/``permissions``).
         """
         if bearer_token is not None:
-            kind: CredentialKind = "access" if bearer_token.startswith("dwa_") else "api"
+            access = bearer_token.startswith(ACCESS_TOKEN_PREFIX)
+            kind: CredentialKind = "access" if access else "api"
             return self._from_credential(kind, bearer_token, roles=roles)
         if session_token is not None:
             identity = self._from_credential("session", session_token, roles=roles)
