@@ -18,7 +18,7 @@ from tests.docs.pages import DOCS, blocks, pages
 RUNNER = Path(__file__).with_name("pages.py")
 ROOT = DOCS.parent
 
-#: (page, first words of the reason) of every block that is not run
+#: (page, reason) of every block that is not run
 SKIPPED: set[tuple[str, str]] = set()
 
 WITH_BLOCKS = [page for page in pages() if any(b.skip is None for b in blocks(page))]
