@@ -17,6 +17,7 @@ from tests.docs.pages import DOCS, blocks, pages
 
 RUNNER = Path(__file__).with_name("pages.py")
 ROOT = DOCS.parent
+pytestmark = pytest.mark.e2e  # some pages run an SMTP server or an OIDC provider on 127.0.0.1
 
 #: (page, reason) of every block that is not run
 SKIPPED = {
