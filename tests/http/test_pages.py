@@ -36,10 +36,14 @@ def test_used_confirmation_link_offers_a_way_on(site):
     form_post(site.client, "/register", {"email": EMAIL, "password": PASSWORD}, "/register")
     path = link_path(site, EMAIL, "confirm").removeprefix(PREFIX)
     assert form_post(site.client, path, {}, path).status_code == 303
-    again = form_post(site.client, path, {}, path)
+    again = form_post(site.client, path, {}, "/confirm")  # a tab still showing the button
     assert again.status_code == 400
     assert "Send me a new confirmation link" in again.text
     assert "Confirm my address" not in again.text
+    revisited = site.client.get(f"{PREFIX}{path}")
+    assert revisited.status_code == 400
+    assert "Send me a new confirmation link" in revisited.text
+    assert "Confirm my address" not in revisited.text
 
 
 def test_refused_form_focuses_the_first_field_in_error(site):

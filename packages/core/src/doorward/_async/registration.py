@@ -166,6 +166,19 @@ class AsyncRegistration(AsyncFeature):
         """
         ctx = self.ctx
         await ctx.limit("token", ip)
+        user = await self._unconfirmed_user(token)
+        user = await self.store.update_user(user, {"confirmed_at": ctx.clock.now()})
+        ctx.events.emit("email_confirmed", user=user, user_id=str(user.id))
+        return user
+
+    async def check_confirmation_token(self, token: object, *, ip: str | None = None) -> Any:
+        """The user a confirmation token is for, without using it (for showing the button);
+        ``InvalidToken`` once it is used, expired or for another address."""
+        await self.ctx.limit("token", ip)
+        return await self._unconfirmed_user(token)
+
+    async def _unconfirmed_user(self, token: object) -> Any:
+        ctx = self.ctx
         payload = ctx.load_token("confirm", token, self.settings.confirm_max_age)
         if len(payload) != 2:
             raise InvalidToken
@@ -177,8 +190,6 @@ class AsyncRegistration(AsyncFeature):
             or not ctx.tokens.matches(email_print, user.normalized_email)
         ):
             raise InvalidToken
-        user = await self.store.update_user(user, {"confirmed_at": ctx.clock.now()})
-        ctx.events.emit("email_confirmed", user=user, user_id=user_id)
         return user
 
     async def _send_confirmation(self, user: Any) -> None:
@@ -237,11 +248,13 @@ class AsyncRegistration(AsyncFeature):
         await self.send_confirmation(call.field("email"), ip=call.ip)
         return self.web.neutral(call, RESENT)
 
-    @endpoint("GET", "/confirm/{token}")
+    @endpoint("GET", "/confirm/{token}", limit="token")
     async def confirm_token_page(self, call: Call) -> HttpResponse:
-        """The page with the Confirm button (GET changes nothing: CR-02)."""
+        """The page with the Confirm button while the link is still good; a used or dead
+        link gets the error page offering a new one (GET changes nothing: CR-02)."""
         if call.as_json:
             return HttpResponse(json={"token": "unchecked", "method": "POST"})
+        await self.check_confirmation_token(call.params["token"], ip=call.ip)
         return self.web.page(
             call.request, "doorward/confirm_token.html", token=call.params["token"]
         )

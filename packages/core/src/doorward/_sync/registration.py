@@ -167,6 +167,19 @@ class Registration(Feature):
         """
         ctx = self.ctx
         ctx.limit("token", ip)
+        user = self._unconfirmed_user(token)
+        user = self.store.update_user(user, {"confirmed_at": ctx.clock.now()})
+        ctx.events.emit("email_confirmed", user=user, user_id=str(user.id))
+        return user
+
+    def check_confirmation_token(self, token: object, *, ip: str | None = None) -> Any:
+        """The user a confirmation token is for, without using it (for showing the button);
+        ``InvalidToken`` once it is used, expired or for another address."""
+        self.ctx.limit("token", ip)
+        return self._unconfirmed_user(token)
+
+    def _unconfirmed_user(self, token: object) -> Any:
+        ctx = self.ctx
         payload = ctx.load_token("confirm", token, self.settings.confirm_max_age)
         if len(payload) != 2:
             raise InvalidToken
@@ -178,8 +191,6 @@ class Registration(Feature):
             or not ctx.tokens.matches(email_print, user.normalized_email)
         ):
             raise InvalidToken
-        user = self.store.update_user(user, {"confirmed_at": ctx.clock.now()})
-        ctx.events.emit("email_confirmed", user=user, user_id=user_id)
         return user
 
     def _send_confirmation(self, user: Any) -> None:
@@ -238,11 +249,13 @@ class Registration(Feature):
         self.send_confirmation(call.field("email"), ip=call.ip)
         return self.web.neutral(call, RESENT)
 
-    @endpoint("GET", "/confirm/{token}")
+    @endpoint("GET", "/confirm/{token}", limit="token")
     def confirm_token_page(self, call: Call) -> HttpResponse:
-        """The page with the Confirm button (GET changes nothing: CR-02)."""
+        """The page with the Confirm button while the link is still good; a used or dead
+        link gets the error page offering a new one (GET changes nothing: CR-02)."""
         if call.as_json:
             return HttpResponse(json={"token": "unchecked", "method": "POST"})
+        self.check_confirmation_token(call.params["token"], ip=call.ip)
         return self.web.page(
             call.request, "doorward/confirm_token.html", token=call.params["token"]
         )
