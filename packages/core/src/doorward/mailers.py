@@ -1,7 +1,7 @@
 """Mailers, both faces: console (development), SMTP (inline or queued), outbox (tests).
 
     from doorward.mailers import mailer_from_url, async_mailer_from_url
-    mailer = mailer_from_url("smtp://user:pass@mail.example.com:587?starttls=1")
+    mailer = mailer_from_url("smtp+starttls://user:pass@mail.example.com:587?from=no-reply@example.com")
 
 ``mailer_from_url`` builds a sync mailer (Flask), ``async_mailer_from_url`` an async one
 (Starlette); an SMTP URL gives a queued mailer unless ``?queue=0``.
