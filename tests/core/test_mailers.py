@@ -142,6 +142,15 @@ def test_mailer_from_url():
             mailer_from_url(bad)
 
 
+def test_unknown_smtp_url_parameter_is_refused():
+    """``?starttls=1`` is no way to ask for TLS (the scheme is): an ignored parameter would
+    quietly send mail in the clear, so any parameter the URL does not take is refused."""
+    with pytest.raises(ConfigurationError, match="starttls"):
+        mailer_from_url("smtp://mail.example.com:587?starttls=1&from=auth@example.com")
+    with pytest.raises(ConfigurationError, match="sender"):
+        async_mailer_from_url("smtp://mail.example.com?sender=auth@example.com")
+
+
 def test_sender_with_line_break_refused():
     """A sender with CR/LF cannot be configured."""
     with pytest.raises(ConfigurationError):

@@ -19,6 +19,8 @@ logger = logging.getLogger("doorward.mail")
 
 Security = Literal["none", "starttls", "ssl"]
 _SCHEMES: dict[str, Security] = {"smtp": "none", "smtp+starttls": "starttls", "smtps": "ssl"}
+#: what an SMTP URL's query may carry (``queue`` is read by ``mailer_from_url``)
+_QUERY_PARAMETERS = frozenset({"from", "timeout", "queue"})
 
 
 @attrs.frozen(kw_only=True)
@@ -47,6 +49,14 @@ class SmtpConfig:
         if security is None or not parts.hostname:
             raise ConfigurationError(f"not an SMTP URL: {parts.scheme}://...")
         query = parse_qs(parts.query)
+        unknown = sorted(set(query) - _QUERY_PARAMETERS)
+        if unknown:
+            # an ignored ?starttls=1 would quietly send mail in the clear
+            raise ConfigurationError(
+                f"unknown SMTP URL parameter {', '.join(unknown)}: the URL takes "
+                f"{', '.join(sorted(_QUERY_PARAMETERS))} (TLS is the scheme: "
+                "smtp+starttls:// or smtps://)"
+            )
         sender = query.get("from", [f"no-reply@{parts.hostname}"])[0]
         default_port = {"none": 25, "starttls": 587, "ssl": 465}[security]
         return cls(
