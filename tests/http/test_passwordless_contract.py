@@ -142,10 +142,16 @@ def test_pl01_code_confirms_an_unconfirmed_address(pl_site):
     """The mail proved the address: an unconfirmed account is confirmed and signed in."""
     site = pl_site
     site.create_user(EMAIL, PASSWORD, confirmed=False)
+    confirmed: list[str] = []
+    site.extras["auth"].events.connect(
+        "email_confirmed", lambda _name, **fields: confirmed.append(fields["user_id"])
+    )
     request_code(site)
     code, _ = mailed(site)
     assert verify(site.new_client(), code).status_code == 200
-    assert site.get_user(EMAIL).confirmed_at is not None
+    user = site.get_user(EMAIL)
+    assert user.confirmed_at is not None
+    assert confirmed == [str(user.id)]  # the same event as a confirmation link's
 
 
 def test_pl01_inactive_account_gets_no_code(pl_site):

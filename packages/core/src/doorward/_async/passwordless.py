@@ -203,7 +203,7 @@ class AsyncPasswordless(AsyncFeature):
         self.ctx.events.emit("sign_in_code_used", user_id=str(user.id), ip=ip)
         if user.confirmed_at is None:
             user = await self.store.update_user(user, {"confirmed_at": self.ctx.clock.now()})
-            self.ctx.events.emit("confirmed", user_id=str(user.id))
+            self.ctx.events.emit("email_confirmed", user=user, user_id=str(user.id))
         return user
 
     # -- endpoints -------------------------------------------------------------------------
