@@ -265,27 +265,34 @@ def test_a_sqlite_rate_limiter_on_the_same_engine_joins_the_transaction(tmp_path
     engine.dispose()
 
 
+def run_at_once(n: int, work) -> tuple[list[object], list[BaseException]]:
+    """Run ``work(i)`` in ``n`` threads released together; their results and errors."""
+    results: list[object] = []
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(n)
+
+    def run(i: int) -> None:
+        barrier.wait()
+        try:
+            results.append(work(i))
+        except BaseException as exc:  # collected for the caller's asserts
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    return results, errors
+
+
 def test_concurrent_registrations_on_sqlite_all_commit(tmp_path):
     """Eight threads register at once on one SQLite file: every transaction takes the
     write lock in turn (BEGIN IMMEDIATE), none fails with "database is locked"."""
     engine = sqlite_engine(f"sqlite:///{tmp_path}/busy.sqlite3")
     Base.metadata.create_all(engine)
     auth = outbox_auth(SQLAlchemyStore(engine, default_models()))
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(8)
-
-    def register(i: int) -> None:
-        barrier.wait()
-        try:
-            auth.register(f"user{i}@example.com", PASSWORD)
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=register, args=(i,)) for i in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
+    _, errors = run_at_once(8, lambda i: auth.register(f"user{i}@example.com", PASSWORD))
     assert errors == []
     assert (count(engine, "users"), count(engine, "mail_outbox")) == (8, 8)
     engine.dispose()
@@ -337,3 +344,35 @@ def test_di02_async_registration_is_all_or_nothing(async_url):
         await engine.dispose()
 
     asyncio.run(scenario())
+
+
+def test_di02_one_address_registered_at_once_in_transactions(engine):
+    """Six registrations of one address at once, each in its transaction: one account,
+    one confirmation and five notices to the owner; no error (the unique index still
+    settles the race, LE-04)."""
+    auth = outbox_auth(SQLAlchemyStore(engine, default_models()))
+    results, errors = run_at_once(6, lambda _: auth.register("ann@example.com", PASSWORD))
+    assert errors == []
+    assert sum(r is not None for r in results) == 1
+    kinds = sorted(m.kind for m in auth.ctx.mailer.list_mail())
+    assert kinds == ["confirm"] + ["existing_account"] * 5
+    assert count(engine, "users") == 1
+
+
+def test_di02_one_reset_token_used_at_once_in_transactions(engine):
+    """Four uses of one reset token at once, each in its transaction: exactly one sets the
+    password (and mails the notice); the others are refused as an invalid token (CC-02)."""
+    from doorward.exceptions import InvalidToken
+
+    store = SQLAlchemyStore(engine, default_models())
+    auth = outbox_auth(store)
+    auth.create_user("ann@example.com", PASSWORD, confirmed=True)
+    auth.forgot_password("ann@example.com")
+    (reset,) = auth.ctx.mailer.list_mail()
+    token = reset.text.split("/reset/")[1].split()[0]
+    results, errors = run_at_once(
+        4, lambda i: auth.reset_password(token, f"new long passphrase number {i}")
+    )
+    assert len(results) == 1
+    assert [type(e) for e in errors] == [InvalidToken] * 3
+    assert sorted(m.kind for m in auth.ctx.mailer.list_mail()) == ["password_changed", "reset"]
