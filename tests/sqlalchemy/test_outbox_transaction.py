@@ -376,3 +376,32 @@ def test_di02_one_reset_token_used_at_once_in_transactions(engine):
     assert len(results) == 1
     assert [type(e) for e in errors] == [InvalidToken] * 3
     assert sorted(m.kind for m in auth.ctx.mailer.list_mail()) == ["password_changed", "reset"]
+
+
+def test_the_background_worker_does_not_inherit_the_requests_transaction(tmp_path):
+    """The first mail starts the async worker inside the request's transaction; the task
+    starts from an empty context, so its claims never see that (by then closed) session."""
+    from doorward_sqlalchemy._async.unit import bound_to
+
+    async def scenario() -> list[object]:
+        engine = async_sqlite_engine(f"sqlite+aiosqlite:///{tmp_path}/bg.sqlite3")
+        async with engine.begin() as connection:
+            await connection.run_sync(Base.metadata.create_all)
+        seen: list[object] = []
+
+        class Looking(AsyncSQLAlchemyStore):
+            async def claim_mail(self, *args):
+                seen.append(bound_to(engine))
+                return await super().claim_mail(*args)
+
+        store = Looking(engine, default_models())
+        mailer = AsyncOutboxMailer(store, Nowhere(), poll_interval=0.05)
+        auth = AsyncAuth(settings(), store, mailer=mailer)
+        await auth.register("ann@example.com", PASSWORD)
+        while not seen:
+            await asyncio.sleep(0.01)
+        assert await mailer.close(5)
+        await engine.dispose()
+        return seen
+
+    assert set(asyncio.run(scenario())) == {None}
