@@ -43,11 +43,12 @@ class Nowhere:
         raise AssertionError("no worker runs in these tests")
 
 
-def settings() -> Settings:
+def settings(**overrides: object) -> Settings:
     return Settings(
         secret_keys="outbox-transaction-secret-key-0123456789",
         base_url="https://app.example.test",
         argon2=Argon2Params.insecure_for_tests(),
+        **overrides,
     )
 
 
@@ -405,3 +406,30 @@ def test_the_background_worker_does_not_inherit_the_requests_transaction(tmp_pat
         return seen
 
     assert set(asyncio.run(scenario())) == {None}
+
+
+def test_le07_a_sign_in_code_request_is_one_transaction_on_both_paths(engine):
+    """A code for an account and a decoy for an unknown address: each path writes (the
+    code, or a delete matching nothing) and stores its mail in one transaction, with the
+    same statements around them (LE-07)."""
+    store = SQLAlchemyStore(engine, default_models())
+    mailer = OutboxMailer(store, Nowhere(), background=False)
+    auth = Auth(settings(sign_in_by_email=True), store, mailer=mailer)
+    auth.create_user("ann@example.com", PASSWORD, confirmed=True)
+    passwordless = auth.ctx.feature_named("passwordless")
+    shapes = []
+    for email in ("ann@example.com", "nobody@example.com"):
+        statements: list[str] = []
+
+        def record(conn, cursor, statement, *_, into=statements) -> None:
+            into.append(statement.split()[0].upper())
+
+        sa.event.listen(engine, "before_cursor_execute", record)
+        commits = counting_commits(engine)
+        passwordless.request_code(email)
+        sa.event.remove(engine, "before_cursor_execute", record)
+        kept = [s for s in statements if s in {"BEGIN", "SAVEPOINT", "RELEASE", "COMMIT"}]
+        shapes.append((len(commits), kept))
+    assert shapes[0] == shapes[1]
+    assert shapes[0][0] == 1
+    assert [m.decoy for m in mailer.list_mail()] == [False, True]
