@@ -433,3 +433,23 @@ def test_le07_a_sign_in_code_request_is_one_transaction_on_both_paths(engine):
     assert shapes[0] == shapes[1]
     assert shapes[0][0] == 1
     assert [m.decoy for m in mailer.list_mail()] == [False, True]
+
+
+def test_a_threaded_store_keeps_the_two_step_write(tmp_path):
+    """``AsyncThreadedStore`` (a sync store for an async app) runs each call in a pool
+    thread, so it offers no ``transaction()``: registration works, the mail follows."""
+    from doorward.threaded import AsyncThreadedStore
+
+    engine = sqlite_engine(f"sqlite:///{tmp_path}/threaded.sqlite3")
+    Base.metadata.create_all(engine)
+    store = AsyncThreadedStore(SQLAlchemyStore(engine, default_models()))
+    assert not hasattr(store, "transaction")
+
+    async def scenario() -> None:
+        mailer = AsyncOutboxMailer(store, Nowhere(), background=False)
+        auth = AsyncAuth(settings(), store, mailer=mailer)
+        assert await auth.register("ann@example.com", PASSWORD) is not None
+
+    asyncio.run(scenario())
+    assert (count(engine, "users"), count(engine, "mail_outbox")) == (1, 1)
+    engine.dispose()
