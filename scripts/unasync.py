@@ -27,6 +27,21 @@ SUBSTITUTIONS: list[tuple[str, str]] = [
         "from sqlalchemy import Engine\nfrom sqlalchemy.orm import Session, sessionmaker",
     ),
     (r"from sqlalchemy\.ext\.asyncio import AsyncEngine\n", "from sqlalchemy import Engine\n"),
+    (
+        (
+            r"from sqlalchemy\.ext\.asyncio import AsyncConnection, AsyncEngine, AsyncSession, "
+            r"async_sessionmaker"
+        ),
+        (
+            "from sqlalchemy import Connection, Engine\n"
+            "from sqlalchemy.orm import Session, sessionmaker"
+        ),
+    ),
+    (
+        r"from sqlalchemy\.ext\.asyncio import AsyncConnection, AsyncEngine\n",
+        "from sqlalchemy import Connection, Engine\n",
+    ),
+    (r"\basynccontextmanager\b", "contextmanager"),
     (r"async def ", "def "),
     (r"\bawait ", ""),
     (r"async with ", "with "),

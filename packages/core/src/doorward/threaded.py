@@ -33,13 +33,16 @@ async def _in_thread(
 
 #: Store methods that only describe the store (no I/O): passed through as they are.
 _METADATA = frozenset({"required_fields"})
+#: Not offered: a store's ``transaction()`` binds the calling thread, and here each method
+#: runs in a pool thread of its own; without it a flow's mail follows its change (DI-02).
+_NOT_OFFERED = frozenset({"transaction"})
 
 
 class AsyncThreadedStore:
     """The async face of a sync store: each of its methods, run in a worker thread.
 
     It has exactly the methods the wrapped store has, so the capabilities it offers
-    (users, roles, credentials, ...) are the wrapped store's.
+    (users, roles, credentials, ...) are the wrapped store's; all but ``transaction()``.
     """
 
     def __init__(self, store: Any, executor: Executor | None = None) -> None:
@@ -47,7 +50,8 @@ class AsyncThreadedStore:
         self.executor = executor
 
     def __getattr__(self, name: str) -> Callable[..., Any]:
-        method = getattr(self.store, name) if not name.startswith("_") else None
+        offered = not name.startswith("_") and name not in _NOT_OFFERED
+        method = getattr(self.store, name) if offered else None
         if not callable(method):
             raise AttributeError(name)  # noqa: TRY004 (__getattr__ must raise AttributeError)
         if name in _METADATA:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import functools
 from collections.abc import Awaitable, Callable
 from typing import ParamSpec, TypeVar
@@ -45,9 +46,15 @@ class Background:
         return self._task is not None and not self._task.done()
 
     def start(self, fn: Callable[[], Awaitable[None]]) -> None:
-        """Run ``fn()`` as a task of the running loop (``RuntimeError`` outside one)."""
+        """Run ``fn()`` as a task of the running loop (``RuntimeError`` outside one).
+
+        The task starts from an empty context, as a thread does, not from the caller's: a
+        request's open store transaction (``change_and_mail``) must not follow it.
+        """
         self.stopping = False
-        self._task = asyncio.get_running_loop().create_task(_as_coroutine(fn), name=self.name)
+        self._task = asyncio.get_running_loop().create_task(
+            _as_coroutine(fn), name=self.name, context=contextvars.Context()
+        )
 
     def _wake_event(self) -> asyncio.Event:
         if self._event is None:

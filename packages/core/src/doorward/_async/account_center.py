@@ -84,9 +84,10 @@ class AsyncAccountCenter(AsyncFeature):
         else:
             plain = prepare_password(password, max_length=self.settings.password_max_length)
             await self.login_feature.check_password(user, plain, ip=identity.credential.ip)
-        await self.ctx.feature_named("accounts").delete_user(user)
+        async with self.ctx.change_and_mail():
+            await self.ctx.feature_named("accounts").delete_user(user)
+            await self.ctx.mail("account_deleted", user.email, link=self.settings.url("/register"))
         self.ctx.events.emit("account_deleted", user_id=str(user.id))
-        await self.ctx.mail("account_deleted", user.email, link=self.settings.url("/register"))
 
     # -- endpoints -------------------------------------------------------------------------
 

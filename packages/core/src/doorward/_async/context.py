@@ -9,7 +9,9 @@ from __future__ import annotations
 import inspect
 import logging
 import secrets
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -18,6 +20,7 @@ import attrs
 from doorward import _rules, i18n
 from doorward._async._io import _IS_SYNC
 from doorward._async.mailers import AsyncConsoleMailer
+from doorward._async.outbox import AsyncOutboxMailer
 from doorward._async.protocols import AsyncMailer, AsyncPasswordHasher
 from doorward._async.ratelimit import AsyncMemoryRateLimiter, AsyncRateLimiter
 from doorward.clock import Clock, SystemClock
@@ -47,6 +50,8 @@ ALL_KINDS: tuple[CredentialKind, ...] = ("session", "remember", "api", "mfa", "t
 #: The user id in the token of a decoy mail (never a store's id: it is never looked up).
 DECOY_ID = "decoy"
 F = TypeVar("F")
+#: set inside ``change_and_mail`` while it is one transaction of the store
+_ATOMIC: ContextVar[bool] = ContextVar("doorward_change_and_mail", default=False)
 
 
 class AsyncContext:
@@ -124,7 +129,8 @@ class AsyncContext:
         decoy: bool = False,
         locale: str | None = None,
     ) -> None:
-        """Render and send; failures are logged and swallowed unless ``strict`` (FT-02).
+        """Render and send; failures are logged and swallowed unless ``strict`` (FT-02) or
+        inside a transactional ``change_and_mail`` (DI-02).
 
         The mail is in ``locale`` when given, else in the language of the request being
         answered (``doorward.i18n.current_language``), else English.
@@ -157,10 +163,44 @@ class AsyncContext:
             mail = attrs.evolve(mail, decoy=True)
         try:
             await self.mailer.send(mail)
-        except Exception as exc:  # noqa: BLE001 (any mailer fault is logged, FT-02)
+        except Exception as exc:  # any mailer fault is logged (FT-02)
             self.events.emit("mail_failed", kind=kind, error=type(exc).__name__)
-            if strict:
+            if _ATOMIC.get() and isinstance(exc, StoreUnavailable):
+                raise  # the change must not commit without its mail (DI-02)
+            if strict or _ATOMIC.get():
                 raise MailerUnavailable from None
+
+    @asynccontextmanager
+    async def change_and_mail(self) -> AsyncIterator[None]:
+        """The block in which a flow changes the store and mails about it (DI-02).
+
+        With an ``AsyncOutboxMailer`` on this very store, and a store that has
+        ``transaction()`` (the SQLAlchemy store), the block is one transaction: the change
+        and the outbox row commit together or not at all. A mail that cannot be stored
+        then raises out of ``mail`` (``StoreUnavailable``; ``MailerUnavailable`` for any
+        other fault) and the change rolls back with it, instead of being logged and
+        dropped. Otherwise (another mailer; a store without transactions, such as the
+        memory and Mongo stores) the block is plain: the mail follows the change in a
+        write of its own and a failure is logged (FT-02).
+        """
+        transaction = self._transaction()
+        if transaction is None or _ATOMIC.get():
+            yield
+            return
+        async with transaction():
+            token = _ATOMIC.set(True)
+            try:
+                yield
+            finally:
+                _ATOMIC.reset(token)
+
+    def _transaction(self) -> Any:
+        """The store's ``transaction`` when mail goes to an outbox in this store; else None."""
+        mailer = self.mailer
+        if not isinstance(mailer, AsyncOutboxMailer) or mailer.store is not self.store:
+            return None
+        found = getattr(self.store, "transaction", None)
+        return found if callable(found) else None
 
     # -- passwords and emailed tokens ------------------------------------------------------
 

@@ -240,7 +240,11 @@ class AsyncLogin(AsyncLoginSessions):
         raise InvalidCredentials
 
     async def _locked(self, user: Any, ip: str | None) -> None:
-        """Tell the owner once per lock, with a reset link and a single-use unlock link."""
+        """Tell the owner once per lock, with a reset link and a single-use unlock link.
+
+        Not one transaction with the failure that locked (``change_and_mail``): a mail that
+        cannot be stored must not undo the count, or a broken outbox would never lock.
+        """
         self.ctx.events.emit("account_locked", user_id=str(user.id), ip=ip)
         stored = await self.store.get_user(str(user.id))
         mark = _rules.lock_mark(stored.last_failed_login_at if stored is not None else None)

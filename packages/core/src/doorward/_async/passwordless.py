@@ -115,18 +115,19 @@ class AsyncPasswordless(AsyncFeature):
         token = ctx.tokens.dumps(
             "sign_in", record.user_id, record.stamp or secrets.token_urlsafe(24), record.id
         )
-        if user is not None:
-            await self.store.create_sign_in_code(record)
-        else:
-            await self.store.delete_sign_in_codes(_NOBODY)
         minutes = int(self.settings.sign_in_code_max_age.total_seconds() // 60)
-        await ctx.mail(
-            "sign_in_code",
-            user.email if user is not None else address,
-            link=self.settings.url(f"/login/link/{token}"),
-            values={"code": f"{code[:4]}-{code[4:]}", "minutes": str(minutes)},
-            decoy=user is None,
-        )
+        async with ctx.change_and_mail():  # on both paths (LE-07)
+            if user is not None:
+                await self.store.create_sign_in_code(record)
+            else:
+                await self.store.delete_sign_in_codes(_NOBODY)
+            await ctx.mail(
+                "sign_in_code",
+                user.email if user is not None else address,
+                link=self.settings.url(f"/login/link/{token}"),
+                values={"code": f"{code[:4]}-{code[4:]}", "minutes": str(minutes)},
+                decoy=user is None,
+            )
 
     async def verify_code(self, email: object, code: object, *, ip: str | None = None) -> Any:
         """The user whose emailed code this is, the code used up (PL-01); else refused.

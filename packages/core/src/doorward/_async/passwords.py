@@ -75,14 +75,15 @@ class AsyncPasswords(AsyncFeature):
         changes: dict[str, Any] = {"password_hash": password_hash, **UNLOCKED}
         if user.confirmed_at is None:
             changes["confirmed_at"] = ctx.clock.now()
-        updated = await self.store.compare_and_set_stamp(
-            user, user.security_stamp, {**changes, "security_stamp": new_stamp()}
-        )
-        if updated is None:
-            raise InvalidToken
-        await ctx.forget_credentials(updated)
+        async with ctx.change_and_mail():
+            updated = await self.store.compare_and_set_stamp(
+                user, user.security_stamp, {**changes, "security_stamp": new_stamp()}
+            )
+            if updated is None:
+                raise InvalidToken
+            await ctx.forget_credentials(updated)
+            await ctx.mail("password_changed", updated.email, link=self.settings.url("/reset"))
         ctx.events.emit("password_reset", user=updated, user_id=str(updated.id))
-        await ctx.mail("password_changed", updated.email, link=self.settings.url("/reset"))
         return updated
 
     async def change_password(
@@ -108,19 +109,20 @@ class AsyncPasswords(AsyncFeature):
             )
         password_hash = await ctx.new_password_hash(new_password, user.email, field="new_password")
         old_stamp = user.security_stamp
-        user = await ctx.rotate_stamp(user, {"password_hash": password_hash})
-        user_id = str(user.id)
-        if self.settings.end_sessions_on_change:
-            await ctx.forget_credentials(user)
-        else:
-            await self.store.rebind_credentials(
-                user_id, old_stamp, user.security_stamp, except_id=identity.credential.id
-            )
-            await self.store.delete_credential(identity.credential.id, user_id)
-            # trusted browsers and pending logins end on a password change (MF-09)
-            await self.store.delete_credentials(user_id, ("trust", "mfa"))
+        async with ctx.change_and_mail():
+            user = await ctx.rotate_stamp(user, {"password_hash": password_hash})
+            user_id = str(user.id)
+            if self.settings.end_sessions_on_change:
+                await ctx.forget_credentials(user)
+            else:
+                await self.store.rebind_credentials(
+                    user_id, old_stamp, user.security_stamp, except_id=identity.credential.id
+                )
+                await self.store.delete_credential(identity.credential.id, user_id)
+                # trusted browsers and pending logins end on a password change (MF-09)
+                await self.store.delete_credentials(user_id, ("trust", "mfa"))
+            await ctx.mail("password_changed", user.email, link=self.settings.url("/reset"))
         ctx.events.emit("password_changed", user=user, user_id=user_id)
-        await ctx.mail("password_changed", user.email, link=self.settings.url("/reset"))
         return await self._login.start_session(
             user,
             remember=False,

@@ -443,6 +443,11 @@ class AsyncMailOutbox(Protocol):
     held by at most one of them at a time (a lease), so each is delivered once while its
     worker lives, and again after its lease ends if the worker died mid-delivery. Every
     method is one atomic step of the database. Datetimes are aware UTC.
+
+    Optional: ``transaction()``, a context manager in whose block every method of the
+    store, ``enqueue_mail`` included, runs in one transaction, each method still atomic
+    on its own (a savepoint); the flows then write a change and its mail together
+    (``Context.change_and_mail``; ``docs/writing-a-store.md``).
     ``doorward.testing.AsyncMailOutboxContract`` checks every rule below, races included.
     """
 

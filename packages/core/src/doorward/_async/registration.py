@@ -82,16 +82,19 @@ class AsyncRegistration(AsyncFeature):
             created_at=ctx.clock.now(),
             extra={**profile, **(extra or {})},
         )
-        try:
-            user = await self.store.create_user(new)
-        except EmailTaken:
-            existing = await self.store.get_user_by_email(key)
-            ctx.events.emit("registration_attempt_for_existing_email", ip=ip)
-            if existing is not None:
-                await ctx.mail("existing_account", existing.email, link=self.settings.url("/login"))
-            return None
+        async with ctx.change_and_mail():  # the account and its mail, or neither (DI-02)
+            try:
+                user = await self.store.create_user(new)
+            except EmailTaken:
+                existing = await self.store.get_user_by_email(key)
+                ctx.events.emit("registration_attempt_for_existing_email", ip=ip)
+                if existing is not None:
+                    await ctx.mail(
+                        "existing_account", existing.email, link=self.settings.url("/login")
+                    )
+                return None
+            await self._send_confirmation(user)
         ctx.events.emit("user_registered", user=user, user_id=str(user.id), ip=ip)
-        await self._send_confirmation(user)
         return user
 
     def _checked(

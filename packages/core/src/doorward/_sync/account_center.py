@@ -85,9 +85,10 @@ class AccountCenter(Feature):
         else:
             plain = prepare_password(password, max_length=self.settings.password_max_length)
             self.login_feature.check_password(user, plain, ip=identity.credential.ip)
-        self.ctx.feature_named("accounts").delete_user(user)
+        with self.ctx.change_and_mail():
+            self.ctx.feature_named("accounts").delete_user(user)
+            self.ctx.mail("account_deleted", user.email, link=self.settings.url("/register"))
         self.ctx.events.emit("account_deleted", user_id=str(user.id))
-        self.ctx.mail("account_deleted", user.email, link=self.settings.url("/register"))
 
     # -- endpoints -------------------------------------------------------------------------
 

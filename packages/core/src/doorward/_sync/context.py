@@ -10,7 +10,9 @@ from __future__ import annotations
 import inspect
 import logging
 import secrets
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -19,6 +21,7 @@ import attrs
 from doorward import _rules, i18n
 from doorward._sync._io import _IS_SYNC
 from doorward._sync.mailers import ConsoleMailer
+from doorward._sync.outbox import OutboxMailer
 from doorward._sync.protocols import Mailer, PasswordHasher
 from doorward._sync.ratelimit import MemoryRateLimiter, RateLimiter
 from doorward.clock import Clock, SystemClock
@@ -48,6 +51,8 @@ ALL_KINDS: tuple[CredentialKind, ...] = ("session", "remember", "api", "mfa", "t
 #: The user id in the token of a decoy mail (never a store's id: it is never looked up).
 DECOY_ID = "decoy"
 F = TypeVar("F")
+#: set inside ``change_and_mail`` while it is one transaction of the store
+_ATOMIC: ContextVar[bool] = ContextVar("doorward_change_and_mail", default=False)
 
 
 class Context:
@@ -125,7 +130,8 @@ class Context:
         decoy: bool = False,
         locale: str | None = None,
     ) -> None:
-        """Render and send; failures are logged and swallowed unless ``strict`` (FT-02).
+        """Render and send; failures are logged and swallowed unless ``strict`` (FT-02) or
+        inside a transactional ``change_and_mail`` (DI-02).
 
         The mail is in ``locale`` when given, else in the language of the request being
         answered (``doorward.i18n.current_language``), else English.
@@ -158,10 +164,44 @@ class Context:
             mail = attrs.evolve(mail, decoy=True)
         try:
             self.mailer.send(mail)
-        except Exception as exc:  # noqa: BLE001 (any mailer fault is logged, FT-02)
+        except Exception as exc:  # any mailer fault is logged (FT-02)
             self.events.emit("mail_failed", kind=kind, error=type(exc).__name__)
-            if strict:
+            if _ATOMIC.get() and isinstance(exc, StoreUnavailable):
+                raise  # the change must not commit without its mail (DI-02)
+            if strict or _ATOMIC.get():
                 raise MailerUnavailable from None
+
+    @contextmanager
+    def change_and_mail(self) -> Iterator[None]:
+        """The block in which a flow changes the store and mails about it (DI-02).
+
+        With an ``OutboxMailer`` on this very store, and a store that has
+        ``transaction()`` (the SQLAlchemy store), the block is one transaction: the change
+        and the outbox row commit together or not at all. A mail that cannot be stored
+        then raises out of ``mail`` (``StoreUnavailable``; ``MailerUnavailable`` for any
+        other fault) and the change rolls back with it, instead of being logged and
+        dropped. Otherwise (another mailer; a store without transactions, such as the
+        memory and Mongo stores) the block is plain: the mail follows the change in a
+        write of its own and a failure is logged (FT-02).
+        """
+        transaction = self._transaction()
+        if transaction is None or _ATOMIC.get():
+            yield
+            return
+        with transaction():
+            token = _ATOMIC.set(True)
+            try:
+                yield
+            finally:
+                _ATOMIC.reset(token)
+
+    def _transaction(self) -> Any:
+        """The store's ``transaction`` when mail goes to an outbox in this store; else None."""
+        mailer = self.mailer
+        if not isinstance(mailer, OutboxMailer) or mailer.store is not self.store:
+            return None
+        found = getattr(self.store, "transaction", None)
+        return found if callable(found) else None
 
     # -- passwords and emailed tokens ------------------------------------------------------
 

@@ -54,12 +54,12 @@ class EmailChange(Feature):
         if self.store.get_user_by_email(key) is not None:
             ctx.events.emit("email_change_requested", user_id=str(user.id), taken=True)
             return
-        user = self.store.update_user(user, {"pending_email": address})
-        token = ctx.tokens.dumps("change_email", str(user.id), user.security_stamp, key)
+        with ctx.change_and_mail():
+            user = self.store.update_user(user, {"pending_email": address})
+            token = ctx.tokens.dumps("change_email", str(user.id), user.security_stamp, key)
+            link = self.settings.url(f"/change-email/{token}")
+            ctx.mail("change_email", address, link=link, strict=True)
         ctx.events.emit("email_change_requested", user_id=str(user.id))
-        ctx.mail(
-            "change_email", address, link=self.settings.url(f"/change-email/{token}"), strict=True
-        )
 
     def confirm_email_change(self, token: object, *, ip: str | None = None) -> Any:
         """Move the account to the address the token was mailed to (TK-04, CC-05).
@@ -80,25 +80,23 @@ class EmailChange(Feature):
         if not ctx.tokens.matches(prints[0], key):
             raise InvalidToken
         old_address = user.email
-        try:
-            updated = self.store.compare_and_set_stamp(
-                user,
-                user.security_stamp,
-                {
-                    "email": address,
-                    "normalized_email": key,
-                    "pending_email": None,
-                    "confirmed_at": ctx.clock.now(),
-                    "security_stamp": new_stamp(),
-                },
-            )
-        except EmailTaken:
-            raise InvalidToken(N_("This address is no longer available.")) from None
-        if updated is None:
-            raise InvalidToken
-        ctx.forget_credentials(updated)
+        changes = {
+            "email": address,
+            "normalized_email": key,
+            "pending_email": None,
+            "confirmed_at": ctx.clock.now(),
+            "security_stamp": new_stamp(),
+        }
+        with ctx.change_and_mail():
+            try:
+                updated = self.store.compare_and_set_stamp(user, user.security_stamp, changes)
+            except EmailTaken:
+                raise InvalidToken(N_("This address is no longer available.")) from None
+            if updated is None:
+                raise InvalidToken
+            ctx.forget_credentials(updated)
+            ctx.mail("email_changed", old_address, link=self.settings.url("/reset"))
         ctx.events.emit("email_changed", user=updated, user_id=str(updated.id))
-        ctx.mail("email_changed", old_address, link=self.settings.url("/reset"))
         return updated
 
     # -- endpoints -------------------------------------------------------------------------

@@ -4,6 +4,8 @@
 ``MemoryStore`` (``memory.py``) mixes it in; it shares the store's lock, so each
 method is one atomic step. The outbox lives in the process: it is for tests and demos,
 where a hard kill may lose mail; a database store keeps it across restarts (DI-02).
+The memory store has no ``transaction()``: a flow's mail is stored just after its change,
+and both live and die with the process anyway.
 """
 
 from __future__ import annotations

@@ -76,14 +76,15 @@ class Passwords(Feature):
         changes: dict[str, Any] = {"password_hash": password_hash, **UNLOCKED}
         if user.confirmed_at is None:
             changes["confirmed_at"] = ctx.clock.now()
-        updated = self.store.compare_and_set_stamp(
-            user, user.security_stamp, {**changes, "security_stamp": new_stamp()}
-        )
-        if updated is None:
-            raise InvalidToken
-        ctx.forget_credentials(updated)
+        with ctx.change_and_mail():
+            updated = self.store.compare_and_set_stamp(
+                user, user.security_stamp, {**changes, "security_stamp": new_stamp()}
+            )
+            if updated is None:
+                raise InvalidToken
+            ctx.forget_credentials(updated)
+            ctx.mail("password_changed", updated.email, link=self.settings.url("/reset"))
         ctx.events.emit("password_reset", user=updated, user_id=str(updated.id))
-        ctx.mail("password_changed", updated.email, link=self.settings.url("/reset"))
         return updated
 
     def change_password(
@@ -109,19 +110,20 @@ class Passwords(Feature):
             )
         password_hash = ctx.new_password_hash(new_password, user.email, field="new_password")
         old_stamp = user.security_stamp
-        user = ctx.rotate_stamp(user, {"password_hash": password_hash})
-        user_id = str(user.id)
-        if self.settings.end_sessions_on_change:
-            ctx.forget_credentials(user)
-        else:
-            self.store.rebind_credentials(
-                user_id, old_stamp, user.security_stamp, except_id=identity.credential.id
-            )
-            self.store.delete_credential(identity.credential.id, user_id)
-            # trusted browsers and pending logins end on a password change (MF-09)
-            self.store.delete_credentials(user_id, ("trust", "mfa"))
+        with ctx.change_and_mail():
+            user = ctx.rotate_stamp(user, {"password_hash": password_hash})
+            user_id = str(user.id)
+            if self.settings.end_sessions_on_change:
+                ctx.forget_credentials(user)
+            else:
+                self.store.rebind_credentials(
+                    user_id, old_stamp, user.security_stamp, except_id=identity.credential.id
+                )
+                self.store.delete_credential(identity.credential.id, user_id)
+                # trusted browsers and pending logins end on a password change (MF-09)
+                self.store.delete_credentials(user_id, ("trust", "mfa"))
+            ctx.mail("password_changed", user.email, link=self.settings.url("/reset"))
         ctx.events.emit("password_changed", user=user, user_id=user_id)
-        ctx.mail("password_changed", user.email, link=self.settings.url("/reset"))
         return self._login.start_session(
             user,
             remember=False,

@@ -5,6 +5,10 @@ One document per message (``_id`` is its id). A claim takes the due messages one
 time with ``find_one_and_update`` filtered on ``state`` and ``next_attempt_at``, so of
 concurrent workers each message goes to exactly one; the ``(state, next_attempt_at)``
 index (``ensure_indexes``, checked before the first claim) keeps that a short scan.
+
+The store has no ``transaction()``: a flow's mail is inserted just after its change, in
+a write of its own (a duplicate key aborts a whole MongoDB transaction, which the
+registration of a taken address would have to survive).
 """
 
 from __future__ import annotations

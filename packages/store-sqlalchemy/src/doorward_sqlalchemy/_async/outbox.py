@@ -19,6 +19,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from doorward.records import OutboxMessage, OutboxState
+from doorward_sqlalchemy._async.unit import AsyncUnitOfWork
 from doorward_sqlalchemy._errors import translated
 from doorward_sqlalchemy._rows import searchable
 from doorward_sqlalchemy.models import Models
@@ -60,8 +61,9 @@ def _message(row: Any) -> OutboxMessage:
     )
 
 
-class AsyncSQLAlchemyOutbox:
-    """``enqueue_mail`` ... ``purge_sent`` over ``Models.outbox``, one transaction each."""
+class AsyncSQLAlchemyOutbox(AsyncUnitOfWork):
+    """``enqueue_mail`` ... ``purge_sent`` over ``Models.outbox``, one transaction each;
+    ``enqueue_mail`` joins the store's ``transaction()`` when one is open (DI-02)."""
 
     engine: AsyncEngine
     models: Models
@@ -89,7 +91,7 @@ class AsyncSQLAlchemyOutbox:
             "decoy": message.decoy,
         }
         with translated("enqueue_mail"):
-            async with self.engine.begin() as connection:
+            async with self._writing_core() as connection:
                 await connection.execute(insert(self._outbox).values(**values))
 
     async def claim_mail(

@@ -17,16 +17,19 @@ counted. Expired rows are deleted every ``purge_every`` hits (and by ``purge``).
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from doorward.exceptions import StoreUnavailable
 from doorward.settings import RateLimit
 from doorward.tokens import hash_secret
+from doorward_sqlalchemy._async.unit import bound_to
 from doorward_sqlalchemy._errors import translated
 from doorward_sqlalchemy.models import DefaultRateLimit
 
@@ -62,7 +65,10 @@ def lost_to_a_concurrent_hit(exc: DBAPIError) -> bool:
 class AsyncSQLAlchemyRateLimiter:
     """``doorward.AsyncRateLimiter`` on a table (``RateLimitMixin``; ``rate_limits`` by default).
 
-    Pass it to the adapter (``limiter=``) so every worker counts in the same rows.
+    Pass it to the adapter (``limiter=``) so every worker counts in the same rows. On
+    SQLite, a hit inside a store's ``transaction()`` on the same engine runs in it (a
+    savepoint): the block holds the database's write lock, which a hit on another
+    connection would wait for until the busy timeout.
     """
 
     def __init__(
@@ -71,6 +77,7 @@ class AsyncSQLAlchemyRateLimiter:
         if purge_every < 1:
             raise ValueError("purge_every must be positive.")
         self.engine = engine
+        self._joins = engine.dialect.name == "sqlite"
         self.purge_every = purge_every
         self._since_purge = 0
         key, hits, expires = model.key, model.hits, model.expires_at
@@ -118,8 +125,18 @@ class AsyncSQLAlchemyRateLimiter:
                 return wait
         raise StoreUnavailable
 
+    @asynccontextmanager
+    async def _begin(self) -> AsyncIterator[AsyncConnection]:
+        bound = bound_to(self.engine) if self._joins else None
+        if bound is None:
+            async with self.engine.begin() as connection:
+                yield connection
+            return
+        async with bound.begin_nested():
+            yield await bound.connection()
+
     async def _attempt(self, params: dict[str, Any], now: datetime, limit: int) -> float | None:
-        async with self.engine.begin() as connection:
+        async with self._begin() as connection:
             if (await connection.execute(self._count, params)).rowcount == 1:
                 return None
             if (await connection.execute(self._restart, params)).rowcount == 1:
@@ -136,13 +153,13 @@ class AsyncSQLAlchemyRateLimiter:
     async def reset(self, key: str) -> None:
         """See ``doorward.AsyncRateLimiter.reset``."""
         with translated("rate_limit_reset"):
-            async with self.engine.begin() as connection:
+            async with self._begin() as connection:
                 await connection.execute(self._reset, {"rl_key": hash_secret(key)})
 
     async def purge(self, now: datetime) -> int:
         """Delete the rows whose window has ended; return how many."""
         with translated("rate_limit_purge"):
-            async with self.engine.begin() as connection:
+            async with self._begin() as connection:
                 result = await connection.execute(self._purge, {"rl_now": now})
         return int(result.rowcount)
 

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from doorward.exceptions import NotFound
 from doorward.records import RefreshToken, SignInCode
+from doorward_sqlalchemy._async.unit import AsyncUnitOfWork
 from doorward_sqlalchemy._errors import UniqueKey, deadlocked, translated
 from doorward_sqlalchemy._rows import (
     REFRESH_TOKEN_FIELDS,
@@ -60,7 +61,7 @@ _REFRESH_METHODS = (
 _CREATE_ATTEMPTS = 5
 
 
-class AsyncSQLAlchemySignIn:
+class AsyncSQLAlchemySignIn(AsyncUnitOfWork):
     """Sign-in codes and refresh tokens in the app's tables (``SignInCodeMixin``,
     ``RefreshTokenMixin``); the store's ``__init__`` calls ``_init_sign_in``."""
 
@@ -124,7 +125,7 @@ class AsyncSQLAlchemySignIn:
     async def _count(self, operation: str, statement: Any) -> int:
         """Run one write in its own transaction; the rows it touched."""
         with translated(operation):
-            async with self.sessions.begin() as session:
+            async with self._writing() as session:
                 result = await session.execute(statement)
                 return int(result.rowcount)  # type: ignore[attr-defined]
 
@@ -149,7 +150,7 @@ class AsyncSQLAlchemySignIn:
         """One try of ``create_sign_in_code``; ``False`` if a concurrent create won it."""
         model = self._codes
         try:
-            async with self.sessions.begin() as session:
+            async with self._writing() as session:
                 if not await self._user_exists(session, key, lock=True):
                     raise NotFound("no such user")
                 await session.execute(delete(model).where(model.user_id == key))
@@ -169,7 +170,7 @@ class AsyncSQLAlchemySignIn:
         if key is None:
             return None
         with translated("get_sign_in_code"):
-            async with self.sessions() as session:
+            async with self._reading() as session:
                 result = await session.execute(select(model).where(model.user_id == key))
                 row = result.scalar_one_or_none()
         return sign_in_code_from_row(row) if row is not None else None
@@ -185,7 +186,7 @@ class AsyncSQLAlchemySignIn:
             .execution_options(synchronize_session=False)
         )
         with translated("fail_sign_in_code"):
-            async with self.sessions.begin() as session:
+            async with self._writing() as session:
                 if self._returning:
                     result = await session.execute(statement.returning(model.attempts))
                     count = result.scalar_one_or_none()
@@ -223,7 +224,7 @@ class AsyncSQLAlchemySignIn:
         values = {columns[name]: getattr(token, name) for name in REFRESH_TOKEN_FIELDS}
         values[columns["user_id"]] = key
         with translated("create_refresh_token", user_required=True):
-            async with self.sessions.begin() as session:
+            async with self._writing() as session:
                 if not await self._user_exists(session, key):
                     raise NotFound("no such user")
                 await session.execute(insert(model.__table__), values)
@@ -272,7 +273,7 @@ class AsyncSQLAlchemySignIn:
             .order_by(model.created_at, model.id)
         )
         with translated("list_refresh_tokens"):
-            async with self.sessions() as session:
+            async with self._reading() as session:
                 result = await session.execute(statement)
                 return [refresh_token_from_row(row) for row in result.scalars()]
 

@@ -1,7 +1,10 @@
 """The SQLAlchemy store, written once: ``AsyncSQLAlchemyStore`` here, ``SQLAlchemyStore``
 generated into ``_sync/store.py``.
 
-Every method is one transaction. The races are settled by the database: a unique index
+Every method is one transaction, or a savepoint of the block's transaction inside
+``async with store.transaction():`` (``_async/unit.py``), which the flows open around a
+change and the mail about it (DI-02); the per-request lookups and the mail worker's
+methods always keep their own. The races are settled by the database: a unique index
 (one account per address), ``SET n = n + 1`` (counters), ``UPDATE ... WHERE stamp = ?``
 (single-use tokens), ``DELETE`` row counts (single-use remember-me tokens).
 """
@@ -221,7 +224,7 @@ class AsyncSQLAlchemyStore(AsyncSQLAlchemySignIn, AsyncSQLAlchemyOutbox):
 
     async def create_user(self, new: NewUser) -> Any:
         with translated("create_user", self._email_key):
-            async with self.sessions.begin() as session:
+            async with self._writing() as session:
                 user = self.models.user(**new.as_fields())
                 session.add(user)
                 await session.flush()
@@ -232,12 +235,12 @@ class AsyncSQLAlchemyStore(AsyncSQLAlchemySignIn, AsyncSQLAlchemyOutbox):
         if key is None:
             return None
         with translated("get_user"):
-            if self._session is not None:
+            if self._session is not None and not self._in_transaction:
                 return await self._session.get(self.models.user, key)
             if not self._use_core:
-                async with self.sessions() as session:
+                async with self._reading() as session:
                     return await session.get(self.models.user, key)
-            async with self._reads.connect() as connection:
+            async with self._reading_core() as connection:
                 row = (await connection.execute(self._user_by_id, {"id": key})).first()
         return self._users.load(row) if row is not None else None
 
@@ -246,12 +249,12 @@ class AsyncSQLAlchemyStore(AsyncSQLAlchemySignIn, AsyncSQLAlchemyOutbox):
             return None
         params = {"email": normalized_email}
         with translated("get_user_by_email"):
-            if self._session is not None:
+            if self._session is not None and not self._in_transaction:
                 return (await self._session.execute(self._by_email, params)).scalar_one_or_none()
             if not self._use_core:
-                async with self.sessions() as session:
+                async with self._reading() as session:
                     return (await session.execute(self._by_email, params)).scalar_one_or_none()
-            async with self._reads.connect() as connection:
+            async with self._reading_core() as connection:
                 row = (await connection.execute(self._user_by_email, params)).first()
         return self._users.load(row) if row is not None else None
 
@@ -263,14 +266,14 @@ class AsyncSQLAlchemyStore(AsyncSQLAlchemySignIn, AsyncSQLAlchemyOutbox):
             return None
         statement = select(self.models.user).where(column.expression == username)
         with translated("get_user_by_username"):
-            if self._session is not None:
+            if self._session is not None and not self._in_transaction:
                 return (await self._session.execute(statement)).scalar_one_or_none()
-            async with self.sessions() as session:
+            async with self._reading() as session:
                 return (await session.execute(statement)).scalar_one_or_none()
 
     async def update_user(self, user: Any, changes: Mapping[str, Any]) -> Any:
         with translated("update_user", self._email_key):
-            async with self.sessions.begin() as session:
+            async with self._writing() as session:
                 stored = await session.get(self.models.user, user.id, populate_existing=True)
                 if stored is None:
                     raise NotFound
@@ -291,7 +294,7 @@ class AsyncSQLAlchemyStore(AsyncSQLAlchemySignIn, AsyncSQLAlchemyOutbox):
     ) -> Any | None:
         model = self.models.user
         with translated("compare_and_set_stamp", self._email_key):
-            async with self.sessions.begin() as session:
+            async with self._writing() as session:
                 result = await session.execute(
                     update(model)
                     .where(model.id == user.id, model.security_stamp == expected_stamp)
@@ -305,7 +308,7 @@ class AsyncSQLAlchemyStore(AsyncSQLAlchemySignIn, AsyncSQLAlchemyOutbox):
     async def delete_user(self, user: Any) -> None:
         models = self.models
         with translated("delete_user"):
-            async with self.sessions.begin() as session:
+            async with self._writing() as session:
                 await session.execute(
                     delete(models.credential).where(models.credential.user_id == user.id)
                 )
@@ -348,7 +351,7 @@ class AsyncSQLAlchemyStore(AsyncSQLAlchemySignIn, AsyncSQLAlchemyOutbox):
             .execution_options(synchronize_session=False)
         )
         with translated("increment_failed_logins"):
-            async with self.sessions.begin() as session:
+            async with self._writing() as session:
                 if self._returning:
                     result = await session.execute(statement.returning(model.failed_logins))
                     return int(result.scalar_one())
@@ -381,7 +384,7 @@ class AsyncSQLAlchemyStore(AsyncSQLAlchemySignIn, AsyncSQLAlchemyOutbox):
     async def save_role(self, role: Role) -> Role:
         model = self.models.role
         with translated("save_role"):
-            async with self.sessions.begin() as session:
+            async with self._writing() as session:
                 result = await session.execute(select(model).where(model.name == role.name))
                 row = result.scalar_one_or_none()
                 if row is None:
@@ -396,7 +399,7 @@ class AsyncSQLAlchemyStore(AsyncSQLAlchemySignIn, AsyncSQLAlchemyOutbox):
         if not searchable(name):
             return None
         with translated("get_role"):
-            async with self.sessions() as session:
+            async with self._reading() as session:
                 result = await session.execute(select(model).where(model.name == name))
                 row = result.scalar_one_or_none()
                 return role_from_row(row) if row is not None else None
@@ -404,14 +407,14 @@ class AsyncSQLAlchemyStore(AsyncSQLAlchemySignIn, AsyncSQLAlchemyOutbox):
     async def list_roles(self) -> list[Role]:
         model = self.models.role
         with translated("list_roles"):
-            async with self.sessions() as session:
+            async with self._reading() as session:
                 result = await session.execute(select(model).order_by(model.name))
                 return [role_from_row(row) for row in result.scalars()]
 
     async def delete_role(self, name: str) -> bool:
         models = self.models
         with translated("delete_role"):
-            async with self.sessions.begin() as session:
+            async with self._writing() as session:
                 result = await session.execute(
                     select(models.role.id).where(models.role.name == name)
                 )
@@ -427,7 +430,7 @@ class AsyncSQLAlchemyStore(AsyncSQLAlchemySignIn, AsyncSQLAlchemyOutbox):
     async def add_user_role(self, user: Any, name: str) -> bool:
         models = self.models
         with translated("add_user_role"):
-            async with self.sessions.begin() as session:
+            async with self._writing() as session:
                 result = await session.execute(
                     select(models.role.id).where(models.role.name == name)
                 )
@@ -444,7 +447,7 @@ class AsyncSQLAlchemyStore(AsyncSQLAlchemySignIn, AsyncSQLAlchemyOutbox):
         models = self.models
         role_ids = select(models.role.id).where(models.role.name == name).scalar_subquery()
         with translated("remove_user_role"):
-            async with self.sessions.begin() as session:
+            async with self._writing() as session:
                 result = await session.execute(
                     delete(models.user_role).where(
                         models.user_role.user_id == user.id,
@@ -456,7 +459,7 @@ class AsyncSQLAlchemyStore(AsyncSQLAlchemySignIn, AsyncSQLAlchemyOutbox):
     async def _roles_of(self, user: Any) -> list[tuple[str, str]]:
         """``(name, permissions)`` of each of the user's roles."""
         with translated("get_user_roles"):
-            async with self._reads.connect() as connection:
+            async with self._reading_core() as connection:
                 result = await connection.execute(self._roles_of_user, {"uid": user.id})
                 return [(name, permissions) for name, permissions in result]
 
@@ -523,7 +526,7 @@ class AsyncSQLAlchemyStore(AsyncSQLAlchemySignIn, AsyncSQLAlchemyOutbox):
         if key is None:
             return []
         with translated("list_credentials"):
-            async with self.sessions() as session:
+            async with self._reading() as session:
                 result = await session.execute(
                     select(model)
                     .where(model.user_id == key, model.kind == kind)
@@ -562,7 +565,7 @@ class AsyncSQLAlchemyStore(AsyncSQLAlchemySignIn, AsyncSQLAlchemyOutbox):
                 return False
             statement = statement.where(model.user_id == key)
         with translated("delete_credential"):
-            async with self.sessions.begin() as session:
+            async with self._writing() as session:
                 result = await session.execute(statement)
                 return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
@@ -581,7 +584,7 @@ class AsyncSQLAlchemyStore(AsyncSQLAlchemySignIn, AsyncSQLAlchemyOutbox):
         if except_id is not None:
             statement = statement.where(model.id != except_id)
         with translated("delete_credentials"):
-            async with self.sessions.begin() as session:
+            async with self._writing() as session:
                 result = await session.execute(statement)
                 return int(result.rowcount)  # type: ignore[attr-defined]
 
@@ -601,14 +604,14 @@ class AsyncSQLAlchemyStore(AsyncSQLAlchemySignIn, AsyncSQLAlchemyOutbox):
         if except_id is not None:
             statement = statement.where(model.id != except_id)
         with translated("rebind_credentials"):
-            async with self.sessions.begin() as session:
+            async with self._writing() as session:
                 result = await session.execute(statement)
                 return int(result.rowcount)  # type: ignore[attr-defined]
 
     async def delete_expired_credentials(self, now: datetime) -> int:
         model = self.models.credential
         with translated("delete_expired_credentials"):
-            async with self.sessions.begin() as session:
+            async with self._writing() as session:
                 result = await session.execute(delete(model).where(model.expires_at < now))
                 return int(result.rowcount)  # type: ignore[attr-defined]
 
@@ -623,7 +626,7 @@ class AsyncSQLAlchemyStore(AsyncSQLAlchemySignIn, AsyncSQLAlchemyOutbox):
         key = self._uid(authenticator.user_id)
         values = _authenticator_values(authenticator)
         with translated("create_authenticator"):
-            async with self.sessions.begin() as session:
+            async with self._writing() as session:
                 if key is None or await session.get(self.models.user, key) is None:
                     raise NotFound("no such user")
                 await session.execute(insert(model.__table__), {**values, "user_id": key})
@@ -654,7 +657,7 @@ class AsyncSQLAlchemyStore(AsyncSQLAlchemySignIn, AsyncSQLAlchemyOutbox):
     async def _update_authenticator(self, where: list[Any], values: dict[str, Any]) -> bool:
         model = self._authenticator
         with translated("update_authenticator"):
-            async with self.sessions.begin() as session:
+            async with self._writing() as session:
                 result = await session.execute(
                     update(model)
                     .where(*where)
@@ -696,7 +699,7 @@ class AsyncSQLAlchemyStore(AsyncSQLAlchemySignIn, AsyncSQLAlchemyOutbox):
         if except_id is not None:
             statement = statement.where(model.id != except_id)
         with translated("delete_authenticators"):
-            async with self.sessions.begin() as session:
+            async with self._writing() as session:
                 result = await session.execute(statement)
                 return int(result.rowcount)  # type: ignore[attr-defined]
 
@@ -709,7 +712,7 @@ class AsyncSQLAlchemyStore(AsyncSQLAlchemySignIn, AsyncSQLAlchemyOutbox):
             model.user_id == key, model.kind == "recovery", model.secret == secret
         )
         with translated("use_recovery_code"):
-            async with self.sessions.begin() as session:
+            async with self._writing() as session:
                 result = await session.execute(statement)
                 return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
@@ -720,7 +723,7 @@ class AsyncSQLAlchemyStore(AsyncSQLAlchemySignIn, AsyncSQLAlchemyOutbox):
         columns = [getattr(model, name) for name in _AUTHENTICATOR_FIELDS]
         statement = select(model.user_id, *columns).where(model.credential_key == secret)
         with translated("get_passkey"):
-            async with self._reads.connect() as connection:
+            async with self._reading_core() as connection:
                 row = (await connection.execute(statement)).first()
         if row is None:
             return None
@@ -760,7 +763,7 @@ class AsyncSQLAlchemyStore(AsyncSQLAlchemySignIn, AsyncSQLAlchemyOutbox):
             model.id == authenticator_id, model.user_id == key, model.kind == "passkey"
         )
         with translated("delete_passkey"):
-            async with self.sessions.begin() as session:
+            async with self._writing() as session:
                 result = await session.execute(statement)
                 return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
@@ -785,7 +788,7 @@ class AsyncSQLAlchemyStore(AsyncSQLAlchemySignIn, AsyncSQLAlchemyOutbox):
         )
         taken = (UniqueKey.of(self._linked.__table__, "provider", "subject"), IdentityTaken)
         with translated("add_social_identity", taken=taken):
-            async with self.sessions.begin() as session:
+            async with self._writing() as session:
                 if await session.get(self.models.user, key) is None:
                     raise NotFound("no such user")
                 session.add(row)
@@ -796,7 +799,7 @@ class AsyncSQLAlchemyStore(AsyncSQLAlchemySignIn, AsyncSQLAlchemyOutbox):
         if not searchable(provider) or not searchable(subject):
             return None
         with translated("get_social_identity"):
-            async with self.sessions() as session:
+            async with self._reading() as session:
                 result = await session.execute(
                     select(model).where(model.provider == provider, model.subject == subject)
                 )
@@ -809,7 +812,7 @@ class AsyncSQLAlchemyStore(AsyncSQLAlchemySignIn, AsyncSQLAlchemyOutbox):
         if key is None:
             return []
         with translated("list_social_identities"):
-            async with self.sessions() as session:
+            async with self._reading() as session:
                 result = await session.execute(
                     select(model).where(model.user_id == key).order_by(model.linked_at, model.id)
                 )
@@ -821,7 +824,7 @@ class AsyncSQLAlchemyStore(AsyncSQLAlchemySignIn, AsyncSQLAlchemyOutbox):
         if key is None or not searchable(identity_id):
             return False
         with translated("delete_social_identity"):
-            async with self.sessions.begin() as session:
+            async with self._writing() as session:
                 result = await session.execute(
                     delete(model).where(model.id == identity_id, model.user_id == key)
                 )
@@ -830,7 +833,7 @@ class AsyncSQLAlchemyStore(AsyncSQLAlchemySignIn, AsyncSQLAlchemyOutbox):
     async def count_users(self) -> int:
         """How many users there are (for the CLI and the benchmarks)."""
         with translated("count_users"):
-            async with self.sessions() as session:
+            async with self._reading() as session:
                 result = await session.execute(select(func.count()).select_from(self.models.user))
                 return int(result.scalar_one())
 

@@ -20,6 +20,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy import Engine
 
 from doorward.records import OutboxMessage, OutboxState
+from doorward_sqlalchemy._sync.unit import UnitOfWork
 from doorward_sqlalchemy._errors import translated
 from doorward_sqlalchemy._rows import searchable
 from doorward_sqlalchemy.models import Models
@@ -61,8 +62,9 @@ def _message(row: Any) -> OutboxMessage:
     )
 
 
-class SQLAlchemyOutbox:
-    """``enqueue_mail`` ... ``purge_sent`` over ``Models.outbox``, one transaction each."""
+class SQLAlchemyOutbox(UnitOfWork):
+    """``enqueue_mail`` ... ``purge_sent`` over ``Models.outbox``, one transaction each;
+    ``enqueue_mail`` joins the store's ``transaction()`` when one is open (DI-02)."""
 
     engine: Engine
     models: Models
@@ -90,7 +92,7 @@ class SQLAlchemyOutbox:
             "decoy": message.decoy,
         }
         with translated("enqueue_mail"):
-            with self.engine.begin() as connection:
+            with self._writing_core() as connection:
                 connection.execute(insert(self._outbox).values(**values))
 
     def claim_mail(

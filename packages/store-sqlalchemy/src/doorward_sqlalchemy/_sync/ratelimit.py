@@ -18,16 +18,19 @@ counted. Expired rows are deleted every ``purge_every`` hits (and by ``purge``).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from doorward.exceptions import StoreUnavailable
 from doorward.settings import RateLimit
 from doorward.tokens import hash_secret
+from doorward_sqlalchemy._sync.unit import bound_to
 from doorward_sqlalchemy._errors import translated
 from doorward_sqlalchemy.models import DefaultRateLimit
 
@@ -63,7 +66,10 @@ def lost_to_a_concurrent_hit(exc: DBAPIError) -> bool:
 class SQLAlchemyRateLimiter:
     """``doorward.RateLimiter`` on a table (``RateLimitMixin``; ``rate_limits`` by default).
 
-    Pass it to the adapter (``limiter=``) so every worker counts in the same rows.
+    Pass it to the adapter (``limiter=``) so every worker counts in the same rows. On
+    SQLite, a hit inside a store's ``transaction()`` on the same engine runs in it (a
+    savepoint): the block holds the database's write lock, which a hit on another
+    connection would wait for until the busy timeout.
     """
 
     def __init__(
@@ -72,6 +78,7 @@ class SQLAlchemyRateLimiter:
         if purge_every < 1:
             raise ValueError("purge_every must be positive.")
         self.engine = engine
+        self._joins = engine.dialect.name == "sqlite"
         self.purge_every = purge_every
         self._since_purge = 0
         key, hits, expires = model.key, model.hits, model.expires_at
@@ -119,8 +126,18 @@ class SQLAlchemyRateLimiter:
                 return wait
         raise StoreUnavailable
 
+    @contextmanager
+    def _begin(self) -> Iterator[Connection]:
+        bound = bound_to(self.engine) if self._joins else None
+        if bound is None:
+            with self.engine.begin() as connection:
+                yield connection
+            return
+        with bound.begin_nested():
+            yield bound.connection()
+
     def _attempt(self, params: dict[str, Any], now: datetime, limit: int) -> float | None:
-        with self.engine.begin() as connection:
+        with self._begin() as connection:
             if (connection.execute(self._count, params)).rowcount == 1:
                 return None
             if (connection.execute(self._restart, params)).rowcount == 1:
@@ -137,13 +154,13 @@ class SQLAlchemyRateLimiter:
     def reset(self, key: str) -> None:
         """See ``doorward.RateLimiter.reset``."""
         with translated("rate_limit_reset"):
-            with self.engine.begin() as connection:
+            with self._begin() as connection:
                 connection.execute(self._reset, {"rl_key": hash_secret(key)})
 
     def purge(self, now: datetime) -> int:
         """Delete the rows whose window has ended; return how many."""
         with translated("rate_limit_purge"):
-            with self.engine.begin() as connection:
+            with self._begin() as connection:
                 result = connection.execute(self._purge, {"rl_now": now})
         return int(result.rowcount)
 

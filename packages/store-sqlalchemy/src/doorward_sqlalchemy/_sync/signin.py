@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from doorward.exceptions import NotFound
 from doorward.records import RefreshToken, SignInCode
+from doorward_sqlalchemy._sync.unit import UnitOfWork
 from doorward_sqlalchemy._errors import UniqueKey, deadlocked, translated
 from doorward_sqlalchemy._rows import (
     REFRESH_TOKEN_FIELDS,
@@ -62,7 +63,7 @@ _REFRESH_METHODS = (
 _CREATE_ATTEMPTS = 5
 
 
-class SQLAlchemySignIn:
+class SQLAlchemySignIn(UnitOfWork):
     """Sign-in codes and refresh tokens in the app's tables (``SignInCodeMixin``,
     ``RefreshTokenMixin``); the store's ``__init__`` calls ``_init_sign_in``."""
 
@@ -126,7 +127,7 @@ class SQLAlchemySignIn:
     def _count(self, operation: str, statement: Any) -> int:
         """Run one write in its own transaction; the rows it touched."""
         with translated(operation):
-            with self.sessions.begin() as session:
+            with self._writing() as session:
                 result = session.execute(statement)
                 return int(result.rowcount)  # type: ignore[attr-defined]
 
@@ -151,7 +152,7 @@ class SQLAlchemySignIn:
         """One try of ``create_sign_in_code``; ``False`` if a concurrent create won it."""
         model = self._codes
         try:
-            with self.sessions.begin() as session:
+            with self._writing() as session:
                 if not self._user_exists(session, key, lock=True):
                     raise NotFound("no such user")
                 session.execute(delete(model).where(model.user_id == key))
@@ -171,7 +172,7 @@ class SQLAlchemySignIn:
         if key is None:
             return None
         with translated("get_sign_in_code"):
-            with self.sessions() as session:
+            with self._reading() as session:
                 result = session.execute(select(model).where(model.user_id == key))
                 row = result.scalar_one_or_none()
         return sign_in_code_from_row(row) if row is not None else None
@@ -187,7 +188,7 @@ class SQLAlchemySignIn:
             .execution_options(synchronize_session=False)
         )
         with translated("fail_sign_in_code"):
-            with self.sessions.begin() as session:
+            with self._writing() as session:
                 if self._returning:
                     result = session.execute(statement.returning(model.attempts))
                     count = result.scalar_one_or_none()
@@ -225,7 +226,7 @@ class SQLAlchemySignIn:
         values = {columns[name]: getattr(token, name) for name in REFRESH_TOKEN_FIELDS}
         values[columns["user_id"]] = key
         with translated("create_refresh_token", user_required=True):
-            with self.sessions.begin() as session:
+            with self._writing() as session:
                 if not self._user_exists(session, key):
                     raise NotFound("no such user")
                 session.execute(insert(model.__table__), values)
@@ -274,7 +275,7 @@ class SQLAlchemySignIn:
             .order_by(model.created_at, model.id)
         )
         with translated("list_refresh_tokens"):
-            with self.sessions() as session:
+            with self._reading() as session:
                 result = session.execute(statement)
                 return [refresh_token_from_row(row) for row in result.scalars()]
 

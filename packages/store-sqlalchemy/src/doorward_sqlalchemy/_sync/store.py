@@ -2,7 +2,10 @@
 """The SQLAlchemy store, written once: ``SQLAlchemyStore`` here, ``SQLAlchemyStore``
 generated into ``_sync/store.py``.
 
-Every method is one transaction. The races are settled by the database: a unique index
+Every method is one transaction, or a savepoint of the block's transaction inside
+``with store.transaction():`` (``_sync/unit.py``), which the flows open around a
+change and the mail about it (DI-02); the per-request lookups and the mail worker's
+methods always keep their own. The races are settled by the database: a unique index
 (one account per address), ``SET n = n + 1`` (counters), ``UPDATE ... WHERE stamp = ?``
 (single-use tokens), ``DELETE`` row counts (single-use remember-me tokens).
 """
@@ -223,7 +226,7 @@ class SQLAlchemyStore(SQLAlchemySignIn, SQLAlchemyOutbox):
 
     def create_user(self, new: NewUser) -> Any:
         with translated("create_user", self._email_key):
-            with self.sessions.begin() as session:
+            with self._writing() as session:
                 user = self.models.user(**new.as_fields())
                 session.add(user)
                 session.flush()
@@ -234,12 +237,12 @@ class SQLAlchemyStore(SQLAlchemySignIn, SQLAlchemyOutbox):
         if key is None:
             return None
         with translated("get_user"):
-            if self._session is not None:
+            if self._session is not None and not self._in_transaction:
                 return self._session.get(self.models.user, key)
             if not self._use_core:
-                with self.sessions() as session:
+                with self._reading() as session:
                     return session.get(self.models.user, key)
-            with self._reads.connect() as connection:
+            with self._reading_core() as connection:
                 row = (connection.execute(self._user_by_id, {"id": key})).first()
         return self._users.load(row) if row is not None else None
 
@@ -248,12 +251,12 @@ class SQLAlchemyStore(SQLAlchemySignIn, SQLAlchemyOutbox):
             return None
         params = {"email": normalized_email}
         with translated("get_user_by_email"):
-            if self._session is not None:
+            if self._session is not None and not self._in_transaction:
                 return (self._session.execute(self._by_email, params)).scalar_one_or_none()
             if not self._use_core:
-                with self.sessions() as session:
+                with self._reading() as session:
                     return (session.execute(self._by_email, params)).scalar_one_or_none()
-            with self._reads.connect() as connection:
+            with self._reading_core() as connection:
                 row = (connection.execute(self._user_by_email, params)).first()
         return self._users.load(row) if row is not None else None
 
@@ -265,14 +268,14 @@ class SQLAlchemyStore(SQLAlchemySignIn, SQLAlchemyOutbox):
             return None
         statement = select(self.models.user).where(column.expression == username)
         with translated("get_user_by_username"):
-            if self._session is not None:
+            if self._session is not None and not self._in_transaction:
                 return (self._session.execute(statement)).scalar_one_or_none()
-            with self.sessions() as session:
+            with self._reading() as session:
                 return (session.execute(statement)).scalar_one_or_none()
 
     def update_user(self, user: Any, changes: Mapping[str, Any]) -> Any:
         with translated("update_user", self._email_key):
-            with self.sessions.begin() as session:
+            with self._writing() as session:
                 stored = session.get(self.models.user, user.id, populate_existing=True)
                 if stored is None:
                     raise NotFound
@@ -293,7 +296,7 @@ class SQLAlchemyStore(SQLAlchemySignIn, SQLAlchemyOutbox):
     ) -> Any | None:
         model = self.models.user
         with translated("compare_and_set_stamp", self._email_key):
-            with self.sessions.begin() as session:
+            with self._writing() as session:
                 result = session.execute(
                     update(model)
                     .where(model.id == user.id, model.security_stamp == expected_stamp)
@@ -307,7 +310,7 @@ class SQLAlchemyStore(SQLAlchemySignIn, SQLAlchemyOutbox):
     def delete_user(self, user: Any) -> None:
         models = self.models
         with translated("delete_user"):
-            with self.sessions.begin() as session:
+            with self._writing() as session:
                 session.execute(
                     delete(models.credential).where(models.credential.user_id == user.id)
                 )
@@ -350,7 +353,7 @@ class SQLAlchemyStore(SQLAlchemySignIn, SQLAlchemyOutbox):
             .execution_options(synchronize_session=False)
         )
         with translated("increment_failed_logins"):
-            with self.sessions.begin() as session:
+            with self._writing() as session:
                 if self._returning:
                     result = session.execute(statement.returning(model.failed_logins))
                     return int(result.scalar_one())
@@ -383,7 +386,7 @@ class SQLAlchemyStore(SQLAlchemySignIn, SQLAlchemyOutbox):
     def save_role(self, role: Role) -> Role:
         model = self.models.role
         with translated("save_role"):
-            with self.sessions.begin() as session:
+            with self._writing() as session:
                 result = session.execute(select(model).where(model.name == role.name))
                 row = result.scalar_one_or_none()
                 if row is None:
@@ -398,7 +401,7 @@ class SQLAlchemyStore(SQLAlchemySignIn, SQLAlchemyOutbox):
         if not searchable(name):
             return None
         with translated("get_role"):
-            with self.sessions() as session:
+            with self._reading() as session:
                 result = session.execute(select(model).where(model.name == name))
                 row = result.scalar_one_or_none()
                 return role_from_row(row) if row is not None else None
@@ -406,14 +409,14 @@ class SQLAlchemyStore(SQLAlchemySignIn, SQLAlchemyOutbox):
     def list_roles(self) -> list[Role]:
         model = self.models.role
         with translated("list_roles"):
-            with self.sessions() as session:
+            with self._reading() as session:
                 result = session.execute(select(model).order_by(model.name))
                 return [role_from_row(row) for row in result.scalars()]
 
     def delete_role(self, name: str) -> bool:
         models = self.models
         with translated("delete_role"):
-            with self.sessions.begin() as session:
+            with self._writing() as session:
                 result = session.execute(
                     select(models.role.id).where(models.role.name == name)
                 )
@@ -429,7 +432,7 @@ class SQLAlchemyStore(SQLAlchemySignIn, SQLAlchemyOutbox):
     def add_user_role(self, user: Any, name: str) -> bool:
         models = self.models
         with translated("add_user_role"):
-            with self.sessions.begin() as session:
+            with self._writing() as session:
                 result = session.execute(
                     select(models.role.id).where(models.role.name == name)
                 )
@@ -446,7 +449,7 @@ class SQLAlchemyStore(SQLAlchemySignIn, SQLAlchemyOutbox):
         models = self.models
         role_ids = select(models.role.id).where(models.role.name == name).scalar_subquery()
         with translated("remove_user_role"):
-            with self.sessions.begin() as session:
+            with self._writing() as session:
                 result = session.execute(
                     delete(models.user_role).where(
                         models.user_role.user_id == user.id,
@@ -458,7 +461,7 @@ class SQLAlchemyStore(SQLAlchemySignIn, SQLAlchemyOutbox):
     def _roles_of(self, user: Any) -> list[tuple[str, str]]:
         """``(name, permissions)`` of each of the user's roles."""
         with translated("get_user_roles"):
-            with self._reads.connect() as connection:
+            with self._reading_core() as connection:
                 result = connection.execute(self._roles_of_user, {"uid": user.id})
                 return [(name, permissions) for name, permissions in result]
 
@@ -525,7 +528,7 @@ class SQLAlchemyStore(SQLAlchemySignIn, SQLAlchemyOutbox):
         if key is None:
             return []
         with translated("list_credentials"):
-            with self.sessions() as session:
+            with self._reading() as session:
                 result = session.execute(
                     select(model)
                     .where(model.user_id == key, model.kind == kind)
@@ -564,7 +567,7 @@ class SQLAlchemyStore(SQLAlchemySignIn, SQLAlchemyOutbox):
                 return False
             statement = statement.where(model.user_id == key)
         with translated("delete_credential"):
-            with self.sessions.begin() as session:
+            with self._writing() as session:
                 result = session.execute(statement)
                 return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
@@ -583,7 +586,7 @@ class SQLAlchemyStore(SQLAlchemySignIn, SQLAlchemyOutbox):
         if except_id is not None:
             statement = statement.where(model.id != except_id)
         with translated("delete_credentials"):
-            with self.sessions.begin() as session:
+            with self._writing() as session:
                 result = session.execute(statement)
                 return int(result.rowcount)  # type: ignore[attr-defined]
 
@@ -603,14 +606,14 @@ class SQLAlchemyStore(SQLAlchemySignIn, SQLAlchemyOutbox):
         if except_id is not None:
             statement = statement.where(model.id != except_id)
         with translated("rebind_credentials"):
-            with self.sessions.begin() as session:
+            with self._writing() as session:
                 result = session.execute(statement)
                 return int(result.rowcount)  # type: ignore[attr-defined]
 
     def delete_expired_credentials(self, now: datetime) -> int:
         model = self.models.credential
         with translated("delete_expired_credentials"):
-            with self.sessions.begin() as session:
+            with self._writing() as session:
                 result = session.execute(delete(model).where(model.expires_at < now))
                 return int(result.rowcount)  # type: ignore[attr-defined]
 
@@ -625,7 +628,7 @@ class SQLAlchemyStore(SQLAlchemySignIn, SQLAlchemyOutbox):
         key = self._uid(authenticator.user_id)
         values = _authenticator_values(authenticator)
         with translated("create_authenticator"):
-            with self.sessions.begin() as session:
+            with self._writing() as session:
                 if key is None or session.get(self.models.user, key) is None:
                     raise NotFound("no such user")
                 session.execute(insert(model.__table__), {**values, "user_id": key})
@@ -656,7 +659,7 @@ class SQLAlchemyStore(SQLAlchemySignIn, SQLAlchemyOutbox):
     def _update_authenticator(self, where: list[Any], values: dict[str, Any]) -> bool:
         model = self._authenticator
         with translated("update_authenticator"):
-            with self.sessions.begin() as session:
+            with self._writing() as session:
                 result = session.execute(
                     update(model)
                     .where(*where)
@@ -698,7 +701,7 @@ class SQLAlchemyStore(SQLAlchemySignIn, SQLAlchemyOutbox):
         if except_id is not None:
             statement = statement.where(model.id != except_id)
         with translated("delete_authenticators"):
-            with self.sessions.begin() as session:
+            with self._writing() as session:
                 result = session.execute(statement)
                 return int(result.rowcount)  # type: ignore[attr-defined]
 
@@ -711,7 +714,7 @@ class SQLAlchemyStore(SQLAlchemySignIn, SQLAlchemyOutbox):
             model.user_id == key, model.kind == "recovery", model.secret == secret
         )
         with translated("use_recovery_code"):
-            with self.sessions.begin() as session:
+            with self._writing() as session:
                 result = session.execute(statement)
                 return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
@@ -722,7 +725,7 @@ class SQLAlchemyStore(SQLAlchemySignIn, SQLAlchemyOutbox):
         columns = [getattr(model, name) for name in _AUTHENTICATOR_FIELDS]
         statement = select(model.user_id, *columns).where(model.credential_key == secret)
         with translated("get_passkey"):
-            with self._reads.connect() as connection:
+            with self._reading_core() as connection:
                 row = (connection.execute(statement)).first()
         if row is None:
             return None
@@ -762,7 +765,7 @@ class SQLAlchemyStore(SQLAlchemySignIn, SQLAlchemyOutbox):
             model.id == authenticator_id, model.user_id == key, model.kind == "passkey"
         )
         with translated("delete_passkey"):
-            with self.sessions.begin() as session:
+            with self._writing() as session:
                 result = session.execute(statement)
                 return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
@@ -787,7 +790,7 @@ class SQLAlchemyStore(SQLAlchemySignIn, SQLAlchemyOutbox):
         )
         taken = (UniqueKey.of(self._linked.__table__, "provider", "subject"), IdentityTaken)
         with translated("add_social_identity", taken=taken):
-            with self.sessions.begin() as session:
+            with self._writing() as session:
                 if session.get(self.models.user, key) is None:
                     raise NotFound("no such user")
                 session.add(row)
@@ -798,7 +801,7 @@ class SQLAlchemyStore(SQLAlchemySignIn, SQLAlchemyOutbox):
         if not searchable(provider) or not searchable(subject):
             return None
         with translated("get_social_identity"):
-            with self.sessions() as session:
+            with self._reading() as session:
                 result = session.execute(
                     select(model).where(model.provider == provider, model.subject == subject)
                 )
@@ -811,7 +814,7 @@ class SQLAlchemyStore(SQLAlchemySignIn, SQLAlchemyOutbox):
         if key is None:
             return []
         with translated("list_social_identities"):
-            with self.sessions() as session:
+            with self._reading() as session:
                 result = session.execute(
                     select(model).where(model.user_id == key).order_by(model.linked_at, model.id)
                 )
@@ -823,7 +826,7 @@ class SQLAlchemyStore(SQLAlchemySignIn, SQLAlchemyOutbox):
         if key is None or not searchable(identity_id):
             return False
         with translated("delete_social_identity"):
-            with self.sessions.begin() as session:
+            with self._writing() as session:
                 result = session.execute(
                     delete(model).where(model.id == identity_id, model.user_id == key)
                 )
@@ -832,7 +835,7 @@ class SQLAlchemyStore(SQLAlchemySignIn, SQLAlchemyOutbox):
     def count_users(self) -> int:
         """How many users there are (for the CLI and the benchmarks)."""
         with translated("count_users"):
-            with self.sessions() as session:
+            with self._reading() as session:
                 result = session.execute(select(func.count()).select_from(self.models.user))
                 return int(result.scalar_one())
 
