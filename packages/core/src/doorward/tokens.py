@@ -173,6 +173,12 @@ class CredentialSecrets:
             )
             for kind in ("session", "remember", "api", "mfa", "trust", "access")
         }
+        # The keys itsdangerous derives on every check, derived once (newest first, the
+        # order ``Signer.unsign`` tries them): checking a cookie is the per-request cost.
+        self._derived = {
+            kind: [signer.derive_key(key) for key in reversed(signer.secret_keys)]
+            for kind, signer in self._signers.items()
+        }
 
     def new(self, kind: CredentialKind) -> tuple[str, str]:
         """``(token, secret_hash)``: the value handed out once and the value stored."""
@@ -192,14 +198,31 @@ class CredentialSecrets:
         prefix = _PREFIXES.get(kind, "")
         if not text.startswith(prefix):
             return None
-        text = text[len(prefix) :]
-        if not _canonical(text, 2):  # raw.signature, exactly as ``new`` made it
+        found = _signed_pair(text[len(prefix) :])
+        if found is None:
             return None
-        try:
-            raw = self._signers[kind].unsign(text)
-        except BadSignature:
-            return None
-        return hash_secret(raw.decode())
+        raw, signature = found
+        # ``Signer.unsign``, with the keys it would derive on every call derived once
+        for key in self._derived[kind]:
+            if hmac.compare_digest(signature, hmac.new(key, raw, hashlib.sha256).digest()):
+                return hash_secret(raw.decode())
+        return None
+
+
+def _signed_pair(text: str) -> tuple[bytes, bytes] | None:
+    """``raw.signature`` exactly as ``CredentialSecrets.new`` wrote it (``_canonical`` for
+    two fields): the raw value as sent and the decoded signature, or ``None``."""
+    raw, dot, signature = text.partition(".")
+    if not dot or not _BASE64URL.fullmatch(raw) or not _BASE64URL.fullmatch(signature):
+        return None
+    try:
+        raw_bytes, signature_bytes = base64_decode(raw), base64_decode(signature)
+    except BadData:
+        return None
+    value, sent = raw.encode(), signature.encode()
+    if base64_encode(raw_bytes) != value or base64_encode(signature_bytes) != sent:
+        return None
+    return value, signature_bytes
 
 
 class CsrfTokens:
