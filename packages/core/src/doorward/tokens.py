@@ -21,7 +21,14 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any, Literal
 
-from itsdangerous import BadData, BadSignature, Signer, TimestampSigner, URLSafeTimedSerializer
+from itsdangerous import (
+    BadData,
+    BadSignature,
+    Signer,
+    TimestampSigner,
+    URLSafeSerializer,
+    URLSafeTimedSerializer,
+)
 from itsdangerous.encoding import base64_decode, base64_encode
 
 from doorward.clock import Clock, SystemClock
@@ -34,6 +41,7 @@ __all__ = [
     "CsrfTokens",
     "EmailTokens",
     "Purpose",
+    "SessionSnapshots",
     "hash_secret",
     "new_stamp",
 ]
@@ -223,6 +231,43 @@ def _signed_pair(text: str) -> tuple[bytes, bytes] | None:
     if base64_encode(raw_bytes) != value or base64_encode(signature_bytes) != sent:
         return None
     return value, signature_bytes
+
+
+#: A snapshot cookie longer than this is refused unread (browsers keep about 4 KB a cookie).
+MAX_SNAPSHOT_LENGTH = 3800
+
+
+class SessionSnapshots:
+    """Signs and reads session snapshots (``Settings.session_snapshot_seconds``).
+
+    A snapshot is a JSON list signed with the site's keys under its own salt (rotation as
+    for every other token). It is readable base64: it carries the user's id and email, the
+    session's public id, timestamps, role and permission names, never a secret or a stamp.
+    What it means and how long it is good for is ``doorward._rules``' to decide.
+    """
+
+    def __init__(self, secret_keys: Sequence[str]) -> None:
+        self._serializer = URLSafeSerializer(
+            list(secret_keys),
+            salt="doorward.session-snapshot",
+            signer_kwargs={"digest_method": hashlib.sha256},
+        )
+
+    def dumps(self, payload: list[Any]) -> str:
+        """The cookie value for ``payload``."""
+        return str(self._serializer.dumps(payload))
+
+    def loads(self, text: object) -> list[Any] | None:
+        """The payload of a snapshot this site signed, or ``None`` for anything else."""
+        if not isinstance(text, str) or not text or len(text) > MAX_SNAPSHOT_LENGTH:
+            return None
+        if not text.isascii():
+            return None
+        try:
+            payload = self._serializer.loads(text)
+        except (BadData, ValueError, TypeError):
+            return None
+        return payload if isinstance(payload, list) else None
 
 
 class CsrfTokens:
