@@ -77,6 +77,8 @@ from doorward_sqlalchemy.models import Base, DefaultUser  # noqa: E402
 from doorward_starlette import Doorward as StarletteDoorward  # noqa: E402
 
 SECRET = "benchmark-secret-key-0123456789-abcdefghij"
+#: ``Settings.session_snapshot_seconds`` in the "snapshot on" measures (off is the default)
+SNAPSHOT_SECONDS = 60
 PASSWORD = "correct horse battery staple"
 
 
@@ -157,8 +159,11 @@ def count_statements(engine: sa.Engine) -> Callable[[], int]:
     return done
 
 
-def flask_request_cost(n: int, folder: Path, url: str | None = None) -> dict[str, float]:
-    engine = fresh_engine(folder, "flask", url)
+def flask_request_cost(
+    n: int, folder: Path, url: str | None = None, snapshot: int = 0
+) -> dict[str, float]:
+    """``snapshot``: ``Settings.session_snapshot_seconds`` (0: off, the default)."""
+    engine = fresh_engine(folder, f"flask{snapshot}", url)
     bare_app = Flask("bare")
 
     @bare_app.get("/bare")
@@ -166,8 +171,12 @@ def flask_request_cost(n: int, folder: Path, url: str | None = None) -> dict[str
         return "ok"
 
     app = Flask(__name__)
+    options = {"session_snapshot_seconds": snapshot} if snapshot else {}
     FlaskDoorward(
-        app, store=SQLAlchemyStore(engine, default_models()), settings=settings(), mailer=Outbox()
+        app,
+        store=SQLAlchemyStore(engine, default_models()),
+        settings=settings(**options),
+        mailer=Outbox(),
     )
 
     @app.get("/open")
@@ -188,7 +197,12 @@ def flask_request_cost(n: int, folder: Path, url: str | None = None) -> dict[str
     anonymous = app.test_client()
     plain = bare_app.test_client()
     bearer = {"Authorization": f"Bearer {token}"}
-    assert client.get("/protected").status_code == 200
+    first = client.get("/protected")
+    assert first.status_code == 200
+    if snapshot:  # sent back as a browser would
+        made = [c for c in first.headers.getlist("Set-Cookie") if c.startswith("__Host-doorward-s")]
+        assert made, "no snapshot cookie"
+        client.set_cookie("__Host-doorward-snapshot", made[0].split(";")[0].split("=", 1)[1])
     done = count_statements(engine)
     client.get("/protected")
     statements = done()
@@ -219,7 +233,7 @@ def flask_request_cost(n: int, folder: Path, url: str | None = None) -> dict[str
         response = browser().post("/auth/register", json=fields, headers=csrf_header)
         assert response.status_code in {200, 201, 202}, response.data
 
-    if url is None:
+    if url is None and not snapshot:
         results["http_login"] = timed(login, max(n // 4, 50))
         results["http_register"] = timed(register, max(n // 4, 50))
     engine.dispose()
@@ -397,11 +411,19 @@ def async_store(
 
 
 async def _starlette_cost(
-    n: int, folder: Path, *, kind: str, role_scopes: bool = True, url: str | None = None
+    n: int,
+    folder: Path,
+    *,
+    kind: str,
+    role_scopes: bool = True,
+    url: str | None = None,
+    snapshot: int = 0,
 ) -> dict[str, float]:
-    store, engine, executor = async_store(folder, f"starlette-{kind}-{role_scopes}", kind, url)
+    name = f"starlette-{kind}-{role_scopes}-{snapshot}"
+    store, engine, executor = async_store(folder, name, kind, url)
+    options = {"session_snapshot_seconds": snapshot} if snapshot else {}
     doorward = StarletteDoorward(
-        settings=settings(), store=store, mailer=AsyncOutbox(), role_scopes=role_scopes
+        settings=settings(**options), store=store, mailer=AsyncOutbox(), role_scopes=role_scopes
     )
 
     async def bare(request: object) -> PlainTextResponse:
@@ -446,7 +468,13 @@ async def _starlette_cost(
         bare_us = await measure(lambda: c.get("/bare"), n)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url=base) as c:
-        assert (await c.get("/protected", headers=session)).status_code == 200
+        first = await c.get("/protected", headers=session)
+        assert first.status_code == 200
+        made = first.cookies.get("__Host-doorward-snapshot")
+        if snapshot:  # sent back as a browser would
+            assert made is not None
+            session = {"Cookie": f"{session['Cookie']}; __Host-doorward-snapshot={made}"}
+        c.cookies.clear()
         done = count_statements(engine)
         hops = executor.submitted if executor else 0
         await c.get("/protected", headers=session)
@@ -463,7 +491,7 @@ async def _starlette_cost(
         "statements": float(statements),
         "thread_hops": float(hops),
     }
-    if url is None:
+    if url is None and not snapshot:
         csrf_cookie, csrf_header = csrf_pair()
         headers = {**csrf_header, "Cookie": f"__Host-doorward-csrf={csrf_cookie}"}
         body = {"email": "bench@example.com", "password": PASSWORD}
@@ -492,9 +520,17 @@ async def _starlette_cost(
 
 
 def starlette_request_cost(
-    n: int, folder: Path, *, kind: str, role_scopes: bool = True, url: str | None = None
+    n: int,
+    folder: Path,
+    *,
+    kind: str,
+    role_scopes: bool = True,
+    url: str | None = None,
+    snapshot: int = 0,
 ) -> dict[str, float]:
-    return asyncio.run(_starlette_cost(n, folder, kind=kind, role_scopes=role_scopes, url=url))
+    return asyncio.run(
+        _starlette_cost(n, folder, kind=kind, role_scopes=role_scopes, url=url, snapshot=snapshot)
+    )
 
 
 # -- the floor: one bare indexed SELECT through the same driver and pool -----------------------------
@@ -744,6 +780,12 @@ def main() -> None:
                 ),
                 "  aiosqlite": starlette_request_cost(args.n, folder, kind="aiosqlite"),
             }
+            snapshots = {
+                "Flask": flask_request_cost(args.n, folder, snapshot=SNAPSHOT_SECONDS),
+                "Starlette": starlette_request_cost(
+                    args.n, folder, kind="threaded", snapshot=SNAPSHOT_SECONDS
+                ),
+            }
             databases: dict[str, dict[str, Any]] = {}
             for name, url in (("PostgreSQL", args.postgres), ("MariaDB", args.mariadb)):
                 if url:
@@ -760,13 +802,17 @@ def main() -> None:
             "aiosqlite": loop_lag(folder, threaded=False),
         }
         sizes = scale(args.users, max(args.n // 4, 100), folder)
-        wire = None
+        wire = wire_snapshot = None
         if not args.no_loopback and loopback.wrk_available():
             seconds, rounds = (2, 1) if args.quick else (5, 3)
             wire = loopback.measure(folder, seconds=seconds, rounds=rounds)
+            wire_snapshot = loopback.measure(
+                folder, seconds=seconds, rounds=rounds, snapshot_seconds=SNAPSHOT_SECONDS
+            )
     other = None if args.no_peers else peers(args.n)
     print(f"after: {load()}")
     report(args, rows, databases, apps, flows, lags, sizes, other, wire)
+    report_snapshot(snapshots, other, wire_snapshot)
 
 
 def print_request_cost(name: str, numbers: dict[str, float]) -> None:
@@ -923,6 +969,35 @@ def report(
     target("trivial endpoint p99 with 16 logins in flight, ms", p99, "< 10", p99 < 10)
     growth = max(abs(login_growth), abs(auth_growth))
     target(f"cost from 1,000 to {big:,} users", growth, "< 0.20", growth < 0.20)
+
+
+def report_snapshot(
+    snapshots: dict[str, dict[str, float]],
+    other: dict[str, Any] | None,
+    wire_snapshot: dict[str, float] | None,
+) -> None:
+    """The per-request targets again with the session snapshot on (not the default)."""
+    print(
+        f"with the session snapshot on (session_snapshot_seconds={SNAPSHOT_SECONDS}; off by "
+        "default; revocation delayed up to that long):"
+    )
+    for name, numbers in snapshots.items():
+        print_request_cost(name, numbers)
+    flask, starlette = snapshots["Flask"], snapshots["Starlette"]
+    if other is not None:
+        fst = other["Flask-Security-Too 5.9.2"]
+        fu = other["fastapi-users 15.0.5"]
+        value = (flask["session"] - flask["bare"]) / (fst["session"] - fst["bare"])
+        target("Flask per-request overhead vs FS-Too (session)", value, "≤ 0.20", value <= 0.20)
+        value = (starlette["session"] - starlette["bare"]) / (fu["jwt"] - fu["bare"])
+        target(
+            "Starlette per-request overhead vs fastapi-users JWT", value, "≤ 0.125", value <= 0.125
+        )
+    if wire_snapshot is not None:
+        for face, goal in (("Flask", 0.70), ("Starlette", 0.35)):
+            key = face.lower()
+            value = wire_snapshot[f"{key}_session"] / wire_snapshot[f"{key}_bare"]
+            target(f"{face} protected loopback req/s x bare", value, f"≥ {goal:.2f}", value >= goal)
 
 
 if __name__ == "__main__":
