@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import re
 import secrets
 from collections.abc import Sequence
@@ -26,7 +27,6 @@ from itsdangerous import (
     BadSignature,
     Signer,
     TimestampSigner,
-    URLSafeSerializer,
     URLSafeTimedSerializer,
 )
 from itsdangerous.encoding import base64_decode, base64_encode
@@ -240,22 +240,24 @@ MAX_SNAPSHOT_LENGTH = 3800
 class SessionSnapshots:
     """Signs and reads session snapshots (``Settings.session_snapshot_seconds``).
 
-    A snapshot is a JSON list signed with the site's keys under its own salt (rotation as
-    for every other token). It is readable base64: it carries the user's id and email, the
-    session's public id, timestamps, role and permission names, never a secret or a stamp.
-    What it means and how long it is good for is ``doorward._rules``' to decide.
+    A snapshot is compact JSON in base64url, signed by itsdangerous's ``Signer`` with the
+    site's keys under its own salt (rotation as for every other token; the derived keys are
+    kept, as ``CredentialSecrets`` does: reading one is a per-request cost). It is readable:
+    it carries the user's id and email, the session's public id, timestamps, role and
+    permission names, never a secret or a stamp. What it means and how long it is good for
+    is ``doorward._rules``' to decide.
     """
 
     def __init__(self, secret_keys: Sequence[str]) -> None:
-        self._serializer = URLSafeSerializer(
-            list(secret_keys),
-            salt="doorward.session-snapshot",
-            signer_kwargs={"digest_method": hashlib.sha256},
+        self._signer = Signer(
+            list(secret_keys), salt="doorward.session-snapshot", digest_method=hashlib.sha256
         )
+        self._derived = [self._signer.derive_key(key) for key in reversed(self._signer.secret_keys)]
 
     def dumps(self, payload: list[Any]) -> str:
         """The cookie value for ``payload``."""
-        return str(self._serializer.dumps(payload))
+        text = json.dumps(payload, separators=(",", ":"), ensure_ascii=True)
+        return self._signer.sign(base64_encode(text.encode())).decode()
 
     def loads(self, text: object) -> list[Any] | None:
         """The payload of a snapshot this site signed, or ``None`` for anything else."""
@@ -263,9 +265,18 @@ class SessionSnapshots:
             return None
         if not text.isascii():
             return None
+        found = _signed_pair(text)
+        if found is None:
+            return None
+        raw, signature = found
+        if not any(
+            hmac.compare_digest(signature, hmac.new(key, raw, hashlib.sha256).digest())
+            for key in self._derived
+        ):
+            return None
         try:
-            payload = self._serializer.loads(text)
-        except (BadData, ValueError, TypeError):
+            payload = json.loads(base64_decode(raw))
+        except (BadData, ValueError):
             return None
         return payload if isinstance(payload, list) else None
 
