@@ -19,6 +19,8 @@ driver and pool, sync (psycopg 3 / PyMySQL) and async (psycopg 3 / aiomysql).
 Loopback req/s (``loopback.py``): Flask under gunicorn and Starlette under uvicorn on
 127.0.0.1, bare and protected, driven by wrk (Debian's ``wrk``; ``bench/setup-peers``
 installs it); skipped, and said so, when wrk is absent or with ``--no-loopback``.
+The per-request measures and loopback are repeated with the session snapshot on
+(``session_snapshot_seconds=60``; off by default), and the targets printed for both.
 """
 
 from __future__ import annotations
