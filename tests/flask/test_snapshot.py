@@ -15,7 +15,14 @@ from doorward import Argon2Params, MemoryStore, Role, Settings
 from doorward._sync.mailers import Outbox
 from doorward.clock import FrozenClock
 from doorward.exceptions import ConfigurationError
-from doorward_flask import Doorward, current_identity, current_user, login_required, roles_required
+from doorward_flask import (
+    Doorward,
+    current_identity,
+    current_user,
+    fresh_login_required,
+    login_required,
+    roles_required,
+)
 
 SECRET = "flask-snapshot-secret-key-0123456789abcd"
 PASSWORD = "correct horse battery staple"
@@ -55,6 +62,11 @@ def make_app(seconds=N):
     @roles_required("admin")
     def admin():
         return "admin"
+
+    @app.get("/sensitive")
+    @fresh_login_required
+    def sensitive():
+        return "fresh"
 
     lookups = []
     for name in ("get_credential", "get_credential_with_roles"):
@@ -227,3 +239,22 @@ def test_never_outlives_the_session():
     answer = http.get("/guarded")
     assert answer.status_code == 200
     assert "Max-Age=100;" in snapshot_header(answer) + ";"
+
+
+def test_changes_through_the_auth_routes_drop_the_snapshot():
+    """A re-authentication (any POST to the auth routes) clears the snapshot the request
+    carried, so the next request sees the fresh session at once."""
+    app, auth, _ = make_app()
+    auth.create_user("a@example.com", PASSWORD, confirmed=True)
+    http = client(app)
+    login(http, "a@example.com")
+    auth.clock.advance(auth.settings.fresh_window.total_seconds() + 60)
+    assert http.get("/sensitive", headers=JSON).json()["error"]["code"] == "reauth_required"
+    assert http.cookies.get(SNAPSHOT) is not None
+    csrf = http.get("/auth/csrf", headers=JSON).json()["csrf_token"]
+    again = http.post(
+        "/auth/reauth", json={"password": PASSWORD}, headers={"X-CSRF-Token": csrf, **JSON}
+    )
+    assert again.status_code == 200, again.text
+    assert "Max-Age=0" in snapshot_header(again)
+    assert http.get("/sensitive").text == "fresh"

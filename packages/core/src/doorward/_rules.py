@@ -48,8 +48,8 @@ class Identity:
     roles: frozenset[str] | None = None
     permissions: frozenset[str] | None = None
     #: Identified by a session snapshot (``Settings.session_snapshot_seconds``), not the
-    #: store: ``user`` is a ``SnapshotUser`` and ``credential`` has no stamp, address or
-    #: user agent.
+    #: store: ``user`` is a ``SnapshotUser`` and ``credential`` has no stamp, expiry,
+    #: last use, address or user agent.
     snapshot: bool = False
 
     @property
@@ -153,7 +153,7 @@ def snapshot_identity(
             return None
         names = None if roles is None else frozenset(_names(roles))
         granted = None if permissions is None else frozenset(_names(permissions))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
     credential = Credential(
         id=credential_id,
@@ -162,7 +162,6 @@ def snapshot_identity(
         secret_hash=secret_hash,
         stamp="",
         created_at=created_at,
-        expires_at=ends,
         authenticated_at=authenticated_at,
     )
     return Identity(

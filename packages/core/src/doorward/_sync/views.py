@@ -44,7 +44,7 @@ from doorward.openapi import openapi_document
 from doorward.policies import client_ip
 from doorward.routing import Access, Route, declared_endpoints, endpoint
 from doorward.tokens import SessionSnapshots
-from doorward.web import Call, RequestState
+from doorward.web import Call, RequestState, Web
 
 __all__ = ["Views"]
 
@@ -195,6 +195,8 @@ class Views:
         finally:
             i18n.reset_current(token)
         response = self.web.localized(response, lang)
+        if self.web.snapshots is not None and request.method in UNSAFE_METHODS:
+            _drop_snapshot(self.web, request, response)
         return self.web.secured(response, token_in_url=_token_in_url(route))
 
     def _run(
@@ -369,6 +371,15 @@ class Views:
         response = self.web.with_csrf(call.request, HttpResponse())
         response.json = {"csrf_token": response.context.pop("csrf_token")}
         return response
+
+
+def _drop_snapshot(web: Web, request: HttpRequest, response: HttpResponse) -> None:
+    """After a change made through the auth routes (re-authentication, roles, logout ...)
+    the next request reads the store again: the session snapshot the request carried is
+    cleared, unless the route set or cleared it itself."""
+    name = web.snapshot_cookie
+    if name in request.cookies and all(cookie.name != name for cookie in response.cookies):
+        response.cookies.append(web.cookie(name, None))
 
 
 def _token_in_url(route: Route) -> bool:
