@@ -831,7 +831,7 @@ def print_request_cost(name: str, numbers: dict[str, float]) -> None:
 
 
 def target(label: str, value: float, goal: str, ok: bool) -> None:
-    print(f"  {label}: {value:.2f} (goal {goal}) {'met' if ok else 'NOT MET'}")
+    print(f"  {label}: {value:.3f} (goal {goal}) {'met' if ok else 'NOT MET'}")
 
 
 def report(
@@ -996,6 +996,11 @@ def report_snapshot(
             "Starlette per-request overhead vs fastapi-users JWT", value, "≤ 0.125", value <= 0.125
         )
     if wire_snapshot is not None:
+        for face in ("flask", "starlette"):
+            print(
+                f"  loopback {face.capitalize():10} bare {wire_snapshot[f'{face}_bare']:7.0f}  "
+                f"session {wire_snapshot[f'{face}_session']:7.0f} req/s"
+            )
         for face, goal in (("Flask", 0.70), ("Starlette", 0.35)):
             key = face.lower()
             value = wire_snapshot[f"{key}_session"] / wire_snapshot[f"{key}_bare"]
