@@ -16,7 +16,11 @@ installs them in ``bench/.peers``), and SQL statements per authenticated request
 ``--postgres`` / ``--mariadb`` (the database is emptied first: give a database of its
 own) it also measures there, with the bare indexed ``SELECT`` floor through the same
 driver and pool, sync (psycopg 3 / PyMySQL) and async (psycopg 3 / aiomysql).
-Loopback req/s needs a load generator (wrk): the in-process ratio stands in for it.
+Loopback req/s (``loopback.py``): Flask under gunicorn and Starlette under uvicorn on
+127.0.0.1, bare and protected, driven by wrk (Debian's ``wrk``; ``bench/setup-peers``
+installs it); skipped, and said so, when wrk is absent or with ``--no-loopback``.
+The per-request measures and loopback are repeated with the session snapshot on
+(``session_snapshot_seconds=60``; off by default), and the targets printed for both.
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+import loopback  # noqa: E402
 from argon2_stub import stubbed  # noqa: E402
 
 from doorward import AsyncArgon2Hasher, AsyncUserStore, Auth, Role, Settings  # noqa: E402
@@ -74,6 +79,8 @@ from doorward_sqlalchemy.models import Base, DefaultUser  # noqa: E402
 from doorward_starlette import Doorward as StarletteDoorward  # noqa: E402
 
 SECRET = "benchmark-secret-key-0123456789-abcdefghij"
+#: ``Settings.session_snapshot_seconds`` in the "snapshot on" measures (off is the default)
+SNAPSHOT_SECONDS = 60
 PASSWORD = "correct horse battery staple"
 
 
@@ -154,8 +161,11 @@ def count_statements(engine: sa.Engine) -> Callable[[], int]:
     return done
 
 
-def flask_request_cost(n: int, folder: Path, url: str | None = None) -> dict[str, float]:
-    engine = fresh_engine(folder, "flask", url)
+def flask_request_cost(
+    n: int, folder: Path, url: str | None = None, snapshot: int = 0
+) -> dict[str, float]:
+    """``snapshot``: ``Settings.session_snapshot_seconds`` (0: off, the default)."""
+    engine = fresh_engine(folder, f"flask{snapshot}", url)
     bare_app = Flask("bare")
 
     @bare_app.get("/bare")
@@ -163,8 +173,12 @@ def flask_request_cost(n: int, folder: Path, url: str | None = None) -> dict[str
         return "ok"
 
     app = Flask(__name__)
+    options = {"session_snapshot_seconds": snapshot} if snapshot else {}
     FlaskDoorward(
-        app, store=SQLAlchemyStore(engine, default_models()), settings=settings(), mailer=Outbox()
+        app,
+        store=SQLAlchemyStore(engine, default_models()),
+        settings=settings(**options),
+        mailer=Outbox(),
     )
 
     @app.get("/open")
@@ -185,7 +199,12 @@ def flask_request_cost(n: int, folder: Path, url: str | None = None) -> dict[str
     anonymous = app.test_client()
     plain = bare_app.test_client()
     bearer = {"Authorization": f"Bearer {token}"}
-    assert client.get("/protected").status_code == 200
+    first = client.get("/protected")
+    assert first.status_code == 200
+    if snapshot:  # sent back as a browser would
+        made = [c for c in first.headers.getlist("Set-Cookie") if c.startswith("__Host-doorward-s")]
+        assert made, "no snapshot cookie"
+        client.set_cookie("__Host-doorward-snapshot", made[0].split(";")[0].split("=", 1)[1])
     done = count_statements(engine)
     client.get("/protected")
     statements = done()
@@ -216,7 +235,7 @@ def flask_request_cost(n: int, folder: Path, url: str | None = None) -> dict[str
         response = browser().post("/auth/register", json=fields, headers=csrf_header)
         assert response.status_code in {200, 201, 202}, response.data
 
-    if url is None:
+    if url is None and not snapshot:
         results["http_login"] = timed(login, max(n // 4, 50))
         results["http_register"] = timed(register, max(n // 4, 50))
     engine.dispose()
@@ -394,11 +413,19 @@ def async_store(
 
 
 async def _starlette_cost(
-    n: int, folder: Path, *, kind: str, role_scopes: bool = True, url: str | None = None
+    n: int,
+    folder: Path,
+    *,
+    kind: str,
+    role_scopes: bool = True,
+    url: str | None = None,
+    snapshot: int = 0,
 ) -> dict[str, float]:
-    store, engine, executor = async_store(folder, f"starlette-{kind}-{role_scopes}", kind, url)
+    name = f"starlette-{kind}-{role_scopes}-{snapshot}"
+    store, engine, executor = async_store(folder, name, kind, url)
+    options = {"session_snapshot_seconds": snapshot} if snapshot else {}
     doorward = StarletteDoorward(
-        settings=settings(), store=store, mailer=AsyncOutbox(), role_scopes=role_scopes
+        settings=settings(**options), store=store, mailer=AsyncOutbox(), role_scopes=role_scopes
     )
 
     async def bare(request: object) -> PlainTextResponse:
@@ -443,7 +470,13 @@ async def _starlette_cost(
         bare_us = await measure(lambda: c.get("/bare"), n)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url=base) as c:
-        assert (await c.get("/protected", headers=session)).status_code == 200
+        first = await c.get("/protected", headers=session)
+        assert first.status_code == 200
+        made = first.cookies.get("__Host-doorward-snapshot")
+        if snapshot:  # sent back as a browser would
+            assert made is not None
+            session = {"Cookie": f"{session['Cookie']}; __Host-doorward-snapshot={made}"}
+        c.cookies.clear()
         done = count_statements(engine)
         hops = executor.submitted if executor else 0
         await c.get("/protected", headers=session)
@@ -460,7 +493,7 @@ async def _starlette_cost(
         "statements": float(statements),
         "thread_hops": float(hops),
     }
-    if url is None:
+    if url is None and not snapshot:
         csrf_cookie, csrf_header = csrf_pair()
         headers = {**csrf_header, "Cookie": f"__Host-doorward-csrf={csrf_cookie}"}
         body = {"email": "bench@example.com", "password": PASSWORD}
@@ -489,9 +522,17 @@ async def _starlette_cost(
 
 
 def starlette_request_cost(
-    n: int, folder: Path, *, kind: str, role_scopes: bool = True, url: str | None = None
+    n: int,
+    folder: Path,
+    *,
+    kind: str,
+    role_scopes: bool = True,
+    url: str | None = None,
+    snapshot: int = 0,
 ) -> dict[str, float]:
-    return asyncio.run(_starlette_cost(n, folder, kind=kind, role_scopes=role_scopes, url=url))
+    return asyncio.run(
+        _starlette_cost(n, folder, kind=kind, role_scopes=role_scopes, url=url, snapshot=snapshot)
+    )
 
 
 # -- the floor: one bare indexed SELECT through the same driver and pool -----------------------------
@@ -724,6 +765,7 @@ def main() -> None:
         "e.g. mysql+pymysql://root@127.0.0.1:3306/bench (async: aiomysql)",
     )
     parser.add_argument("--no-peers", action="store_true", help="skip the peers")
+    parser.add_argument("--no-loopback", action="store_true", help="skip loopback req/s (wrk)")
     args = parser.parse_args()
     if args.quick:
         args.n, args.users = min(args.n, 300), min(args.users, 10_000)
@@ -739,6 +781,12 @@ def main() -> None:
                     args.n, folder, kind="threaded", role_scopes=False
                 ),
                 "  aiosqlite": starlette_request_cost(args.n, folder, kind="aiosqlite"),
+            }
+            snapshots = {
+                "Flask": flask_request_cost(args.n, folder, snapshot=SNAPSHOT_SECONDS),
+                "Starlette": starlette_request_cost(
+                    args.n, folder, kind="threaded", snapshot=SNAPSHOT_SECONDS
+                ),
             }
             databases: dict[str, dict[str, Any]] = {}
             for name, url in (("PostgreSQL", args.postgres), ("MariaDB", args.mariadb)):
@@ -756,9 +804,17 @@ def main() -> None:
             "aiosqlite": loop_lag(folder, threaded=False),
         }
         sizes = scale(args.users, max(args.n // 4, 100), folder)
+        wire = wire_snapshot = None
+        if not args.no_loopback and loopback.wrk_available():
+            seconds, rounds = (2, 1) if args.quick else (5, 3)
+            wire = loopback.measure(folder, seconds=seconds, rounds=rounds)
+            wire_snapshot = loopback.measure(
+                folder, seconds=seconds, rounds=rounds, snapshot_seconds=SNAPSHOT_SECONDS
+            )
     other = None if args.no_peers else peers(args.n)
     print(f"after: {load()}")
-    report(args, rows, databases, apps, flows, lags, sizes, other)
+    report(args, rows, databases, apps, flows, lags, sizes, other, wire)
+    report_snapshot(snapshots, other, wire_snapshot)
 
 
 def print_request_cost(name: str, numbers: dict[str, float]) -> None:
@@ -775,7 +831,7 @@ def print_request_cost(name: str, numbers: dict[str, float]) -> None:
 
 
 def target(label: str, value: float, goal: str, ok: bool) -> None:
-    print(f"  {label}: {value:.2f} (goal {goal}) {'met' if ok else 'NOT MET'}")
+    print(f"  {label}: {value:.3f} (goal {goal}) {'met' if ok else 'NOT MET'}")
 
 
 def report(
@@ -787,6 +843,7 @@ def report(
     lags: dict[str, dict[str, float]],
     sizes: dict[str, float],
     other: dict[str, Any] | None,
+    wire: dict[str, float] | None,
 ) -> None:
     flask, starlette = rows["Flask"], rows["Starlette"]
     print("doorward, medians in µs, in-process (test clients), the docs' defaults:")
@@ -843,6 +900,17 @@ def report(
         f"{sizes['authenticate_1000']:.0f} vs {sizes[f'authenticate_{big}']:.0f} µs "
         f"({auth_growth:+.0%})"
     )
+    if wire is not None:
+        print(
+            "loopback req/s (wrk -t2 -c16; Flask: gunicorn 1 worker gthread 4 threads; "
+            "Starlette: uvicorn 1 worker; SQLite; median of the rounds):"
+        )
+        for face in ("flask", "starlette"):
+            print(
+                f"  {face.capitalize():10} bare {wire[f'{face}_bare']:7.0f}  session "
+                f"{wire[f'{face}_session']:7.0f}  "
+                f"({wire[f'{face}_session'] / wire[f'{face}_bare']:.2f}x bare)"
+            )
     flask_extra = flask["session"] - flask["bare"]
     star_extra = starlette["session"] - starlette["bare"]
     if other is not None:
@@ -880,15 +948,16 @@ def report(
             print(f"  {what} over HTTP, Starlette vs fastapi-users: {value:.2f}")
     else:
         print("  (peers not measured: --no-peers, or bench/setup-peers not run yet)")
+    if wire is not None:
+        for face, goal in (("Flask", 0.70), ("Starlette", 0.35)):
+            key = face.lower()
+            value = wire[f"{key}_session"] / wire[f"{key}_bare"]
+            target(f"{face} protected loopback req/s x bare", value, f"≥ {goal:.2f}", value >= goal)
+    else:
+        print("  protected loopback req/s: not measured (wrk absent: apt-get install -y wrk)")
     value = flask["bare"] / flask["session"]
-    target(
-        "Flask protected req/s x bare (in-process; loopback needs wrk)",
-        value,
-        "≥ 0.70",
-        value >= 0.70,
-    )
-    value = starlette["bare"] / starlette["session"]
-    target("Starlette protected req/s x bare (in-process)", value, "≥ 0.35", value >= 0.35)
+    print(f"  (in-process, for comparison: Flask protected x bare {value:.2f}, ", end="")
+    print(f"Starlette {starlette['bare'] / starlette['session']:.2f})")
     value = flask["bare"] / flask["open"]
     target("Flask unprotected route in the doorward app x bare", value, "≥ 0.95", value >= 0.95)
     value = starlette["bare"] / starlette["open"]
@@ -902,6 +971,40 @@ def report(
     target("trivial endpoint p99 with 16 logins in flight, ms", p99, "< 10", p99 < 10)
     growth = max(abs(login_growth), abs(auth_growth))
     target(f"cost from 1,000 to {big:,} users", growth, "< 0.20", growth < 0.20)
+
+
+def report_snapshot(
+    snapshots: dict[str, dict[str, float]],
+    other: dict[str, Any] | None,
+    wire_snapshot: dict[str, float] | None,
+) -> None:
+    """The per-request targets again with the session snapshot on (not the default)."""
+    print(
+        f"with the session snapshot on (session_snapshot_seconds={SNAPSHOT_SECONDS}; off by "
+        "default; revocation delayed up to that long):"
+    )
+    for name, numbers in snapshots.items():
+        print_request_cost(name, numbers)
+    flask, starlette = snapshots["Flask"], snapshots["Starlette"]
+    if other is not None:
+        fst = other["Flask-Security-Too 5.9.2"]
+        fu = other["fastapi-users 15.0.5"]
+        value = (flask["session"] - flask["bare"]) / (fst["session"] - fst["bare"])
+        target("Flask per-request overhead vs FS-Too (session)", value, "≤ 0.20", value <= 0.20)
+        value = (starlette["session"] - starlette["bare"]) / (fu["jwt"] - fu["bare"])
+        target(
+            "Starlette per-request overhead vs fastapi-users JWT", value, "≤ 0.125", value <= 0.125
+        )
+    if wire_snapshot is not None:
+        for face in ("flask", "starlette"):
+            print(
+                f"  loopback {face.capitalize():10} bare {wire_snapshot[f'{face}_bare']:7.0f}  "
+                f"session {wire_snapshot[f'{face}_session']:7.0f} req/s"
+            )
+        for face, goal in (("Flask", 0.70), ("Starlette", 0.35)):
+            key = face.lower()
+            value = wire_snapshot[f"{key}_session"] / wire_snapshot[f"{key}_bare"]
+            target(f"{face} protected loopback req/s x bare", value, f"≥ {goal:.2f}", value >= goal)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,14 @@ import pytest
 
 from doorward.clock import FrozenClock
 from doorward.exceptions import InvalidToken
-from doorward.tokens import PURPOSES, CredentialSecrets, CsrfTokens, EmailTokens, hash_secret
+from doorward.tokens import (
+    PURPOSES,
+    CredentialSecrets,
+    CsrfTokens,
+    EmailTokens,
+    SessionSnapshots,
+    hash_secret,
+)
 
 OLD = "old-secret-key-0123456789-0123456789"
 NEW = "new-secret-key-0123456789-0123456789"
@@ -180,3 +187,28 @@ def test_tk05_padded_credential_secrets_rejected(kind):
     assert creds.secret_hash(kind, token) == stored
     for bad in [token + suffix for suffix in PADDED if suffix != "\n"] + [_stray_bit(token)]:
         assert creds.secret_hash(kind, bad) is None, bad
+
+
+def test_session_snapshots_are_signed_under_their_own_salt():
+    """A snapshot reads back under the current or an older key; a changed character, a
+    foreign key, a credential secret (another salt) or an oversized value is refused."""
+    payload = ["s1", "ab" * 16, "42", "a@example.com", "cid", 1, None, 2, ["admin"], ["x:y"]]
+    old = SessionSnapshots([OLD]).dumps(payload)
+    both = SessionSnapshots([OLD, NEW])
+    assert both.loads(old) == payload
+    made = both.dumps(payload)
+    assert SessionSnapshots([NEW]).loads(made) == payload
+    assert SessionSnapshots([OLD]).loads(made) is None
+    body, signature = made.split(".")
+    flipped = "A" if signature[0] != "A" else "B"
+    for bad in (
+        f"{body}.{flipped}{signature[1:]}",
+        f"{body[:-1]}{'A' if body[-1] != 'A' else 'B'}.{signature}",
+        made + "=",
+        " " + made,
+        CredentialSecrets([NEW]).new("session")[0],
+        "x" * 5000,
+        "",
+        None,
+    ):
+        assert both.loads(bad) is None

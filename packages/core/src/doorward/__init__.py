@@ -28,7 +28,7 @@ from doorward._async.protocols import (
 from doorward._async.ratelimit import AsyncMemoryRateLimiter, AsyncRateLimiter
 from doorward._async.service import AsyncAuth
 from doorward._async.views import AsyncViews
-from doorward._rules import Identity, IssuedSession
+from doorward._rules import Identity, IssuedSession, SnapshotUser
 from doorward._sync.context import Context
 from doorward._sync.feature import Feature
 from doorward._sync.memory import MemoryStore
@@ -143,6 +143,7 @@ __all__ = [
     "RequestState",
     "Role",
     "SignInCode",
+    "SnapshotUser",
     "SocialIdentity",
     "Route",
     "Settings",

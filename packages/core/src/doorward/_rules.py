@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import hmac
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import attrs
@@ -46,11 +47,138 @@ class Identity:
     issued: IssuedSession | None = None
     roles: frozenset[str] | None = None
     permissions: frozenset[str] | None = None
+    #: Identified by a session snapshot (``Settings.session_snapshot_seconds``), not the
+    #: store: ``user`` is a ``SnapshotUser`` and ``credential`` has no stamp, expiry,
+    #: last use, address or user agent.
+    snapshot: bool = False
 
     @property
     def user_id(self) -> str:
         """The user's id as a string."""
         return str(self.user.id)
+
+
+class SnapshotUser:
+    """``Identity.user`` of a request a session snapshot identified: the user's id and
+    email only. The adapters load the application's user from the store when it is used
+    (Flask's ``current_user``, Starlette's ``Doorward.load_user``)."""
+
+    active = True
+
+    def __init__(self, user_id: str, email: str) -> None:
+        self.id = user_id
+        self.email = email
+
+    def __getattr__(self, name: str) -> Any:
+        raise AttributeError(
+            f"{name!r}: a session snapshot holds only the user's id and email "
+            "(Settings.session_snapshot_seconds); load the user from the store"
+        )
+
+    def __repr__(self) -> str:
+        return f"<SnapshotUser {self.id}>"
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+#: The layout of a snapshot's payload; a different first element is refused.
+_SNAPSHOT_VERSION = "s1"
+
+
+def _micros(moment: datetime | None) -> int | None:
+    return None if moment is None else (moment - _EPOCH) // _MICROSECOND
+
+
+def _moment(micros: object) -> datetime | None:
+    if micros is None:
+        return None
+    if not isinstance(micros, int) or isinstance(micros, bool):
+        raise TypeError
+    return _EPOCH + micros * _MICROSECOND
+
+
+def snapshot_payload(
+    identity: Identity, now: datetime, settings: Settings
+) -> tuple[list[Any], datetime] | None:
+    """What a session snapshot of ``identity`` (identified by the store just now) holds,
+    and until when: ``settings.session_snapshot_seconds`` from now, never past the session's
+    own end (expiry, absolute or inactivity timeout). ``None`` when there is nothing to keep.
+    """
+    credential = identity.credential
+    if identity.via != "session" or identity.issued is not None or identity.snapshot:
+        return None
+    ends = [
+        now + timedelta(seconds=settings.session_snapshot_seconds),
+        credential.created_at + settings.session_max_age,
+        (credential.last_used_at or credential.created_at) + settings.session_idle_timeout,
+    ]
+    if credential.expires_at is not None:
+        ends.append(credential.expires_at)
+    until = min(ends)
+    if until <= now:
+        return None
+    roles, permissions = identity.roles, identity.permissions
+    payload = [
+        _SNAPSHOT_VERSION,
+        # bound to this session's secret: with any other session cookie it is not used
+        credential.secret_hash[:32],
+        identity.user_id,
+        str(identity.user.email),
+        credential.id,
+        _micros(credential.created_at),
+        _micros(credential.authenticated_at),
+        _micros(until),
+        None if roles is None else sorted(roles),
+        None if permissions is None else sorted(permissions),
+    ]
+    return payload, until
+
+
+def snapshot_identity(
+    payload: list[Any], secret_hash: str, now: datetime, settings: Settings
+) -> Identity | None:
+    """The identity a snapshot's ``payload`` gives to a request whose session cookie maps to
+    ``secret_hash``, or ``None`` (another session's, expired, or not a snapshot of ours)."""
+    try:
+        version, binding, user_id, email, credential_id, created, entered, until = payload[:8]
+        roles, permissions = payload[8:10]
+        if version != _SNAPSHOT_VERSION or len(payload) != 10:
+            return None
+        if not isinstance(binding, str) or not hmac.compare_digest(binding, secret_hash[:32]):
+            return None
+        ends, created_at, authenticated_at = _moment(until), _moment(created), _moment(entered)
+        if ends is None or created_at is None or now >= ends:
+            return None
+        if not all(isinstance(v, str) for v in (user_id, email, credential_id)):
+            return None
+        names = None if roles is None else frozenset(_names(roles))
+        granted = None if permissions is None else frozenset(_names(permissions))
+    except (TypeError, ValueError, OverflowError):
+        return None
+    credential = Credential(
+        id=credential_id,
+        user_id=user_id,
+        kind="session",
+        secret_hash=secret_hash,
+        stamp="",
+        created_at=created_at,
+        authenticated_at=authenticated_at,
+    )
+    return Identity(
+        user=SnapshotUser(user_id, email),
+        credential=credential,
+        via="session",
+        fresh=is_fresh(credential, now, settings),
+        roles=names,
+        permissions=granted,
+        snapshot=True,
+    )
+
+
+def _names(values: object) -> list[str]:
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        raise TypeError
+    return values
 
 
 def lockout_wait(

@@ -47,6 +47,8 @@ MAX_ACCESS_TOKEN_LIFETIME = timedelta(minutes=15)
 MAX_PASSKEY_CHALLENGE_AGE = timedelta(minutes=5)
 #: TK-02: emailed tokens expire within a day at most.
 MAX_EMAIL_TOKEN_AGE = timedelta(hours=24)
+#: The longest revocation delay a session snapshot may add (``session_snapshot_seconds``).
+MAX_SNAPSHOT_SECONDS = 300
 _LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
@@ -203,6 +205,12 @@ class Settings:
     api_token_max_age: timedelta | None = timedelta(days=90)
     #: SS-05: a password or email change ends the user's other sessions and tokens.
     end_sessions_on_change: bool = True
+    #: Off (0) by default. Up to this many seconds (at most 300), a signed snapshot cookie
+    #: of the session's identity (user id, roles, permissions) lets identification skip the
+    #: store. Logout on the device is immediate; logout everywhere, a password or role
+    #: change, disabling the user take effect within this delay (docs/security.md).
+    #: Never for bearer tokens.
+    session_snapshot_seconds: int = 0
 
     # second factors (MF-01..MF-09)
     #: Users with any of these roles must have a second factor (``require_mfa``: everyone).
@@ -239,6 +247,8 @@ class Settings:
     # cookies (SS-01)
     session_cookie: str = "__Host-doorward"
     remember_cookie: str = "__Host-doorward-remember"
+    #: The session snapshot (``session_snapshot_seconds``), when it is on.
+    snapshot_cookie: str = "__Host-doorward-snapshot"
     csrf_cookie: str = "__Host-doorward-csrf"
     #: The pending login between the password and the second factor (MF-05).
     mfa_cookie: str = "__Host-doorward-mfa"
@@ -376,6 +386,10 @@ class Settings:
                 raise ConfigurationError(f"{name} must be positive and at most 24 hours.")
         if self.session_idle_timeout > self.session_max_age:
             raise ConfigurationError("session_idle_timeout cannot exceed session_max_age.")
+        if not 0 <= self.session_snapshot_seconds <= MAX_SNAPSHOT_SECONDS:
+            raise ConfigurationError(
+                f"session_snapshot_seconds must be 0 (off) to {MAX_SNAPSHOT_SECONDS}."
+            )
         if self.max_concurrent_hashes < 1 or self.max_waiting_hashes < 0:
             raise ConfigurationError("max_concurrent_hashes must be >= 1, max_waiting >= 0.")
 

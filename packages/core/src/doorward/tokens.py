@@ -15,13 +15,20 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import re
 import secrets
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any, Literal
 
-from itsdangerous import BadData, BadSignature, Signer, TimestampSigner, URLSafeTimedSerializer
+from itsdangerous import (
+    BadData,
+    BadSignature,
+    Signer,
+    TimestampSigner,
+    URLSafeTimedSerializer,
+)
 from itsdangerous.encoding import base64_decode, base64_encode
 
 from doorward.clock import Clock, SystemClock
@@ -34,6 +41,7 @@ __all__ = [
     "CsrfTokens",
     "EmailTokens",
     "Purpose",
+    "SessionSnapshots",
     "hash_secret",
     "new_stamp",
 ]
@@ -173,6 +181,12 @@ class CredentialSecrets:
             )
             for kind in ("session", "remember", "api", "mfa", "trust", "access")
         }
+        # The keys itsdangerous derives on every check, derived once (newest first, the
+        # order ``Signer.unsign`` tries them): checking a cookie is the per-request cost.
+        self._derived = {
+            kind: [signer.derive_key(key) for key in reversed(signer.secret_keys)]
+            for kind, signer in self._signers.items()
+        }
 
     def new(self, kind: CredentialKind) -> tuple[str, str]:
         """``(token, secret_hash)``: the value handed out once and the value stored."""
@@ -192,14 +206,79 @@ class CredentialSecrets:
         prefix = _PREFIXES.get(kind, "")
         if not text.startswith(prefix):
             return None
-        text = text[len(prefix) :]
-        if not _canonical(text, 2):  # raw.signature, exactly as ``new`` made it
+        found = _signed_pair(text[len(prefix) :])
+        if found is None:
+            return None
+        raw, signature = found
+        # ``Signer.unsign``, with the keys it would derive on every call derived once
+        for key in self._derived[kind]:
+            if hmac.compare_digest(signature, hmac.new(key, raw, hashlib.sha256).digest()):
+                return hash_secret(raw.decode())
+        return None
+
+
+def _signed_pair(text: str) -> tuple[bytes, bytes] | None:
+    """``raw.signature`` exactly as ``CredentialSecrets.new`` wrote it (``_canonical`` for
+    two fields): the raw value as sent and the decoded signature, or ``None``."""
+    raw, dot, signature = text.partition(".")
+    if not dot or not _BASE64URL.fullmatch(raw) or not _BASE64URL.fullmatch(signature):
+        return None
+    try:
+        raw_bytes, signature_bytes = base64_decode(raw), base64_decode(signature)
+    except BadData:
+        return None
+    value, sent = raw.encode(), signature.encode()
+    if base64_encode(raw_bytes) != value or base64_encode(signature_bytes) != sent:
+        return None
+    return value, signature_bytes
+
+
+#: A snapshot cookie longer than this is refused unread (browsers keep about 4 KB a cookie).
+MAX_SNAPSHOT_LENGTH = 3800
+
+
+class SessionSnapshots:
+    """Signs and reads session snapshots (``Settings.session_snapshot_seconds``).
+
+    A snapshot is compact JSON in base64url, signed by itsdangerous's ``Signer`` with the
+    site's keys under its own salt (rotation as for every other token; the derived keys are
+    kept, as ``CredentialSecrets`` does: reading one is a per-request cost). It is readable:
+    it carries the user's id and email, the session's public id, timestamps, role and
+    permission names, never a secret or a stamp. What it means and how long it is good for
+    is ``doorward._rules``' to decide.
+    """
+
+    def __init__(self, secret_keys: Sequence[str]) -> None:
+        self._signer = Signer(
+            list(secret_keys), salt="doorward.session-snapshot", digest_method=hashlib.sha256
+        )
+        self._derived = [self._signer.derive_key(key) for key in reversed(self._signer.secret_keys)]
+
+    def dumps(self, payload: list[Any]) -> str:
+        """The cookie value for ``payload``."""
+        text = json.dumps(payload, separators=(",", ":"), ensure_ascii=True)
+        return self._signer.sign(base64_encode(text.encode())).decode()
+
+    def loads(self, text: object) -> list[Any] | None:
+        """The payload of a snapshot this site signed, or ``None`` for anything else."""
+        if not isinstance(text, str) or not text or len(text) > MAX_SNAPSHOT_LENGTH:
+            return None
+        if not text.isascii():
+            return None
+        found = _signed_pair(text)
+        if found is None:
+            return None
+        raw, signature = found
+        if not any(
+            hmac.compare_digest(signature, hmac.new(key, raw, hashlib.sha256).digest())
+            for key in self._derived
+        ):
             return None
         try:
-            raw = self._signers[kind].unsign(text)
-        except BadSignature:
+            payload = json.loads(base64_decode(raw))
+        except (BadData, ValueError):
             return None
-        return hash_secret(raw.decode())
+        return payload if isinstance(payload, list) else None
 
 
 class CsrfTokens:

@@ -27,7 +27,7 @@ from doorward.http import Cookie, HttpRequest, HttpResponse, error_response
 from doorward.i18n import N_, Moment
 from doorward.redirects import safe_redirect
 from doorward.settings import Settings
-from doorward.tokens import CsrfTokens
+from doorward.tokens import CsrfTokens, SessionSnapshots
 
 __all__ = ["Call", "RequestState", "Web", "checkbox"]
 
@@ -89,6 +89,11 @@ class Web:
         self.csrf = CsrfTokens(settings.secret_keys)
         self.session_cookie = settings.cookie_name(settings.session_cookie)
         self.remember_cookie = settings.cookie_name(settings.remember_cookie)
+        self.snapshot_cookie = settings.cookie_name(settings.snapshot_cookie)
+        #: Session snapshots, when ``Settings.session_snapshot_seconds`` turns them on.
+        self.snapshots = (
+            SessionSnapshots(settings.secret_keys) if settings.session_snapshot_seconds else None
+        )
         self.csrf_cookie = settings.cookie_name(settings.csrf_cookie)
         self.mfa_cookie = settings.cookie_name(settings.mfa_cookie)
         self.trust_cookie = settings.cookie_name(settings.trust_cookie)
@@ -113,12 +118,16 @@ class Web:
             cookies.append(
                 self.cookie(self.remember_cookie, issued.remember_token, issued.remember_max_age)
             )
+        if self.snapshots is not None:  # the snapshot of the session this one replaces
+            cookies.append(self.cookie(self.snapshot_cookie, None))
         return cookies
 
     def signed_out(self, response: HttpResponse) -> HttpResponse:
-        """Clear the session and remember-me cookies on ``response``."""
+        """Clear the session and remember-me cookies (and a session snapshot) on ``response``."""
         response.cookies.append(self.cookie(self.session_cookie, None))
         response.cookies.append(self.cookie(self.remember_cookie, None))
+        if self.snapshots is not None:
+            response.cookies.append(self.cookie(self.snapshot_cookie, None))
         return response
 
     def with_csrf(

@@ -13,7 +13,7 @@ from flask import Flask, Response, current_app, g, render_template, request
 from werkzeug.http import parse_cookie
 
 from doorward import Auth, Identity, RequestState, Settings, Views
-from doorward.exceptions import PayloadTooLarge
+from doorward.exceptions import PayloadTooLarge, StoreUnavailable
 from doorward.http import HttpRequest, HttpResponse
 
 __all__ = ["EXTENSION_KEY", "current_identity", "request_state", "state", "to_response"]
@@ -104,6 +104,23 @@ def request_state() -> RequestState:
 def current_identity() -> Identity | None:
     """Who made the current request (``None`` if anonymous or if the store is down)."""
     return request_state().identity
+
+
+def loaded_identity() -> Identity | None:
+    """``current_identity`` with the application's user object: when a session snapshot
+    identified the request (``Settings.session_snapshot_seconds``), the session and its
+    user are read from the store, once per request (``None`` if it ended meanwhile)."""
+    identity = current_identity()
+    if identity is None or not identity.snapshot:
+        return identity
+    if "_doorward_loaded" not in g:
+        try:
+            loaded, _ = state().views.identify(head_request(), snapshot=False)
+        except StoreUnavailable:
+            loaded = None
+        g._doorward_loaded = loaded  # noqa: SLF001 (Flask's advice for extension data on g)
+    found: Identity | None = g._doorward_loaded  # noqa: SLF001 (as above)
+    return found
 
 
 def apply_cookies(response: Response) -> Response:

@@ -6,7 +6,7 @@ from typing import Any
 
 from werkzeug.local import LocalProxy
 
-from doorward_flask._state import current_identity
+from doorward_flask._state import loaded_identity
 
 __all__ = ["AnonymousUser", "current_user"]
 
@@ -30,7 +30,7 @@ ANONYMOUS = AnonymousUser()
 
 
 def _current_user() -> Any:
-    identity = current_identity()
+    identity = loaded_identity()
     return identity.user if identity is not None else ANONYMOUS
 
 

@@ -45,6 +45,7 @@ from doorward.exceptions import (
     DoorwardError,
     NotFound,
     PayloadTooLarge,
+    StoreUnavailable,
     ValidationFailed,
 )
 from doorward.http import HttpRequest, HttpResponse
@@ -54,6 +55,8 @@ __all__ = ["Doorward", "DoorwardMiddleware", "DoorwardUser", "Refused", "Request
 SCOPE_KEY = "doorward"
 _ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 APP_KEY = "doorward.app"
+#: The user ``Doorward.load_user`` read from the store for a snapshot-identified request.
+_LOADED_KEY = "doorward.loaded_user"
 
 
 class Refused(Exception):
@@ -222,6 +225,28 @@ class Doorward:
         # with role scopes, a store that can gives the roles with the credential (one trip)
         request = credentials_request(connection)
         return await self.views.request_state(request, roles=self.role_scopes)
+
+    async def load_user(self, connection: HTTPConnection) -> Any | None:
+        """The application's user object of this request, or ``None`` if anonymous.
+
+        ``request.user`` wraps it, except when a session snapshot identified the request
+        (``Settings.session_snapshot_seconds``): then ``request.user`` holds the id, email,
+        roles and permissions only, and this reads the session and its user from the store
+        (once per request; ``None`` if the session ended meanwhile).
+        """
+        state = await request_state(self, connection)
+        identity = state.identity
+        if identity is None or not identity.snapshot:
+            return identity.user if identity is not None else None
+        if _LOADED_KEY not in connection.scope:
+            try:
+                loaded, _ = await self.views.identify(
+                    credentials_request(connection), roles=self.role_scopes, snapshot=False
+                )
+            except StoreUnavailable:
+                loaded = None
+            connection.scope[_LOADED_KEY] = loaded.user if loaded is not None else None
+        return connection.scope[_LOADED_KEY]
 
     async def scopes(self, identity: Identity | None) -> list[str]:
         """``authenticated``, ``fresh``, and with ``role_scopes`` the roles and permissions."""

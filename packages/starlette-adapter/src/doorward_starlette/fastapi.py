@@ -24,7 +24,15 @@ from typing import Any
 from fastapi import FastAPI, Request
 
 from doorward import Identity
-from doorward_starlette.app import APP_KEY, SCOPE_KEY, Doorward, RequestState
+from doorward.exceptions import NotAuthenticated
+from doorward_starlette.app import (
+    APP_KEY,
+    SCOPE_KEY,
+    Doorward,
+    Refused,
+    RequestState,
+    head_request,
+)
 from doorward_starlette.guards import check
 
 __all__ = [
@@ -45,7 +53,7 @@ async def current_identity(request: Request) -> Identity:
 
 async def current_user(request: Request) -> Any:
     """The application's user object; 401 when anonymous."""
-    return (await check(request, as_json=True)).user
+    return await _user_of(request, await check(request, as_json=True))
 
 
 async def optional_user(request: Request) -> Any | None:
@@ -53,7 +61,22 @@ async def optional_user(request: Request) -> Any | None:
     state = request.scope.get(SCOPE_KEY)
     if APP_KEY not in request.scope or not isinstance(state, RequestState):
         raise RuntimeError("add doorward.middleware() to the app's middleware")
-    return state.identity.user if state.identity is not None else None
+    if state.identity is None:
+        return None
+    return await _user_of(request, state.identity)
+
+
+async def _user_of(request: Request, identity: Identity) -> Any:
+    """``identity``'s user: the application's object, read from the store when a session
+    snapshot identified the request (``Doorward.load_user``)."""
+    if not identity.snapshot:
+        return identity.user
+    doorward: Doorward = request.scope[APP_KEY]
+    user = await doorward.load_user(request)
+    if user is None:  # the session ended since the snapshot was made: the store decides
+        refusal = doorward.views.refusal(head_request(request), NotAuthenticated(), as_json=True)
+        raise Refused(refusal)
+    return user
 
 
 async def require_fresh(request: Request) -> Identity:
@@ -65,7 +88,7 @@ def require_roles(*names: str) -> Callable[[Request], Awaitable[Any]]:
     """A dependency that lets in users with every one of the roles (403 otherwise)."""
 
     async def dependency(request: Request) -> Any:
-        return (await check(request, roles=names, as_json=True)).user
+        return await _user_of(request, await check(request, roles=names, as_json=True))
 
     return dependency
 
@@ -74,7 +97,7 @@ def require_permissions(*names: str) -> Callable[[Request], Awaitable[Any]]:
     """A dependency that lets in users whose roles grant every permission (403 otherwise)."""
 
     async def dependency(request: Request) -> Any:
-        return (await check(request, permissions=names, as_json=True)).user
+        return await _user_of(request, await check(request, permissions=names, as_json=True))
 
     return dependency
 

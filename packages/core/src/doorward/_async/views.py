@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 import attrs
 
-from doorward import i18n
+from doorward import _rules, i18n
 from doorward._async.login import AsyncLogin
 from doorward._async.roles import AsyncRoleChecks
 from doorward._async.service import AsyncAuth
@@ -42,7 +42,8 @@ from doorward.i18n import N_
 from doorward.openapi import openapi_document
 from doorward.policies import client_ip
 from doorward.routing import Access, Route, declared_endpoints, endpoint
-from doorward.web import Call, RequestState
+from doorward.tokens import SessionSnapshots
+from doorward.web import Call, RequestState, Web
 
 __all__ = ["AsyncViews"]
 
@@ -76,19 +77,28 @@ class AsyncViews:
         )
 
     async def identify(
-        self, request: HttpRequest, *, roles: bool = False
+        self, request: HttpRequest, *, roles: bool = False, snapshot: bool = True
     ) -> tuple[Identity | None, list[Cookie]]:
         """Authenticate a request; also the cookies to set or clear on its response.
 
         Never raises for bad credentials: a broken or stale cookie is anonymous and is
         cleared. A store failure propagates (``StoreUnavailable``); see ``request_state``.
         ``roles``: fetch the user's roles and permissions with the credential when the store
-        can (``AsyncLoginSessions.authenticate``).
+        can (``AsyncLoginSessions.authenticate``). With session snapshots on
+        (``Settings.session_snapshot_seconds``) a valid snapshot of this session cookie
+        identifies the request without the store, unless ``snapshot`` is false; the store's
+        answer to a session cookie is snapshotted (roles included) for the next requests.
         """
         web = self.web
         session = request.cookies.get(web.session_cookie)
         remember = request.cookies.get(web.remember_cookie)
         bearer = request.bearer_token
+        snapshots = web.snapshots if bearer is None else None  # never for bearer tokens
+        held = request.cookies.get(web.snapshot_cookie) if snapshots is not None else None
+        if snapshots is not None and held is not None and session is not None and snapshot:
+            found = self._from_snapshot(snapshots, session, held)
+            if found is not None:
+                return found, []
         restoring = remember is not None and bearer is None
         identity = await self._login.authenticate(
             session_token=session if bearer is None else None,
@@ -96,7 +106,7 @@ class AsyncViews:
             bearer_token=bearer,
             ip=self.client_ip(request) if restoring else None,
             user_agent=request.headers.get("user-agent") if restoring else None,
-            roles=roles,
+            roles=roles or snapshots is not None,
         )
         cookies: list[Cookie] = []
         if identity is not None and identity.issued is not None:
@@ -106,7 +116,39 @@ class AsyncViews:
                 cookies.append(web.cookie(web.session_cookie, None))
             if remember is not None:
                 cookies.append(web.cookie(web.remember_cookie, None))
+        if snapshots is not None and identity is not None and identity.issued is None and snapshot:
+            cookies.extend(self._snapshot_cookies(snapshots, identity, held))
+        elif held is not None and identity is None:
+            cookies.append(web.cookie(web.snapshot_cookie, None))
         return identity, cookies
+
+    def _from_snapshot(
+        self, snapshots: SessionSnapshots, session: str, held: str
+    ) -> Identity | None:
+        """The identity a snapshot cookie gives with this session cookie, if it is valid."""
+        payload = snapshots.loads(held)
+        if payload is None:
+            return None
+        secret_hash = self.auth.ctx.secrets.secret_hash("session", session)
+        if secret_hash is None:
+            return None
+        return _rules.snapshot_identity(
+            payload, secret_hash, self.auth.ctx.clock.now(), self.settings
+        )
+
+    def _snapshot_cookies(
+        self, snapshots: SessionSnapshots, identity: Identity, held: str | None
+    ) -> list[Cookie]:
+        """A new snapshot of a session the store just identified (or clear a stale one)."""
+        web = self.web
+        now = self.auth.ctx.clock.now()
+        made = _rules.snapshot_payload(identity, now, self.settings)
+        if made is None:
+            return [] if held is None else [web.cookie(web.snapshot_cookie, None)]
+        payload, until = made
+        # whole seconds, rounded down: the browser drops it no later than the server would
+        max_age = max(1, int((until - now).total_seconds()))
+        return [web.cookie(web.snapshot_cookie, snapshots.dumps(payload), max_age)]
 
     def language(self, request: HttpRequest) -> i18n.Language:
         """The language to answer ``request`` in: the app's selector, the framework's
@@ -139,6 +181,12 @@ class AsyncViews:
         Every answer carries the headers of ``Web.secured`` (HD-01..HD-03) and is in the
         request's language (``language``); mails sent meanwhile are in it too.
         """
+        if identity is not None and identity.snapshot:
+            # the auth routes act on the account: they read the store, never a snapshot
+            try:
+                identity, _ = await self.identify(request, snapshot=False)
+            except StoreUnavailable as exc:
+                return self.failure(request, exc, route=route)
         lang = self.language(request)
         token = i18n.set_current(lang)
         try:
@@ -146,6 +194,8 @@ class AsyncViews:
         finally:
             i18n.reset_current(token)
         response = self.web.localized(response, lang)
+        if self.web.snapshots is not None and request.method in UNSAFE_METHODS:
+            _drop_snapshot(self.web, request, response)
         return self.web.secured(response, token_in_url=_token_in_url(route))
 
     async def _run(
@@ -320,6 +370,15 @@ class AsyncViews:
         response = self.web.with_csrf(call.request, HttpResponse())
         response.json = {"csrf_token": response.context.pop("csrf_token")}
         return response
+
+
+def _drop_snapshot(web: Web, request: HttpRequest, response: HttpResponse) -> None:
+    """After a change made through the auth routes (re-authentication, roles, logout ...)
+    the next request reads the store again: the session snapshot the request carried is
+    cleared, unless the route set or cleared it itself."""
+    name = web.snapshot_cookie
+    if name in request.cookies and all(cookie.name != name for cookie in response.cookies):
+        response.cookies.append(web.cookie(name, None))
 
 
 def _token_in_url(route: Route) -> bool:
