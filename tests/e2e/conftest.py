@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
@@ -22,6 +23,19 @@ from doorward_mongo import MongoStore
 from doorward_sqlalchemy.models import Base, DefaultUser
 
 ROOT = Path(__file__).resolve().parents[2]
+
+#: Debian's chromium (scripts/test installs it); Playwright never downloads a browser here
+CHROMIUM = shutil.which("chromium")
+#: flags for a closed network and a container without a GPU or a user namespace sandbox
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def free_port() -> int:
@@ -104,6 +118,27 @@ def mongo_cluster(mongo_url, sync_client):
 def any_cluster(request):
     """The PostgreSQL cluster and the Mongo cluster in turn."""
     return request.getfixturevalue("cluster" if request.param == "postgres" else "mongo_cluster")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One headless chromium per test module; each test opens its own context."""
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="playwright is in requirements/e2e.txt"
+    )
+    if CHROMIUM is None:
+        pytest.skip(
+            "chromium is not installed and could not be installed "
+            "(scripts/test installs it with apt-get when run as root)"
+        )
+    with sync_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS, timeout=30_000
+        )
+        try:
+            yield launched
+        finally:
+            launched.close()
 
 
 @contextmanager

@@ -10,7 +10,6 @@ Playwright never downloads a browser here: it launches the system's ``chromium``
 from __future__ import annotations
 
 import re
-import shutil
 import time
 from urllib.parse import urlsplit
 
@@ -24,7 +23,6 @@ from tests.e2e.conftest import Cluster, _running
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
 
 PASSWORD = "correct horse battery staple"
-CHROMIUM = shutil.which("chromium")
 sync_api = pytest.importorskip(
     "playwright.sync_api", reason="playwright is in requirements/e2e.txt"
 )
@@ -40,22 +38,6 @@ def localhost_cluster(postgres_database):
     with _running(environment, host="localhost") as (flask_url, starlette_url, smtp):
         yield Cluster(flask_url=flask_url, starlette_url=starlette_url, smtp=smtp, engine=engine)
     engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if CHROMIUM is None:
-        pytest.skip(
-            "chromium is not installed and could not be installed "
-            "(scripts/test installs it with apt-get when run as root)"
-        )
-
-    with sync_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 def register_confirmed(cluster: Cluster, base_url: str, email: str) -> None:
