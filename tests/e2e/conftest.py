@@ -3,6 +3,7 @@ with mail caught by a real SMTP server. Loopback only; every wait is bounded."""
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
@@ -139,6 +140,44 @@ def browser():
             yield launched
         finally:
             launched.close()
+
+
+#: axe-core from npm, installed by the ``axe_script`` fixture into an ignored folder
+AXE_CORE = "4.14.1"
+AXE_DIR = ROOT / ".cache" / "axe"
+
+_AXE_RUN = """async () => {
+  const result = await axe.run(document, {resultTypes: ["violations"]});
+  return result.violations
+    .filter(v => v.impact === "serious" || v.impact === "critical")
+    .map(v => ({id: v.id, impact: v.impact, help: v.help,
+                nodes: v.nodes.map(n => n.target.join(" ") + ": " + n.failureSummary)}));
+}"""
+
+
+@pytest.fixture(scope="session")
+def axe_script() -> str:
+    """axe.min.js of the pinned axe-core, installed with npm when absent (never committed)."""
+    script = AXE_DIR / "node_modules" / "axe-core" / "axe.min.js"
+    manifest = script.with_name("package.json")
+    if not manifest.exists() or json.loads(manifest.read_text())["version"] != AXE_CORE:
+        npm = shutil.which("npm")
+        if npm is None:
+            pytest.skip("npm is not installed: axe-core cannot be installed")
+        quiet = ["--no-save", "--no-package-lock", "--no-audit", "--no-fund"]
+        subprocess.run(
+            [npm, "install", *quiet, "--prefix", str(AXE_DIR), f"axe-core@{AXE_CORE}"],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+    return script.read_text()
+
+
+def axe_violations(page: Any, script: str) -> list[dict[str, Any]]:
+    """The serious and critical axe-core violations of the page as it is now."""
+    page.evaluate(script)
+    return list(page.evaluate(_AXE_RUN))
 
 
 @contextmanager
