@@ -45,6 +45,13 @@ UNLABELLED = """() => Array.from(document.querySelectorAll("input, select, texta
     && !Array.from(e.labels).some(l => l.textContent.trim()))
   .map(e => e.outerHTML)"""
 
+#: ARIA references to an id the page does not have
+DANGLING = """() => Array.from(document.querySelectorAll("[aria-describedby], [aria-labelledby]"))
+  .flatMap(e => ["aria-describedby", "aria-labelledby"]
+    .flatMap(a => (e.getAttribute(a) || "").split(/\\s+/).filter(Boolean))
+    .filter(id => !document.getElementById(id))
+    .map(id => e.outerHTML))"""
+
 
 @attrs.define
 class Tab:
@@ -81,6 +88,8 @@ class Tab:
         assert self.errors() == [], f"{step} ({page.url})"
         unlabelled = page.evaluate(UNLABELLED)
         assert unlabelled == [], f"{step} ({page.url}): inputs without a label"
+        dangling = page.evaluate(DANGLING)
+        assert dangling == [], f"{step} ({page.url}): ARIA references to no element"
         violations = axe_violations(page, self.axe)
         assert violations == [], f"{step} ({page.url}): axe-core\n" + json.dumps(
             violations, indent=1
@@ -216,7 +225,22 @@ def test_the_journey_by_clicking_and_typing(cluster, browser, axe_script, adapte
         page.go_back()
         t.follow("Email me a sign-in code")
         t.check("sign-in-code")
-        page.go_back()
+        page.get_by_label("Email", exact=True).fill(email)
+        before = len(cluster.smtp.messages)
+        t.submit("Email me a sign-in code")
+        cluster.smtp.wait_for(before + 1, timeout=10)
+        t.check("sign-in-code-sent")
+        page.get_by_label("Email", exact=True).fill("someone@localhost")
+        page.get_by_label("Code", exact=True).fill("ABCD-EFGH")
+        t.submit("Sign in")
+        assert page.evaluate("document.activeElement.id") == "email"
+        assert page.get_by_label("Code", exact=True).get_attribute("aria-invalid") is None
+        t.check("sign-in-code-refused")
+        page.get_by_label("Email", exact=True).fill(email)
+        page.get_by_label("Code", exact=True).fill("ABCD-EFGH")
+        t.submit("Sign in")
+        t.check("sign-in-code-wrong")
+        t.follow("Log in with your password")
         t.follow("Forgot your password?")
         t.check("forgot")
         page.get_by_label("Email", exact=True).fill(email)
