@@ -5,7 +5,8 @@ both adapters' real servers (gunicorn and uvicorn over PostgreSQL, mail caught b
 - axe-core (the npm package, pinned in conftest's ``AXE_CORE``, installed into ``.cache/axe``)
   on every doorward page visited: no serious or critical violation;
 - a German browser gets German pages and a German mail;
-- at 390 px the login page and the account center do not scroll sideways (dark scheme).
+- at 390 px in the dark scheme the login page, the account center and the pages with wide
+  content do not scroll sideways.
 
 Every step also checks: no 5xx answer, no console error, every input labelled. Each test
 saves a full-page screenshot of every page it visits in its ``tmp_path``, named
@@ -152,8 +153,10 @@ def log_in(t: Tab, email: str, password: str) -> None:
 @pytest.mark.parametrize("adapter", ["flask", "starlette"])
 def test_the_journey_by_clicking_and_typing(cluster, browser, axe_script, adapter, tmp_path):
     """Register (both errors at once first), confirm from the mail, log in, the other app
-    knows you, change password, log out, forgot/reset from the mail, log in again, an API
-    token, the sessions page, log out everywhere; axe-core on every page."""
+    knows you, change password, log out, an emailed code refused, forgot/reset from the
+    mail, log in again, an API token, the sessions page, change email, log out everywhere;
+    on the way every doorward page (account center, MFA and TOTP set-up, delete, re-auth,
+    notices, the error page of a used link) passes the checks of ``Tab.check``."""
     base, other = urls(cluster, adapter)
     email = f"journey-{adapter}@example.com"
     with tab(browser, axe_script, tmp_path, f"journey-{adapter}") as t:
@@ -285,6 +288,25 @@ def test_the_journey_by_clicking_and_typing(cluster, browser, axe_script, adapte
         assert not re.search(r"\d{4}-\d\d-\d\dT", listed)
         t.check("sessions")
         t.follow("Back to your account")
+        page.goto(f"{base}/auth/reauth")
+        t.check("reauth")
+
+        moved = f"moved-{adapter}@example.com"
+        page.goto(f"{base}/auth/account")
+        t.follow("Change")
+        page.get_by_label("New email", exact=True).fill(moved)
+        page.get_by_label("Password", exact=True).fill(RESET_PASSWORD)
+        before = len(cluster.smtp.messages)
+        t.submit("Send a confirmation link to the new address")
+        t.check("change-email-sent")
+        page.goto(mailed_link(cluster, before, moved))
+        t.check("change-email-confirm")
+        t.submit("Use this address")
+        t.check("email-changed")
+        log_in(t, moved, RESET_PASSWORD)
+        page.wait_for_url(HOME)
+        page.goto(f"{base}/auth/account")
+        assert page.get_by_text(moved).first.is_visible()
         t.submit("Log out everywhere")
         t.check("logged-out-everywhere")
         for server in (base, other):
