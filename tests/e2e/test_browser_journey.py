@@ -319,6 +319,9 @@ def test_the_journey_by_clicking_and_typing(cluster, browser, axe_script, adapte
 def test_a_german_browser_gets_german_pages_and_mail(
     cluster, browser, axe_script, adapter, tmp_path
 ):
+    """A browser asking for German (``de-DE``) gets ``lang="de"`` pages at every step (the
+    refused form, the notice, the emailed link's page, login, the account center) and the
+    confirmation mail in German."""
     base, _ = urls(cluster, adapter)
     email = f"deutsch-{adapter}@example.com"
     with tab(browser, axe_script, tmp_path, f"german-{adapter}", locale="de-DE") as t:
@@ -327,6 +330,13 @@ def test_a_german_browser_gets_german_pages_and_mail(
         assert page.get_attribute("html", "lang") == "de"
         assert page.get_by_role("heading", name="Konto erstellen").is_visible()
         t.check("register")
+        page.get_by_label("E-Mail", exact=True).fill("someone@localhost")
+        page.get_by_label(re.compile(r"^Passwort")).fill("zu kurz")
+        t.submit("Konto erstellen")
+        assert page.get_by_text("Einige Felder sind ungültig.").is_visible()
+        assert page.get_by_text("Verwenden Sie mindestens 15 Zeichen (dieses hat 7).").is_visible()
+        assert page.evaluate("document.activeElement.id") == "email"
+        t.check("register-errors")
         page.get_by_label("E-Mail", exact=True).fill(email)
         page.get_by_label(re.compile(r"^Passwort")).fill(PASSWORD)
         before = len(cluster.smtp.messages)
