@@ -19,7 +19,7 @@ from pymongo import AsyncMongoClient, MongoClient
 from sqlalchemy.ext.asyncio import create_async_engine
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
 from doorward import Argon2Params, RateLimit, Settings
@@ -38,7 +38,8 @@ from doorward_starlette import Doorward as StarletteDoorward
 
 #: the apps' own home page, where a login without ``next`` lands
 HOME = (
-    '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Home</title></head>'
+    '<!doctype html><html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,">'
+    "<title>Home</title></head>"
     '<body><main><h1>Home</h1><p><a href="/auth/account">Your account</a></p></main></body></html>'
 )
 
@@ -91,7 +92,6 @@ def flask_app() -> Flask:
         mailer=mailer_from_url(os.environ["DOORWARD_MAIL_URL"]),
     )
     app.add_url_rule("/", "home", lambda: HOME)
-    app.add_url_rule("/favicon.ico", "favicon", lambda: ("", 204))
     return app
 
 
@@ -107,10 +107,7 @@ def starlette_app() -> Starlette:
     async def home(request: Request) -> HTMLResponse:
         return HTMLResponse(HOME)
 
-    async def favicon(request: Request) -> Response:
-        return Response(status_code=204)
-
     return Starlette(
-        routes=[Route("/", home), Route("/favicon.ico", favicon), doorward.mount()],
+        routes=[Route("/", home), doorward.mount()],
         middleware=[doorward.middleware()],
     )

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import re
 import secrets
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -31,7 +30,6 @@ from tests.e2e.conftest import ROOT, free_port, wait_for_port
 pytestmark = [pytest.mark.e2e]
 
 PASSWORD = "correct horse battery staple"
-CHROMIUM = shutil.which("chromium")
 sync_api = pytest.importorskip(
     "playwright.sync_api", reason="playwright is in requirements/e2e.txt"
 )
@@ -119,22 +117,6 @@ def examples(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Examples]:
     with SmtpServer() as smtp, _example_servers(database, smtp, secret) as urls:
         yield Examples(urls=urls, smtp=smtp, auth=auth)
     engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if CHROMIUM is None:
-        pytest.skip("chromium is not installed (scripts/test installs it with apt-get as root)")
-    with sync_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 @pytest.fixture
