@@ -142,6 +142,16 @@ def browser():
             launched.close()
 
 
+def wait_for_focus(page: Any, element_id: str, timeout: float = 5_000) -> None:
+    """Wait until the element with this id has the focus (``autofocus`` takes effect at the
+    page's next rendering, which may come after its load event)."""
+    page.wait_for_function(
+        "id => document.activeElement !== null && document.activeElement.id === id",
+        arg=element_id,
+        timeout=timeout,
+    )
+
+
 #: axe-core from npm, installed by the ``axe_script`` fixture into an ignored folder
 AXE_CORE = "4.14.1"
 AXE_DIR = ROOT / ".cache" / "axe"

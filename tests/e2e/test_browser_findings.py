@@ -25,7 +25,7 @@ from doorward._sync.mailers import Outbox
 from doorward.testing.smtp import SmtpServer
 from doorward_sqlalchemy import SQLAlchemyStore, default_models, sqlite_engine
 from doorward_sqlalchemy.models import Base
-from tests.e2e.conftest import ROOT, free_port, wait_for_port
+from tests.e2e.conftest import ROOT, free_port, wait_for_focus, wait_for_port
 
 pytestmark = [pytest.mark.e2e]
 
@@ -196,7 +196,7 @@ def test_finding_3_and_5_register_reports_every_error_and_focuses_the_first(
     page.wait_for_load_state()
     assert page.locator("#email-error").inner_text().strip()
     assert page.locator("#password-error").inner_text().strip()
-    assert page.evaluate("document.activeElement.id") == "email"
+    wait_for_focus(page, "email")
 
 
 @pytest.mark.parametrize("adapter", ADAPTERS)

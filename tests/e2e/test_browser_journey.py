@@ -25,7 +25,7 @@ from typing import Any
 import attrs
 import pytest
 
-from tests.e2e.conftest import Cluster, axe_violations
+from tests.e2e.conftest import Cluster, axe_violations, wait_for_focus
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
 
@@ -171,7 +171,7 @@ def test_the_journey_by_clicking_and_typing(cluster, browser, axe_script, adapte
         t.submit("Create account")
         assert page.locator(".error").count() == 2
         assert page.get_by_label("Email", exact=True).get_attribute("aria-invalid") == "true"
-        assert page.evaluate("document.activeElement.id") == "email"
+        wait_for_focus(page, "email")
         t.check("register-errors")
 
         page.get_by_label("Email", exact=True).fill(email)
@@ -241,7 +241,7 @@ def test_the_journey_by_clicking_and_typing(cluster, browser, axe_script, adapte
         page.get_by_label("Email", exact=True).fill("someone@localhost")
         page.get_by_label("Code", exact=True).fill("ABCD-EFGH")
         t.submit("Sign in")
-        assert page.evaluate("document.activeElement.id") == "email"
+        wait_for_focus(page, "email")
         assert page.get_by_label("Code", exact=True).get_attribute("aria-invalid") is None
         t.check("sign-in-code-refused")
         page.get_by_label("Email", exact=True).fill(email)
@@ -340,7 +340,7 @@ def test_a_german_browser_gets_german_pages_and_mail(
         t.submit("Konto erstellen")
         assert page.get_by_text("Einige Felder sind ungültig.").is_visible()
         assert page.get_by_text("Verwenden Sie mindestens 15 Zeichen (dieses hat 7).").is_visible()
-        assert page.evaluate("document.activeElement.id") == "email"
+        wait_for_focus(page, "email")
         t.check("register-errors")
         page.get_by_label("E-Mail", exact=True).fill(email)
         page.get_by_label(re.compile(r"^Passwort")).fill(PASSWORD)
