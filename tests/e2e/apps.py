@@ -18,6 +18,9 @@ from flask import Flask
 from pymongo import AsyncMongoClient, MongoClient
 from sqlalchemy.ext.asyncio import create_async_engine
 from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+from starlette.routing import Route
 
 from doorward import Argon2Params, RateLimit, Settings
 from doorward._async.mailers import mailer_from_url as async_mailer_from_url
@@ -32,6 +35,13 @@ from doorward_sqlalchemy import (
     default_models,
 )
 from doorward_starlette import Doorward as StarletteDoorward
+
+#: the apps' own home page, where a login without ``next`` lands
+HOME = (
+    '<!doctype html><html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,">'
+    "<title>Home</title></head>"
+    '<body><main><h1>Home</h1><p><a href="/auth/account">Your account</a></p></main></body></html>'
+)
 
 
 def settings() -> Settings:
@@ -81,6 +91,7 @@ def flask_app() -> Flask:
         settings=settings(),
         mailer=mailer_from_url(os.environ["DOORWARD_MAIL_URL"]),
     )
+    app.add_url_rule("/", "home", lambda: HOME)
     return app
 
 
@@ -92,4 +103,11 @@ def starlette_app() -> Starlette:
         limiter=limiter,
         mailer=async_mailer_from_url(os.environ["DOORWARD_MAIL_URL"]),
     )
-    return Starlette(routes=[doorward.mount()], middleware=[doorward.middleware()])
+
+    async def home(request: Request) -> HTMLResponse:
+        return HTMLResponse(HOME)
+
+    return Starlette(
+        routes=[Route("/", home), doorward.mount()],
+        middleware=[doorward.middleware()],
+    )

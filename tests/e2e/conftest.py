@@ -3,8 +3,10 @@ with mail caught by a real SMTP server. Loopback only; every wait is bounded."""
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
@@ -22,6 +24,19 @@ from doorward_mongo import MongoStore
 from doorward_sqlalchemy.models import Base, DefaultUser
 
 ROOT = Path(__file__).resolve().parents[2]
+
+#: Debian's chromium (scripts/test installs it); Playwright never downloads a browser here
+CHROMIUM = shutil.which("chromium")
+#: flags for a closed network and a container without a GPU or a user namespace sandbox
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def free_port() -> int:
@@ -104,6 +119,75 @@ def mongo_cluster(mongo_url, sync_client):
 def any_cluster(request):
     """The PostgreSQL cluster and the Mongo cluster in turn."""
     return request.getfixturevalue("cluster" if request.param == "postgres" else "mongo_cluster")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One headless chromium per test module; each test opens its own context."""
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="playwright is in requirements/e2e.txt"
+    )
+    if CHROMIUM is None:
+        pytest.skip(
+            "chromium is not installed and could not be installed "
+            "(scripts/test installs it with apt-get when run as root)"
+        )
+    with sync_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS, timeout=30_000
+        )
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+def wait_for_focus(page: Any, element_id: str, timeout: float = 5_000) -> None:
+    """Wait until the element with this id has the focus (``autofocus`` takes effect at the
+    page's next rendering, which may come after its load event)."""
+    page.wait_for_function(
+        "id => document.activeElement !== null && document.activeElement.id === id",
+        arg=element_id,
+        timeout=timeout,
+    )
+
+
+#: axe-core from npm, installed by the ``axe_script`` fixture into an ignored folder
+AXE_CORE = "4.14.1"
+AXE_DIR = ROOT / ".cache" / "axe"
+
+_AXE_RUN = """async () => {
+  const result = await axe.run(document, {resultTypes: ["violations"]});
+  return result.violations
+    .filter(v => v.impact === "serious" || v.impact === "critical")
+    .map(v => ({id: v.id, impact: v.impact, help: v.help,
+                nodes: v.nodes.map(n => n.target.join(" ") + ": " + n.failureSummary)}));
+}"""
+
+
+@pytest.fixture(scope="session")
+def axe_script() -> str:
+    """axe.min.js of the pinned axe-core, installed with npm when absent (never committed)."""
+    script = AXE_DIR / "node_modules" / "axe-core" / "axe.min.js"
+    manifest = script.with_name("package.json")
+    if not manifest.exists() or json.loads(manifest.read_text())["version"] != AXE_CORE:
+        npm = shutil.which("npm")
+        if npm is None:
+            pytest.skip("npm is not installed: axe-core cannot be installed")
+        quiet = ["--no-save", "--no-package-lock", "--no-audit", "--no-fund"]
+        subprocess.run(
+            [npm, "install", *quiet, "--prefix", str(AXE_DIR), f"axe-core@{AXE_CORE}"],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+    return script.read_text()
+
+
+def axe_violations(page: Any, script: str) -> list[dict[str, Any]]:
+    """The serious and critical axe-core violations of the page as it is now."""
+    page.evaluate(script)
+    return list(page.evaluate(_AXE_RUN))
 
 
 @contextmanager

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import re
 import secrets
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -26,12 +25,11 @@ from doorward._sync.mailers import Outbox
 from doorward.testing.smtp import SmtpServer
 from doorward_sqlalchemy import SQLAlchemyStore, default_models, sqlite_engine
 from doorward_sqlalchemy.models import Base
-from tests.e2e.conftest import ROOT, free_port, wait_for_port
+from tests.e2e.conftest import ROOT, free_port, wait_for_focus, wait_for_port
 
 pytestmark = [pytest.mark.e2e]
 
 PASSWORD = "correct horse battery staple"
-CHROMIUM = shutil.which("chromium")
 sync_api = pytest.importorskip(
     "playwright.sync_api", reason="playwright is in requirements/e2e.txt"
 )
@@ -121,22 +119,6 @@ def examples(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Examples]:
     engine.dispose()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if CHROMIUM is None:
-        pytest.skip("chromium is not installed (scripts/test installs it with apt-get as root)")
-    with sync_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        try:
-            yield launched
-        finally:
-            launched.close()
-
-
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
     """A fresh browser (no cookies); fails the test on any console error or 5xx."""
@@ -214,7 +196,7 @@ def test_finding_3_and_5_register_reports_every_error_and_focuses_the_first(
     page.wait_for_load_state()
     assert page.locator("#email-error").inner_text().strip()
     assert page.locator("#password-error").inner_text().strip()
-    assert page.evaluate("document.activeElement.id") == "email"
+    wait_for_focus(page, "email")
 
 
 @pytest.mark.parametrize("adapter", ADAPTERS)
