@@ -49,6 +49,22 @@ def test_german_json_errors_keep_their_code_and_translate_messages(site):
     assert error["code"] == "validation_failed"
     assert error["message"] == "Einige Felder sind ungültig."
     assert error["fields"]["password"] == ["Verwenden Sie mindestens 15 Zeichen (dieses hat 5)."]
+    assert error["fields"]["email"] == ["Eine E-Mail-Adresse braucht ein @-Zeichen."]
+
+
+@pytest.mark.parametrize(
+    ("address", "german_message"),
+    [
+        ("ada@localhost", "Nach dem @ folgt ein Domainname mit einem Punkt, etwa example.com."),
+        ("ada..lovelace@example.com", "Das ist keine gültige E-Mail-Adresse."),
+    ],
+)
+def test_german_address_errors_are_german(site, address, german_message):
+    """The email validator's refusals are doorward's own translated messages, not its
+    English text."""
+    response = post(german(site).client, "/register", {"email": address, "password": PASSWORD})
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"]["email"] == [german_message]
 
 
 def test_german_neutral_answer_is_german_and_still_neutral(site):

@@ -84,6 +84,10 @@ def test_pl01_code_signs_in_once(pl_site):
     again = verify(site.new_client(), code)
     assert again.status_code == 400
     assert error_code(again) == "invalid_credentials"
+    # it speaks of the code, not of a password the person never typed
+    assert again.json()["error"]["message"] == (
+        "The email or code is not correct, or the code has expired."
+    )
 
 
 def test_pl01_unknown_address_gets_the_same_202(pl_site):

@@ -76,6 +76,16 @@ def _email_error(message: str, field: str = "email") -> ValidationFailed:
     return ValidationFailed({field: [message]})
 
 
+def _invalid_address(text: str) -> str:
+    """What is wrong with an address ``email_validator`` refused, in words the catalogs
+    translate (its own messages are English only)."""
+    if "@" not in text:
+        return N_("An email address needs an @ sign.")
+    if "." not in text.rpartition("@")[2]:
+        return N_("After the @ comes a domain name with a dot, such as example.com.")
+    return N_("This is not a valid email address.")
+
+
 def _has_control(text: str) -> bool:
     return any(unicodedata.category(ch) in {"Cc", "Cf", "Zl", "Zp"} for ch in text)
 
@@ -146,8 +156,8 @@ def normalize_email(raw: object, *, max_length: int = 254, field: str = "email")
         validated = email_validator.validate_email(
             text, check_deliverability=False, allow_display_name=False, allow_quoted_local=False
         )
-    except email_validator.EmailNotValidError as exc:
-        raise _email_error(str(exc), field) from None
+    except email_validator.EmailNotValidError:
+        raise _email_error(_invalid_address(text), field) from None
     email = unicodedata.normalize("NFKC", validated.normalized)
     if len(email) > max_length:
         raise _email_error(

@@ -36,6 +36,8 @@ __all__ = ["CODE_ALPHABET", "AsyncPasswordless"]
 CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
 CODE_LENGTH = 8
 CODE_SENT = N_("If this address has an account, we sent it a sign-in code and link.")
+#: Every refused code, whatever the reason (unknown address, wrong, used or expired code).
+CODE_REFUSED = N_("The email or code is not correct, or the code has expired.")
 #: The user id a code request for an unknown address works with (LE-07: equal work).
 _NOBODY = "-"
 
@@ -143,7 +145,7 @@ class AsyncPasswordless(AsyncFeature):
         text = typed_code(code)
         if user is None or record is None:
             ctx.events.emit("sign_in_code_failed", reason="no_code", ip=ip)
-            raise InvalidCredentials
+            raise InvalidCredentials(CODE_REFUSED)
         now = ctx.clock.now()
         matched = text is not None and self._matches(record, text)
         live = (
@@ -154,12 +156,12 @@ class AsyncPasswordless(AsyncFeature):
         if not matched:
             await self.store.fail_sign_in_code(record.id)
             ctx.events.emit("sign_in_code_failed", user_id=str(user.id), reason="code", ip=ip)
-            raise InvalidCredentials
+            raise InvalidCredentials(CODE_REFUSED)
         if not live or not await self.store.use_sign_in_code(
             record.id, self.settings.sign_in_code_attempts
         ):
             ctx.events.emit("sign_in_code_failed", user_id=str(user.id), reason="dead", ip=ip)
-            raise InvalidCredentials
+            raise InvalidCredentials(CODE_REFUSED)
         return await self._proven(user, ip)
 
     def _matches(self, record: SignInCode, text: str) -> bool:
