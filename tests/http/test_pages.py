@@ -74,3 +74,16 @@ def test_sessions_page_shows_devices_and_dates_for_people(site):
     assert "Firefox on Linux" in page.text
     assert "1 Jan 2030, 00:00 UTC" in page.text
     assert "T00:00:00" not in page.text
+
+
+def test_navigation_knows_who_is_logged_in(site):
+    """The default layout's navigation offers "Log in" to a visitor and "Your account" to
+    someone logged in (it showed only "Home" to both)."""
+    nav = re.compile(r"<nav[^>]*>(.*?)</nav>", re.DOTALL)
+    visitor = nav.search(site.client.get(f"{PREFIX}/register").text).group(1)
+    assert f'href="{PREFIX}/login"' in visitor
+    assert f'href="{PREFIX}/account"' not in visitor
+    site.create_user(EMAIL, PASSWORD)
+    login(site)
+    member = nav.search(site.client.get(f"{PREFIX}/sessions").text).group(1)
+    assert f'<a href="{PREFIX}/account">Your account</a>' in member

@@ -193,6 +193,10 @@ class AsyncViews:
             response = await self._run(route, request, identity, params)
         finally:
             i18n.reset_current(token)
+        if identity is not None and response.page is not None and request.method == "GET":
+            # the layout's navigation names who is logged in (after a POST the session may
+            # just have ended: only pages fetched with GET say so)
+            response.context.setdefault("viewer", str(identity.user.email))
         response = self.web.localized(response, lang)
         if self.web.snapshots is not None and request.method in UNSAFE_METHODS:
             _drop_snapshot(self.web, request, response)
