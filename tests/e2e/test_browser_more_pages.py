@@ -274,6 +274,7 @@ def test_example_layout(examples, browser, axe_script, adapter, tmp_path):
         log_in(t, email)
         page.goto(f"{base}/account")
         assert page.get_by_role("heading", name="Your account").is_visible()
+        assert page.locator(".who").get_by_role("button", name="Log out").is_visible()
         check_both(t, "account")
         response = page.goto(f"{base}/admin")
         assert response is not None
