@@ -135,6 +135,8 @@ def test_unlock_page(servers, browser, axe_script, adapter, tmp_path):
         page.goto(link)
         t.submit("Unlock my account")
         assert page.locator(".alert").is_visible()
+        assert page.get_by_role("button", name="Unlock my account").count() == 0
+        assert page.get_by_role("link", name="Forgot your password?").is_visible()
         check_both(t, "unlock-used")
         page.goto(f"{base}/auth/login")
         log_in(t, email)
