@@ -1,5 +1,6 @@
 """Two Flask workers (gunicorn) and two Starlette workers (uvicorn) on one PostgreSQL database,
-with mail caught by a real SMTP server. Loopback only; every wait is bounded."""
+with mail caught by a real SMTP server; the example apps as real servers; the browser tests'
+chromium, axe-core and ``Tab``. Loopback only; every wait is bounded."""
 
 from __future__ import annotations
 
