@@ -2,7 +2,8 @@
 
 Configured from the environment the test sets: DOORWARD_E2E_DATABASE_URL (or
 DOORWARD_E2E_MONGO_URL and DOORWARD_E2E_MONGO_DB), DOORWARD_SECRET_KEY,
-DOORWARD_BASE_URL, DOORWARD_MAIL_URL. Rate limits are off so that the races reach the
+DOORWARD_BASE_URL, DOORWARD_MAIL_URL; DOORWARD_E2E_OIDC_ISSUER adds an OpenID Connect
+provider named ``mock`` (oidc-provider-mock, which accepts any client). Rate limits are off so that the races reach the
 store, except resending confirmations, limited per client address by the limiter every
 worker shares (the store's own); argon2 runs with test parameters.
 """
@@ -25,6 +26,7 @@ from starlette.routing import Route
 from doorward import Argon2Params, RateLimit, Settings
 from doorward._async.mailers import mailer_from_url as async_mailer_from_url
 from doorward._sync.mailers import mailer_from_url
+from doorward.oauth import OAuthProvider
 from doorward_flask import Doorward as FlaskDoorward
 from doorward_mongo import AsyncMongoRateLimiter, AsyncMongoStore, MongoRateLimiter, MongoStore
 from doorward_sqlalchemy import (
@@ -53,6 +55,22 @@ def settings() -> Settings:
         rate_limits={"send_confirmation": SHARED_LIMIT},
         sign_in_by_email=True,
         app_clients=True,
+        oauth_providers=_oauth_providers(),
+    )
+
+
+def _oauth_providers() -> tuple[OAuthProvider, ...]:
+    issuer = os.environ.get("DOORWARD_E2E_OIDC_ISSUER")
+    if not issuer:
+        return ()
+    return (
+        OAuthProvider(
+            name="mock",
+            issuer=issuer,
+            client_id="doorward-e2e",
+            client_secret="doorward-e2e-secret",
+            label="the test provider",
+        ),
     )
 
 

@@ -1,16 +1,19 @@
 """Two Flask workers (gunicorn) and two Starlette workers (uvicorn) on one PostgreSQL database,
-with mail caught by a real SMTP server. Loopback only; every wait is bounded."""
+with mail caught by a real SMTP server; the example apps as real servers; the browser tests'
+chromium, axe-core and ``Tab``. Loopback only; every wait is bounded."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shutil
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -19,11 +22,16 @@ import attrs
 import pytest
 import sqlalchemy as sa
 
+from doorward import Auth, Role, Settings
+from doorward._sync.mailers import Outbox
 from doorward.testing.smtp import SmtpServer
 from doorward_mongo import MongoStore
+from doorward_sqlalchemy import SQLAlchemyStore, default_models, sqlite_engine
 from doorward_sqlalchemy.models import Base, DefaultUser
 
 ROOT = Path(__file__).resolve().parents[2]
+#: the password of the accounts the browser tests make
+PASSWORD = "correct horse battery staple"
 
 #: Debian's chromium (scripts/test installs it); Playwright never downloads a browser here
 CHROMIUM = shutil.which("chromium")
@@ -256,3 +264,181 @@ def _running(environment, host="127.0.0.1"):
                     process.wait(15)
                 except subprocess.TimeoutExpired:
                     process.kill()
+
+
+_REFUSED_PAGE = "Failed to load resource: the server responded with a status of 4"
+
+#: inputs a person fills in or ticks whose label is missing or empty
+UNLABELLED = """() => Array.from(document.querySelectorAll("input, select, textarea"))
+  .filter(e => !["hidden", "submit", "button", "reset", "image"].includes(e.type))
+  .filter(e => !e.getAttribute("aria-label") && !e.getAttribute("aria-labelledby")
+    && !Array.from(e.labels).some(l => l.textContent.trim()))
+  .map(e => e.outerHTML)"""
+
+#: ARIA references to an id the page does not have
+DANGLING = """() => Array.from(document.querySelectorAll("[aria-describedby], [aria-labelledby]"))
+  .flatMap(e => ["aria-describedby", "aria-labelledby"]
+    .flatMap(a => (e.getAttribute(a) || "").split(/\\s+/).filter(Boolean))
+    .filter(id => !document.getElementById(id))
+    .map(id => e.outerHTML))"""
+
+
+@attrs.define
+class Tab:
+    """A browser context's page, and what each step checks on it."""
+
+    page: Any
+    axe: str
+    shots: Path
+    name: str
+    problems: list[str] = attrs.Factory(list)
+    console: list[tuple[str, str]] = attrs.Factory(list)
+    refused: set[str] = attrs.Factory(set)
+    steps: int = 0
+
+    def errors(self) -> list[str]:
+        """The 5xx answers, the script errors and the console errors; not the browser's own
+        report of a page answered with 4xx (a refused form is a 400 page)."""
+        reported = [
+            f"console error: {text} ({url})"
+            for text, url in self.console
+            if not (text.startswith(_REFUSED_PAGE) and url in self.refused)
+        ]
+        return self.problems + reported
+
+    def check(self, step: str) -> None:
+        """A screenshot; then no 5xx and no console error so far, every input labelled, and
+        no serious or critical axe-core violation."""
+        page = self.page
+        page.wait_for_load_state()
+        self.steps += 1
+        page.screenshot(
+            path=self.shots / f"{self.name}-{self.steps:02d}-{step}.png", full_page=True
+        )
+        assert self.errors() == [], f"{step} ({page.url})"
+        unlabelled = page.evaluate(UNLABELLED)
+        assert unlabelled == [], f"{step} ({page.url}): inputs without a label"
+        dangling = page.evaluate(DANGLING)
+        assert dangling == [], f"{step} ({page.url}): ARIA references to no element"
+        violations = axe_violations(page, self.axe)
+        assert violations == [], f"{step} ({page.url}): axe-core\n" + json.dumps(
+            violations, indent=1
+        )
+
+    def submit(self, button: str) -> None:
+        """Click the button named ``button`` and wait for the page it leads to."""
+        with self.page.expect_navigation():
+            self.page.get_by_role("button", name=button, exact=True).click()
+
+    def follow(self, link: str) -> None:
+        with self.page.expect_navigation():
+            self.page.get_by_role("link", name=link, exact=True).first.click()
+
+
+@contextmanager
+def tab(browser: Any, axe: str, shots: Path, name: str, **options: Any) -> Iterator[Tab]:
+    context = browser.new_context(**options)
+    context.set_default_timeout(10_000)
+    context.set_default_navigation_timeout(15_000)
+    opened = Tab(context.new_page(), axe, shots, name)
+
+    def on_console(message: Any) -> None:
+        if message.type == "error":
+            opened.console.append((message.text, message.location.get("url", "")))
+
+    def on_response(response: Any) -> None:
+        if response.status >= 500:
+            opened.problems.append(f"{response.status} from {response.url}")
+        elif response.status >= 400 and response.request.is_navigation_request():
+            opened.refused.add(response.url)
+
+    opened.page.on("console", on_console)
+    opened.page.on("pageerror", lambda error: opened.problems.append(f"page error: {error}"))
+    opened.page.on("response", on_response)
+    try:
+        yield opened
+    finally:
+        context.close()
+
+
+@attrs.define
+class Examples:
+    urls: dict[str, str]
+    smtp: SmtpServer
+    auth: Auth
+
+    def confirmed_user(self, roles: tuple[str, ...] = ()) -> str:
+        """A new confirmed account (written straight to the shared database)."""
+        email = f"{secrets.token_hex(4)}@example.com"
+        self.auth.create_user(email, PASSWORD, confirmed=True, roles=list(roles))
+        return email
+
+    def link(self, to: str, kind: str, before: int) -> str:
+        """The newest mailed link of ``kind`` (``confirm``, ``reset``) sent to ``to``."""
+        messages = self.smtp.wait_for(before + 1, timeout=15)
+        for message in reversed(messages):
+            if to in str(message["To"]):
+                found = re.search(
+                    rf"https?://\S+/auth/{kind}/[\w.\-=]+", SmtpServer.text_of(message)
+                )
+                if found:
+                    return found.group(0)
+        raise AssertionError(f"no {kind} link mailed to {to}")
+
+
+@contextmanager
+def _example_servers(database: str, smtp: SmtpServer, secret: str) -> Iterator[dict[str, str]]:
+    ports = {"flask": free_port(), "starlette": free_port()}
+    urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+    common = {
+        **os.environ,
+        "DOORWARD_SECRET_KEY": secret,
+        "DOORWARD_DATABASE_URL": database,
+        "DOORWARD_MAIL_URL": f"smtp://127.0.0.1:{smtp.port}?from=auth@example.com",
+        "PYTHONPATH": str(ROOT),
+    }
+    common.pop("DOORWARD_REDIS_URL", None)
+    commands = {
+        "flask": [sys.executable, "-m", "gunicorn", "-w", "1", "--threads", "4", "-b",
+                  f"127.0.0.1:{ports['flask']}", "--log-level", "warning",
+                  "examples.flask_app:create_app()"],
+        "starlette": [sys.executable, "-m", "uvicorn", "--factory",
+                      "examples.starlette_app:create_app", "--host", "127.0.0.1", "--port",
+                      str(ports["starlette"]), "--log-level", "warning"],
+    }  # fmt: skip
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        for name, command in commands.items():
+            other = "starlette" if name == "flask" else "flask"
+            env = {
+                **common,
+                "DOORWARD_BASE_URL": urls[name],
+                "DOORWARD_OTHER_APP_URL": urls[other],
+                "DOORWARD_OTHER_APP_NAME": other.capitalize(),
+            }
+            processes.append(subprocess.Popen(command, cwd=ROOT, env=env))
+        for port, process in zip(ports.values(), processes, strict=True):
+            wait_for_port(port, process)
+        yield urls
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+@pytest.fixture(scope="module")
+def examples(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Examples]:
+    database = f"sqlite:///{tmp_path_factory.mktemp('examples')}/users.sqlite3"
+    secret = secrets.token_urlsafe(48)
+    engine = sqlite_engine(database)
+    Base.metadata.create_all(engine)
+    settings = Settings(secret_keys=secret, base_url="http://127.0.0.1", insecure_development=True)
+    auth = Auth(settings, SQLAlchemyStore(engine, default_models()), mailer=Outbox())
+    auth.store.save_role(Role(name="admin", description="sees /admin"))
+    with SmtpServer() as smtp, _example_servers(database, smtp, secret) as urls:
+        yield Examples(urls=urls, smtp=smtp, auth=auth)
+    engine.dispose()

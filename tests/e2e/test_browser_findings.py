@@ -8,115 +8,21 @@ pages through the test clients on every store.
 
 from __future__ import annotations
 
-import os
 import re
 import secrets
-import subprocess
-import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
-import attrs
 import pytest
 
-from doorward import Auth, Role, Settings
-from doorward._sync.mailers import Outbox
-from doorward.testing.smtp import SmtpServer
-from doorward_sqlalchemy import SQLAlchemyStore, default_models, sqlite_engine
-from doorward_sqlalchemy.models import Base
-from tests.e2e.conftest import ROOT, free_port, wait_for_focus, wait_for_port
+from tests.e2e.conftest import PASSWORD, wait_for_focus
 
 pytestmark = [pytest.mark.e2e]
 
-PASSWORD = "correct horse battery staple"
 sync_api = pytest.importorskip(
     "playwright.sync_api", reason="playwright is in requirements/e2e.txt"
 )
 ADAPTERS = ["flask", "starlette"]
-
-
-@attrs.define
-class Examples:
-    urls: dict[str, str]
-    smtp: SmtpServer
-    auth: Auth
-
-    def confirmed_user(self, roles: tuple[str, ...] = ()) -> str:
-        """A new confirmed account (written straight to the shared database)."""
-        email = f"{secrets.token_hex(4)}@example.com"
-        self.auth.create_user(email, PASSWORD, confirmed=True, roles=list(roles))
-        return email
-
-    def link(self, to: str, kind: str, before: int) -> str:
-        """The newest mailed link of ``kind`` (``confirm``, ``reset``) sent to ``to``."""
-        messages = self.smtp.wait_for(before + 1, timeout=15)
-        for message in reversed(messages):
-            if to in str(message["To"]):
-                found = re.search(
-                    rf"https?://\S+/auth/{kind}/[\w.\-=]+", SmtpServer.text_of(message)
-                )
-                if found:
-                    return found.group(0)
-        raise AssertionError(f"no {kind} link mailed to {to}")
-
-
-@contextmanager
-def _example_servers(database: str, smtp: SmtpServer, secret: str) -> Iterator[dict[str, str]]:
-    ports = {"flask": free_port(), "starlette": free_port()}
-    urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
-    common = {
-        **os.environ,
-        "DOORWARD_SECRET_KEY": secret,
-        "DOORWARD_DATABASE_URL": database,
-        "DOORWARD_MAIL_URL": f"smtp://127.0.0.1:{smtp.port}?from=auth@example.com",
-        "PYTHONPATH": str(ROOT),
-    }
-    common.pop("DOORWARD_REDIS_URL", None)
-    commands = {
-        "flask": [sys.executable, "-m", "gunicorn", "-w", "1", "--threads", "4", "-b",
-                  f"127.0.0.1:{ports['flask']}", "--log-level", "warning",
-                  "examples.flask_app:create_app()"],
-        "starlette": [sys.executable, "-m", "uvicorn", "--factory",
-                      "examples.starlette_app:create_app", "--host", "127.0.0.1", "--port",
-                      str(ports["starlette"]), "--log-level", "warning"],
-    }  # fmt: skip
-    processes: list[subprocess.Popen[bytes]] = []
-    try:
-        for name, command in commands.items():
-            other = "starlette" if name == "flask" else "flask"
-            env = {
-                **common,
-                "DOORWARD_BASE_URL": urls[name],
-                "DOORWARD_OTHER_APP_URL": urls[other],
-                "DOORWARD_OTHER_APP_NAME": other.capitalize(),
-            }
-            processes.append(subprocess.Popen(command, cwd=ROOT, env=env))
-        for port, process in zip(ports.values(), processes, strict=True):
-            wait_for_port(port, process)
-        yield urls
-    finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-
-
-@pytest.fixture(scope="module")
-def examples(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Examples]:
-    database = f"sqlite:///{tmp_path_factory.mktemp('examples')}/users.sqlite3"
-    secret = secrets.token_urlsafe(48)
-    engine = sqlite_engine(database)
-    Base.metadata.create_all(engine)
-    settings = Settings(secret_keys=secret, base_url="http://127.0.0.1", insecure_development=True)
-    auth = Auth(settings, SQLAlchemyStore(engine, default_models()), mailer=Outbox())
-    auth.store.save_role(Role(name="admin", description="sees /admin"))
-    with SmtpServer() as smtp, _example_servers(database, smtp, secret) as urls:
-        yield Examples(urls=urls, smtp=smtp, auth=auth)
-    engine.dispose()
 
 
 @pytest.fixture

@@ -15,17 +15,11 @@ saves a full-page screenshot of every page it visits in its ``tmp_path``, named
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
-from typing import Any
 
-import attrs
 import pytest
 
-from tests.e2e.conftest import Cluster, axe_violations, wait_for_focus
+from tests.e2e.conftest import Cluster, Tab, tab, wait_for_focus
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
 
@@ -37,99 +31,6 @@ PASSWORD = "correct horse battery staple"
 NEW_PASSWORD = "a brand new sentence for this account"
 RESET_PASSWORD = "the third password after a reset mail"
 HOME = re.compile(r".*:\d+/$")
-_REFUSED_PAGE = "Failed to load resource: the server responded with a status of 4"
-
-#: inputs a person fills in or ticks whose label is missing or empty
-UNLABELLED = """() => Array.from(document.querySelectorAll("input, select, textarea"))
-  .filter(e => !["hidden", "submit", "button", "reset", "image"].includes(e.type))
-  .filter(e => !e.getAttribute("aria-label") && !e.getAttribute("aria-labelledby")
-    && !Array.from(e.labels).some(l => l.textContent.trim()))
-  .map(e => e.outerHTML)"""
-
-#: ARIA references to an id the page does not have
-DANGLING = """() => Array.from(document.querySelectorAll("[aria-describedby], [aria-labelledby]"))
-  .flatMap(e => ["aria-describedby", "aria-labelledby"]
-    .flatMap(a => (e.getAttribute(a) || "").split(/\\s+/).filter(Boolean))
-    .filter(id => !document.getElementById(id))
-    .map(id => e.outerHTML))"""
-
-
-@attrs.define
-class Tab:
-    """A browser context's page, and what each step checks on it."""
-
-    page: Any
-    axe: str
-    shots: Path
-    name: str
-    problems: list[str] = attrs.Factory(list)
-    console: list[tuple[str, str]] = attrs.Factory(list)
-    refused: set[str] = attrs.Factory(set)
-    steps: int = 0
-
-    def errors(self) -> list[str]:
-        """The 5xx answers, the script errors and the console errors; not the browser's own
-        report of a page answered with 4xx (a refused form is a 400 page)."""
-        reported = [
-            f"console error: {text} ({url})"
-            for text, url in self.console
-            if not (text.startswith(_REFUSED_PAGE) and url in self.refused)
-        ]
-        return self.problems + reported
-
-    def check(self, step: str) -> None:
-        """A screenshot; then no 5xx and no console error so far, every input labelled, and
-        no serious or critical axe-core violation."""
-        page = self.page
-        page.wait_for_load_state()
-        self.steps += 1
-        page.screenshot(
-            path=self.shots / f"{self.name}-{self.steps:02d}-{step}.png", full_page=True
-        )
-        assert self.errors() == [], f"{step} ({page.url})"
-        unlabelled = page.evaluate(UNLABELLED)
-        assert unlabelled == [], f"{step} ({page.url}): inputs without a label"
-        dangling = page.evaluate(DANGLING)
-        assert dangling == [], f"{step} ({page.url}): ARIA references to no element"
-        violations = axe_violations(page, self.axe)
-        assert violations == [], f"{step} ({page.url}): axe-core\n" + json.dumps(
-            violations, indent=1
-        )
-
-    def submit(self, button: str) -> None:
-        """Click the button named ``button`` and wait for the page it leads to."""
-        with self.page.expect_navigation():
-            self.page.get_by_role("button", name=button, exact=True).click()
-
-    def follow(self, link: str) -> None:
-        with self.page.expect_navigation():
-            self.page.get_by_role("link", name=link, exact=True).first.click()
-
-
-@contextmanager
-def tab(browser: Any, axe: str, shots: Path, name: str, **options: Any) -> Iterator[Tab]:
-    context = browser.new_context(**options)
-    context.set_default_timeout(10_000)
-    context.set_default_navigation_timeout(15_000)
-    opened = Tab(context.new_page(), axe, shots, name)
-
-    def on_console(message: Any) -> None:
-        if message.type == "error":
-            opened.console.append((message.text, message.location.get("url", "")))
-
-    def on_response(response: Any) -> None:
-        if response.status >= 500:
-            opened.problems.append(f"{response.status} from {response.url}")
-        elif response.status >= 400 and response.request.is_navigation_request():
-            opened.refused.add(response.url)
-
-    opened.page.on("console", on_console)
-    opened.page.on("pageerror", lambda error: opened.problems.append(f"page error: {error}"))
-    opened.page.on("response", on_response)
-    try:
-        yield opened
-    finally:
-        context.close()
 
 
 def urls(cluster: Cluster, adapter: str) -> tuple[str, str]:
