@@ -87,3 +87,13 @@ def test_navigation_knows_who_is_logged_in(site):
     login(site)
     member = nav.search(site.client.get(f"{PREFIX}/sessions").text).group(1)
     assert f'<a href="{PREFIX}/account">Your account</a>' in member
+
+
+def test_navigation_after_a_form(site):
+    """A page answering a form names the viewer too (the new token's page)."""
+    nav = re.compile(r"<nav[^>]*>(.*?)</nav>", re.DOTALL)
+    site.create_user(EMAIL, PASSWORD)
+    login(site)
+    created = form_post(site.client, "/tokens", {"name": "ci"}, "/tokens")
+    assert created.status_code == 201, created.status_code
+    assert "Your account</a>" in nav.search(created.text).group(1)

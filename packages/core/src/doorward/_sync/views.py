@@ -194,14 +194,18 @@ class Views:
             response = self._run(route, request, identity, params)
         finally:
             i18n.reset_current(token)
-        if identity is not None and response.page is not None and request.method == "GET":
-            # the layout's navigation names who is logged in (after a POST the session may
-            # just have ended: only pages fetched with GET say so)
+        if identity is not None and response.page is not None and not self._ends_session(response):
+            # the layout's navigation names who is logged in
             response.context.setdefault("viewer", str(identity.user.email))
         response = self.web.localized(response, lang)
         if self.web.snapshots is not None and request.method in UNSAFE_METHODS:
             _drop_snapshot(self.web, request, response)
         return self.web.secured(response, token_in_url=_token_in_url(route))
+
+    def _ends_session(self, response: HttpResponse) -> bool:
+        """Whether ``response`` clears the session cookie (a logout, a reset, a deletion)."""
+        name = self.web.session_cookie
+        return any(cookie.name == name and cookie.value is None for cookie in response.cookies)
 
     def _run(
         self,
