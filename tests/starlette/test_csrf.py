@@ -48,6 +48,11 @@ def starlette_app(doorward: Doorward, effects: list[str]) -> Starlette:
         effects.append(f"notes {request.user.display_name or 'anonymous'} {form.get('text')}")
         return JSONResponse({"ok": True})
 
+    @csrf_protect
+    async def raw(request: Request) -> JSONResponse:
+        effects.append(f"raw {(await request.body()).decode()}")
+        return JSONResponse({"ok": True})
+
     async def plain(request: Request) -> JSONResponse:
         body = await request.body()
         effects.append(f"plain {body.decode()}")
@@ -65,6 +70,7 @@ def starlette_app(doorward: Doorward, effects: list[str]) -> Starlette:
         routes=[
             Route("/notes", notes, methods=["GET", "POST", "DELETE"]),
             Route("/plain", plain, methods=["POST"]),
+            Route("/raw", raw, methods=["POST"]),
             Route("/form", form),
             Mount("/hooks", routes=[Route("/paid", webhook, methods=["POST"])]),
             doorward.mount(),
@@ -131,8 +137,10 @@ def test_cr01_app_route_refuses_a_form_post_without_token(effects: list[str]) ->
     assert refused.status_code == 403
     assert "text/html" in refused.headers["content-type"]
     assert effects == []
-    assert http.post("/notes", data={"text": "x", "csrf_token": token_of(http)}).status_code == 200
-    assert effects == ["notes a@example.com x"]
+    token = token_of(http)
+    assert http.post("/notes", data={"text": "x", "csrf_token": token}).status_code == 200
+    assert http.post("/raw", data={"csrf_token": token}).status_code == 200
+    assert effects == ["notes a@example.com x", f"raw csrf_token={token}"]
 
 
 def test_cr01_app_route_refuses_a_json_post_without_token(effects: list[str]) -> None:

@@ -61,13 +61,16 @@ async def check_csrf(request: Request, *, as_json: bool | None = None) -> None:
     """Raise ``Refused`` (403 ``csrf_failed``) unless the request may go on: a safe method,
     a bearer-token request, or the right token in the ``X-CSRF-Token`` header or in the
     ``csrf_token`` field of a form body (read with ``request.form()``, which the endpoint
-    can call again). ``as_json`` forces a JSON refusal."""
+    can call again; an urlencoded body also stays readable with ``request.body()``).
+    ``as_json`` forces a JSON refusal."""
     doorward = doorward_of(request)
     state = await request_state(doorward, request)
     head = head_request(request)
     form_token = None
     if doorward.views.csrf_reads_form(head):
         try:
+            if head.content_type != "multipart/form-data":
+                await request.body()  # kept, so the endpoint may still read the body
             value = (await request.form()).get("csrf_token")
         except Exception:  # noqa: BLE001 (a body that is no valid form carries no token)
             value = None
