@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 from flask import Flask, render_template_string
+from jinja2 import DictLoader
 
 from doorward import Argon2Params, MemoryStore, Settings
 from doorward._sync.mailers import Outbox
@@ -180,3 +181,23 @@ def test_cr01_csrf_token_template_global_sets_its_cookie(effects: Effects) -> No
     assert http.post("/plain", data={"csrf_token": token}).status_code == 200
     with app.test_request_context("/"):
         assert csrf_token() == csrf_token()
+
+
+def test_cr01_one_layout_calls_csrf_token_on_app_and_doorward_pages(effects: Effects) -> None:
+    """A ``page_layout`` that calls ``{{ csrf_token() }}`` (a logout form in the app's
+    navigation) renders on doorward's pages, where the token is also a plain string, and
+    gives the token of the page's own form."""
+    app = make_app(effects, page_layout="mine.html")
+    app.jinja_loader = DictLoader(
+        {
+            "mine.html": '<nav><input id="nav" value="{{ csrf_token() }}"></nav>'
+            '{% include "doorward/_messages.html" %}<title>{% block title %}{% endblock %}'
+            "</title>{% block content %}{% endblock %}{% block scripts %}{% endblock %}"
+        }
+    )
+    http = client(app)
+    page = http.get("/auth/login")
+    assert page.status_code == 200
+    nav = re.search(r'id="nav" value="([^"]+)"', page.text).group(1)
+    form = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    assert nav == form
