@@ -8,6 +8,7 @@ import asyncio
 import re
 from datetime import UTC, datetime
 
+import jinja2
 import pytest
 from fastapi import Depends, FastAPI
 from starlette.applications import Starlette
@@ -64,7 +65,8 @@ def starlette_app(doorward: Doorward, effects: list[str]) -> Starlette:
         return JSONResponse({"ok": True})
 
     async def form(request: Request) -> HTMLResponse:
-        return HTMLResponse(f'<input name="csrf_token" value="{csrf_token(request)}">')
+        template = jinja2.Template('<input name="csrf_token" value="{{ csrf_token() }}">')
+        return HTMLResponse(template.render(csrf_token=csrf_token(request)))
 
     return Starlette(
         routes=[
@@ -229,8 +231,8 @@ def test_cr01_app_wide_protection_refuses_a_form_too_large_to_read(effects: list
 
 
 def test_cr01_csrf_token_helper_sets_its_cookie(effects: list[str]) -> None:
-    """``csrf_token(request)`` gives a token whose cookie the same response sets, and that
-    token is accepted."""
+    """``csrf_token(request)`` gives a token (callable in a template as on doorward's
+    pages) whose cookie the same response sets, and that token is accepted."""
     http = client(starlette_app(make_doorward(csrf_protect_app=True), effects))
     page = http.get("/form")
     assert "__Host-doorward-csrf=" in page.headers["set-cookie"]

@@ -37,7 +37,7 @@ def csrf_token() -> str:
     if found is None:
         made = state().views.web.with_csrf(head_request(), HttpResponse())
         request_state().cookies.extend(made.cookies)
-        found = str(made.context["csrf_token"])
+        found = made.context["csrf_token"]
         g._doorward_csrf = found  # noqa: SLF001 (Flask's advice for extension data on g)
     return found
 

@@ -42,8 +42,12 @@ _TOKEN_KEY = "doorward.csrf_token"  # noqa: S105 (a scope key's name)
 
 
 def csrf_token(connection: HTTPConnection) -> str:
-    """The CSRF token for this request's forms and scripts (pass it to your template); the
-    response sets the CSRF cookie if the browser has none. Needs ``doorward.middleware()``."""
+    """The CSRF token for this request's forms and scripts; the response sets the CSRF
+    cookie if the browser has none. Needs ``doorward.middleware()``.
+
+    Pass it to your template as ``csrf_token``: it is a string that may also be called,
+    so ``{{ csrf_token }}`` and ``{{ csrf_token() }}`` both work (as on doorward's pages).
+    """
     found = connection.scope.get(_TOKEN_KEY)
     if isinstance(found, str):
         return found
@@ -52,7 +56,7 @@ def csrf_token(connection: HTTPConnection) -> str:
     state = connection.scope.get(SCOPE_KEY)
     if isinstance(state, RequestState):  # the middleware adds its cookies to the response
         state.cookies.extend(made.cookies)
-    token = str(made.context["csrf_token"])
+    token: str = made.context["csrf_token"]
     connection.scope[_TOKEN_KEY] = token
     return token
 
