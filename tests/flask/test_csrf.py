@@ -166,6 +166,7 @@ def test_cr01_app_wide_protection_and_csrf_exempt(effects: Effects) -> None:
     assert http.post("/plain", json={}, headers={"X-CSRF-Token": token}).status_code == 200
     assert http.post("/webhook", json={"event": "paid"}).status_code == 200
     assert http.post("/nowhere", json={}).status_code == 404
+    assert http.put("/plain", json={}).status_code == 405
     assert http.post("/auth/logout", json={}).json()["error"]["code"] == "csrf_failed"
     assert effects == ["plain", "plain", "webhook"]
 

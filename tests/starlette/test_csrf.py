@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Mount, Route
 from starlette.testclient import TestClient
+from starlette.types import Receive, Scope, Send
 
 from doorward import Argon2Params, AsyncMemoryStore, Settings
 from doorward._async.mailers import AsyncOutbox
@@ -68,8 +69,13 @@ def starlette_app(doorward: Doorward, effects: list[str]) -> Starlette:
         template = jinja2.Template('<input name="csrf_token" value="{{ csrf_token() }}">')
         return HTMLResponse(template.render(csrf_token=csrf_token(request)))
 
+    async def legacy(scope: Scope, receive: Receive, send: Send) -> None:
+        effects.append("legacy")
+        await JSONResponse({"ok": True})(scope, receive, send)
+
     return Starlette(
         routes=[
+            Mount("/legacy", app=legacy),
             Route("/notes", notes, methods=["GET", "POST", "DELETE"]),
             Route("/plain", plain, methods=["POST"]),
             Route("/raw", raw, methods=["POST"]),
@@ -201,12 +207,15 @@ def test_cr01_app_routes_are_left_alone_by_default(effects: list[str]) -> None:
 def test_cr01_app_wide_protection_and_csrf_exempt(effects: list[str]) -> None:
     """With ``csrf_protect_app`` the middleware checks every unsafe request to the app's
     routes (form field or header); the form body it read reaches the endpoint whole;
-    ``csrf_exempt`` endpoints (also in a ``Mount``) are left alone."""
+    ``csrf_exempt`` endpoints (also in a ``Mount``) are left alone, and a request no route
+    takes gets the router's 404 or 405 as on Flask."""
     doorward = make_doorward(csrf_protect_app=True)
     http = client(starlette_app(doorward, effects))
     assert http.post("/plain", json={}).status_code == 403
     assert http.post("/plain", data={"csrf_token": "forged"}).status_code == 403
-    assert http.put("/plain", json={}).status_code == 403
+    assert http.put("/plain", json={}).status_code == 405
+    assert http.post("/nowhere", json={}).status_code == 404
+    assert http.post("/legacy/x", json={}).status_code == 403  # an ASGI app: no routes to see
     assert effects == []
     token = token_of(http)
     assert http.post("/plain", data={"csrf_token": token, "a": "1"}).status_code == 200
@@ -214,7 +223,14 @@ def test_cr01_app_wide_protection_and_csrf_exempt(effects: list[str]) -> None:
     assert http.post("/hooks/paid", json={"event": "paid"}).status_code == 200
     assert http.post("/notes", data={"text": "y", "csrf_token": token}).status_code == 200
     assert http.post("/auth/logout", json={}).json()["error"]["code"] == "csrf_failed"
-    assert effects == [f"plain csrf_token={token}&a=1", "plain x", "webhook", "notes anonymous y"]
+    assert http.post("/legacy/x", json={}, headers={"X-CSRF-Token": token}).status_code == 200
+    assert effects == [
+        f"plain csrf_token={token}&a=1",
+        "plain x",
+        "webhook",
+        "notes anonymous y",
+        "legacy",
+    ]
 
 
 def test_cr01_app_wide_protection_refuses_a_form_too_large_to_read(effects: list[str]) -> None:

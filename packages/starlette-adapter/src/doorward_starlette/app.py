@@ -388,7 +388,10 @@ async def _csrf_refusal(
     head = head_request(HTTPConnection(scope))
     if head.method in SAFE_METHODS:
         return None, receive
-    endpoint = _endpoint_of(getattr(scope.get("app"), "routes", ()), scope)
+    routes = getattr(scope.get("app"), "routes", None)
+    endpoint = _endpoint_of(routes, scope) if routes is not None else _UNSEEN
+    if endpoint is None:  # no route takes it: the router answers 404 or 405, as on Flask
+        return None, receive
     if getattr(endpoint, CSRF_EXEMPT, False) or getattr(endpoint, CSRF_CHECKED, False):
         return None, receive
     form_token = None
@@ -397,8 +400,13 @@ async def _csrf_refusal(
     return doorward.views.check_csrf(head, identity, form_token=form_token), receive
 
 
+#: The endpoint of a request whose app's routes cannot be seen: checked like any other.
+_UNSEEN = object()
+
+
 def _endpoint_of(routes: Sequence[BaseRoute], scope: Scope) -> object | None:
-    """The endpoint the app's router will give the request to, when one route matches."""
+    """The endpoint the app's router will give the request to; ``None`` when no route
+    takes it (path and method)."""
     for route in routes:
         match, child = route.matches(scope)
         if match is Match.FULL:
