@@ -7,10 +7,11 @@ from __future__ import annotations
 import asyncio
 import re
 from datetime import UTC, datetime
+from typing import Annotated
 
 import jinja2
 import pytest
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, Form
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse
@@ -95,6 +96,11 @@ def fastapi_app(doorward: Doorward, effects: list[str]) -> FastAPI:
     @app.post("/api/notes", dependencies=[Depends(require_csrf)])
     async def add_note(note: dict[str, str]) -> dict[str, bool]:
         effects.append(f"note {note['text']}")
+        return {"ok": True}
+
+    @app.post("/api/form", dependencies=[Depends(require_csrf)])
+    async def form_note(text: Annotated[str, Form()]) -> dict[str, bool]:
+        effects.append(f"form {text}")
         return {"ok": True}
 
     @app.post("/api/plain")
@@ -257,8 +263,8 @@ def test_cr01_csrf_token_helper_sets_its_cookie(effects: list[str]) -> None:
 
 
 def test_cr01_fastapi_require_csrf(effects: list[str]) -> None:
-    """FastAPI: ``require_csrf`` refuses a JSON POST without the token (403 JSON, the path
-    function never ran) and lets the token's POST in."""
+    """FastAPI: ``require_csrf`` refuses a JSON or form POST without the token (403 JSON,
+    the path function never ran) and lets in the header's or the form field's token."""
     doorward = make_doorward()
     http = client(fastapi_app(doorward, effects))
     login(doorward, http)
@@ -266,10 +272,13 @@ def test_cr01_fastapi_require_csrf(effects: list[str]) -> None:
     assert refused.status_code == 403
     assert refused.json()["error"]["code"] == "csrf_failed"
     assert effects == []
-    added = http.post("/api/notes", json={"text": "x"}, headers={"X-CSRF-Token": token_of(http)})
+    token = token_of(http)
+    added = http.post("/api/notes", json={"text": "x"}, headers={"X-CSRF-Token": token})
     assert added.status_code == 200
+    assert http.post("/api/form", data={"text": "y"}).status_code == 403
+    assert http.post("/api/form", data={"text": "y", "csrf_token": token}).status_code == 200
     assert http.post("/api/plain").status_code == 200
-    assert effects == ["note x", "plain"]
+    assert effects == ["note x", "form y", "plain"]
 
 
 def test_cr01_fastapi_app_wide_protection_and_csrf_exempt(effects: list[str]) -> None:

@@ -14,6 +14,7 @@ Forms carry ``csrf_token(request)`` in a ``csrf_token`` field; scripts send it i
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar, cast
@@ -74,7 +75,10 @@ async def check_csrf(request: Request, *, as_json: bool | None = None) -> None:
     if doorward.views.csrf_reads_form(head):
         try:
             if head.content_type != "multipart/form-data":
-                await request.body()  # kept, so the endpoint may still read the body
+                # kept, so the endpoint may still read the body; a body already read as a
+                # form (FastAPI's ``Form()`` parameters) is no longer there, the form is
+                with contextlib.suppress(RuntimeError):
+                    await request.body()
             value = (await request.form()).get("csrf_token")
         except Exception:  # noqa: BLE001 (a body that is no valid form carries no token)
             value = None
