@@ -21,8 +21,7 @@ from markupsafe import Markup
 
 from doorward._sync.mailers import mailer_from_url
 from doorward.outbox import OutboxMailer
-from doorward.tokens import CsrfTokens
-from doorward_flask import Doorward, current_user, login_required, roles_required
+from doorward_flask import Doorward, csrf_token, current_user, login_required, roles_required
 from doorward_redis import RedisRateLimiter
 from doorward_sqlalchemy import (
     SQLAlchemyRateLimiter,
@@ -66,21 +65,17 @@ def create_app() -> Flask:
         settings=settings,
         mailer=mailer,
     )
-    csrf = CsrfTokens(settings.secret_keys)
     other_url, other_name = other_app()
 
     def page(name: str) -> str:
-        from flask import request  # noqa: PLC0415
-
         title, body = PAGES[name]
-        cookie = request.cookies.get(settings.cookie_name(settings.csrf_cookie), "")
         return render_template(
             LAYOUT,
             title=title,
             body=Markup(body),
             framework="Flask",
             user=current_user or None,
-            csrf_token=csrf.token_for(cookie) if cookie else "",
+            csrf_token=csrf_token(),
             other_url=other_url,
             other_name=other_name,
         )

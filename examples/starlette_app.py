@@ -24,7 +24,6 @@ from doorward import AsyncRateLimiter, AsyncUserStore
 from doorward._async.mailers import mailer_from_url
 from doorward.outbox import AsyncOutboxMailer
 from doorward.threaded import AsyncThreadedRateLimiter, AsyncThreadedStore
-from doorward.tokens import CsrfTokens
 from doorward_redis import AsyncRedisRateLimiter
 from doorward_sqlalchemy import (
     AsyncSQLAlchemyRateLimiter,
@@ -34,7 +33,7 @@ from doorward_sqlalchemy import (
     default_models,
     sqlite_engine,
 )
-from doorward_starlette import Doorward, roles_required
+from doorward_starlette import Doorward, csrf_token, roles_required
 from examples._common import (
     LAYOUT,
     PAGES,
@@ -91,19 +90,17 @@ def create_app() -> Starlette:
         mailer=mailer,
         template_directories=[TEMPLATES],
     )
-    csrf = CsrfTokens(settings.secret_keys)
     layout = doorward.templates.env.get_template(LAYOUT)
     other_url, other_name = other_app()
 
     def page(request: Request, name: str, status: int = 200) -> HTMLResponse:
         title, body = PAGES[name]
-        cookie = request.cookies.get(settings.cookie_name(settings.csrf_cookie), "")
         html = layout.render(
             title=title,
             body=Markup(body),
             framework="Starlette",
             user=request.user if request.user.is_authenticated else None,
-            csrf_token=csrf.token_for(cookie) if cookie else "",
+            csrf_token=csrf_token(request),
             other_url=other_url,
             other_name=other_name,
         )

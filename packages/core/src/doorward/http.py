@@ -40,6 +40,8 @@ __all__ = [
 _URL_SAFE = re.compile(r"[A-Za-z0-9._-]*")
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+#: Methods that change nothing (RFC 9110 §9.2.1): the only ones without a CSRF token.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 

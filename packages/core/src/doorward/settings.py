@@ -276,6 +276,10 @@ class Settings:
     #: ``"'none'"`` also sends ``X-Frame-Options: DENY``, ``"'self'"`` ``SAMEORIGIN``;
     #: any other list (``"'self' https://app.example.com"``) sends the CSP header only.
     frame_ancestors: str = "'none'"
+    #: Check the CSRF token (CR-01) on every unsafe request to the app's own routes too,
+    #: not only under ``url_prefix``; off by default, as existing forms and scripts must
+    #: first send the token. Views marked ``csrf_exempt`` are left alone.
+    csrf_protect_app: bool = False
     #: How many proxies in front of the app append to X-Forwarded-For (RL-06). 0 = ignore it.
     trusted_proxy_count: int = 0
 

@@ -29,7 +29,7 @@ from doorward.redirects import safe_redirect
 from doorward.settings import Settings
 from doorward.tokens import CsrfTokens, SessionSnapshots
 
-__all__ = ["Call", "RequestState", "Web", "checkbox"]
+__all__ = ["Call", "CsrfToken", "RequestState", "Web", "checkbox"]
 
 #: Where to go after a dead emailed link: (path start, page, link text).
 _RETRY = (
@@ -42,6 +42,17 @@ _RETRY = (
 ECHOED_FIELDS = frozenset({"email", "new_email", "name", "remember", "next"})
 #: The X-Frame-Options value matching a ``frame_ancestors`` setting, where there is one.
 _FRAME_OPTIONS = {"'none'": "DENY", "'self'": "SAMEORIGIN"}
+
+
+class CsrfToken(str):
+    """The CSRF token in a page's context: a string (``{{ csrf_token }}``) that is also
+    callable (``{{ csrf_token() }}``, as the adapters' template helper is called), so one
+    layout serves the app's pages and doorward's."""
+
+    __slots__ = ()
+
+    def __call__(self) -> str:
+        return str(self)
 
 
 @attrs.frozen(kw_only=True)
@@ -138,7 +149,7 @@ class Web:
         if not cookie or len(cookie) > 128:
             cookie = self.csrf.new_cookie()
             response.cookies.append(self.cookie(self.csrf_cookie, cookie))
-        response.context["csrf_token"] = self.csrf.token_for(cookie)
+        response.context["csrf_token"] = CsrfToken(self.csrf.token_for(cookie))
         return response
 
     # -- redirects ---------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """doorward for Flask."""
 
+from doorward_flask.csrf import csrf_exempt, csrf_protect, csrf_token
 from doorward_flask.decorators import (
     fresh_login_required,
     login_required,
@@ -15,6 +16,9 @@ __all__ = [
     "AnonymousUser",
     "Doorward",
     "current_identity",
+    "csrf_exempt",
+    "csrf_protect",
+    "csrf_token",
     "current_user",
     "fresh_login_required",
     "login_required",

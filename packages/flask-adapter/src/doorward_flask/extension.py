@@ -30,6 +30,7 @@ from doorward_flask._state import (
     to_response,
 )
 from doorward_flask.cli import doorward_cli
+from doorward_flask.csrf import csrf_token, protect_app_request
 from doorward_flask.proxies import current_user
 from doorward_flask.signals import connect_signals
 
@@ -72,6 +73,10 @@ class Doorward:
 
     Or build the flows yourself and pass them: ``Doorward(app, auth=Auth(settings, store,
     templates=..., events=..., breach_checker=..., features=[...]))`` reaches every option.
+
+    Templates get ``csrf_token()`` (unless another extension defined it first). With
+    ``DOORWARD_CSRF_PROTECT_APP = True`` every unsafe request to the app's own views needs
+    the CSRF token too (see ``csrf_protect`` and ``csrf_exempt``).
     """
 
     def __init__(
@@ -121,8 +126,11 @@ class Doorward:
                     f"doorward_{feature.name}", __name__, template_folder=str(feature.page_folder)
                 )
                 app.register_blueprint(pages)
+        if auth.settings.csrf_protect_app:
+            app.before_request(protect_app_request)
         app.after_request(apply_cookies)
         app.context_processor(_template_context)
+        app.jinja_env.globals.setdefault("csrf_token", csrf_token)
         app.cli.add_command(doorward_cli)
         connect_signals(app, auth)
 

@@ -21,7 +21,7 @@ from starlette.datastructures import UploadFile
 from starlette.middleware import Middleware
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
-from starlette.routing import Match, Mount, Route
+from starlette.routing import BaseRoute, Host, Match, Mount, Route
 from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -48,7 +48,7 @@ from doorward.exceptions import (
     StoreUnavailable,
     ValidationFailed,
 )
-from doorward.http import HttpRequest, HttpResponse
+from doorward.http import SAFE_METHODS, HttpRequest, HttpResponse
 
 __all__ = ["Doorward", "DoorwardMiddleware", "DoorwardUser", "Refused", "RequestState"]
 
@@ -333,6 +333,12 @@ class DoorwardMiddleware:
         identity = state.identity
         scope["user"] = DoorwardUser(identity) if identity is not None else _Anonymous()
         scope["auth"] = AuthCredentials(await self.doorward.scopes(identity))
+        if self.doorward.settings.csrf_protect_app and scope["type"] == "http":
+            csrf_refused, receive = await _csrf_refusal(self.doorward, scope, receive, identity)
+            if csrf_refused is not None:
+                answer = self.doorward.to_response(Request(scope, receive), csrf_refused)
+                await answer(scope, receive, _sender_with_cookies(send, state))
+                return
         started = False
 
         async def send_with_cookies(message: Message) -> None:
@@ -350,6 +356,105 @@ class DoorwardMiddleware:
                 raise
             answer = self.doorward.to_response(Request(scope, receive), refused.response)
             await answer(scope, receive, send_with_cookies)
+
+
+def _sender_with_cookies(send: Send, state: RequestState) -> Send:
+    """``send``, adding the cookies identification decided to the response's headers."""
+
+    async def sender(message: Message) -> None:
+        if message["type"] == "http.response.start" and state.cookies:
+            message = {**message, "headers": _with_cookies(message, state)}
+        await send(message)
+
+    return sender
+
+
+#: The attribute ``csrf_exempt`` sets on an endpoint: ``csrf_protect_app`` leaves it alone.
+CSRF_EXEMPT = "_doorward_csrf_exempt"
+#: The attribute ``csrf_protect`` sets: the endpoint checks (and reads its form) itself.
+CSRF_CHECKED = "_doorward_csrf_checked"
+
+
+async def _csrf_refusal(
+    doorward: Doorward, scope: Scope, receive: Receive, identity: Identity | None
+) -> tuple[HttpResponse | None, Receive]:
+    """``csrf_protect_app``: the core's refusal of an unsafe request to the app's own
+    routes without its CSRF token, and the ``receive`` to go on with (the body read for a
+    form's ``csrf_token`` field is given again to the app)."""
+    path = str(scope["path"])
+    prefix = doorward.settings.url_prefix
+    if path == prefix or path.startswith(prefix + "/"):
+        return None, receive  # the auth routes check their own
+    head = head_request(HTTPConnection(scope))
+    if head.method in SAFE_METHODS:
+        return None, receive
+    routes = getattr(scope.get("app"), "routes", None)
+    endpoint = _endpoint_of(routes, scope) if routes is not None else _UNSEEN
+    if endpoint is None:  # no route takes it: the router answers 404 or 405, as on Flask
+        return None, receive
+    if getattr(endpoint, CSRF_EXEMPT, False) or getattr(endpoint, CSRF_CHECKED, False):
+        return None, receive
+    form_token = None
+    if doorward.views.csrf_reads_form(head):
+        form_token, receive = await _buffered_form_token(scope, receive, doorward.settings)
+    return doorward.views.check_csrf(head, identity, form_token=form_token), receive
+
+
+#: The endpoint of a request whose app's routes cannot be seen: checked like any other.
+_UNSEEN = object()
+
+
+def _endpoint_of(routes: Sequence[BaseRoute], scope: Scope) -> object | None:
+    """The endpoint the app's router will give the request to; ``None`` when no route
+    takes it (path and method)."""
+    for route in routes:
+        match, child = route.matches(scope)
+        if match is Match.FULL:
+            inner = getattr(route, "routes", None)
+            if isinstance(route, Mount | Host) and inner:
+                return _endpoint_of(inner, {**scope, **child})
+            return child.get("endpoint")
+    return None
+
+
+async def _buffered_form_token(
+    scope: Scope, receive: Receive, settings: Settings
+) -> tuple[str | None, Receive]:
+    """The ``csrf_token`` field of a form body of at most ``max_body_size`` bytes (a
+    larger form sends the header, or its endpoint is decorated with ``csrf_protect``)."""
+    received: list[Message] = []
+    size = 0
+    while True:
+        message = await receive()
+        received.append(message)
+        if message["type"] != "http.request":
+            break
+        size += len(message.get("body", b""))
+        if size > settings.max_body_size:
+            return None, _replaying(received, receive)
+        if not message.get("more_body", False):
+            break
+    body = b"".join(m.get("body", b"") for m in received if m["type"] == "http.request")
+
+    async def whole() -> Message:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    try:
+        async with Request(scope, whole).form() as form:
+            value = form.get("csrf_token")
+    except Exception:  # noqa: BLE001 (a body that is no valid form carries no token)
+        value = None
+    return (value if isinstance(value, str) else None), _replaying(received, receive)
+
+
+def _replaying(received: list[Message], receive: Receive) -> Receive:
+    """A ``receive`` that gives the messages already read again, then reads on."""
+    pending = list(received)
+
+    async def again() -> Message:
+        return pending.pop(0) if pending else await receive()
+
+    return again
 
 
 def _may_carry_credentials(scope: Scope) -> bool:

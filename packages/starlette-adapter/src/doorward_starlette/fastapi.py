@@ -33,6 +33,7 @@ from doorward_starlette.app import (
     RequestState,
     head_request,
 )
+from doorward_starlette.csrf import check_csrf
 from doorward_starlette.guards import check
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "current_user",
     "include_openapi",
     "optional_user",
+    "require_csrf",
     "require_fresh",
     "require_permissions",
     "require_roles",
@@ -77,6 +79,15 @@ async def _user_of(request: Request, identity: Identity) -> Any:
         refusal = doorward.views.refusal(head_request(request), NotAuthenticated(), as_json=True)
         raise Refused(refusal)
     return user
+
+
+async def require_csrf(request: Request) -> None:
+    """The CSRF token (CR-01) for a state-changing route: 403 ``csrf_failed`` without it.
+
+    In the ``X-CSRF-Token`` header, or the ``csrf_token`` field of a form; requests
+    authenticated by a bearer token and safe methods (GET, HEAD, OPTIONS, TRACE) pass.
+    """
+    await check_csrf(request, as_json=True)
 
 
 async def require_fresh(request: Request) -> Identity:

@@ -37,7 +37,8 @@ __all__ = [
 E = TypeVar("E", bound=Callable[..., Awaitable[Response]])
 
 
-def _doorward(connection: HTTPConnection) -> Doorward:
+def doorward_of(connection: HTTPConnection) -> Doorward:
+    """The ``Doorward`` whose middleware handled this request."""
     found = connection.scope.get(APP_KEY)
     if not isinstance(found, Doorward):
         raise RuntimeError("add doorward.middleware() to the app's middleware")  # noqa: TRY004
@@ -57,7 +58,7 @@ async def check(
 
     ``as_json`` forces JSON refusals (for APIs) instead of negotiating with ``Accept``.
     """
-    doorward = _doorward(connection)
+    doorward = doorward_of(connection)
     state = await request_state(doorward, connection)
     head = head_request(connection)
     if state.error is not None:
@@ -84,7 +85,7 @@ def _guard(**rules: Any) -> Callable[[E], E]:
             try:
                 await check(request, **rules)
             except Refused as refused:
-                return _doorward(request).to_response(request, refused.response)
+                return doorward_of(request).to_response(request, refused.response)
             return await endpoint(*args, **kwargs)
 
         return cast("E", wrapper)

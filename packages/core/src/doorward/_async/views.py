@@ -30,6 +30,8 @@ from doorward.exceptions import (
     StoreUnavailable,
 )
 from doorward.http import (
+    FORM_TYPES,
+    SAFE_METHODS,
     UNSAFE_METHODS,
     Cookie,
     HttpRequest,
@@ -348,14 +350,48 @@ class AsyncViews:
     def _check_csrf(
         self, request: HttpRequest, identity: Identity | None, fields: dict[str, Any]
     ) -> None:
-        bearer = identity is not None and identity.via in {"api", "access"}
-        if request.bearer_token is not None and bearer:
-            return
-        cookie = request.cookies.get(self.web.csrf_cookie)
         token = request.headers.get("x-csrf-token") or fields.pop("csrf_token", None)
         fields.pop("csrf_token", None)
-        if not self.web.csrf.check(cookie, token):
+        if not _bearer_authenticated(request, identity) and not self._csrf_valid(request, token):
             raise CsrfFailed
+
+    def _csrf_valid(self, request: HttpRequest, token: object) -> bool:
+        return self.web.csrf.check(request.cookies.get(self.web.csrf_cookie), token)
+
+    def check_csrf(
+        self,
+        request: HttpRequest,
+        identity: Identity | None,
+        *,
+        form_token: object = None,
+        as_json: bool | None = None,
+    ) -> HttpResponse | None:
+        """``None`` to let a request to the app's own routes in, else the 403 ``csrf_failed``
+        refusal (CR-01: the rule of the auth routes, for the application's).
+
+        Safe methods (GET, HEAD, OPTIONS, TRACE) and requests authenticated by a bearer
+        token (API or access token) pass; every other request needs the token of its CSRF
+        cookie, whether or not someone is logged in, in the ``X-CSRF-Token`` header or as
+        ``form_token``: the ``csrf_token`` field of a submitted form, which adapters read
+        only when ``csrf_reads_form`` says so. A refusal is JSON or the error page as
+        ``refusal`` negotiates it (``as_json`` forces JSON).
+        """
+        if request.method in SAFE_METHODS or _bearer_authenticated(request, identity):
+            return None
+        token = request.headers.get("x-csrf-token") or form_token
+        if self._csrf_valid(request, token):
+            return None
+        return self.refusal(request, CsrfFailed(), as_json=as_json)
+
+    @staticmethod
+    def csrf_reads_form(request: HttpRequest) -> bool:
+        """Whether ``check_csrf`` may need the ``csrf_token`` field of the request's body:
+        an unsafe request without the header whose body is a form."""
+        return (
+            request.method not in SAFE_METHODS
+            and not request.headers.get("x-csrf-token")
+            and request.content_type in FORM_TYPES
+        )
 
     @endpoint("GET", "/openapi.json")
     async def openapi(self, call: Call) -> HttpResponse:  # noqa: ARG002 (every handler takes the call)
@@ -376,7 +412,7 @@ class AsyncViews:
     async def csrf(self, call: Call) -> HttpResponse:
         """A CSRF token for JSON clients (and its cookie)."""
         response = self.web.with_csrf(call.request, HttpResponse())
-        response.json = {"csrf_token": response.context.pop("csrf_token")}
+        response.json = {"csrf_token": str(response.context.pop("csrf_token"))}
         return response
 
 
@@ -392,6 +428,16 @@ def _drop_snapshot(web: Web, request: HttpRequest, response: HttpResponse) -> No
 def _token_in_url(route: Route) -> bool:
     """Whether the route's URL carries an emailed token (reset, confirm, change-email, unlock)."""
     return "{token}" in route.path
+
+
+def _bearer_authenticated(request: HttpRequest, identity: Identity | None) -> bool:
+    """A request authenticated by its bearer token (API or access token): no browser sends
+    one by itself, so it needs no CSRF token."""
+    return (
+        request.bearer_token is not None
+        and identity is not None
+        and identity.via in {"api", "access"}
+    )
 
 
 def _check_access(access: Access, identity: Identity | None) -> None:
