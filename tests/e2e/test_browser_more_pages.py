@@ -10,7 +10,7 @@ critical axe-core violation), each in the light and the dark scheme:
   linking from the accounts page, and both refusals (an address another account owns, an
   address the provider has not verified);
 - the example apps' own layout: home, /account, a doorward page wearing it, and the 403 page
-  of /admin (which does not wear it yet: the strict xfail at the end).
+  of /admin.
 
 Screenshots go to the test's ``tmp_path`` (``unlock-flask-01-login-locked.png``).
 """
@@ -284,18 +284,22 @@ def test_example_layout(examples, browser, axe_script, adapter, tmp_path):
         check_both(t, "admin-refused")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a guard's refusal (Views.refusal) renders error.html without the site's context "
-    "(Web.error_page): no page_layout, no prefix, no viewer",
-)
-def test_the_403_page_of_an_app_route_wears_the_app_layout(examples, browser, axe_script, tmp_path):
+@pytest.mark.parametrize("adapter", ["flask", "starlette"])
+def test_the_403_page_of_an_app_route_wears_the_app_layout(
+    examples, browser, axe_script, tmp_path, adapter
+):
     """The refusal of /admin in the example's layout, its navigation knowing who is logged
-    in, as doorward's own error pages are."""
-    base = examples.urls["flask"]
-    with tab(browser, axe_script, tmp_path, "examples-403") as t:
+    in, as doorward's own error pages are; its Log out form works (it carries a token)."""
+    base = examples.urls[adapter]
+    with tab(browser, axe_script, tmp_path, f"examples-403-{adapter}") as t:
         t.page.goto(f"{base}/auth/login")
         log_in(t, examples.confirmed_user())
-        t.page.goto(f"{base}/admin")
+        response = t.page.goto(f"{base}/admin")
+        assert response is not None
+        assert response.status == 403
         assert t.page.locator("nav[aria-label=Site]").count() == 1
         assert t.page.locator(".who").get_by_role("button", name="Log out").is_visible()
+        t.check("admin-refused-in-layout")
+        t.submit("Log out")
+        t.page.goto(f"{base}/account")
+        assert "/auth/login" in t.page.url

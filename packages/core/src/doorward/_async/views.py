@@ -274,7 +274,7 @@ class AsyncViews:
             if roles or any_roles or permissions:
                 await self._check_roles(identity, roles, any_roles, permissions)
         except DoorwardError as exc:
-            return self.refusal(request, exc, as_json=as_json)
+            return self.refusal(request, exc, as_json=as_json, identity=identity)
         return None
 
     async def _check_roles(
@@ -304,9 +304,19 @@ class AsyncViews:
             raise Forbidden
 
     def refusal(
-        self, request: HttpRequest, exc: DoorwardError, *, as_json: bool | None = None
+        self,
+        request: HttpRequest,
+        exc: DoorwardError,
+        *,
+        as_json: bool | None = None,
+        identity: Identity | None = None,
     ) -> HttpResponse:
-        """The answer to a refused request: a redirect to log in for browsers, else the error."""
+        """The answer to a refused request: a redirect to log in for browsers, else the error.
+
+        A browser's error page (a missing role, a CSRF refusal) has the site's context, as
+        doorward's own error pages do: the app's layout, the prefix, a CSRF token for the
+        layout's forms, and the viewer (``identity``) for its navigation.
+        """
         if as_json is None:
             as_json = wants_json(request)
         if not as_json and isinstance(exc, MfaEnrolmentRequired):
@@ -322,9 +332,12 @@ class AsyncViews:
             return self.web.secured(
                 HttpResponse(status=303, redirect=f"{self.settings.url_prefix}{page}?next={target}")
             )
-        response = self.web.localized(
-            error_response(exc, json_body=as_json), self.language(request)
-        )
+        response = error_response(exc, json_body=as_json)
+        if not as_json:
+            response = self.web.with_csrf(request, self.web.error_page(request, response))
+            if identity is not None:
+                response.context["viewer"] = str(identity.user.email)
+        response = self.web.localized(response, self.language(request))
         return self.web.secured(response)
 
     def failure(
