@@ -84,24 +84,33 @@ class AsyncLogin(AsyncLoginSessions):
         browser's ``trust_token`` may spare it) no session starts: ``MfaRequired`` carries
         the methods and a pending login that ``complete_login`` finishes (MF-05).
         """
-        user, factors = await self._password_user(email, password, ip=ip)
-        prefetched = PREFETCHED_FACTORS.set(
-            (str(user.id), factors) if factors is not None else None
-        )
-        try:
-            methods = await self.factors_asked(user, trust_token=trust_token)
-        finally:
-            PREFETCHED_FACTORS.reset(prefetched)
+        user, methods = await self.password_step(email, password, ip=ip, trust_token=trust_token)
         if methods:
             raise await self.pending(user, methods, remember=remember, ip=ip, agent=user_agent)
         return await self._finish(
             user, remember=remember, ip=ip, user_agent=user_agent, replacing=replacing
         )
 
+    async def password_step(
+        self, email: object, password: object, *, ip: str | None, trust_token: str | None = None
+    ) -> tuple[Any, list[str]]:
+        """``password_user`` and the second-factor methods asked of that user
+        (``factors_asked``), with the factors the store's lookup brought along, if it did.
+
+        The password step of ``login``, shared with app clients.
+        """
+        user, factors = await self._password_user(email, password, ip=ip)
+        token = PREFETCHED_FACTORS.set((str(user.id), factors) if factors is not None else None)
+        try:
+            methods = await self.factors_asked(user, trust_token=trust_token)
+        finally:
+            PREFETCHED_FACTORS.reset(token)
+        return user, methods
+
     async def password_user(self, email: object, password: object, *, ip: str | None) -> Any:
         """The user these credentials prove, under every login rule, or ``InvalidCredentials``.
 
-        The first half of ``login`` (the password step), shared with app clients.
+        ``password_step`` without the second-factor check.
         """
         user, _ = await self._password_user(email, password, ip=ip)
         return user
