@@ -12,7 +12,9 @@ Starlette apps. Only argon2-cffi's primitive is stubbed (``argon2_stub.py``), in
 and in the peers alike, for the login and registration figures, which go over HTTP (the
 test client). Prints medians, the issue's targets next to their goals, ratios to
 Flask-Security-Too and fastapi-users measured in the same run (``bench/setup-peers``
-installs them in ``bench/.peers``), and SQL statements per authenticated request. With
+installs them in ``bench/.peers``), SQL statements per authenticated request, per login
+and per registration, and a login with each rate limiter (in-process, SQL, Redis at
+``--redis``; issue 17 item 5). With
 ``--postgres`` / ``--mariadb`` (the database is emptied first: give a database of its
 own) it also measures there, with the bare indexed ``SELECT`` floor through the same
 driver and pool, sync (psycopg 3 / PyMySQL) and async (psycopg 3 / aiomysql).
@@ -30,6 +32,7 @@ import asyncio
 import itertools
 import json
 import os
+import secrets
 import statistics
 import subprocess
 import sys
@@ -68,8 +71,10 @@ from doorward.threaded import AsyncThreadedStore  # noqa: E402
 from doorward.tokens import CsrfTokens  # noqa: E402
 from doorward_flask import Doorward as FlaskDoorward  # noqa: E402
 from doorward_flask import login_required  # noqa: E402
+from doorward_redis import RedisRateLimiter  # noqa: E402
 from doorward_sqlalchemy import (  # noqa: E402
     AsyncSQLAlchemyStore,
+    SQLAlchemyRateLimiter,
     SQLAlchemyStore,
     async_sqlite_engine,
     default_models,
@@ -235,11 +240,81 @@ def flask_request_cost(
         response = browser().post("/auth/register", json=fields, headers=csrf_header)
         assert response.status_code in {200, 201, 202}, response.data
 
-    if url is None and not snapshot:
+    if not snapshot:  # on SQLite and on each --postgres / --mariadb database
+        for key, call in (("login", login), ("register", register)):
+            done = count_statements(engine)
+            call()
+            results[f"{key}_statements"] = float(done())
         results["http_login"] = timed(login, max(n // 4, 50))
         results["http_register"] = timed(register, max(n // 4, 50))
     engine.dispose()
     return results
+
+
+def limiter_login_cost(n: int, folder: Path, redis_url: str) -> dict[str, float] | None:
+    """Issue 17 item 5: a Flask login over HTTP (SQLite store, argon2 primitive stubbed,
+    a new client address each, so each login is a counted hit of a new key) with the
+    default in-process limiter, ``SQLAlchemyRateLimiter`` on the store's SQLite engine and
+    ``RedisRateLimiter`` at ``redis_url``; the three take turns in rounds. ``None`` when
+    Redis cannot be reached. Keys go under a prefix of their own, deleted afterwards."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url, socket_timeout=5)
+    try:
+        client.ping()
+    except redis.RedisError:
+        client.close()
+        return None
+    prefix = f"doorward-bench:{secrets.token_hex(4)}:"
+    engine = fresh_engine(folder, "limiters", None)
+    limiters: dict[str, Any] = {
+        "memory": None,  # the default
+        "sqlalchemy": SQLAlchemyRateLimiter(engine),
+        "redis": RedisRateLimiter(client, prefix=prefix),
+    }
+    csrf_cookie, csrf_header = csrf_pair()
+    body = {"email": "bench@example.com", "password": PASSWORD}
+    logins: dict[str, Callable[[], None]] = {}
+    for name, limiter in limiters.items():
+        app = Flask(f"limiter-{name}")
+        FlaskDoorward(
+            app,
+            store=SQLAlchemyStore(engine, default_models()),
+            settings=settings(),
+            mailer=Outbox(),
+            limiter=limiter,
+        )
+        if not logins:
+            app.extensions["doorward"].auth.create_user(
+                "bench@example.com", PASSWORD, confirmed=True
+            )
+
+        def login(app: Flask = app) -> None:
+            browser = app.test_client()
+            browser.environ_base["REMOTE_ADDR"] = next(ADDRESSES)
+            browser.set_cookie("__Host-doorward-csrf", csrf_cookie)
+            response = browser.post("/auth/login", json=body, headers=csrf_header)
+            assert response.status_code == 200, response.data
+
+        logins[name] = login
+    samples: dict[str, list[float]] = {name: [] for name in logins}
+    rounds = 5
+    per_round = max(n // 4 // rounds, 20)
+    try:
+        for round_ in range(-1, rounds):  # round -1 warms up
+            for name, login in logins.items():
+                for _ in range(per_round):
+                    start = time.perf_counter()
+                    login()
+                    if round_ >= 0:
+                        samples[name].append(time.perf_counter() - start)
+    finally:
+        keys = list(client.scan_iter(match=prefix + "*", count=1000))
+        for start in range(0, len(keys), 1000):
+            client.delete(*keys[start : start + 1000])
+        client.close()
+        engine.dispose()
+    return {name: median_us(taken) for name, taken in samples.items()}
 
 
 def mfa_login_cost(n: int, folder: Path) -> dict[str, float]:
@@ -764,6 +839,12 @@ def main() -> None:
         help="also measure on this MariaDB/MySQL database (emptied first; give one of its own), "
         "e.g. mysql+pymysql://root@127.0.0.1:3306/bench (async: aiomysql)",
     )
+    parser.add_argument(
+        "--redis",
+        metavar="URL",
+        default="redis://127.0.0.1:6379/0",
+        help="the Redis server of the limiter comparison (skipped, and said so, when unreachable)",
+    )
     parser.add_argument("--no-peers", action="store_true", help="skip the peers")
     parser.add_argument("--no-loopback", action="store_true", help="skip loopback req/s (wrk)")
     args = parser.parse_args()
@@ -796,6 +877,7 @@ def main() -> None:
                         "Starlette": starlette_request_cost(args.n, folder, kind="async", url=url),
                         "floor": floor_cost(url, args.n),
                     }
+            limited = limiter_login_cost(args.n, folder, args.redis)
         flows = flows_cost(max(args.n // 4, 50), folder)
         apps = app_client_cost(args.n, folder)
         apps.update(mfa_login_cost(args.n, folder))
@@ -813,7 +895,7 @@ def main() -> None:
             )
     other = None if args.no_peers else peers(args.n)
     print(f"after: {load()}")
-    report(args, rows, databases, apps, flows, lags, sizes, other, wire)
+    report(args, rows, databases, apps, flows, lags, sizes, other, wire, limited)
     report_snapshot(snapshots, other, wire_snapshot)
 
 
@@ -844,6 +926,7 @@ def report(
     sizes: dict[str, float],
     other: dict[str, Any] | None,
     wire: dict[str, float] | None,
+    limited: dict[str, float] | None,
 ) -> None:
     flask, starlette = rows["Flask"], rows["Starlette"]
     print("doorward, medians in µs, in-process (test clients), the docs' defaults:")
@@ -856,8 +939,19 @@ def report(
         f"  login over HTTP (argon2 primitive stubbed; default limiter, a new address each): "
         f"Flask {flask['http_login']:.0f}, Starlette {starlette['http_login']:.0f}; "
         f"registration Flask {flask['http_register']:.0f}, Starlette "
-        f"{starlette['http_register']:.0f}"
+        f"{starlette['http_register']:.0f}; SQL statements: a login "
+        f"{flask['login_statements']:.0f}, a registration {flask['register_statements']:.0f}"
     )
+    if limited is None:
+        print(f"  login by limiter: not measured (Redis unreachable at {args.redis})")
+    else:
+        memory = limited["memory"]
+        print(
+            f"  login over HTTP by limiter (Flask, SQLite store, taking turns): in-process "
+            f"(the default) {memory:.0f}, SQLAlchemyRateLimiter on the SQLite file "
+            f"{limited['sqlalchemy']:.0f} (+{limited['sqlalchemy'] - memory:.0f}), "
+            f"RedisRateLimiter {limited['redis']:.0f} (+{limited['redis'] - memory:.0f})"
+        )
     for db, found in databases.items():
         floor = found["floor"]
         print(
@@ -865,6 +959,12 @@ def report(
             f"return): sync {floor['sync']:.0f}, async {floor['async']:.0f}"
         )
         print_request_cost(f"{db} Flask", found["Flask"])
+        on_db = found["Flask"]
+        print(
+            f"  {db} Flask login over HTTP {on_db['http_login']:.0f} "
+            f"({on_db['login_statements']:.0f} SQL), registration {on_db['http_register']:.0f} "
+            f"({on_db['register_statements']:.0f} SQL)"
+        )
         print_request_cost(f"{db} Starlette", found["Starlette"])
     print(
         f"  second factor (Flask, rate limits off): password login {apps['login_plain']:.0f} µs; "

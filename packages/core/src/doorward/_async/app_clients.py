@@ -80,8 +80,7 @@ class AsyncAppClients(AsyncFeature):
     ) -> dict[str, Any]:
         """The tokens of a new family, or ``MfaRequired`` (its token for ``mfa_grant``)."""
         login = self.login_feature
-        user = await login.password_user(email, password, ip=ip)
-        methods = await login.factors_asked(user)
+        user, methods = await login.password_step(email, password, ip=ip)
         if methods:
             raise await login.pending(
                 user, methods, remember=False, ip=ip, agent=_label(user_agent, 256)

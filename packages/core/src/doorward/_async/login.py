@@ -6,6 +6,7 @@ Every other feature builds on this one: it is always on.
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from typing import Any
 from urllib.parse import urlencode
 
@@ -27,13 +28,19 @@ from doorward.exceptions import (
 from doorward.http import HttpResponse
 from doorward.i18n import N_
 from doorward.policies import normalize_email, normalize_username, prepare_password
-from doorward.records import Credential
+from doorward.records import Authenticator, Credential
 from doorward.routing import endpoint
 from doorward.web import Call, checkbox
 
 __all__ = ["AsyncLogin"]
 
 UNLOCKED = {"failed_logins": 0, "last_failed_login_at": None}
+#: ``(user id, authenticators)`` that the store returned with the user whose login is being
+#: checked (one statement, ``get_user_by_email_with_authenticators``); the second-factor
+#: check of that user reads them instead of asking the store again
+PREFETCHED_FACTORS: ContextVar[tuple[str, list[Authenticator]] | None] = ContextVar(
+    "doorward_prefetched_factors", default=None
+)
 
 
 class AsyncLogin(AsyncLoginSessions):
@@ -77,24 +84,47 @@ class AsyncLogin(AsyncLoginSessions):
         browser's ``trust_token`` may spare it) no session starts: ``MfaRequired`` carries
         the methods and a pending login that ``complete_login`` finishes (MF-05).
         """
-        user = await self.password_user(email, password, ip=ip)
-        methods = await self.factors_asked(user, trust_token=trust_token)
+        user, methods = await self.password_step(email, password, ip=ip, trust_token=trust_token)
         if methods:
             raise await self.pending(user, methods, remember=remember, ip=ip, agent=user_agent)
         return await self._finish(
             user, remember=remember, ip=ip, user_agent=user_agent, replacing=replacing
         )
 
+    async def password_step(
+        self, email: object, password: object, *, ip: str | None, trust_token: str | None = None
+    ) -> tuple[Any, list[str]]:
+        """``password_user`` and the second-factor methods asked of that user
+        (``factors_asked``), with the factors the store's lookup brought along, if it did.
+
+        The password step of ``login``, shared with app clients.
+        """
+        user, factors = await self._password_user(email, password, ip=ip)
+        token = PREFETCHED_FACTORS.set((str(user.id), factors) if factors is not None else None)
+        try:
+            methods = await self.factors_asked(user, trust_token=trust_token)
+        finally:
+            PREFETCHED_FACTORS.reset(token)
+        return user, methods
+
     async def password_user(self, email: object, password: object, *, ip: str | None) -> Any:
         """The user these credentials prove, under every login rule, or ``InvalidCredentials``.
 
-        The first half of ``login`` (the password step), shared with app clients.
+        ``password_step`` without the second-factor check.
         """
+        user, _ = await self._password_user(email, password, ip=ip)
+        return user
+
+    async def _password_user(
+        self, email: object, password: object, *, ip: str | None
+    ) -> tuple[Any, list[Authenticator] | None]:
+        """``password_user`` and the user's authenticators when the store's lookup brought
+        them along (``None``: not fetched)."""
         ctx = self.ctx
         plain = prepare_password(password, max_length=self.settings.password_max_length)
         by_username, key = self._identifier(email)
         await ctx.limit("login", ip)
-        user = await self._find(by_username, key)
+        user, factors = await self._find(by_username, key)
         if user is None:
             await ctx.hasher.verify(None, plain)
             ctx.events.emit("login_failed", reason="unknown_user", ip=ip)
@@ -108,7 +138,7 @@ class AsyncLogin(AsyncLoginSessions):
             rehashed = await ctx.hasher.hash(plain)
             user = await self.store.update_user(user, {"password_hash": rehashed})
             ctx.events.emit("password_rehashed", user_id=str(user.id))
-        return user
+        return user, factors
 
     async def _finish(
         self,
@@ -120,10 +150,18 @@ class AsyncLogin(AsyncLoginSessions):
         replacing: Identity | None,
     ) -> tuple[Any, IssuedSession]:
         ctx = self.ctx
-        user = await self.store.record_login(user, ctx.clock.now(), ip)
-        issued = await self.start_session(
-            user, remember=remember, ip=ip, user_agent=user_agent, authenticated=True
+        now = ctx.clock.now()
+        issued, credentials = self.new_session(
+            user, now, remember=remember, ip=ip, user_agent=user_agent, authenticated=True
         )
+        combined = getattr(self.store, "record_login_with_credentials", None)
+        if combined is not None:  # one transaction for the login's writes
+            user = await combined(user, now, ip, credentials)
+        else:
+            user = await self.store.record_login(user, now, ip)
+            for credential in credentials:
+                await self.store.create_credential(credential)
+        issued = attrs.evolve(issued, user=user)
         if replacing is not None and replacing.via == "session":
             await self.logout(replacing)
         ctx.events.emit("login_succeeded", user=user, user_id=str(user.id), ip=ip)
@@ -138,10 +176,17 @@ class AsyncLogin(AsyncLoginSessions):
         _, key = normalize_email(identifier, max_length=self.settings.email_max_length)
         return False, key
 
-    async def _find(self, by_username: bool, key: str) -> Any:
+    async def _find(self, by_username: bool, key: str) -> tuple[Any, list[Authenticator] | None]:
+        """The user, and their authenticators when the store can bring them in the same
+        statement (``None`` when it cannot)."""
         if by_username:
-            return await self.store.get_user_by_username(self.settings.username_field, key)
-        return await self.store.get_user_by_email(key)
+            field = self.settings.username_field
+            return await self.store.get_user_by_username(field, key), None
+        with_factors = getattr(self.store, "get_user_by_email_with_authenticators", None)
+        if with_factors is None:
+            return await self.store.get_user_by_email(key), None
+        found = await with_factors(key)
+        return found if found is not None else (None, None)
 
     # -- the second step (MF-05) -----------------------------------------------------------
 

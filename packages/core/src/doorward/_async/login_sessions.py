@@ -16,7 +16,7 @@ from doorward._async.feature import AsyncFeature
 from doorward._rules import Identity, IssuedSession
 from doorward.exceptions import ReauthRequired
 from doorward.http import HttpResponse
-from doorward.records import CredentialKind
+from doorward.records import Credential, CredentialKind
 from doorward.routing import endpoint
 from doorward.tokens import ACCESS_TOKEN_PREFIX
 from doorward.web import Call
@@ -40,8 +40,33 @@ class AsyncLoginSessions(AsyncFeature):
         remember_expires: datetime | None = None,
     ) -> IssuedSession:
         """Store a new session (and remember-me token) for ``user``; the cookies to set."""
+        issued, credentials = self.new_session(
+            user,
+            self.ctx.clock.now(),
+            remember=remember,
+            ip=ip,
+            user_agent=user_agent,
+            authenticated=authenticated,
+            remember_expires=remember_expires,
+        )
+        for credential in credentials:
+            await self.store.create_credential(credential)
+        return issued
+
+    def new_session(
+        self,
+        user: Any,
+        now: datetime,
+        *,
+        remember: bool,
+        ip: str | None,
+        user_agent: str | None,
+        authenticated: bool,
+        remember_expires: datetime | None = None,
+    ) -> tuple[IssuedSession, list[Credential]]:
+        """A new session (and remember-me token) for ``user`` and the credentials to store
+        for it, not stored yet."""
         ctx = self.ctx
-        now = ctx.clock.now()
         agent = (user_agent or "")[:256] or None
         token, credential = ctx.new_credential(
             user,
@@ -53,21 +78,20 @@ class AsyncLoginSessions(AsyncFeature):
             ip=ip,
             user_agent=agent,
         )
-        await self.store.create_credential(credential)
         if not remember:
-            return IssuedSession(token=token, credential=credential, user=user)
+            return IssuedSession(token=token, credential=credential, user=user), [credential]
         expires = remember_expires or now + self.settings.remember_lifetime
         remember_token, remembered = ctx.new_credential(
             user, "remember", now, expires_at=expires, ip=ip, user_agent=agent
         )
-        await self.store.create_credential(remembered)
-        return IssuedSession(
+        issued = IssuedSession(
             token=token,
             credential=credential,
             remember_token=remember_token,
             remember_max_age=max(0, int((expires - now).total_seconds())),
             user=user,
         )
+        return issued, [credential, remembered]
 
     async def authenticate(
         self,

@@ -16,7 +16,7 @@ from typing import Any
 
 from doorward import _rules
 from doorward._async.feature import AsyncFeature
-from doorward._async.login import AsyncLogin
+from doorward._async.login import PREFETCHED_FACTORS, AsyncLogin
 from doorward._rules import Identity, IssuedSession
 from doorward.exceptions import (
     ConfigurationError,
@@ -91,7 +91,11 @@ class AsyncMfaSteps(AsyncFeature):
     async def second_factor(self, user: Any, *, trust_token: str | None = None) -> list[str]:
         """``["totp", "recovery"]`` for an enrolled user (``"passkey"`` too, or instead,
         for one with passkeys), unless this browser is trusted."""
-        found = await self.store.list_authenticators(str(user.id))
+        prefetched = PREFETCHED_FACTORS.get()
+        if prefetched is not None and prefetched[0] == str(user.id):
+            found = prefetched[1]
+        else:
+            found = await self.store.list_authenticators(str(user.id))
         totp = any(a.kind == "totp" and a.confirmed_at is not None for a in found)
         passkey = "passkeys" in self.ctx.features and any(a.kind == "passkey" for a in found)
         if not (totp or passkey):

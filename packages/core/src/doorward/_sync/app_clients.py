@@ -81,8 +81,7 @@ class AppClients(Feature):
     ) -> dict[str, Any]:
         """The tokens of a new family, or ``MfaRequired`` (its token for ``mfa_grant``)."""
         login = self.login_feature
-        user = login.password_user(email, password, ip=ip)
-        methods = login.factors_asked(user)
+        user, methods = login.password_step(email, password, ip=ip)
         if methods:
             raise login.pending(
                 user, methods, remember=False, ip=ip, agent=_label(user_agent, 256)

@@ -17,7 +17,7 @@ from typing import Any
 
 from doorward import _rules
 from doorward._sync.feature import Feature
-from doorward._sync.login import Login
+from doorward._sync.login import PREFETCHED_FACTORS, Login
 from doorward._rules import Identity, IssuedSession
 from doorward.exceptions import (
     ConfigurationError,
@@ -92,7 +92,11 @@ class MfaSteps(Feature):
     def second_factor(self, user: Any, *, trust_token: str | None = None) -> list[str]:
         """``["totp", "recovery"]`` for an enrolled user (``"passkey"`` too, or instead,
         for one with passkeys), unless this browser is trusted."""
-        found = self.store.list_authenticators(str(user.id))
+        prefetched = PREFETCHED_FACTORS.get()
+        if prefetched is not None and prefetched[0] == str(user.id):
+            found = prefetched[1]
+        else:
+            found = self.store.list_authenticators(str(user.id))
         totp = any(a.kind == "totp" and a.confirmed_at is not None for a in found)
         passkey = "passkeys" in self.ctx.features and any(a.kind == "passkey" for a in found)
         if not (totp or passkey):

@@ -11,7 +11,7 @@ methods always keep their own. The races are settled by the database: a unique i
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -28,6 +28,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlalchemy.orm.decl_base import _declarative_constructor
 
 from doorward.exceptions import IdentityTaken, NotFound
 from doorward.records import (
@@ -171,6 +172,19 @@ class AsyncSQLAlchemyStore(AsyncSQLAlchemySignIn, AsyncSQLAlchemyOutbox):
             )
         )
         self._record_login_returning = self._record_login.returning(*self._users.columns)
+        # A new user by one Core INSERT ... RETURNING when nothing of the ORM's would run on
+        # the instance (no relationships, the declarative constructor, no validators).
+        mapper = inspect(user)
+        plain = (
+            self._use_core
+            and mapper.class_manager.original_init is _declarative_constructor
+            and not mapper.validators
+            and engine.dialect.insert_returning
+        )
+        self._insert_user = (
+            insert(user.__table__).returning(*self._users.columns) if plain else None
+        )
+        self._user_column_keys = column_keys(user)
         self._insert_credential = insert(credential.__table__)
         self._credential_columns = column_keys(credential)
         role, user_role = models.role, models.user_role
@@ -203,6 +217,19 @@ class AsyncSQLAlchemyStore(AsyncSQLAlchemySignIn, AsyncSQLAlchemyOutbox):
         if models.authenticator is None:
             for name in _AUTHENTICATOR_METHODS:  # no table: no capability (MFA stays off)
                 setattr(self, name, None)
+        if models.authenticator is None or not self._use_core or session is not None:
+            # the login's lookup goes through get_user_by_email, the factors asked apart
+            self.get_user_by_email_with_authenticators = None  # type: ignore[assignment]
+        else:
+            factor = models.authenticator
+            self._user_with_factors = (
+                select(*self._users.columns, *(getattr(factor, n) for n in _AUTHENTICATOR_FIELDS))
+                .select_from(
+                    user.__table__.outerjoin(factor.__table__, factor.user_id == self._user_id)
+                )
+                .where(user.normalized_email == bindparam("email"))
+                .order_by(factor.created_at, factor.id)
+            )
         if models.social_identity is None:
             # no table: the capability check names these methods when a feature needs them
             for name in _SOCIAL_METHODS:
@@ -223,9 +250,17 @@ class AsyncSQLAlchemyStore(AsyncSQLAlchemySignIn, AsyncSQLAlchemyOutbox):
         return required_columns(self.models.user)
 
     async def create_user(self, new: NewUser) -> Any:
+        fields = new.as_fields()
+        keys = self._user_column_keys
+        if self._insert_user is not None and keys.keys() >= fields.keys():
+            values = {keys[name]: value for name, value in fields.items()}
+            with translated("create_user", self._email_key):
+                async with self._writing_core() as connection:
+                    row = (await connection.execute(self._insert_user, values)).one()
+            return self._users.load(row)
         with translated("create_user", self._email_key):
             async with self._writing() as session:
-                user = self.models.user(**new.as_fields())
+                user = self.models.user(**fields)
                 session.add(user)
                 await session.flush()
             return user
@@ -257,6 +292,31 @@ class AsyncSQLAlchemyStore(AsyncSQLAlchemySignIn, AsyncSQLAlchemyOutbox):
             async with self._reading_core() as connection:
                 row = (await connection.execute(self._user_by_email, params)).first()
         return self._users.load(row) if row is not None else None
+
+    async def get_user_by_email_with_authenticators(
+        self, normalized_email: str
+    ) -> tuple[Any, list[Authenticator]] | None:
+        """``get_user_by_email`` and ``list_authenticators`` of that user in one statement
+        (an outer join: a row per authenticator), for the login's lookup; ``None`` for an
+        unknown address. Absent (``None``) when the models have no authenticators, load
+        users through the ORM, or read through the app's session."""
+        if not searchable(normalized_email):
+            return None
+        with translated("get_user_by_email"):
+            async with self._reading_core() as connection:
+                result = await connection.execute(
+                    self._user_with_factors, {"email": normalized_email}
+                )
+                rows = result.all()
+        if not rows:
+            return None
+        split = len(self._users.keys)
+        user = self._users.load(rows[0][:split])
+        user_id = str(user.id)
+        factors = [
+            _authenticator_from(user_id, row[split:]) for row in rows if row[split] is not None
+        ]
+        return user, factors
 
     async def get_user_by_username(self, field: str, username: str) -> Any | None:
         column = inspect(self.models.user).column_attrs.get(field)
@@ -379,6 +439,33 @@ class AsyncSQLAlchemyStore(AsyncSQLAlchemySignIn, AsyncSQLAlchemyOutbox):
                 row = result.first()
         return self._users.load(row) if row is not None else None
 
+    async def record_login_with_credentials(
+        self, user: Any, at: datetime, ip: str | None, credentials: Sequence[Credential]
+    ) -> Any:
+        """``record_login`` and ``create_credential`` of each of ``credentials`` (the new
+        session's) in one transaction: one commit per login, and no login counted for a
+        session that could not be stored."""
+        if not self._use_core:
+            user = await self.record_login(user, at, ip)
+            for credential in credentials:
+                await self.create_credential(credential)
+            return user
+        params = {"login_user": user.id, "login_at": at, "login_ip": ip}
+        rows = [self._credential_row(credential) for credential in credentials]
+        with translated("record_login"):
+            async with self.engine.begin() as connection:
+                if self._returning:
+                    result = await connection.execute(self._record_login_returning, params)
+                else:
+                    await connection.execute(self._record_login, params)
+                    result = await connection.execute(self._user_by_id, {"id": user.id})
+                row = result.first()
+                if row is None:
+                    return None
+                if rows:
+                    await connection.execute(self._insert_credential, rows)
+        return self._users.load(row)
+
     # -- roles -------------------------------------------------------------------------------
 
     async def save_role(self, role: Role) -> Role:
@@ -471,10 +558,13 @@ class AsyncSQLAlchemyStore(AsyncSQLAlchemySignIn, AsyncSQLAlchemyOutbox):
 
     # -- credentials ---------------------------------------------------------------------------
 
-    async def create_credential(self, credential: Credential) -> None:
+    def _credential_row(self, credential: Credential) -> dict[str, Any]:
         columns = self._credential_columns
         found = credential_values(credential, self._uid(credential.user_id))
-        values = {columns[key]: value for key, value in found.items()}
+        return {columns[key]: value for key, value in found.items()}
+
+    async def create_credential(self, credential: Credential) -> None:
+        values = self._credential_row(credential)
         with translated("create_credential"):
             async with self.engine.begin() as connection:
                 await connection.execute(self._insert_credential, values)
