@@ -331,8 +331,13 @@ class Tab:
             self.page.get_by_role("button", name=button, exact=True).click()
 
     def follow(self, link: str) -> None:
+        """Click the link named ``link``: the one in the page's content where there is one
+        (the layout's navigation may hold one of the same name leading elsewhere)."""
+        inside = self.page.locator("main").get_by_role("link", name=link, exact=True)
+        anywhere = self.page.get_by_role("link", name=link, exact=True)
+        chosen = inside if inside.count() else anywhere
         with self.page.expect_navigation():
-            self.page.get_by_role("link", name=link, exact=True).first.click()
+            chosen.first.click()
 
 
 @contextmanager
