@@ -380,15 +380,18 @@ class Examples:
 
     def link(self, to: str, kind: str, before: int) -> str:
         """The newest mailed link of ``kind`` (``confirm``, ``reset``) sent to ``to``."""
-        messages = self.smtp.wait_for(before + 1, timeout=15)
-        for message in reversed(messages):
-            if to in str(message["To"]):
-                found = re.search(
-                    rf"https?://\S+/auth/{kind}/[\w.\-=]+", SmtpServer.text_of(message)
-                )
-                if found:
-                    return found.group(0)
-        raise AssertionError(f"no {kind} link mailed to {to}")
+        return mailed_link(self.smtp, to, kind, before, timeout=15)
+
+
+def mailed_link(smtp: SmtpServer, to: str, path: str, before: int, timeout: float = 10) -> str:
+    """The newest link under ``/auth/<path>/`` mailed to ``to`` after ``before`` mails."""
+    messages = smtp.wait_for(before + 1, timeout=timeout)
+    for message in reversed(messages):
+        if to in str(message["To"]):
+            found = re.search(rf"https?://\S+/auth/{path}/[\w.\-=]+", SmtpServer.text_of(message))
+            if found:
+                return found.group(0)
+    raise AssertionError(f"no /auth/{path}/ link mailed to {to}")
 
 
 @contextmanager

@@ -31,7 +31,7 @@ from doorward._sync.mailers import Outbox
 from doorward.testing.smtp import SmtpServer
 from doorward_sqlalchemy import SQLAlchemyStore, default_models
 from doorward_sqlalchemy.models import Base
-from tests.e2e.conftest import PASSWORD, Tab, _running, tab
+from tests.e2e.conftest import PASSWORD, Tab, _running, mailed_link, tab
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
 
@@ -60,15 +60,7 @@ class Servers:
 
     def mailed(self, to: str, path: str, before: int) -> str:
         """The newest link under ``/auth/<path>/`` mailed to ``to`` after ``before`` mails."""
-        messages = self.smtp.wait_for(before + 1, timeout=10)
-        for message in reversed(messages):
-            if to in str(message["To"]):
-                found = re.search(
-                    rf"https?://\S+/auth/{path}/[\w.\-=]+", SmtpServer.text_of(message)
-                )
-                if found:
-                    return found.group(0)
-        raise AssertionError(f"no /auth/{path}/ link mailed to {to}")
+        return mailed_link(self.smtp, to, path, before)
 
 
 @pytest.fixture(scope="module")
