@@ -282,7 +282,15 @@ def select_locale(
         found = match_locale(choice())
         if found is not None:
             return found
-    for tag in accepted_languages(headers.get("accept-language", "")):
+    # only the first 1024 characters count (``accepted_languages``): a bounded cache key
+    return _header_locale(headers.get("accept-language", "")[:1024])
+
+
+@functools.lru_cache(maxsize=256)
+def _header_locale(header: str) -> str:
+    """The best shipped locale of an ``Accept-Language`` value, else English; a browser
+    sends the same value with every request, so the answer is remembered."""
+    for tag in accepted_languages(header):
         found = match_locale(tag)
         if found is not None:
             return found
