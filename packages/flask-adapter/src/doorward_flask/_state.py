@@ -45,6 +45,7 @@ def state(app: Flask | None = None) -> AppState:
 _HEAD_KEY = "doorward.head_request"
 _CONTENT = frozenset({"CONTENT_TYPE", "CONTENT_LENGTH"})
 _NOT_HEADERS = frozenset({"HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH"})
+_WITH_BODY = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 def head_request() -> HttpRequest:
@@ -81,15 +82,16 @@ def head_request() -> HttpRequest:
 def full_request(settings: Settings) -> HttpRequest:
     """The current request with its body, read with a size cap."""
     head = head_request()
-    if request.method not in {"POST", "PUT", "PATCH", "DELETE"}:
+    if head.method not in _WITH_BODY:
         return head
-    length = request.content_length
+    current = request._get_current_object()  # type: ignore[attr-defined]  # noqa: SLF001
+    length = current.content_length
     if length is not None and length > settings.max_body_size:
         raise PayloadTooLarge
-    if request.mimetype == "multipart/form-data":
-        request.max_content_length = settings.max_body_size
-        return attrs.evolve(head, form=dict(request.form.items()))
-    return attrs.evolve(head, body=request.stream.read(settings.max_body_size + 1))
+    if current.mimetype == "multipart/form-data":
+        current.max_content_length = settings.max_body_size
+        return attrs.evolve(head, form=dict(current.form.items()))
+    return attrs.evolve(head, body=current.stream.read(settings.max_body_size + 1))
 
 
 def request_state() -> RequestState:
