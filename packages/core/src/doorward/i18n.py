@@ -122,6 +122,10 @@ class Moment(str):
         return (Moment, (self.moment,))
 
 
+#: Types ``Language.localize`` keeps as they are: neither a ``Message`` nor a container.
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
 class Language:
     """One locale's translations and formats: what a page or a mail is rendered with."""
 
@@ -188,12 +192,16 @@ class Language:
             return self.message(value)
         if isinstance(value, Moment):
             return self.when(value.moment)
+        # an item of exactly a _PLAIN type is kept without a call
         if isinstance(value, dict):
-            return {key: self.localize(item) for key, item in value.items()}
+            return {
+                key: item if type(item) in _PLAIN else self.localize(item)
+                for key, item in value.items()
+            }
         if isinstance(value, list):
-            return [self.localize(item) for item in value]
+            return [item if type(item) in _PLAIN else self.localize(item) for item in value]
         if isinstance(value, tuple) and not hasattr(value, "_fields"):
-            return tuple(self.localize(item) for item in value)
+            return tuple(item if type(item) in _PLAIN else self.localize(item) for item in value)
         return value
 
     def context(self) -> dict[str, Any]:
