@@ -46,6 +46,8 @@ _HEAD_KEY = "doorward.head_request"
 _CONTENT = frozenset({"CONTENT_TYPE", "CONTENT_LENGTH"})
 _NOT_HEADERS = frozenset({"HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH"})
 _WITH_BODY = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+#: Headers a new response of the response class may already have.
+_SET_BY_RESPONSE = frozenset({"content-type", "content-length", "location"})
 
 
 def head_request() -> HttpRequest:
@@ -151,8 +153,15 @@ def to_response(result: HttpResponse) -> Response:
         response = current_app.response_class(
             json.dumps(result.json), status=result.status, mimetype="application/json"
         )
+    headers = response.headers
+    replaced = set(_SET_BY_RESPONSE)
     for name, value in result.headers.items():
-        response.headers[name] = value
+        key = name.lower()
+        if key in replaced:
+            headers[name] = value
+        else:  # none of that name yet: ``add`` answers as ``set`` would, without the search
+            headers.add(name, value)
+            replaced.add(key)
     for cookie in result.cookies:
-        response.headers.add("Set-Cookie", cookie.header())
+        headers.add("Set-Cookie", cookie.header())
     return response
