@@ -86,13 +86,14 @@ class Events:
 
     def emit(self, name: str, **fields: Any) -> None:
         """Log the event, then call its handlers (and the ``"*"`` handlers)."""
-        shown = " ".join(
-            f"{key}={safe_for_log(val)}"
-            for key, val in sorted(fields.items())
-            if key not in _NEVER_LOGGED and key != "user"
-        )
         level = logging.WARNING if name in {"account_locked", "mail_failed"} else logging.INFO
-        logger.log(level, "doorward.%s %s", name, shown, extra={"doorward_event": name})
+        if logger.isEnabledFor(level):  # the line is built only when it is written
+            shown = " ".join(
+                f"{key}={safe_for_log(val)}"
+                for key, val in sorted(fields.items())
+                if key not in _NEVER_LOGGED and key != "user"
+            )
+            logger.log(level, "doorward.%s %s", name, shown, extra={"doorward_event": name})
         with self._lock:
             handlers = [*self._handlers.get(name, ()), *self._handlers.get("*", ())]
         for handler in handlers:

@@ -122,6 +122,10 @@ class Moment(str):
         return (Moment, (self.moment,))
 
 
+#: Types ``Language.localize`` keeps as they are: neither a ``Message`` nor a container.
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
 class Language:
     """One locale's translations and formats: what a page or a mail is rendered with."""
 
@@ -188,12 +192,16 @@ class Language:
             return self.message(value)
         if isinstance(value, Moment):
             return self.when(value.moment)
+        # an item of exactly a _PLAIN type is kept without a call
         if isinstance(value, dict):
-            return {key: self.localize(item) for key, item in value.items()}
+            return {
+                key: item if type(item) in _PLAIN else self.localize(item)
+                for key, item in value.items()
+            }
         if isinstance(value, list):
-            return [self.localize(item) for item in value]
+            return [item if type(item) in _PLAIN else self.localize(item) for item in value]
         if isinstance(value, tuple) and not hasattr(value, "_fields"):
-            return tuple(self.localize(item) for item in value)
+            return tuple(item if type(item) in _PLAIN else self.localize(item) for item in value)
         return value
 
     def context(self) -> dict[str, Any]:
@@ -282,7 +290,15 @@ def select_locale(
         found = match_locale(choice())
         if found is not None:
             return found
-    for tag in accepted_languages(headers.get("accept-language", "")):
+    # only the first 1024 characters count (``accepted_languages``): a bounded cache key
+    return _header_locale(headers.get("accept-language", "")[:1024])
+
+
+@functools.lru_cache(maxsize=256)
+def _header_locale(header: str) -> str:
+    """The best shipped locale of an ``Accept-Language`` value, else English; a browser
+    sends the same value with every request, so the answer is remembered."""
+    for tag in accepted_languages(header):
         found = match_locale(tag)
         if found is not None:
             return found

@@ -45,6 +45,9 @@ def state(app: Flask | None = None) -> AppState:
 _HEAD_KEY = "doorward.head_request"
 _CONTENT = frozenset({"CONTENT_TYPE", "CONTENT_LENGTH"})
 _NOT_HEADERS = frozenset({"HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH"})
+_WITH_BODY = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+#: Headers a new response of the response class may already have.
+_SET_BY_RESPONSE = frozenset({"content-type", "content-length", "location"})
 
 
 def head_request() -> HttpRequest:
@@ -81,15 +84,16 @@ def head_request() -> HttpRequest:
 def full_request(settings: Settings) -> HttpRequest:
     """The current request with its body, read with a size cap."""
     head = head_request()
-    if request.method not in {"POST", "PUT", "PATCH", "DELETE"}:
+    if head.method not in _WITH_BODY:
         return head
-    length = request.content_length
+    current = request._get_current_object()  # type: ignore[attr-defined]  # noqa: SLF001
+    length = current.content_length
     if length is not None and length > settings.max_body_size:
         raise PayloadTooLarge
-    if request.mimetype == "multipart/form-data":
-        request.max_content_length = settings.max_body_size
-        return attrs.evolve(head, form=dict(request.form.items()))
-    return attrs.evolve(head, body=request.stream.read(settings.max_body_size + 1))
+    if current.mimetype == "multipart/form-data":
+        current.max_content_length = settings.max_body_size
+        return attrs.evolve(head, form=dict(current.form.items()))
+    return attrs.evolve(head, body=current.stream.read(settings.max_body_size + 1))
 
 
 def request_state() -> RequestState:
@@ -149,8 +153,15 @@ def to_response(result: HttpResponse) -> Response:
         response = current_app.response_class(
             json.dumps(result.json), status=result.status, mimetype="application/json"
         )
+    headers = response.headers
+    replaced = set(_SET_BY_RESPONSE)
     for name, value in result.headers.items():
-        response.headers[name] = value
+        key = name.lower()
+        if key in replaced:
+            headers[name] = value
+        else:  # none of that name yet: ``add`` answers as ``set`` would, without the search
+            headers.add(name, value)
+            replaced.add(key)
     for cookie in result.cookies:
-        response.headers.add("Set-Cookie", cookie.header())
+        headers.add("Set-Cookie", cookie.header())
     return response
