@@ -13,7 +13,7 @@ from flask import Flask, Response, current_app, g, render_template, request
 from werkzeug.http import parse_cookie
 
 from doorward import Auth, Identity, RequestState, Settings, Views
-from doorward.exceptions import PayloadTooLarge, StoreUnavailable
+from doorward.exceptions import PayloadTooLarge
 from doorward.http import HttpRequest, HttpResponse
 
 __all__ = ["EXTENSION_KEY", "current_identity", "request_state", "state", "to_response"]
@@ -118,10 +118,7 @@ def loaded_identity() -> Identity | None:
     if identity is None or not identity.snapshot:
         return identity
     if "_doorward_loaded" not in g:
-        try:
-            loaded, _ = state().views.identify(head_request(), snapshot=False)
-        except StoreUnavailable:
-            loaded = None
+        loaded = state().views.loaded_identity(head_request(), identity)
         g._doorward_loaded = loaded  # noqa: SLF001 (Flask's advice for extension data on g)
     found: Identity | None = g._doorward_loaded  # noqa: SLF001 (as above)
     return found

@@ -45,7 +45,6 @@ from doorward.exceptions import (
     DoorwardError,
     NotFound,
     PayloadTooLarge,
-    StoreUnavailable,
     ValidationFailed,
 )
 from doorward.http import SAFE_METHODS, HttpRequest, HttpResponse
@@ -239,12 +238,9 @@ class Doorward:
         if identity is None or not identity.snapshot:
             return identity.user if identity is not None else None
         if _LOADED_KEY not in connection.scope:
-            try:
-                loaded, _ = await self.views.identify(
-                    credentials_request(connection), roles=self.role_scopes, snapshot=False
-                )
-            except StoreUnavailable:
-                loaded = None
+            loaded = await self.views.loaded_identity(
+                credentials_request(connection), identity, roles=self.role_scopes
+            )
             connection.scope[_LOADED_KEY] = loaded.user if loaded is not None else None
         return connection.scope[_LOADED_KEY]
 
@@ -333,12 +329,6 @@ class DoorwardMiddleware:
         identity = state.identity
         scope["user"] = DoorwardUser(identity) if identity is not None else _Anonymous()
         scope["auth"] = AuthCredentials(await self.doorward.scopes(identity))
-        if self.doorward.settings.csrf_protect_app and scope["type"] == "http":
-            csrf_refused, receive = await _csrf_refusal(self.doorward, scope, receive, identity)
-            if csrf_refused is not None:
-                answer = self.doorward.to_response(Request(scope, receive), csrf_refused)
-                await answer(scope, receive, _sender_with_cookies(send, state))
-                return
         started = False
 
         async def send_with_cookies(message: Message) -> None:
@@ -349,6 +339,12 @@ class DoorwardMiddleware:
                     message = {**message, "headers": _with_cookies(message, state)}
             await send(message)
 
+        if self.doorward.settings.csrf_protect_app and scope["type"] == "http":
+            csrf_refused, receive = await _csrf_refusal(self.doorward, scope, receive, identity)
+            if csrf_refused is not None:
+                answer = self.doorward.to_response(Request(scope, receive), csrf_refused)
+                await answer(scope, receive, send_with_cookies)
+                return
         try:
             await self.app(scope, receive, send_with_cookies)
         except Refused as refused:
@@ -356,17 +352,6 @@ class DoorwardMiddleware:
                 raise
             answer = self.doorward.to_response(Request(scope, receive), refused.response)
             await answer(scope, receive, send_with_cookies)
-
-
-def _sender_with_cookies(send: Send, state: RequestState) -> Send:
-    """``send``, adding the cookies identification decided to the response's headers."""
-
-    async def sender(message: Message) -> None:
-        if message["type"] == "http.response.start" and state.cookies:
-            message = {**message, "headers": _with_cookies(message, state)}
-        await send(message)
-
-    return sender
 
 
 #: The attribute ``csrf_exempt`` sets on an endpoint: ``csrf_protect_app`` leaves it alone.

@@ -125,6 +125,20 @@ class Views:
             cookies.append(web.cookie(web.snapshot_cookie, None))
         return identity, cookies
 
+    def loaded_identity(
+        self, request: HttpRequest, identity: Identity | None, *, roles: bool = False
+    ) -> Identity | None:
+        """``identity`` with the application's user object. A request a session snapshot
+        identified holds only the user's id and email: its session and user are read from
+        the store (``None`` if the session ended meanwhile or the store is unavailable)."""
+        if identity is None or not identity.snapshot:
+            return identity
+        try:
+            found, _ = self.identify(request, roles=roles, snapshot=False)
+        except StoreUnavailable:
+            return None
+        return found
+
     def _from_snapshot(
         self, snapshots: SessionSnapshots, session: str, held: str
     ) -> Identity | None:
