@@ -476,6 +476,10 @@ class Settings:
         """An absolute link below ``url_prefix`` built from ``base_url`` only (CR-06)."""
         return self.base_url.rstrip("/") + self.url_prefix + path
 
+    def is_auth_path(self, path: str) -> bool:
+        """Whether ``path`` is one of doorward's own routes: ``url_prefix`` or below it."""
+        return path == self.url_prefix or path.startswith(self.url_prefix + "/")
+
     @classmethod
     def aal1(cls, **kwargs: Any) -> Settings:
         """NIST 800-63B rev 4 AAL1 session timeouts: reauthenticate every 30 days."""

@@ -76,8 +76,7 @@ def csrf_exempt(view: F) -> F:
 def protect_app_request() -> Response | None:
     """The ``before_request`` hook of ``csrf_protect_app``: every unsafe request outside
     the auth routes (which check their own) to a view not marked ``csrf_exempt``."""
-    prefix = state().settings.url_prefix
-    if request.path == prefix or request.path.startswith(prefix + "/"):
+    if state().settings.is_auth_path(request.path):
         return None
     if request.routing_exception is not None:  # Flask answers 404 or 405 next
         return None

@@ -366,9 +366,7 @@ async def _csrf_refusal(
     """``csrf_protect_app``: the core's refusal of an unsafe request to the app's own
     routes without its CSRF token, and the ``receive`` to go on with (the body read for a
     form's ``csrf_token`` field is given again to the app)."""
-    path = str(scope["path"])
-    prefix = doorward.settings.url_prefix
-    if path == prefix or path.startswith(prefix + "/"):
+    if doorward.settings.is_auth_path(str(scope["path"])):
         return None, receive  # the auth routes check their own
     head = head_request(HTTPConnection(scope))
     if head.method in SAFE_METHODS:
