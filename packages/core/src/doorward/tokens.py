@@ -183,10 +183,7 @@ class CredentialSecrets:
         }
         # The keys itsdangerous derives on every check, derived once (newest first, the
         # order ``Signer.unsign`` tries them): checking a cookie is the per-request cost.
-        self._derived = {
-            kind: [signer.derive_key(key) for key in reversed(signer.secret_keys)]
-            for kind, signer in self._signers.items()
-        }
+        self._derived = {kind: _derived_keys(signer) for kind, signer in self._signers.items()}
 
     def new(self, kind: CredentialKind) -> tuple[str, str]:
         """``(token, secret_hash)``: the value handed out once and the value stored."""
@@ -210,11 +207,21 @@ class CredentialSecrets:
         if found is None:
             return None
         raw, signature = found
-        # ``Signer.unsign``, with the keys it would derive on every call derived once
-        for key in self._derived[kind]:
-            if hmac.compare_digest(signature, hmac.new(key, raw, hashlib.sha256).digest()):
-                return hash_secret(raw.decode())
-        return None
+        if not _signed_by(self._signers[kind], self._derived[kind], raw, signature):
+            return None
+        return hash_secret(raw.decode())
+
+
+def _derived_keys(signer: Signer) -> list[bytes]:
+    """The keys ``signer`` derives from its secret keys on every check, newest first (the
+    order ``Signer.verify_signature`` tries them), derived once."""
+    return [signer.derive_key(key) for key in reversed(signer.secret_keys)]
+
+
+def _signed_by(signer: Signer, keys: list[bytes], raw: bytes, signature: bytes) -> bool:
+    """``Signer.verify_signature`` with the keys ``_derived_keys`` kept: checking a cookie
+    is a per-request cost."""
+    return any(signer.algorithm.verify_signature(key, raw, signature) for key in keys)
 
 
 def _signed_pair(text: str) -> tuple[bytes, bytes] | None:
@@ -252,7 +259,7 @@ class SessionSnapshots:
         self._signer = Signer(
             list(secret_keys), salt="doorward.session-snapshot", digest_method=hashlib.sha256
         )
-        self._derived = [self._signer.derive_key(key) for key in reversed(self._signer.secret_keys)]
+        self._derived = _derived_keys(self._signer)
 
     def dumps(self, payload: list[Any]) -> str:
         """The cookie value for ``payload``."""
@@ -269,10 +276,7 @@ class SessionSnapshots:
         if found is None:
             return None
         raw, signature = found
-        if not any(
-            hmac.compare_digest(signature, hmac.new(key, raw, hashlib.sha256).digest())
-            for key in self._derived
-        ):
+        if not _signed_by(self._signer, self._derived, raw, signature):
             return None
         try:
             payload = json.loads(base64_decode(raw))
