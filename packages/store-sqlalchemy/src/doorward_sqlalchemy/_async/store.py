@@ -431,13 +431,17 @@ class AsyncSQLAlchemyStore(AsyncSQLAlchemySignIn, AsyncSQLAlchemyOutbox):
                     )
                     return await session.get(self.models.user, user.id, populate_existing=True)
             async with self.engine.begin() as connection:
-                if self._returning:
-                    result = await connection.execute(self._record_login_returning, params)
-                else:
-                    await connection.execute(self._record_login, params)
-                    result = await connection.execute(self._user_by_id, {"id": user.id})
-                row = result.first()
+                row = await self._record_login_on(connection, user.id, params)
         return self._users.load(row) if row is not None else None
+
+    async def _record_login_on(self, connection: Any, user_id: Any, params: dict[str, Any]) -> Any:
+        """The login's counter update on ``connection``; the user's row after it, or None."""
+        if self._returning:
+            result = await connection.execute(self._record_login_returning, params)
+        else:
+            await connection.execute(self._record_login, params)
+            result = await connection.execute(self._user_by_id, {"id": user_id})
+        return result.first()
 
     async def record_login_with_credentials(
         self, user: Any, at: datetime, ip: str | None, credentials: Sequence[Credential]
@@ -454,12 +458,7 @@ class AsyncSQLAlchemyStore(AsyncSQLAlchemySignIn, AsyncSQLAlchemyOutbox):
         rows = [self._credential_row(credential) for credential in credentials]
         with translated("record_login"):
             async with self.engine.begin() as connection:
-                if self._returning:
-                    result = await connection.execute(self._record_login_returning, params)
-                else:
-                    await connection.execute(self._record_login, params)
-                    result = await connection.execute(self._user_by_id, {"id": user.id})
-                row = result.first()
+                row = await self._record_login_on(connection, user.id, params)
                 if row is None:
                     return None
                 if rows:

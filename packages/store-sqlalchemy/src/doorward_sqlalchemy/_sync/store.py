@@ -433,13 +433,17 @@ class SQLAlchemyStore(SQLAlchemySignIn, SQLAlchemyOutbox):
                     )
                     return session.get(self.models.user, user.id, populate_existing=True)
             with self.engine.begin() as connection:
-                if self._returning:
-                    result = connection.execute(self._record_login_returning, params)
-                else:
-                    connection.execute(self._record_login, params)
-                    result = connection.execute(self._user_by_id, {"id": user.id})
-                row = result.first()
+                row = self._record_login_on(connection, user.id, params)
         return self._users.load(row) if row is not None else None
+
+    def _record_login_on(self, connection: Any, user_id: Any, params: dict[str, Any]) -> Any:
+        """The login's counter update on ``connection``; the user's row after it, or None."""
+        if self._returning:
+            result = connection.execute(self._record_login_returning, params)
+        else:
+            connection.execute(self._record_login, params)
+            result = connection.execute(self._user_by_id, {"id": user_id})
+        return result.first()
 
     def record_login_with_credentials(
         self, user: Any, at: datetime, ip: str | None, credentials: Sequence[Credential]
@@ -456,12 +460,7 @@ class SQLAlchemyStore(SQLAlchemySignIn, SQLAlchemyOutbox):
         rows = [self._credential_row(credential) for credential in credentials]
         with translated("record_login"):
             with self.engine.begin() as connection:
-                if self._returning:
-                    result = connection.execute(self._record_login_returning, params)
-                else:
-                    connection.execute(self._record_login, params)
-                    result = connection.execute(self._user_by_id, {"id": user.id})
-                row = result.first()
+                row = self._record_login_on(connection, user.id, params)
                 if row is None:
                     return None
                 if rows:
