@@ -384,14 +384,24 @@ class Examples:
 
 
 def mailed_link(smtp: SmtpServer, to: str, path: str, before: int, timeout: float = 10) -> str:
-    """The newest link under ``/auth/<path>/`` mailed to ``to`` after ``before`` mails."""
-    messages = smtp.wait_for(before + 1, timeout=timeout)
-    for message in reversed(messages):
-        if to in str(message["To"]):
-            found = re.search(rf"https?://\S+/auth/{path}/[\w.\-=]+", SmtpServer.text_of(message))
-            if found:
-                return found.group(0)
-    raise AssertionError(f"no /auth/{path}/ link mailed to {to}")
+    """The newest link under ``/auth/<path>/`` mailed to ``to`` after ``before`` mails.
+
+    Waits for that mail itself, not for any mail: the example servers deliver through their
+    outbox worker, so an earlier test's notice may arrive after ``before`` was counted and
+    before this test's mail."""
+    pattern = re.compile(rf"https?://\S+/auth/{path}/[\w.\-=]+")
+    deadline = time.monotonic() + timeout
+    while True:
+        with smtp.lock:
+            messages = smtp.messages[before:]
+        for message in reversed(messages):
+            if to in str(message["To"]):
+                found = pattern.search(SmtpServer.text_of(message))
+                if found:
+                    return found.group(0)
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"no /auth/{path}/ link mailed to {to}")
+        time.sleep(0.05)
 
 
 @contextmanager

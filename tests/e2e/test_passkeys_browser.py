@@ -49,7 +49,7 @@ def register_confirmed(cluster: Cluster, base_url: str, email: str) -> None:
         before = len(cluster.smtp.messages)
         body = {"email": email, "password": PASSWORD}
         assert http.post("/auth/register", json=body, headers=headers).status_code == 202
-        cluster.smtp.wait_for(before + 1)
+        cluster.smtp.wait_for_mail(to=email, after=before)
         link = cluster.smtp.first_link(to=email)
         assert http.post(urlsplit(link).path, headers=headers).status_code == 200
 

@@ -29,8 +29,7 @@ def mailed_code(cluster, email: str, base_url: str) -> tuple[str, str]:
         before = len(cluster.smtp.messages)
         asked = http.post("/auth/login/code", json={"email": email}, headers=headers(http))
         assert asked.status_code == 202, asked.text
-    cluster.smtp.wait_for(before + 1)
-    mail = [m for m in cluster.smtp.messages if m["To"] == email][-1]
+    mail = cluster.smtp.wait_for_mail(to=email, after=before)
     text = cluster.smtp.text_of(mail)
     found = CODE.search(text)
     assert found, text

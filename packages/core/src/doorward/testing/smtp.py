@@ -75,6 +75,28 @@ class SmtpServer:
             time.sleep(0.01)
         raise AssertionError(f"expected {count} mails, got {len(self.messages)}")
 
+    def wait_for_mail(
+        self, *, to: str, after: int = 0, kind: str | None = None, timeout: float = 10.0
+    ) -> EmailMessage:
+        """Wait for a message to ``to`` (of ``kind``, the ``X-Doorward-Mail`` header, when
+        given) among those after the first ``after``; return the newest such message.
+
+        Unlike ``wait_for``, another recipient's mail arriving first does not end the wait,
+        which matters when a background outbox worker delivers an earlier request's mail late.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            with self.lock:
+                messages: list[EmailMessage] = self.messages[after:]
+            found = [
+                m for m in messages if to in str(m["To"]) and kind in (None, m["X-Doorward-Mail"])
+            ]
+            if found:
+                return found[-1]
+            if time.monotonic() >= deadline:
+                raise AssertionError(f"no mail to {to} after the first {after}")
+            time.sleep(0.02)
+
     @staticmethod
     def text_of(message: EmailMessage) -> str:
         """The text/plain body of a message."""
