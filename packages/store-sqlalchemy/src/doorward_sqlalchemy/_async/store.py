@@ -43,6 +43,7 @@ from doorward.records import (
 )
 from doorward_sqlalchemy._async.outbox import OUTBOX_METHODS, AsyncSQLAlchemyOutbox
 from doorward_sqlalchemy._async.signin import AsyncSQLAlchemySignIn
+from doorward_sqlalchemy._direct import DirectSelect
 from doorward_sqlalchemy._errors import EmailKey, UniqueKey, translated
 from doorward_sqlalchemy._rows import (
     CredentialLookup,
@@ -203,6 +204,11 @@ class AsyncSQLAlchemyStore(AsyncSQLAlchemySignIn, AsyncSQLAlchemyOutbox):
         )
         # the per-request lookup with the roles (role scopes): one statement, one row per role
         self._lookup_roles = self._lookup.with_roles(role, user_role)
+        # the same two lookups straight through the DB-API cursor, on the sync store
+        # (SQLite, MySQL/MariaDB) when the engine has nothing that would be skipped
+        direct = self._use_core and session is None
+        self._direct_lookup = DirectSelect.of(engine, self._lookup.statement) if direct else None
+        self._direct_lookup_roles = DirectSelect.of(engine, self._lookup_roles) if direct else None
         self._by_secret_orm_roles = (
             select(credential, user, role.name, role.permissions)
             .join(user, user.id == credential.user_id)
@@ -575,6 +581,10 @@ class AsyncSQLAlchemyStore(AsyncSQLAlchemySignIn, AsyncSQLAlchemyOutbox):
             return None
         params = {"kind": kind, "hash": secret_hash}
         with translated("get_credential"):
+            direct = self._direct_lookup
+            if direct is not None and direct.usable():
+                rows = direct.rows(params)
+                return self._lookup.found(rows[0]) if rows else None
             if self._session is not None:
                 found = (await self._session.execute(self._by_secret_orm, params)).first()
                 return (credential_from_row(found[0]), found[1]) if found is not None else None
@@ -595,6 +605,9 @@ class AsyncSQLAlchemyStore(AsyncSQLAlchemySignIn, AsyncSQLAlchemyOutbox):
             return None
         params = {"kind": kind, "hash": secret_hash}
         with translated("get_credential_with_roles"):
+            direct = self._direct_lookup_roles
+            if direct is not None and direct.usable():
+                return self._lookup.found_with_roles(direct.rows(params))
             if self._use_core and self._session is None:
                 async with self._reads.connect() as connection:
                     rows = (await connection.execute(self._lookup_roles, params)).all()

@@ -1,0 +1,200 @@
+"""The per-request lookup through the DB-API cursor (``_direct.DirectSelect``): the same
+records as through SQLAlchemy, every engine setting honoured, and driver faults that
+become ``StoreUnavailable`` without leaving a broken connection in the pool (FT-01)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from doorward import Auth, Role, Settings
+from doorward._sync.mailers import Outbox
+from doorward.exceptions import StoreUnavailable
+from doorward_sqlalchemy import SQLAlchemyStore, default_models, sqlite_engine
+from doorward_sqlalchemy.models import Base
+
+PASSWORD = "correct horse battery staple"
+
+
+class _Plain:
+    def hash(self, password: str) -> str:
+        return "plain$" + password
+
+    def verify(self, stored: str | None, password: str) -> bool:
+        return stored == "plain$" + password
+
+    def needs_rehash(self, stored: str) -> bool:
+        return False
+
+
+@pytest.fixture(params=["sqlite", "mariadb"])
+def engine(request, tmp_path):
+    if request.param == "sqlite":
+        made = sqlite_engine(f"sqlite:///{tmp_path}/direct.sqlite3")
+    else:
+        made = sa.create_engine(request.getfixturevalue("mariadb_database"))
+        Base.metadata.drop_all(made)
+    Base.metadata.create_all(made)
+    yield made
+    made.dispose()
+
+
+def signed_in(engine: sa.Engine) -> tuple[SQLAlchemyStore, Auth, str]:
+    """A store, its Auth, and the secret hash of a session of a user with two roles."""
+    store = SQLAlchemyStore(engine, default_models())
+    auth = Auth(
+        store=store,
+        settings=Settings(secret_keys=["k" * 32], base_url="https://example.com"),
+        mailer=Outbox(),
+        hasher=_Plain(),
+    )
+    user = auth.create_user("direct@example.com", PASSWORD, confirmed=True)
+    auth.save_role(Role(name="member", permissions=frozenset({"posts:read"})))
+    auth.save_role(Role(name="editor", permissions=frozenset({"posts:edit", "posts:read"})))
+    auth.add_role(user, "member")
+    auth.add_role(user, "editor")
+    _, issued = auth.login("direct@example.com", PASSWORD)
+    secret_hash = auth.ctx.secrets.secret_hash("session", issued.token)
+    assert secret_hash is not None
+    return store, auth, secret_hash
+
+
+def through_sqlalchemy(engine: sa.Engine):
+    """A listener on statement execution: the store must then go through SQLAlchemy."""
+    seen: list[str] = []
+
+    def count(_conn, _cursor, statement, *_rest):
+        seen.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", count)
+    return seen, lambda: sa.event.remove(engine, "before_cursor_execute", count)
+
+
+def user_values(user) -> dict:
+    return {key: getattr(user, key) for key in (p.key for p in sa.inspect(type(user)).column_attrs)}
+
+
+def test_the_direct_lookup_gives_what_sqlalchemy_gives(engine):
+    store, _, secret_hash = signed_in(engine)
+    assert store._direct_lookup is not None
+    assert store._direct_lookup.usable()
+    direct = store.get_credential("session", secret_hash)
+    direct_roles = store.get_credential_with_roles("session", secret_hash)
+    seen, stop = through_sqlalchemy(engine)
+    try:
+        plain = store.get_credential("session", secret_hash)
+        plain_roles = store.get_credential_with_roles("session", secret_hash)
+    finally:
+        stop()
+    assert len(seen) == 2  # the listener saw both: the direct path stood aside
+    assert direct is not None
+    assert plain is not None
+    assert direct[0] == plain[0]
+    assert user_values(direct[1]) == user_values(plain[1])
+    assert direct_roles is not None
+    assert plain_roles is not None
+    assert direct_roles[0] == plain_roles[0]
+    assert (
+        direct_roles[2:]
+        == plain_roles[2:]
+        == (
+            frozenset({"member", "editor"}),
+            frozenset({"posts:read", "posts:edit"}),
+        )
+    )
+    credential, user = direct
+    assert credential.created_at.tzinfo is UTC
+    assert user.current_login_at is not None
+    assert user.current_login_at.tzinfo is UTC
+    assert user.active is True
+    assert user.confirmed_at is not None
+    assert not sa.inspect(user).transient  # a detached instance, as the ORM path gives
+    assert store.get_credential("session", "0" * 64) is None
+    assert store.get_credential_with_roles("session", "0" * 64) is None
+
+
+def test_engine_settings_send_the_lookup_through_sqlalchemy(tmp_path):
+    engine = sqlite_engine(f"sqlite:///{tmp_path}/settings.sqlite3")
+    Base.metadata.create_all(engine)
+    store = SQLAlchemyStore(engine, default_models())
+    direct = store._direct_lookup
+    assert direct is not None
+    assert direct.usable()
+    seen, stop = through_sqlalchemy(engine)
+    assert not direct.usable()
+    store.get_credential("session", "0" * 64)
+    assert len(seen) == 1
+    stop()
+    assert direct.usable()
+
+    def on_error(_context):
+        return None
+
+    sa.event.listen(engine, "handle_error", on_error)
+    assert not direct.usable()
+    sa.event.remove(engine, "handle_error", on_error)
+    assert direct.usable()
+    options = SQLAlchemyStore(
+        engine.execution_options(schema_translate_map={None: "main"}), default_models()
+    )
+    assert options._direct_lookup is not None
+    assert not options._direct_lookup.usable()
+    echoing = sqlite_engine(f"sqlite:///{tmp_path}/settings.sqlite3", echo=True)
+    assert not SQLAlchemyStore(echoing, default_models())._direct_lookup.usable()
+
+
+def test_ft01_direct_lookup_missing_tables_are_store_unavailable(tmp_path):
+    store = SQLAlchemyStore(sqlite_engine(f"sqlite:///{tmp_path}/empty.sqlite3"), default_models())
+    assert store._direct_lookup is not None
+    with pytest.raises(StoreUnavailable) as info:
+        store.get_credential("session", "0" * 64)
+    assert "SELECT" not in str(info.value)
+    with pytest.raises(StoreUnavailable):
+        store.get_credential_with_roles("session", "0" * 64)
+
+
+def test_ft01_killed_connections_are_store_unavailable_once_then_replaced(mariadb_database):
+    """The server ends every pooled connection (a restart): the lookup on one of them is a
+    store fault, and none is handed out again (the next lookup works on a new one)."""
+    engine = sa.create_engine(mariadb_database, pool_size=2, max_overflow=0)
+    Base.metadata.drop_all(engine)
+    Base.metadata.create_all(engine)
+    store, _, secret_hash = signed_in(engine)
+    pooled = [engine.raw_connection(), engine.raw_connection()]
+    ids = []
+    for connection in pooled:
+        cursor = connection.cursor()
+        cursor.execute("SELECT CONNECTION_ID()")
+        ids.append(int(cursor.fetchone()[0]))
+        cursor.close()
+    for connection in pooled:
+        connection.close()
+    admin = sa.create_engine(mariadb_database, poolclass=sa.pool.NullPool)
+    with admin.connect() as other:
+        for found in ids:
+            other.execute(sa.text(f"KILL {found}"))
+    admin.dispose()
+    with pytest.raises(StoreUnavailable):
+        store.get_credential("session", secret_hash)
+    assert engine.pool.checkedout() == 0
+    found = store.get_credential_with_roles("session", secret_hash)
+    assert found is not None
+    assert found[2] == frozenset({"member", "editor"})
+    engine.dispose()
+
+
+def test_the_lookup_reads_a_change_made_through_sqlalchemy(engine):
+    """No caching: a session ended through the ORM is gone for the very next lookup."""
+    store, _auth, secret_hash = signed_in(engine)
+    found = store.get_credential("session", secret_hash)
+    assert found is not None
+    credential, _user = found
+    store.touch_credential(credential.id, last_used_at=datetime.now(UTC) + timedelta(minutes=5))
+    again = store.get_credential("session", secret_hash)
+    assert again is not None
+    assert again[0].last_used_at != credential.last_used_at
+    assert store.delete_credential(credential.id)
+    assert store.get_credential("session", secret_hash) is None
+    assert store.get_credential_with_roles("session", secret_hash) is None
