@@ -148,8 +148,8 @@ def normalize_email(raw: object, *, max_length: int = 254, field: str = "email")
         )
     if (
         text.count("@") > 1
-        or any(ch in _ADDRESS_SEPARATORS for ch in text)
-        or any(ch.isspace() for ch in text)
+        or not _ADDRESS_SEPARATORS.isdisjoint(text)
+        or any(map(str.isspace, text))
     ):
         raise _email_error(N_("Enter a single email address, without a name or spaces."), field)
     try:
@@ -213,7 +213,7 @@ def common_passwords() -> frozenset[str]:
 
 def _reduce(text: str) -> str:
     """Casefolded letters and digits only: ``"Alice.Smith-2024!"`` → ``"alicesmith2024"``."""
-    return "".join(ch for ch in text.casefold() if ch.isalnum())
+    return "".join(filter(str.isalnum, text.casefold()))
 
 
 def _variants(password: str) -> set[str]:
@@ -250,7 +250,7 @@ def _context_words(settings: Settings, context: Iterable[str]) -> set[str]:
         else:
             domain = source
         pieces += domain.split(".")
-        words.update(_reduce(piece) for piece in pieces)
+        words.update(map(_reduce, pieces))
     return {word for word in words if len(word) >= _MIN_CONTEXT_WORD}
 
 
