@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from doorward import Auth, Role, Settings
 from doorward._sync.mailers import Outbox
 from doorward.exceptions import StoreUnavailable
+from doorward.records import Authenticator
 from doorward_sqlalchemy import SQLAlchemyStore, default_models, sqlite_engine
 from doorward_sqlalchemy.models import Base
 
@@ -198,3 +199,51 @@ def test_the_lookup_reads_a_change_made_through_sqlalchemy(engine):
     assert store.delete_credential(credential.id)
     assert store.get_credential("session", secret_hash) is None
     assert store.get_credential_with_roles("session", secret_hash) is None
+
+
+def test_the_login_lookup_gives_what_sqlalchemy_gives(engine):
+    """The login's user-with-second-factors lookup: the same user and factors both ways,
+    and inside a store transaction it reads through the transaction's connection."""
+    store, _, _ = signed_in(engine)
+    user = store.get_user_by_email("direct@example.com")
+    now = datetime.now(UTC).replace(microsecond=0)
+    for number, kind in enumerate(("totp", "recovery", "recovery")):
+        store.create_authenticator(
+            Authenticator(
+                id=f"factor-{number}",
+                user_id=str(user.id),
+                kind=kind,
+                secret=f"secret-{number}",
+                created_at=now + timedelta(seconds=number),
+                confirmed_at=now if kind == "totp" else None,
+            )
+        )
+    assert store._direct_user_with_factors.usable()
+    direct = store.get_user_by_email_with_authenticators("direct@example.com")
+    seen, stop = through_sqlalchemy(engine)
+    try:
+        plain = store.get_user_by_email_with_authenticators("direct@example.com")
+    finally:
+        stop()
+    assert len(seen) == 1
+    assert direct is not None
+    assert plain is not None
+    assert user_values(direct[0]) == user_values(plain[0])
+    assert direct[1] == plain[1]
+    assert [factor.id for factor in direct[1]] == ["factor-0", "factor-1", "factor-2"]
+    assert direct[1][0].confirmed_at == now
+    assert store.get_user_by_email_with_authenticators("nobody@example.com") is None
+    # in a transaction the lookup reads its uncommitted writes (its own connection)
+    with store.transaction():
+        store.create_authenticator(
+            Authenticator(
+                id="factor-3",
+                user_id=str(user.id),
+                kind="recovery",
+                secret="secret-3",
+                created_at=now + timedelta(seconds=9),
+            )
+        )
+        inside = store.get_user_by_email_with_authenticators("direct@example.com")
+        assert inside is not None
+        assert [factor.id for factor in inside[1]][-1] == "factor-3"

@@ -236,6 +236,7 @@ class AsyncSQLAlchemyStore(AsyncSQLAlchemySignIn, AsyncSQLAlchemyOutbox):
                 .where(user.normalized_email == bindparam("email"))
                 .order_by(factor.created_at, factor.id)
             )
+            self._direct_user_with_factors = DirectSelect.of(engine, self._user_with_factors)
         if models.social_identity is None:
             # no table: the capability check names these methods when a feature needs them
             for name in _SOCIAL_METHODS:
@@ -308,12 +309,14 @@ class AsyncSQLAlchemyStore(AsyncSQLAlchemySignIn, AsyncSQLAlchemyOutbox):
         users through the ORM, or read through the app's session."""
         if not searchable(normalized_email):
             return None
+        params = {"email": normalized_email}
+        direct = self._direct_user_with_factors
         with translated("get_user_by_email"):
-            async with self._reading_core() as connection:
-                result = await connection.execute(
-                    self._user_with_factors, {"email": normalized_email}
-                )
-                rows = result.all()
+            if direct is not None and not self._in_transaction and direct.usable():
+                rows: Sequence[Sequence[Any]] = direct.rows(params)
+            else:
+                async with self._reading_core() as connection:
+                    rows = (await connection.execute(self._user_with_factors, params)).all()
         if not rows:
             return None
         split = len(self._users.keys)
