@@ -187,3 +187,60 @@ def test_MF_01_enrol_totp_on_the_page_then_log_in_with_a_code(
         assert email in page.content()
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("adapter", ["flask", "starlette"])
+def test_MF_07_the_second_step_has_one_trust_box_for_the_code_and_the_passkey(
+    localhost_cluster, browser, adapter
+):
+    """The second step offers "Trust this browser" once; ticked, it holds for the passkey
+    form too (passkeys.js sends it along), so the passkey step sets the trust cookie."""
+    cluster = localhost_cluster
+    base = cluster.flask_url if adapter == "flask" else cluster.starlette_url
+    email = f"trust-{adapter}@example.com"
+    register_confirmed(cluster, base, email)
+    context = browser.new_context()
+    page = context.new_page()
+    cdp = context.new_cdp_session(page)
+    cdp.send("WebAuthn.enable")
+    options = {
+        "protocol": "ctap2",
+        "transport": "internal",
+        "hasResidentKey": True,
+        "hasUserVerification": True,
+        "isUserVerified": True,
+        "automaticPresenceSimulation": True,
+    }
+    added = cdp.send("WebAuthn.addVirtualAuthenticator", {"options": options})
+    authenticator_id = added["authenticatorId"]
+    presence = {"authenticatorId": authenticator_id}
+    try:
+        page.goto(f"{base}/auth/login")
+        page.fill("#email", email)
+        page.fill("#password", PASSWORD)
+        page.click("form[action='/auth/login'] button[type=submit]")
+        page.wait_for_url(re.compile(r".*:\d+/$"))
+        page.goto(f"{base}/auth/mfa")
+        page.click("form[data-passkey=register] button[type=submit]")
+        page.wait_for_selector("text=Your recovery codes", timeout=15_000)
+        page.goto(f"{base}/auth/me")
+        page.click("form[action='/auth/logout'] button[type=submit]")
+        page.wait_for_load_state()
+
+        # no answer from the authenticator on the login page: the password, then the step
+        cdp.send("WebAuthn.setAutomaticPresenceSimulation", {**presence, "enabled": False})
+        page.goto(f"{base}/auth/login")
+        page.fill("#email", email)
+        page.fill("#password", PASSWORD)
+        page.click("form[action='/auth/login'] button[type=submit]")
+        page.wait_for_url(re.compile(r".*/auth/login/mfa.*"))
+        assert page.get_by_label("Trust this browser for 30 days").count() == 1
+        page.get_by_label("Trust this browser for 30 days").check()
+        cdp.send("WebAuthn.setAutomaticPresenceSimulation", {**presence, "enabled": True})
+        page.click("form[data-passkey=mfa] button[type=submit]")
+        page.wait_for_url(re.compile(r".*:\d+/$"), timeout=15_000)
+        names = {cookie["name"] for cookie in context.cookies()}
+        assert "doorward-trust" in names, names  # no __Host- prefix on http://localhost
+    finally:
+        cdp.send("WebAuthn.removeVirtualAuthenticator", {"authenticatorId": authenticator_id})
+        context.close()

@@ -250,6 +250,24 @@ def test_mf09_trusted_browser_and_logout_everywhere(mfa_site):
     password_step(site, client)
 
 
+def test_mfa_page_names_trusted_browsers_as_people_read_them(mfa_site):
+    """The MFA page names a trusted browser ("Firefox on Linux"), keeps the raw User-Agent
+    for its tooltip only, and links to the account center rather than to itself."""
+    site = mfa_site
+    secret, _ = enrol(site)
+    client = site.new_client()
+    agent = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
+    client.headers["User-Agent"] = agent
+    password_step(site, client)
+    post(client, "/login/mfa", {"code": code(site, secret), "trust_device": True})
+    page = client.get(f"{PREFIX}/mfa").text
+    assert ">Firefox on Linux</span>" in page
+    assert f">{agent}" not in page
+    assert f'title="{agent}"' in page
+    assert f'<a href="{PREFIX}/mfa">' not in page
+    assert f'<a href="{PREFIX}/account">' in page
+
+
 def test_mf09_revoking_a_trusted_browser(mfa_site):
     """DELETE /mfa/trusted/{id} → 204, and that browser is asked for a code again."""
     site = mfa_site

@@ -26,7 +26,7 @@ from doorward.http import HttpResponse
 from doorward.i18n import N_
 from doorward.records import Authenticator
 from doorward.routing import endpoint
-from doorward.web import Call
+from doorward.web import Call, for_display
 
 __all__ = ["Mfa"]
 
@@ -228,7 +228,9 @@ class Mfa(MfaSteps):
         body = {"mfa": self.status(call.current.user)}
         if call.as_json:
             return HttpResponse(json=body)
-        return self.web.page(call.request, "doorward/mfa.html", mfa=body["mfa"])
+        shown = dict(body["mfa"])
+        shown["trusted_browsers"] = [for_display(b) for b in shown["trusted_browsers"]]
+        return self.web.page(call.request, "doorward/mfa.html", mfa=shown)
 
     @endpoint("POST", "/mfa/totp", access="session", form="doorward/mfa.html")
     def start_totp_submit(self, call: Call) -> HttpResponse:

@@ -111,6 +111,11 @@
 
   function finish(form, credential) {
     form.querySelector("input[name=credential]").value = JSON.stringify(credentialJSON(credential));
+    // a field that follows a checkbox of another form (the one "trust this browser" box)
+    form.querySelectorAll("input[data-checked-by]").forEach(function (field) {
+      var box = document.getElementById(field.getAttribute("data-checked-by"));
+      field.disabled = !(box && box.checked);
+    });
     HTMLFormElement.prototype.submit.call(form);
   }
 
