@@ -30,12 +30,12 @@ class _Plain:
         return False
 
 
-@pytest.fixture(params=["sqlite", "mariadb"])
+@pytest.fixture(params=["sqlite", "mariadb", "postgres"])
 def engine(request, tmp_path):
     if request.param == "sqlite":
         made = sqlite_engine(f"sqlite:///{tmp_path}/direct.sqlite3")
     else:
-        made = sa.create_engine(request.getfixturevalue("mariadb_database"))
+        made = sa.create_engine(request.getfixturevalue(f"{request.param}_database"))
         Base.metadata.drop_all(made)
     Base.metadata.create_all(made)
     yield made
@@ -156,10 +156,12 @@ def test_ft01_direct_lookup_missing_tables_are_store_unavailable(tmp_path):
         store.get_credential_with_roles("session", "0" * 64)
 
 
-def test_ft01_killed_connections_are_store_unavailable_once_then_replaced(mariadb_database):
+@pytest.mark.parametrize("server", ["mariadb", "postgres"])
+def test_ft01_killed_connections_are_store_unavailable_once_then_replaced(request, server):
     """The server ends every pooled connection (a restart): the lookup on one of them is a
     store fault, and none is handed out again (the next lookup works on a new one)."""
-    engine = sa.create_engine(mariadb_database, pool_size=2, max_overflow=0)
+    url = request.getfixturevalue(f"{server}_database")
+    engine = sa.create_engine(url, pool_size=2, max_overflow=0)
     Base.metadata.drop_all(engine)
     Base.metadata.create_all(engine)
     store, _, secret_hash = signed_in(engine)
@@ -167,15 +169,21 @@ def test_ft01_killed_connections_are_store_unavailable_once_then_replaced(mariad
     ids = []
     for connection in pooled:
         cursor = connection.cursor()
-        cursor.execute("SELECT CONNECTION_ID()")
+        cursor.execute(
+            "SELECT CONNECTION_ID()" if server == "mariadb" else "SELECT pg_backend_pid()"
+        )
         ids.append(int(cursor.fetchone()[0]))
         cursor.close()
     for connection in pooled:
         connection.close()
-    admin = sa.create_engine(mariadb_database, poolclass=sa.pool.NullPool)
+    admin = sa.create_engine(url, poolclass=sa.pool.NullPool)
     with admin.connect() as other:
         for found in ids:
-            other.execute(sa.text(f"KILL {found}"))
+            kill = (
+                f"KILL {found}" if server == "mariadb" else f"SELECT pg_terminate_backend({found})"
+            )
+            other.execute(sa.text(kill))
+        other.commit()
     admin.dispose()
     with pytest.raises(StoreUnavailable):
         store.get_credential("session", secret_hash)
@@ -247,3 +255,28 @@ def test_the_login_lookup_gives_what_sqlalchemy_gives(engine):
         inside = store.get_user_by_email_with_authenticators("direct@example.com")
         assert inside is not None
         assert [factor.id for factor in inside[1]][-1] == "factor-3"
+
+
+def test_on_postgresql_the_lookup_runs_outside_a_transaction_and_restores_the_mode(
+    postgres_database,
+):
+    """As the store's other reads (``isolation_level="AUTOCOMMIT"``): no transaction is
+    open when the connection goes back to the pool (so no ROLLBACK round trip), and it goes
+    back in its usual mode."""
+    from psycopg.pq import TransactionStatus
+
+    engine = sa.create_engine(postgres_database, pool_size=1, max_overflow=0)
+    Base.metadata.drop_all(engine)
+    Base.metadata.create_all(engine)
+    store, _, secret_hash = signed_in(engine)
+    returned = []
+
+    def on_reset(dbapi_connection, _record, _state):
+        returned.append((dbapi_connection.autocommit, dbapi_connection.info.transaction_status))
+
+    sa.event.listen(engine.pool, "reset", on_reset)
+    assert store._direct_lookup.usable()
+    assert store.get_credential("session", secret_hash) is not None
+    assert store.get_credential_with_roles("session", secret_hash) is not None
+    assert returned == [(False, TransactionStatus.IDLE)] * 2
+    engine.dispose()

@@ -11,8 +11,10 @@ The engine stays the judge: with ``echo``, any execution option, or a listener o
 statement execution (tracing, statement counters) ``usable()`` is false and the store
 goes through SQLAlchemy as before. Driver errors come out as SQLAlchemy's ``DBAPIError``
 (a broken connection is invalidated first), so the store translates them as any other.
-Only sync engines on SQLite and MySQL/MariaDB: PostgreSQL's reads run in autocommit
-through an execution option, which a bare DB-API connection would not honour.
+Only sync engines on SQLite, MySQL/MariaDB and PostgreSQL. On PostgreSQL the store's
+reads run in autocommit (no ``BEGIN``/``ROLLBACK`` round trips): ``autocommit=True`` puts
+the driver's connection in that mode for the statement and back before it returns to the
+pool, as SQLAlchemy's ``isolation_level="AUTOCOMMIT"`` option does.
 """
 
 from __future__ import annotations
@@ -33,14 +35,15 @@ _ENGINE_EVENTS = (
     "after_cursor_execute",
 )
 _DIALECT_EVENTS = ("handle_error", "do_execute", "do_setinputsizes")
-_DIALECTS = frozenset({"sqlite", "mysql"})
+_DIALECTS = frozenset({"sqlite", "mysql", "postgresql"})
 
 
 class DirectSelect:
     """One compiled SELECT, run with ``rows(params)`` where ``usable()`` says it may be."""
 
-    def __init__(self, engine: Engine, statement: Select[Any]) -> None:
+    def __init__(self, engine: Engine, statement: Select[Any], *, autocommit: bool = False) -> None:
         dialect = engine.dialect
+        self._autocommit = autocommit
         compiled = statement.compile(dialect=dialect)
         self._engine = engine
         self._dialect = dialect
@@ -56,11 +59,13 @@ class DirectSelect:
         self._processors: list[Callable[[Any], Any] | None] | None = None
 
     @classmethod
-    def of(cls, engine: object, statement: Select[Any]) -> DirectSelect | None:
+    def of(
+        cls, engine: object, statement: Select[Any], *, autocommit: bool = False
+    ) -> DirectSelect | None:
         """A direct select for ``engine``, or ``None`` where there is none (async engines,
-        dialects other than SQLite and MySQL/MariaDB)."""
+        other dialects); ``autocommit``: run it outside a transaction (PostgreSQL)."""
         if isinstance(engine, Engine) and engine.dialect.name in _DIALECTS:
-            return cls(engine, statement)
+            return cls(engine, statement, autocommit=autocommit)
         return None
 
     def usable(self) -> bool:
@@ -83,8 +88,12 @@ class DirectSelect:
             tuple(values[name] for name in self._order) if self._order is not None else values
         )
         connection = self._engine.raw_connection()
+        driver: Any = connection.dbapi_connection
         cursor = None
+        invalidated = False
         try:
+            if self._autocommit:
+                driver.autocommit = True
             cursor = connection.cursor()
             cursor.execute(self._sql, parameters)
             fetched = cursor.fetchall()
@@ -110,6 +119,11 @@ class DirectSelect:
         finally:
             if cursor is not None:
                 cursor.close()
+            if self._autocommit and not invalidated:
+                try:
+                    driver.autocommit = False
+                except self._error as exc:  # a connection whose mode is unknown is not reused
+                    connection.invalidate(exc)
             connection.close()
         return [
             tuple(

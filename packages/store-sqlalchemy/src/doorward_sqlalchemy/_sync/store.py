@@ -209,8 +209,15 @@ class SQLAlchemyStore(SQLAlchemySignIn, SQLAlchemyOutbox):
         # the same two lookups straight through the DB-API cursor, on the sync store
         # (SQLite, MySQL/MariaDB) when the engine has nothing that would be skipped
         direct = self._use_core and session is None
-        self._direct_lookup = DirectSelect.of(engine, self._lookup.statement) if direct else None
-        self._direct_lookup_roles = DirectSelect.of(engine, self._lookup_roles) if direct else None
+        autocommit = self._reads is not engine
+        self._direct_lookup = (
+            DirectSelect.of(engine, self._lookup.statement, autocommit=autocommit)
+            if direct
+            else None
+        )
+        self._direct_lookup_roles = (
+            DirectSelect.of(engine, self._lookup_roles, autocommit=autocommit) if direct else None
+        )
         self._by_secret_orm_roles = (
             select(credential, user, role.name, role.permissions)
             .join(user, user.id == credential.user_id)
@@ -238,7 +245,9 @@ class SQLAlchemyStore(SQLAlchemySignIn, SQLAlchemyOutbox):
                 .where(user.normalized_email == bindparam("email"))
                 .order_by(factor.created_at, factor.id)
             )
-            self._direct_user_with_factors = DirectSelect.of(engine, self._user_with_factors)
+            self._direct_user_with_factors = DirectSelect.of(
+                engine, self._user_with_factors, autocommit=self._reads is not engine
+            )
         if models.social_identity is None:
             # no table: the capability check names these methods when a feature needs them
             for name in _SOCIAL_METHODS:
