@@ -54,6 +54,31 @@ def register_confirmed(cluster: Cluster, base_url: str, email: str) -> None:
         assert http.post(urlsplit(link).path, headers=headers).status_code == 200
 
 
+def submit_password(page, base: str, email: str) -> None:
+    """Open the login page and log in with the password (the caller waits for where to)."""
+    page.goto(f"{base}/auth/login")
+    page.fill("#email", email)
+    page.fill("#password", PASSWORD)
+    page.click("form[action='/auth/login'] button[type=submit]")
+
+
+def virtual_authenticator(context, page):
+    """Chrome DevTools' virtual authenticator on ``page``: a resident key with user
+    verification that answers by itself. Returns the CDP session and the authenticator id."""
+    cdp = context.new_cdp_session(page)
+    cdp.send("WebAuthn.enable")
+    options = {
+        "protocol": "ctap2",
+        "transport": "internal",
+        "hasResidentKey": True,
+        "hasUserVerification": True,
+        "isUserVerified": True,
+        "automaticPresenceSimulation": True,
+    }
+    added = cdp.send("WebAuthn.addVirtualAuthenticator", {"options": options})
+    return cdp, added["authenticatorId"]
+
+
 @pytest.mark.parametrize("adapter", ["flask", "starlette"])
 def test_MF_07_register_a_passkey_then_sign_in_without_a_password(
     localhost_cluster, browser, axe_script, adapter, tmp_path
@@ -66,22 +91,7 @@ def test_MF_07_register_a_passkey_then_sign_in_without_a_password(
     register_confirmed(cluster, base, email)
     context = browser.new_context()
     page = context.new_page()
-    cdp = context.new_cdp_session(page)
-    cdp.send("WebAuthn.enable")
-    added = cdp.send(
-        "WebAuthn.addVirtualAuthenticator",
-        {
-            "options": {
-                "protocol": "ctap2",
-                "transport": "internal",
-                "hasResidentKey": True,
-                "hasUserVerification": True,
-                "isUserVerified": True,
-                "automaticPresenceSimulation": True,
-            }
-        },
-    )
-    authenticator_id = added["authenticatorId"]
+    cdp, authenticator_id = virtual_authenticator(context, page)
     try:
         page.goto(f"{base}/auth/login")
         assert page.locator('input[autocomplete="username webauthn"]').count() == 1
@@ -147,10 +157,7 @@ def test_MF_01_enrol_totp_on_the_page_then_log_in_with_a_code(
     context = browser.new_context()
     page = context.new_page()
     try:
-        page.goto(f"{base}/auth/login")
-        page.fill("#email", email)
-        page.fill("#password", PASSWORD)
-        page.click("form[action='/auth/login'] button[type=submit]")
+        submit_password(page, base, email)
         page.wait_for_url(re.compile(r".*:\d+/$"))
 
         page.goto(f"{base}/auth/mfa")
@@ -170,10 +177,7 @@ def test_MF_01_enrol_totp_on_the_page_then_log_in_with_a_code(
         page.click("form[action='/auth/logout'] button[type=submit]")
         page.wait_for_load_state()
 
-        page.goto(f"{base}/auth/login")
-        page.fill("#email", email)
-        page.fill("#password", PASSWORD)
-        page.click("form[action='/auth/login'] button[type=submit]")
+        submit_password(page, base, email)
         page.wait_for_url(re.compile(r".*/auth/login/mfa.*"))
         page.screenshot(path=tmp_path / f"second-step-{adapter}.png", full_page=True)
         assert axe_violations(page, axe_script) == []
@@ -201,24 +205,10 @@ def test_MF_07_the_second_step_has_one_trust_box_for_the_code_and_the_passkey(
     register_confirmed(cluster, base, email)
     context = browser.new_context()
     page = context.new_page()
-    cdp = context.new_cdp_session(page)
-    cdp.send("WebAuthn.enable")
-    options = {
-        "protocol": "ctap2",
-        "transport": "internal",
-        "hasResidentKey": True,
-        "hasUserVerification": True,
-        "isUserVerified": True,
-        "automaticPresenceSimulation": True,
-    }
-    added = cdp.send("WebAuthn.addVirtualAuthenticator", {"options": options})
-    authenticator_id = added["authenticatorId"]
+    cdp, authenticator_id = virtual_authenticator(context, page)
     presence = {"authenticatorId": authenticator_id}
     try:
-        page.goto(f"{base}/auth/login")
-        page.fill("#email", email)
-        page.fill("#password", PASSWORD)
-        page.click("form[action='/auth/login'] button[type=submit]")
+        submit_password(page, base, email)
         page.wait_for_url(re.compile(r".*:\d+/$"))
         page.goto(f"{base}/auth/mfa")
         page.click("form[data-passkey=register] button[type=submit]")
@@ -229,10 +219,7 @@ def test_MF_07_the_second_step_has_one_trust_box_for_the_code_and_the_passkey(
 
         # no answer from the authenticator on the login page: the password, then the step
         cdp.send("WebAuthn.setAutomaticPresenceSimulation", {**presence, "enabled": False})
-        page.goto(f"{base}/auth/login")
-        page.fill("#email", email)
-        page.fill("#password", PASSWORD)
-        page.click("form[action='/auth/login'] button[type=submit]")
+        submit_password(page, base, email)
         page.wait_for_url(re.compile(r".*/auth/login/mfa.*"))
         assert page.get_by_label("Trust this browser for 30 days").count() == 1
         page.get_by_label("Trust this browser for 30 days").check()

@@ -15,19 +15,9 @@ from doorward.exceptions import StoreUnavailable
 from doorward.records import Authenticator
 from doorward_sqlalchemy import SQLAlchemyStore, default_models, sqlite_engine
 from doorward_sqlalchemy.models import Base
+from tests.sqlalchemy.test_login_writes import PlainHasher
 
 PASSWORD = "correct horse battery staple"
-
-
-class _Plain:
-    def hash(self, password: str) -> str:
-        return "plain$" + password
-
-    def verify(self, stored: str | None, password: str) -> bool:
-        return stored == "plain$" + password
-
-    def needs_rehash(self, stored: str) -> bool:
-        return False
 
 
 @pytest.fixture(params=["sqlite", "mariadb", "postgres"])
@@ -49,7 +39,7 @@ def signed_in(engine: sa.Engine) -> tuple[SQLAlchemyStore, Auth, str]:
         store=store,
         settings=Settings(secret_keys=["k" * 32], base_url="https://example.com"),
         mailer=Outbox(),
-        hasher=_Plain(),
+        hasher=PlainHasher(),
     )
     user = auth.create_user("direct@example.com", PASSWORD, confirmed=True)
     auth.save_role(Role(name="member", permissions=frozenset({"posts:read"})))
