@@ -270,3 +270,21 @@ def test_on_postgresql_the_lookup_runs_outside_a_transaction_and_restores_the_mo
     assert store.get_credential_with_roles("session", secret_hash) is not None
     assert returned == [(False, TransactionStatus.IDLE)] * 2
     engine.dispose()
+
+
+def test_on_postgresql_an_engine_in_autocommit_stays_in_autocommit(postgres_database):
+    """An application's engine made with ``isolation_level="AUTOCOMMIT"``: its pooled
+    connection goes back to the pool in that mode, not in the one the lookup found usual."""
+    engine = sa.create_engine(
+        postgres_database, pool_size=1, max_overflow=0, isolation_level="AUTOCOMMIT"
+    )
+    Base.metadata.drop_all(engine)
+    Base.metadata.create_all(engine)
+    store, _, secret_hash = signed_in(engine)
+    assert store.get_credential("session", secret_hash) is not None
+    connection = engine.raw_connection()
+    try:
+        assert connection.dbapi_connection.autocommit is True
+    finally:
+        connection.close()
+    engine.dispose()

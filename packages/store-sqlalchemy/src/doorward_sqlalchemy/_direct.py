@@ -13,8 +13,8 @@ goes through SQLAlchemy as before. Driver errors come out as SQLAlchemy's ``DBAP
 (a broken connection is invalidated first), so the store translates them as any other.
 Only sync engines on SQLite, MySQL/MariaDB and PostgreSQL. On PostgreSQL the store's
 reads run in autocommit (no ``BEGIN``/``ROLLBACK`` round trips): ``autocommit=True`` puts
-the driver's connection in that mode for the statement and back before it returns to the
-pool, as SQLAlchemy's ``isolation_level="AUTOCOMMIT"`` option does.
+the driver's connection in that mode for the statement and back in the mode it had before
+it returns to the pool, as SQLAlchemy's ``isolation_level="AUTOCOMMIT"`` option does.
 """
 
 from __future__ import annotations
@@ -91,6 +91,7 @@ class DirectSelect:
         driver: Any = connection.dbapi_connection
         cursor = None
         invalidated = False
+        mode = driver.autocommit if self._autocommit else None
         try:
             if self._autocommit:
                 driver.autocommit = True
@@ -119,9 +120,9 @@ class DirectSelect:
         finally:
             if cursor is not None:
                 cursor.close()
-            if self._autocommit and not invalidated:
+            if self._autocommit and not invalidated and not mode:
                 try:
-                    driver.autocommit = False
+                    driver.autocommit = mode
                 except self._error as exc:  # a connection whose mode is unknown is not reused
                     connection.invalidate(exc)
             connection.close()
