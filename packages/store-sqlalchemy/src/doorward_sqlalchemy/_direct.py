@@ -35,7 +35,7 @@ _ENGINE_EVENTS = (
     "after_cursor_execute",
 )
 _DIALECT_EVENTS = ("handle_error", "do_execute", "do_setinputsizes")
-_DIALECTS = frozenset({"sqlite", "mysql", "postgresql"})
+_DIALECTS = frozenset({"sqlite", "mysql", "mariadb", "postgresql"})
 
 
 class DirectSelect:

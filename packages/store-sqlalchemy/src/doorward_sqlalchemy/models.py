@@ -139,7 +139,7 @@ class ExactString(TypeDecorator[str]):
         self.length = length
 
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
-        if dialect.name == "mysql":
+        if dialect.name in {"mysql", "mariadb"}:  # "mariadb" for mariadb+driver:// URLs
             mariadb = bool(getattr(dialect, "is_mariadb", False))
             collation = "utf8mb4_nopad_bin" if mariadb else "utf8mb4_0900_bin"
             return dialect.type_descriptor(

@@ -36,7 +36,7 @@ OUTBOX_METHODS = (
     "retry_mail",
     "purge_sent",
 )
-_SKIP_LOCKED = frozenset({"postgresql", "mysql"})
+_SKIP_LOCKED = frozenset({"postgresql", "mysql", "mariadb"})
 #: rounds of picking again when every picked row went to another worker (SQLite)
 _ROUNDS = 3
 
