@@ -39,7 +39,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -453,21 +452,12 @@ def csrf_pair() -> tuple[str, dict[str, str]]:
     return cookie, {"X-CSRF-Token": tokens.token_for(cookie), "Accept": "application/json"}
 
 
-class CountingExecutor(ThreadPoolExecutor):
-    """A thread pool that counts the calls handed to it (thread hops)."""
-
-    submitted = 0
-
-    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
-        self.submitted += 1
-        return super().submit(fn, *args, **kwargs)
-
-
 def async_store(
     folder: Path, name: str, kind: str, url: str | None = None
-) -> tuple[AsyncUserStore, sa.Engine, CountingExecutor | None]:
-    """``threaded``: the sync store in worker threads (what the examples use on SQLite);
-    ``aiosqlite``; ``async``: the async store on ``url``."""
+) -> tuple[AsyncUserStore, sa.Engine, AsyncThreadedStore | None]:
+    """``threaded``: the sync store in worker threads (what the examples use on SQLite;
+    returned third too, for its count of calls, each a thread hop); ``aiosqlite``;
+    ``async``: the async store on ``url``."""
     if kind == "async":
         assert url is not None
         fresh_engine(folder, name, url).dispose()
@@ -477,12 +467,8 @@ def async_store(
     engine = sqlite_engine(f"sqlite:///{path}")
     Base.metadata.create_all(engine)
     if kind == "threaded":
-        executor = CountingExecutor()
-        return (
-            AsyncThreadedStore(SQLAlchemyStore(engine, default_models()), executor),
-            engine,
-            executor,
-        )
+        threaded = AsyncThreadedStore(SQLAlchemyStore(engine, default_models()))
+        return threaded, engine, threaded
     aio = async_sqlite_engine(f"sqlite+aiosqlite:///{path}")
     return AsyncSQLAlchemyStore(aio, default_models()), aio.sync_engine, None
 
@@ -497,7 +483,7 @@ async def _starlette_cost(
     snapshot: int = 0,
 ) -> dict[str, float]:
     name = f"starlette-{kind}-{role_scopes}-{snapshot}"
-    store, engine, executor = async_store(folder, name, kind, url)
+    store, engine, threaded = async_store(folder, name, kind, url)
     options = {"session_snapshot_seconds": snapshot} if snapshot else {}
     doorward = StarletteDoorward(
         settings=settings(**options), store=store, mailer=AsyncOutbox(), role_scopes=role_scopes
@@ -553,10 +539,10 @@ async def _starlette_cost(
             session = {"Cookie": f"{session['Cookie']}; __Host-doorward-snapshot={made}"}
         c.cookies.clear()
         done = count_statements(engine)
-        hops = executor.submitted if executor else 0
+        hops = threaded.calls if threaded else 0
         await c.get("/protected", headers=session)
         statements = done()
-        hops = (executor.submitted - hops) if executor else 0
+        hops = (threaded.calls - hops) if threaded else 0
         open_us = await measure(lambda: c.get("/open"), n)
         session_us = await measure(lambda: c.get("/protected", headers=session), n)
         token_us = await measure(lambda: c.get("/protected", headers=bearer), n)
