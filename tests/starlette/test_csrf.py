@@ -290,3 +290,35 @@ def test_cr01_fastapi_app_wide_protection_and_csrf_exempt(effects: list[str]) ->
     assert http.post("/api/webhook", json={}).status_code == 200
     assert http.post("/api/plain", headers={"X-CSRF-Token": token_of(http)}).status_code == 200
     assert effects == ["webhook", "plain"]
+
+
+def test_cr01_http_endpoint_methods_are_protected(effects: list[str]) -> None:
+    """On an ``HTTPEndpoint`` the decorator goes on its methods: the POST without the
+    token is refused before the method runs, and with the form's token the method reads the
+    form. Decorating the class itself is refused at once, rather than breaking the route."""
+    from starlette.endpoints import HTTPEndpoint
+
+    class Notes(HTTPEndpoint):
+        async def get(self, request: Request) -> JSONResponse:
+            return JSONResponse({"ok": True})
+
+        @csrf_protect
+        async def post(self, request: Request) -> JSONResponse:
+            form = await request.form()
+            effects.append(f"endpoint {form.get('text')}")
+            return JSONResponse({"ok": True})
+
+    with pytest.raises(TypeError, match="not the class"):
+        csrf_protect(Notes)
+    doorward = make_doorward()
+    app = Starlette(
+        routes=[Route("/endpoint", Notes), doorward.mount()], middleware=[doorward.middleware()]
+    )
+    http = client(app)
+    login(doorward, http)
+    assert http.get("/endpoint").status_code == 200
+    assert http.post("/endpoint", data={"text": "x"}).status_code == 403
+    assert effects == []
+    token = token_of(http)
+    assert http.post("/endpoint", data={"text": "x", "csrf_token": token}).status_code == 200
+    assert effects == ["endpoint x"]

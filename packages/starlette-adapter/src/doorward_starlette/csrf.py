@@ -93,7 +93,16 @@ async def check_csrf(request: Request, *, as_json: bool | None = None) -> None:
 def csrf_protect(endpoint: E) -> E:
     """Refuse unsafe requests to this endpoint without a valid CSRF token (403
     ``csrf_failed``: JSON for JSON clients, the error page for browsers). GET, HEAD,
-    OPTIONS, TRACE and requests authenticated by a bearer token pass."""
+    OPTIONS, TRACE and requests authenticated by a bearer token pass.
+
+    It decorates an endpoint function or a method of an ``HTTPEndpoint`` (``post``,
+    ``put``, ...), not the class; ``Settings.csrf_protect_app`` covers every route.
+    """
+    if isinstance(endpoint, type):
+        raise TypeError(
+            f"csrf_protect decorates an endpoint function or the methods of {endpoint.__name__}"
+            " (post, put, patch, delete), not the class"
+        )
 
     @functools.wraps(endpoint)
     async def wrapper(*args: Any, **kwargs: Any) -> Response:
