@@ -390,18 +390,10 @@ def mailed_link(smtp: SmtpServer, to: str, path: str, before: int, timeout: floa
     outbox worker, so an earlier test's notice may arrive after ``before`` was counted and
     before this test's mail."""
     pattern = re.compile(rf"https?://\S+/auth/{path}/[\w.\-=]+")
-    deadline = time.monotonic() + timeout
-    while True:
-        with smtp.lock:
-            messages = smtp.messages[before:]
-        for message in reversed(messages):
-            if to in str(message["To"]):
-                found = pattern.search(SmtpServer.text_of(message))
-                if found:
-                    return found.group(0)
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"no /auth/{path}/ link mailed to {to}")
-        time.sleep(0.05)
+    mail = smtp.wait_for_mail(to=to, after=before, containing=pattern, timeout=timeout)
+    found = pattern.search(SmtpServer.text_of(mail))
+    assert found is not None
+    return found.group(0)
 
 
 @contextmanager

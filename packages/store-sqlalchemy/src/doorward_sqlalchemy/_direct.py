@@ -91,9 +91,10 @@ class DirectSelect:
         driver: Any = connection.dbapi_connection
         cursor = None
         invalidated = False
-        mode = driver.autocommit if self._autocommit else None
+        # switched for this statement only, and only if the connection is not in it already
+        switch = self._autocommit and not driver.autocommit
         try:
-            if self._autocommit:
+            if switch:
                 driver.autocommit = True
             cursor = connection.cursor()
             cursor.execute(self._sql, parameters)
@@ -120,9 +121,9 @@ class DirectSelect:
         finally:
             if cursor is not None:
                 cursor.close()
-            if self._autocommit and not invalidated and not mode:
+            if switch and not invalidated:
                 try:
-                    driver.autocommit = mode
+                    driver.autocommit = False
                 except self._error as exc:  # a connection whose mode is unknown is not reused
                     connection.invalidate(exc)
             connection.close()

@@ -15,14 +15,16 @@ import re
 import socket
 import threading
 import time
+from collections.abc import Callable
 from email.message import EmailMessage
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 from aiosmtpd.controller import Controller
 
 __all__ = ["SmtpServer"]
 
+T = TypeVar("T")
 _LINK = re.compile(r"https?://\S+")
 
 
@@ -65,37 +67,56 @@ class SmtpServer:
     ) -> None:
         self._controller.stop()
 
+    def _wait(
+        self, find: Callable[[list[EmailMessage]], T | None], timeout: float, failure: str
+    ) -> T:
+        deadline = time.monotonic() + timeout
+        while True:
+            with self.lock:
+                found = find(list(self.messages))
+            if found is not None:
+                return found
+            if time.monotonic() >= deadline:
+                raise AssertionError(f"{failure} (got {len(self.messages)} mails in all)")
+            time.sleep(0.01)
+
     def wait_for(self, count: int, timeout: float = 5.0) -> list[EmailMessage]:
         """Wait until at least ``count`` messages arrived; return them all."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with self.lock:
-                if len(self.messages) >= count:
-                    return list(self.messages)
-            time.sleep(0.01)
-        raise AssertionError(f"expected {count} mails, got {len(self.messages)}")
+        return self._wait(
+            lambda messages: messages if len(messages) >= count else None,
+            timeout,
+            f"expected {count} mails",
+        )
 
     def wait_for_mail(
-        self, *, to: str, after: int = 0, kind: str | None = None, timeout: float = 10.0
+        self,
+        *,
+        to: str,
+        after: int = 0,
+        kind: str | None = None,
+        containing: re.Pattern[str] | None = None,
+        timeout: float = 10.0,
     ) -> EmailMessage:
-        """Wait for a message to ``to`` (of ``kind``, the ``X-Doorward-Mail`` header, when
-        given) among those after the first ``after``; return the newest such message.
+        """Wait for a message to ``to`` (of ``kind``, the ``X-Doorward-Mail`` header, and
+        whose text matches ``containing``, when given) among those after the first
+        ``after``; return the newest such message.
 
         Unlike ``wait_for``, another recipient's mail arriving first does not end the wait,
         which matters when a background outbox worker delivers an earlier request's mail late.
         """
-        deadline = time.monotonic() + timeout
-        while True:
-            with self.lock:
-                messages: list[EmailMessage] = self.messages[after:]
-            found = [
-                m for m in messages if to in str(m["To"]) and kind in (None, m["X-Doorward-Mail"])
-            ]
-            if found:
-                return found[-1]
-            if time.monotonic() >= deadline:
-                raise AssertionError(f"no mail to {to} after the first {after}")
-            time.sleep(0.02)
+
+        def wanted(message: EmailMessage) -> bool:
+            return (
+                to in str(message["To"])
+                and kind in (None, message["X-Doorward-Mail"])
+                and (containing is None or containing.search(self.text_of(message)) is not None)
+            )
+
+        def newest(messages: list[EmailMessage]) -> EmailMessage | None:
+            found = [m for m in messages[after:] if wanted(m)]
+            return found[-1] if found else None
+
+        return self._wait(newest, timeout, f"no such mail to {to} after the first {after}")
 
     @staticmethod
     def text_of(message: EmailMessage) -> str:

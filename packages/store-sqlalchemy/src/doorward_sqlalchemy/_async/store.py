@@ -204,18 +204,9 @@ class AsyncSQLAlchemyStore(AsyncSQLAlchemySignIn, AsyncSQLAlchemyOutbox):
         )
         # the per-request lookup with the roles (role scopes): one statement, one row per role
         self._lookup_roles = self._lookup.with_roles(role, user_role)
-        # the same two lookups straight through the DB-API cursor, on the sync store
-        # (SQLite, MySQL/MariaDB) when the engine has nothing that would be skipped
-        direct = self._use_core and session is None
-        autocommit = self._reads is not engine
-        self._direct_lookup = (
-            DirectSelect.of(engine, self._lookup.statement, autocommit=autocommit)
-            if direct
-            else None
-        )
-        self._direct_lookup_roles = (
-            DirectSelect.of(engine, self._lookup_roles, autocommit=autocommit) if direct else None
-        )
+        # the same two lookups straight through the DB-API cursor (sync engines only)
+        self._direct_lookup = self._direct(self._lookup.statement)
+        self._direct_lookup_roles = self._direct(self._lookup_roles)
         self._by_secret_orm_roles = (
             select(credential, user, role.name, role.permissions)
             .join(user, user.id == credential.user_id)
@@ -243,9 +234,7 @@ class AsyncSQLAlchemyStore(AsyncSQLAlchemySignIn, AsyncSQLAlchemyOutbox):
                 .where(user.normalized_email == bindparam("email"))
                 .order_by(factor.created_at, factor.id)
             )
-            self._direct_user_with_factors = DirectSelect.of(
-                engine, self._user_with_factors, autocommit=self._reads is not engine
-            )
+            self._direct_user_with_factors = self._direct(self._user_with_factors)
         if models.social_identity is None:
             # no table: the capability check names these methods when a feature needs them
             for name in _SOCIAL_METHODS:
@@ -309,6 +298,23 @@ class AsyncSQLAlchemyStore(AsyncSQLAlchemySignIn, AsyncSQLAlchemyOutbox):
                 row = (await connection.execute(self._user_by_email, params)).first()
         return self._users.load(row) if row is not None else None
 
+    def _direct(self, statement: Any) -> DirectSelect | None:
+        """``statement`` run straight through the DB-API cursor, where that can be: a sync
+        engine, users loaded by Core, no application session (``_direct.py``)."""
+        if not self._use_core or self._session is not None:
+            return None
+        return DirectSelect.of(self.engine, statement, autocommit=self._reads is not self.engine)
+
+    def _direct_rows(
+        self, direct: DirectSelect | None, params: dict[str, Any]
+    ) -> Sequence[Sequence[Any]] | None:
+        """The rows of a direct select, or ``None`` when it must go through SQLAlchemy: no
+        direct select, the engine asks for something it would skip, or a store transaction
+        (whose own connection must be read through) is open."""
+        if direct is None or self._in_transaction or not direct.usable():
+            return None
+        return direct.rows(params)
+
     async def get_user_by_email_with_authenticators(
         self, normalized_email: str
     ) -> tuple[Any, list[Authenticator]] | None:
@@ -319,11 +325,9 @@ class AsyncSQLAlchemyStore(AsyncSQLAlchemySignIn, AsyncSQLAlchemyOutbox):
         if not searchable(normalized_email):
             return None
         params = {"email": normalized_email}
-        direct = self._direct_user_with_factors
         with translated("get_user_by_email"):
-            if direct is not None and not self._in_transaction and direct.usable():
-                rows: Sequence[Sequence[Any]] = direct.rows(params)
-            else:
+            rows = self._direct_rows(self._direct_user_with_factors, params)
+            if rows is None:
                 async with self._reading_core() as connection:
                     rows = (await connection.execute(self._user_with_factors, params)).all()
         if not rows:
@@ -593,9 +597,8 @@ class AsyncSQLAlchemyStore(AsyncSQLAlchemySignIn, AsyncSQLAlchemyOutbox):
             return None
         params = {"kind": kind, "hash": secret_hash}
         with translated("get_credential"):
-            direct = self._direct_lookup
-            if direct is not None and direct.usable():
-                rows = direct.rows(params)
+            rows = self._direct_rows(self._direct_lookup, params)
+            if rows is not None:
                 return self._lookup.found(rows[0]) if rows else None
             if self._session is not None:
                 found = (await self._session.execute(self._by_secret_orm, params)).first()
@@ -617,9 +620,9 @@ class AsyncSQLAlchemyStore(AsyncSQLAlchemySignIn, AsyncSQLAlchemyOutbox):
             return None
         params = {"kind": kind, "hash": secret_hash}
         with translated("get_credential_with_roles"):
-            direct = self._direct_lookup_roles
-            if direct is not None and direct.usable():
-                return self._lookup.found_with_roles(direct.rows(params))
+            rows = self._direct_rows(self._direct_lookup_roles, params)
+            if rows is not None:
+                return self._lookup.found_with_roles(rows)
             if self._use_core and self._session is None:
                 async with self._reads.connect() as connection:
                     rows = (await connection.execute(self._lookup_roles, params)).all()
