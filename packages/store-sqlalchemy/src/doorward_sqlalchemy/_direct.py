@@ -1,30 +1,41 @@
-"""A fixed SELECT run through the DB-API cursor of a connection from the engine's pool.
+"""Fixed statements run through the DB-API cursor of a connection from the engine's pool.
 
-Every authenticated request makes one indexed SELECT (the credential with its user).
-On SQLite SQLAlchemy's execution machinery around it (the execution context, the result
-and its rows) costs several times what the query does: about 60 of 75 µs. ``DirectSelect``
-compiles the statement once for the engine's dialect and runs it on a connection checked
-out of the same pool (so pool events, pre-ping and reset-on-return apply), converting
-values with the column types' own bind and result processors, as SQLAlchemy would.
+Every authenticated request makes one indexed SELECT (the credential with its user), and
+every login one UPDATE and one INSERT. On SQLite SQLAlchemy's execution machinery around
+such a statement (the execution context, parameter construction, the result and its
+rows) costs several times what the statement does: about 60 of 75 µs a lookup.
+``DirectSelect`` and ``DirectWrites`` compile their statements once for the engine's
+dialect and run them on a connection checked out of the same pool (so pool events,
+pre-ping and reset-on-return apply), converting values with the column types' own bind
+and result processors and filling in the columns' scalar Python defaults, as SQLAlchemy
+would.
 
 The engine stays the judge: with ``echo``, any execution option, or a listener on
-statement execution (tracing, statement counters) ``usable()`` is false and the store
-goes through SQLAlchemy as before. Driver errors come out as SQLAlchemy's ``DBAPIError``
-(a broken connection is invalidated first), so the store translates them as any other.
-Only sync engines on SQLite, MySQL/MariaDB and PostgreSQL. On PostgreSQL the store's
-reads run in autocommit (no ``BEGIN``/``ROLLBACK`` round trips): ``autocommit=True`` puts
-the driver's connection in that mode for the statement and back in the mode it had before
-it returns to the pool, as SQLAlchemy's ``isolation_level="AUTOCOMMIT"`` option does.
+statement execution or on transactions (tracing, statement counters) ``usable()`` is
+false and the store goes through SQLAlchemy as before. A statement SQLAlchemy would do
+more for (a callable column default, an expanding parameter) is not run directly
+(``DirectWrites.statement`` gives ``None``). Driver errors come out as SQLAlchemy's
+``DBAPIError`` subclasses (a broken connection is invalidated first), so the store
+translates them as any other: a unique key refused is an ``IntegrityError``.
+
+Only sync engines: reads on SQLite, MySQL/MariaDB and PostgreSQL, writes on SQLite and
+PostgreSQL (on MySQL and MariaDB the pool's reset after a commit is one more round trip,
+which SQLAlchemy's own path knows to skip). On PostgreSQL the store's reads run in
+autocommit (no ``BEGIN``/``ROLLBACK`` round trips): ``autocommit=True`` puts the driver's
+connection in that mode for the statement and back in the mode it had before it returns
+to the pool, as SQLAlchemy's ``isolation_level="AUTOCOMMIT"`` option does.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
 from typing import Any
 
-from sqlalchemy import Engine, Select
+from sqlalchemy import ClauseElement, Engine
 from sqlalchemy.engine.interfaces import DBAPIModule
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, StatementError
+from sqlalchemy.sql.compiler import SQLCompiler
 
 #: The engine's and the dialect's events a statement run through SQLAlchemy would fire.
 _ENGINE_EVENTS = (
@@ -33,43 +44,102 @@ _ENGINE_EVENTS = (
     "after_execute",
     "before_cursor_execute",
     "after_cursor_execute",
+    "begin",
+    "commit",
+    "rollback",
 )
-_DIALECT_EVENTS = ("handle_error", "do_execute", "do_setinputsizes")
-_DIALECTS = frozenset({"sqlite", "mysql", "mariadb", "postgresql"})
+_DIALECT_EVENTS = (
+    "handle_error",
+    "do_execute",
+    "do_executemany",
+    "do_execute_no_params",
+    "do_setinputsizes",
+)
+_READS = frozenset({"sqlite", "mysql", "mariadb", "postgresql"})
+_WRITES = frozenset({"sqlite", "postgresql"})
+
+#: rows (or a list of them, run as one executemany) of a statement's parameters by name
+Params = Mapping[str, Any] | Sequence[Mapping[str, Any]]
 
 
-class DirectSelect:
-    """One compiled SELECT, run with ``rows(params)`` where ``usable()`` says it may be."""
+class Statement:
+    """One statement compiled for a dialect, with the conversions SQLAlchemy would apply."""
 
-    def __init__(self, engine: Engine, statement: Select[Any], *, autocommit: bool = False) -> None:
-        dialect = engine.dialect
-        self._autocommit = autocommit
-        compiled = statement.compile(dialect=dialect)
-        self._engine = engine
+    def __init__(
+        self,
+        dialect: Any,
+        statement: ClauseElement,
+        *,
+        columns: Sequence[Any] = (),
+        column_keys: Sequence[str] | None = None,
+    ) -> None:
+        compiled = statement.compile(dialect=dialect, column_keys=column_keys)
+        assert isinstance(compiled, SQLCompiler)
         self._dialect = dialect
-        self._error: type[DBAPIModule.Error] = dialect.loaded_dbapi.Error
-        self._sql = compiled.string
+        self.sql = compiled.string
         self._order = tuple(compiled.positiontup or ()) if compiled.positional else None
         self._binds: dict[str, Callable[[Any], Any]] = {}
-        for name, bind in compiled.binds.items():
+        self._fixed: dict[str, Any] = {}
+        self.plain = not compiled.escaped_bind_names
+        for bind, name in compiled.bind_names.items():
+            if bind.expanding or bind.literal_execute or bind.callable is not None:
+                self.plain = False
+            elif not bind.required:  # a value written into the statement, as `SET n = 0`
+                self._fixed[name] = bind.value
             process = bind.type.dialect_impl(dialect).bind_processor(dialect)
             if process is not None:
                 self._binds[name] = process
-        self._types = [column.type.dialect_impl(dialect) for column in statement.selected_columns]
+        # columns the statement fills in from their Python default (``default=0``)
+        for column in compiled.insert_prefetch:
+            self._default(column.default, column.key)
+        for column in compiled.update_prefetch:
+            self._default(column.onupdate, column.key)
+        self._types = [column.type.dialect_impl(dialect) for column in columns]
         self._processors: list[Callable[[Any], Any] | None] | None = None
 
-    @classmethod
-    def of(
-        cls, engine: object, statement: Select[Any], *, autocommit: bool = False
-    ) -> DirectSelect | None:
-        """A direct select for ``engine``, or ``None`` where there is none (async engines,
-        other dialects); ``autocommit``: run it outside a transaction (PostgreSQL)."""
-        if isinstance(engine, Engine) and engine.dialect.name in _DIALECTS:
-            return cls(engine, statement, autocommit=autocommit)
-        return None
+    def _default(self, default: Any, key: str) -> None:
+        if default is not None and default.is_scalar:
+            self._fixed[key] = default.arg
+        else:  # a callable or a sequence: SQLAlchemy's execution context evaluates those
+            self.plain = False
+
+    def parameters(self, params: Mapping[str, Any]) -> Any:
+        """The driver's parameters for ``params`` (by bind name), converted."""
+        values = {**self._fixed, **params} if self._fixed else dict(params)
+        for name, process in self._binds.items():
+            if name in values:
+                values[name] = process(values[name])
+        return tuple(values[name] for name in self._order) if self._order is not None else values
+
+    def convert(
+        self, description: Sequence[Sequence[Any]], fetched: Sequence[Sequence[Any]]
+    ) -> list[tuple[Any, ...]]:
+        """The fetched rows, each value through its column type's result processor."""
+        processors = self._processors
+        if processors is None:
+            processors = self._processors = [
+                kind.result_processor(self._dialect, column[1])
+                for kind, column in zip(self._types, description, strict=True)
+            ]
+        return [
+            tuple(
+                value if process is None else process(value)
+                for process, value in zip(processors, row, strict=True)
+            )
+            for row in fetched
+        ]
+
+
+class _Direct:
+    """What reads and writes share: the engine's consent, and driver errors translated."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._dialect = engine.dialect
+        self._error: type[DBAPIModule.Error] = engine.dialect.loaded_dbapi.Error
 
     def usable(self) -> bool:
-        """Whether running it directly skips nothing the engine was asked to do."""
+        """Whether running statements directly skips nothing the engine was asked to do."""
         engine = self._engine
         if engine.echo or engine.get_execution_options():
             return False
@@ -78,15 +148,51 @@ class DirectSelect:
             or any(getattr(self._dialect.dispatch, event) for event in _DIALECT_EVENTS)
         )
 
+    def _translated(
+        self, exc: DBAPIModule.Error, connection: Any, cursor: Any, sql: str, params: Any
+    ) -> StatementError:
+        """``exc`` as SQLAlchemy raises it; a connection it broke is invalidated first."""
+        invalidated = bool(self._dialect.is_disconnect(exc, connection.dbapi_connection, cursor))
+        if invalidated:
+            # as SQLAlchemy's execution does on a disconnect: every connection of this one's
+            # generation is replaced at its next checkout, not only this one
+            pool_wide = getattr(self._engine.pool, "_invalidate", None)
+            if pool_wide is not None:
+                pool_wide(connection, exc)
+            else:
+                connection.invalidate(exc)
+        return DBAPIError.instance(
+            sql,
+            params,
+            exc,
+            self._error,
+            connection_invalidated=invalidated,
+            dialect=self._dialect,
+        )
+
+
+class DirectSelect(_Direct):
+    """One compiled SELECT, run with ``rows(params)`` where ``usable()`` says it may be."""
+
+    def __init__(self, engine: Engine, statement: Any, *, autocommit: bool = False) -> None:
+        super().__init__(engine)
+        self._autocommit = autocommit
+        self._statement = Statement(
+            engine.dialect, statement, columns=list(statement.selected_columns)
+        )
+
+    @classmethod
+    def of(cls, engine: object, statement: Any, *, autocommit: bool = False) -> DirectSelect | None:
+        """A direct select for ``engine``, or ``None`` where there is none (async engines,
+        other dialects); ``autocommit``: run it outside a transaction (PostgreSQL)."""
+        if isinstance(engine, Engine) and engine.dialect.name in _READS:
+            return cls(engine, statement, autocommit=autocommit)
+        return None
+
     def rows(self, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         """The result rows for ``params`` (every bind parameter by name), converted."""
-        values = {
-            name: self._binds[name](value) if name in self._binds else value
-            for name, value in params.items()
-        }
-        parameters: Any = (
-            tuple(values[name] for name in self._order) if self._order is not None else values
-        )
+        statement = self._statement
+        parameters = statement.parameters(params)
         connection = self._engine.raw_connection()
         driver: Any = connection.dbapi_connection
         cursor = None
@@ -97,27 +203,13 @@ class DirectSelect:
             if switch:
                 driver.autocommit = True
             cursor = connection.cursor()
-            cursor.execute(self._sql, parameters)
+            cursor.execute(statement.sql, parameters)
             fetched = cursor.fetchall()
-            processors = self._processors or self._processors_for(cursor.description)
+            description = cursor.description
         except self._error as exc:
-            invalidated = self._dialect.is_disconnect(exc, connection.dbapi_connection, cursor)
-            if invalidated:
-                # as SQLAlchemy's execution does on a disconnect: every connection of this
-                # one's generation is replaced at its next checkout, not only this one
-                pool_wide = getattr(self._engine.pool, "_invalidate", None)
-                if pool_wide is not None:
-                    pool_wide(connection, exc)
-                else:
-                    connection.invalidate(exc)
-            raise DBAPIError.instance(
-                self._sql,
-                parameters,
-                exc,
-                self._error,
-                connection_invalidated=invalidated,
-                dialect=self._dialect,
-            ) from exc
+            error = self._translated(exc, connection, cursor, statement.sql, parameters)
+            invalidated = isinstance(error, DBAPIError) and error.connection_invalidated
+            raise error from exc
         finally:
             if cursor is not None:
                 cursor.close()
@@ -127,20 +219,81 @@ class DirectSelect:
                 except self._error as exc:  # a connection whose mode is unknown is not reused
                     connection.invalidate(exc)
             connection.close()
-        return [
-            tuple(
-                value if process is None else process(value)
-                for process, value in zip(processors, row, strict=True)
-            )
-            for row in fetched
-        ]
+        return statement.convert(description, fetched)
 
-    def _processors_for(
-        self, description: Sequence[Sequence[Any]]
-    ) -> list[Callable[[Any], Any] | None]:
-        found: list[Callable[[Any], Any] | None] = [
-            kind.result_processor(self._dialect, column[1])
-            for kind, column in zip(self._types, description, strict=True)
-        ]
-        self._processors = found
-        return found
+
+class Writes:
+    """The statements of one transaction, run in turn by ``run``."""
+
+    def __init__(self, cursor: Any) -> None:
+        self._cursor = cursor
+        self.sql = ""
+        self.parameters: Any = None
+
+    def run(self, statement: Statement, params: Params) -> list[tuple[Any, ...]]:
+        """Run ``statement`` with ``params`` (a list of them: one executemany); its rows
+        (those of a ``RETURNING``), converted."""
+        cursor = self._cursor
+        self.sql = statement.sql
+        if isinstance(params, Mapping):
+            self.parameters = statement.parameters(params)
+            cursor.execute(statement.sql, self.parameters)
+        else:
+            self.parameters = [statement.parameters(row) for row in params]
+            cursor.executemany(statement.sql, self.parameters)
+        if cursor.description is None:
+            return []
+        return statement.convert(cursor.description, cursor.fetchall())
+
+
+class DirectWrites(_Direct):
+    """Writes in one transaction of their own, committed at the end of ``transaction()``."""
+
+    @classmethod
+    def of(cls, engine: object) -> DirectWrites | None:
+        """Direct writes for ``engine``, or ``None`` where there are none."""
+        if isinstance(engine, Engine) and engine.dialect.name in _WRITES:
+            return cls(engine)
+        return None
+
+    def statement(
+        self,
+        statement: ClauseElement,
+        *,
+        columns: Sequence[Any] = (),
+        column_keys: Sequence[str] | None = None,
+    ) -> Statement | None:
+        """``statement`` compiled (``columns``: those it returns; ``column_keys``: the
+        values an INSERT is given), or ``None`` if SQLAlchemy would do more for it."""
+        made = Statement(self._dialect, statement, columns=columns, column_keys=column_keys)
+        return made if made.plain else None
+
+    @contextmanager
+    def transaction(self) -> Iterator[Writes]:
+        """One transaction: committed if the block ends, rolled back if it raises."""
+        connection = self._engine.raw_connection()
+        cursor = None
+        writes = None
+        try:
+            cursor = connection.cursor()
+            writes = Writes(cursor)
+            yield writes
+            connection.commit()
+        except self._error as exc:
+            self._rollback(connection)
+            sql, parameters = (writes.sql, writes.parameters) if writes else ("", None)
+            raise self._translated(exc, connection, cursor, sql, parameters) from exc
+        except BaseException:
+            self._rollback(connection)
+            raise
+        finally:
+            if cursor is not None:
+                with suppress(self._error):  # a cursor of a broken connection
+                    cursor.close()
+            connection.close()
+
+    def _rollback(self, connection: Any) -> None:
+        try:
+            connection.rollback()
+        except self._error as exc:  # a broken connection: not to be reused
+            connection.invalidate(exc)

@@ -45,7 +45,7 @@ from doorward.records import (
 )
 from doorward_sqlalchemy._sync.outbox import OUTBOX_METHODS, SQLAlchemyOutbox
 from doorward_sqlalchemy._sync.signin import SQLAlchemySignIn
-from doorward_sqlalchemy._direct import DirectSelect
+from doorward_sqlalchemy._direct import DirectSelect, DirectWrites, Statement
 from doorward_sqlalchemy._errors import EmailKey, UniqueKey, translated
 from doorward_sqlalchemy._rows import (
     CredentialLookup,
@@ -209,6 +209,14 @@ class SQLAlchemyStore(SQLAlchemySignIn, SQLAlchemyOutbox):
         # the same two lookups straight through the DB-API cursor (sync engines only)
         self._direct_lookup = self._direct(self._lookup.statement)
         self._direct_lookup_roles = self._direct(self._lookup_roles)
+        # the login's and the registration's writes likewise (SQLite and PostgreSQL)
+        self._writes = DirectWrites.of(engine) if self._use_core and session is None else None
+        self._direct_inserts: dict[tuple[Any, frozenset[str]], Statement | None] = {}
+        self._direct_record_login = (
+            self._writes.statement(self._record_login_returning, columns=self._users.columns)
+            if self._writes is not None and self._returning
+            else None
+        )
         self._by_secret_orm_roles = (
             select(credential, user, role.name, role.permissions)
             .join(user, user.id == credential.user_id)
@@ -262,8 +270,18 @@ class SQLAlchemyStore(SQLAlchemySignIn, SQLAlchemyOutbox):
         if self._insert_user is not None and keys.keys() >= fields.keys():
             values = {keys[name]: value for name, value in fields.items()}
             with translated("create_user", self._email_key):
-                with self._writing_core() as connection:
-                    row = (connection.execute(self._insert_user, values)).one()
+                writes = self._direct_writes()
+                direct = (
+                    self._direct_insert(self._insert_user, values, self._users.columns)
+                    if writes
+                    else None
+                )
+                if writes is not None and direct is not None:
+                    with writes.transaction() as transaction:
+                        row = transaction.run(direct, values)[0]
+                else:
+                    with self._writing_core() as connection:
+                        row = (connection.execute(self._insert_user, values)).one()
             return self._users.load(row)
         with translated("create_user", self._email_key):
             with self._writing() as session:
@@ -316,6 +334,27 @@ class SQLAlchemyStore(SQLAlchemySignIn, SQLAlchemyOutbox):
         if direct is None or self._in_transaction or not direct.usable():
             return None
         return direct.rows(params)
+
+    def _direct_writes(self) -> DirectWrites | None:
+        """Direct writes where they may run now: as ``_direct_rows``, for writes."""
+        writes = self._writes
+        if writes is None or self._in_transaction or not writes.usable():
+            return None
+        return writes
+
+    def _direct_insert(
+        self, statement: Any, values: Mapping[str, Any], returning: Sequence[Any] = ()
+    ) -> Statement | None:
+        """``statement`` (an INSERT returning ``returning``) compiled for the columns of
+        ``values``, once for each set of columns; ``None`` where it must go through
+        SQLAlchemy."""
+        key = (statement, frozenset(values))
+        if key not in self._direct_inserts:
+            assert self._writes is not None
+            self._direct_inserts[key] = self._writes.statement(
+                statement, columns=returning, column_keys=sorted(values)
+            )
+        return self._direct_inserts[key]
 
     def get_user_by_email_with_authenticators(
         self, normalized_email: str
@@ -481,6 +520,17 @@ class SQLAlchemyStore(SQLAlchemySignIn, SQLAlchemyOutbox):
         params = {"login_user": user.id, "login_at": at, "login_ip": ip}
         rows = [self._credential_row(credential) for credential in credentials]
         with translated("record_login"):
+            writes = self._direct_writes()
+            record = self._direct_record_login
+            insert_rows = (
+                self._direct_insert(self._insert_credential, rows[0]) if writes and rows else None
+            )
+            if writes is not None and record is not None and (insert_rows or not rows):
+                with writes.transaction() as transaction:
+                    found = transaction.run(record, params)
+                    if found and insert_rows is not None:
+                        transaction.run(insert_rows, rows)
+                return self._users.load(found[0]) if found else None
             with self.engine.begin() as connection:
                 row = self._record_login_on(connection, user.id, params)
                 if row is None:
