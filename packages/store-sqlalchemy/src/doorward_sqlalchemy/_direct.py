@@ -95,7 +95,8 @@ class Statement:
         for column in compiled.update_prefetch:
             self._default(column.onupdate, column.key)
         self._types = [column.type.dialect_impl(dialect) for column in columns]
-        self._processors: list[Callable[[Any], Any] | None] | None = None
+        #: (position, result processor) of the columns that have one
+        self._processors: list[tuple[int, Callable[[Any], Any]]] | None = None
 
     def _default(self, default: Any, key: str) -> None:
         if default is not None and default.is_scalar:
@@ -117,17 +118,19 @@ class Statement:
         """The fetched rows, each value through its column type's result processor."""
         processors = self._processors
         if processors is None:
-            processors = self._processors = [
+            found = [
                 kind.result_processor(self._dialect, column[1])
                 for kind, column in zip(self._types, description, strict=True)
             ]
-        return [
-            tuple(
-                value if process is None else process(value)
-                for process, value in zip(processors, row, strict=True)
-            )
-            for row in fetched
-        ]
+            processors = [(at, process) for at, process in enumerate(found) if process]
+            self._processors = processors
+        rows = []
+        for row in fetched:
+            values = list(row)
+            for at, process in processors:
+                values[at] = process(values[at])
+            rows.append(tuple(values))
+        return rows
 
 
 class _Direct:
@@ -143,6 +146,12 @@ class _Direct:
         engine = self._engine
         if engine.echo or engine.get_execution_options():
             return False
+        # SQLAlchemy marks an engine or dialect once anything listens to it (and never
+        # unmarks it): unmarked, there is nothing to look for
+        if not getattr(engine, "_has_events", True) and not getattr(
+            self._dialect, "_has_events", True
+        ):
+            return True
         return not (
             any(getattr(engine.dispatch, event) for event in _ENGINE_EVENTS)
             or any(getattr(self._dialect.dispatch, event) for event in _DIALECT_EVENTS)
