@@ -18,9 +18,10 @@ more for (a callable column default, an expanding parameter) is not run directly
 ``DBAPIError`` subclasses (a broken connection is invalidated first), so the store
 translates them as any other: a unique key refused is an ``IntegrityError``.
 
-Only sync engines: reads on SQLite, MySQL/MariaDB and PostgreSQL, writes on SQLite and
-PostgreSQL (on MySQL and MariaDB the pool's reset after a commit is one more round trip,
-which SQLAlchemy's own path knows to skip). On PostgreSQL the store's reads run in
+Reads on SQLite, MySQL/MariaDB and PostgreSQL (sync engines), and on async engines on
+psycopg 3 and aiomysql (``AsyncDirectSelect``); writes on SQLite and PostgreSQL, sync
+(on MySQL and MariaDB the pool's reset after a commit is one more round trip, which
+SQLAlchemy's own path knows to skip). On PostgreSQL the store's reads run in
 autocommit (no ``BEGIN``/``ROLLBACK`` round trips): ``autocommit=True`` puts the driver's
 connection in that mode for the statement and back in the mode it had before it returns
 to the pool, as SQLAlchemy's ``isolation_level="AUTOCOMMIT"`` option does.
@@ -28,14 +29,19 @@ to the pool, as SQLAlchemy's ``isolation_level="AUTOCOMMIT"`` option does.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ClauseElement, Engine
 from sqlalchemy.engine.interfaces import DBAPIModule
 from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.util import greenlet_spawn  # needs greenlet only when called
+
+if TYPE_CHECKING:  # the async extension (and greenlet) only where an async engine is used
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 #: The engine's and the dialect's events a statement run through SQLAlchemy would fire.
 _ENGINE_EVENTS = (
@@ -229,6 +235,73 @@ class DirectSelect(_Direct):
                     connection.invalidate(exc)
             connection.close()
         return statement.convert(description, fetched)
+
+
+class AsyncDirectSelect(_Direct):
+    """``DirectSelect`` for an async engine on psycopg 3 or aiomysql: the statement is
+    sent with the driver's own coroutines on a connection from the engine's pool, without
+    SQLAlchemy's adaptation of each step to a greenlet (the pool's checkout and return
+    still go through it, so its events, pre-ping and reset apply)."""
+
+    _DRIVERS = frozenset({"psycopg", "aiomysql"})
+
+    def __init__(self, engine: AsyncEngine, statement: Any, *, autocommit: bool = False) -> None:
+        super().__init__(engine.sync_engine)
+        self._autocommit = autocommit
+        self._statement = Statement(
+            engine.dialect, statement, columns=list(statement.selected_columns)
+        )
+
+    @classmethod
+    def of(
+        cls, engine: object, statement: Any, *, autocommit: bool = False
+    ) -> AsyncDirectSelect | None:
+        """A direct select for an async ``engine`` on a driver it knows, else ``None``."""
+        synced = getattr(engine, "sync_engine", None)  # an AsyncEngine's
+        if isinstance(synced, Engine) and synced.dialect.driver in cls._DRIVERS:
+            return cls(engine, statement, autocommit=autocommit)  # type: ignore[arg-type]
+        return None
+
+    async def rows(self, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        """The result rows for ``params`` (every bind parameter by name), converted."""
+        statement = self._statement
+        parameters = statement.parameters(params)
+        connection = await greenlet_spawn(self._engine.raw_connection)
+        driver: Any = connection.driver_connection
+        cursor = None
+        invalidated = False
+        # psycopg's AsyncConnection, in autocommit for this statement only (as DirectSelect)
+        switch = self._autocommit and not driver.autocommit
+        try:
+            if switch:
+                await driver.set_autocommit(True)
+            cursor = await _awaited(driver.cursor())
+            await cursor.execute(statement.sql, parameters)
+            fetched = await cursor.fetchall()
+            description = cursor.description
+        except self._error as exc:
+            error = await greenlet_spawn(
+                self._translated, exc, connection, None, statement.sql, parameters
+            )
+            invalidated = isinstance(error, DBAPIError) and error.connection_invalidated
+            raise error from exc
+        finally:
+            if cursor is not None:
+                with suppress(self._error):
+                    await _awaited(cursor.close())
+            if switch and not invalidated:
+                try:
+                    await driver.set_autocommit(False)
+                except self._error as exc:  # a connection whose mode is unknown is not reused
+                    await greenlet_spawn(connection.invalidate, exc)
+            await greenlet_spawn(connection.close)
+        return statement.convert(description, fetched)
+
+
+async def _awaited(value: Any) -> Any:
+    """``value``, awaited if the driver made it awaitable (aiomysql's cursors and their
+    ``close``; psycopg's ``cursor()`` is not, its ``close`` is)."""
+    return await value if inspect.isawaitable(value) else value
 
 
 class Writes:

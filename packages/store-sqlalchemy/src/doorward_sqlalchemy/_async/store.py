@@ -43,7 +43,7 @@ from doorward.records import (
 )
 from doorward_sqlalchemy._async.outbox import OUTBOX_METHODS, AsyncSQLAlchemyOutbox
 from doorward_sqlalchemy._async.signin import AsyncSQLAlchemySignIn
-from doorward_sqlalchemy._direct import DirectSelect, DirectWrites, Statement
+from doorward_sqlalchemy._direct import AsyncDirectSelect, DirectWrites, Statement
 from doorward_sqlalchemy._errors import EmailKey, UniqueKey, translated
 from doorward_sqlalchemy._rows import (
     CredentialLookup,
@@ -316,22 +316,23 @@ class AsyncSQLAlchemyStore(AsyncSQLAlchemySignIn, AsyncSQLAlchemyOutbox):
                 row = (await connection.execute(self._user_by_email, params)).first()
         return self._users.load(row) if row is not None else None
 
-    def _direct(self, statement: Any) -> DirectSelect | None:
-        """``statement`` run straight through the DB-API cursor, where that can be: a sync
-        engine, users loaded by Core, no application session (``_direct.py``)."""
+    def _direct(self, statement: Any) -> AsyncDirectSelect | None:
+        """``statement`` run straight through the driver's cursor, where that can be: a
+        driver ``_direct.py`` knows, users loaded by Core, no application session."""
         if not self._use_core or self._session is not None:
             return None
-        return DirectSelect.of(self.engine, statement, autocommit=self._reads is not self.engine)
+        autocommit = self._reads is not self.engine
+        return AsyncDirectSelect.of(self.engine, statement, autocommit=autocommit)
 
-    def _direct_rows(
-        self, direct: DirectSelect | None, params: dict[str, Any]
+    async def _direct_rows(
+        self, direct: AsyncDirectSelect | None, params: dict[str, Any]
     ) -> Sequence[Sequence[Any]] | None:
         """The rows of a direct select, or ``None`` when it must go through SQLAlchemy: no
         direct select, the engine asks for something it would skip, or a store transaction
         (whose own connection must be read through) is open."""
         if direct is None or self._in_transaction or not direct.usable():
             return None
-        return direct.rows(params)
+        return await direct.rows(params)
 
     def _direct_writes(self) -> DirectWrites | None:
         """Direct writes where they may run now: as ``_direct_rows``, for writes."""
@@ -365,7 +366,7 @@ class AsyncSQLAlchemyStore(AsyncSQLAlchemySignIn, AsyncSQLAlchemyOutbox):
             return None
         params = {"email": normalized_email}
         with translated("get_user_by_email"):
-            rows = self._direct_rows(self._direct_user_with_factors, params)
+            rows = await self._direct_rows(self._direct_user_with_factors, params)
             if rows is None:
                 async with self._reading_core() as connection:
                     rows = (await connection.execute(self._user_with_factors, params)).all()
@@ -647,7 +648,7 @@ class AsyncSQLAlchemyStore(AsyncSQLAlchemySignIn, AsyncSQLAlchemyOutbox):
             return None
         params = {"kind": kind, "hash": secret_hash}
         with translated("get_credential"):
-            rows = self._direct_rows(self._direct_lookup, params)
+            rows = await self._direct_rows(self._direct_lookup, params)
             if rows is not None:
                 return self._lookup.found(rows[0]) if rows else None
             if self._session is not None:
@@ -670,7 +671,7 @@ class AsyncSQLAlchemyStore(AsyncSQLAlchemySignIn, AsyncSQLAlchemyOutbox):
             return None
         params = {"kind": kind, "hash": secret_hash}
         with translated("get_credential_with_roles"):
-            rows = self._direct_rows(self._direct_lookup_roles, params)
+            rows = await self._direct_rows(self._direct_lookup_roles, params)
             if rows is not None:
                 return self._lookup.found_with_roles(rows)
             if self._use_core and self._session is None:

@@ -319,11 +319,12 @@ class SQLAlchemyStore(SQLAlchemySignIn, SQLAlchemyOutbox):
         return self._users.load(row) if row is not None else None
 
     def _direct(self, statement: Any) -> DirectSelect | None:
-        """``statement`` run straight through the DB-API cursor, where that can be: a sync
-        engine, users loaded by Core, no application session (``_direct.py``)."""
+        """``statement`` run straight through the driver's cursor, where that can be: a
+        driver ``_direct.py`` knows, users loaded by Core, no application session."""
         if not self._use_core or self._session is not None:
             return None
-        return DirectSelect.of(self.engine, statement, autocommit=self._reads is not self.engine)
+        autocommit = self._reads is not self.engine
+        return DirectSelect.of(self.engine, statement, autocommit=autocommit)
 
     def _direct_rows(
         self, direct: DirectSelect | None, params: dict[str, Any]
