@@ -908,11 +908,13 @@ def main() -> None:
             # the head-to-head figures: doorward and the peers take turns, so a slow minute
             # of this shared machine falls on one round of each rather than on one side
             rounds: list[Round] = []
-            for _ in range(max(args.rounds, 1)):
+            for number in range(max(args.rounds, 1)):
+                fresh = folder / f"round{number}"  # new databases for each round
+                fresh.mkdir()
                 rounds.append(
                     Round(
-                        flask=flask_request_cost(args.n, folder),
-                        starlette=starlette_request_cost(args.n, folder, kind="threaded"),
+                        flask=flask_request_cost(args.n, fresh),
+                        starlette=starlette_request_cost(args.n, fresh, kind="threaded"),
                         peers=None if args.no_peers else peers(args.n),
                     )
                 )
