@@ -54,7 +54,9 @@ def timed(fn, n):
 
 
 def timed_turns(calls, n, turn=50):
-    """run.py's ``timed_turns``: each call's median, the calls measured in turns."""
+    """The median µs of each of ``calls``, ``n`` times each, measured in turns of ``turn``
+    calls: a slow spell of the machine falls on them alike, not on one of them (the
+    overheads are differences of these medians). run.py measures doorward with it too."""
     for call in calls.values():
         for _ in range(min(200, n)):
             call()

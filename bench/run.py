@@ -59,6 +59,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import loopback  # noqa: E402
 from argon2_stub import stubbed  # noqa: E402
+from peers import measured_turns, timed_turns  # noqa: E402 (the peers' own measure)
 
 from doorward import AsyncArgon2Hasher, AsyncUserStore, Auth, Role, Settings  # noqa: E402
 from doorward._async.mailers import AsyncOutbox  # noqa: E402
@@ -125,40 +126,6 @@ def timed(fn: Callable[[], object], n: int) -> float:
         fn()
         samples.append(time.perf_counter() - start)
     return median_us(samples)
-
-
-def timed_turns(calls: dict[str, Callable[[], object]], n: int, turn: int = 50) -> dict[str, float]:
-    """The median µs of each of ``calls``, ``n`` times each, measured in turns of ``turn``
-    calls: a slow spell of the machine falls on them alike, not on one of them (the
-    overheads are differences of these medians)."""
-    for call in calls.values():
-        for _ in range(min(200, n)):
-            call()
-    samples: dict[str, list[float]] = {name: [] for name in calls}
-    for done in range(0, n, turn):
-        for name, call in calls.items():
-            for _ in range(min(turn, n - done)):
-                start = time.perf_counter()
-                call()
-                samples[name].append(time.perf_counter() - start)
-    return {name: median_us(found) for name, found in samples.items()}
-
-
-async def measured_turns(
-    calls: dict[str, Callable[[], Awaitable[object]]], n: int, turn: int = 50
-) -> dict[str, float]:
-    """``timed_turns`` of coroutine functions."""
-    for call in calls.values():
-        for _ in range(min(200, n)):
-            await call()
-    samples: dict[str, list[float]] = {name: [] for name in calls}
-    for done in range(0, n, turn):
-        for name, call in calls.items():
-            for _ in range(min(turn, n - done)):
-                start = time.perf_counter()
-                await call()
-                samples[name].append(time.perf_counter() - start)
-    return {name: median_us(found) for name, found in samples.items()}
 
 
 # -- per-request cost ---------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from doorward_sqlalchemy.models import (
     UserMixin,
     UserRoleMixin,
 )
+from tests.sqlalchemy.test_direct_lookup import through_sqlalchemy
 
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
 
@@ -69,17 +70,6 @@ def session_of(user, *, key: str | None = None) -> Credential:
     )
 
 
-def statements(engine: sa.Engine):
-    """The statements SQLAlchemy sends from now on, and a function that stops listening."""
-    seen: list[str] = []
-
-    def count(_conn, _cursor, statement, *_rest):
-        seen.append(statement)
-
-    sa.event.listen(engine, "before_cursor_execute", count)
-    return seen, lambda: sa.event.remove(engine, "before_cursor_execute", count)
-
-
 def values_of(user) -> dict:
     keys = [p.key for p in sa.inspect(type(user)).column_attrs]
     return {key: getattr(user, key) for key in keys if key != "id"}
@@ -107,7 +97,7 @@ def test_the_direct_writes_give_what_sqlalchemy_gives(engine):
     store = SQLAlchemyStore(engine, default_models())
     direct = store.create_user(new_user("Direct@Example.com"))
     direct = store.record_login_with_credentials(direct, NOW, "192.0.2.7", [session_of(direct)])
-    seen, stop = statements(engine)
+    seen, stop = through_sqlalchemy(engine)
     plain = store.create_user(new_user("Plain@Example.com"))
     plain = store.record_login_with_credentials(plain, NOW, "192.0.2.7", [session_of(plain)])
     stop()
@@ -223,7 +213,7 @@ def test_defaults_of_the_applications_columns_are_applied(tmp_path):
     models = Models(Member, Group, Membership, Login)
     CustomBase.metadata.create_all(engine)
     store = SQLAlchemyStore(engine, models)
-    seen, _ = statements(engine)
+    seen, _ = through_sqlalchemy(engine)
     user = store.create_user(new_user("custom@example.com"))
     assert (user.tier, user.plan, user.joined) == ("basic", "free", "yes")
     assert len(seen) == 1  # the callable default: through SQLAlchemy
