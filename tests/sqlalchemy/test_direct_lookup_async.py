@@ -184,3 +184,43 @@ def test_ft01_async_killed_connections_are_store_unavailable_once_then_replaced(
 
     asyncio.run(scenario())
     admin.dispose()
+
+
+@pytest.mark.parametrize("server", ["mariadb", "postgres"])
+def test_a_lookup_cancelled_mid_statement_leaves_no_busy_connection_in_the_pool(request, server):
+    """The request is cancelled (the client went away) while its SELECT runs: that
+    connection's state is unknown, so it is not handed out again; the next lookup gets a
+    sound one."""
+
+    found = request.getfixturevalue(f"{server}_database")
+    url = found.set(drivername=ASYNC_DRIVERS[found.drivername])
+    # a SELECT that takes its time, with the lookup's two parameters in the driver's style
+    sleep = (
+        "SELECT SLEEP(3) FROM DUAL WHERE %s IS NOT NULL AND %s IS NOT NULL"
+        if server == "mariadb"
+        else "SELECT pg_sleep(3) WHERE %(kind)s::text IS NOT NULL AND %(hash)s::text IS NOT NULL"
+    )
+
+    async def scenario() -> None:
+        engine = create_async_engine(url, pool_size=1, max_overflow=0)
+        async with engine.begin() as connection:
+            await connection.run_sync(Base.metadata.drop_all)
+            await connection.run_sync(Base.metadata.create_all)
+        store, secret_hash = await signed_in(engine)
+        statement = store._direct_lookup._statement
+        usual = statement.sql
+        statement.sql = sleep
+        slow = asyncio.create_task(store.get_credential("session", secret_hash))
+        await asyncio.sleep(0.3)
+        slow.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await slow
+        statement.sql = usual
+        assert engine.sync_engine.pool.checkedout() == 0
+        found = await store.get_credential_with_roles("session", secret_hash)
+        assert found is not None
+        assert found[2] == frozenset({"member", "editor"})
+        assert await store.get_credential("session", secret_hash) is not None
+        await engine.dispose()
+
+    asyncio.run(scenario())
