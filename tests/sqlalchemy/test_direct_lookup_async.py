@@ -32,14 +32,18 @@ class PlainHasher:
         return False
 
 
-@pytest.fixture(params=["postgres", "mariadb"])
-def url(request):
-    found = request.getfixturevalue(f"{request.param}_database")
-    engine = sa.create_engine(found)
+def fresh_async_url(found):
+    """The async URL of the server at ``found``, whose tables are made anew."""
+    engine = sa.create_engine(found, poolclass=sa.pool.NullPool)
     Base.metadata.drop_all(engine)
     Base.metadata.create_all(engine)
     engine.dispose()
     return found.set(drivername=ASYNC_DRIVERS[found.drivername])
+
+
+@pytest.fixture(params=["postgres", "mariadb"])
+def url(request):
+    return fresh_async_url(request.getfixturevalue(f"{request.param}_database"))
 
 
 async def signed_in(engine) -> tuple[AsyncSQLAlchemyStore, str]:
@@ -129,11 +133,10 @@ def test_on_postgresql_the_async_lookup_leaves_no_transaction_and_restores_the_m
 ):
     from psycopg.pq import TransactionStatus
 
+    url = fresh_async_url(postgres_database)
+
     async def scenario() -> None:
-        engine = create_async_engine(postgres_database, pool_size=1, max_overflow=0)
-        async with engine.begin() as connection:
-            await connection.run_sync(Base.metadata.drop_all)
-            await connection.run_sync(Base.metadata.create_all)
+        engine = create_async_engine(url, pool_size=1, max_overflow=0)
         store, secret_hash = await signed_in(engine)
         returned = []
 
@@ -186,26 +189,19 @@ def test_ft01_async_killed_connections_are_store_unavailable_once_then_replaced(
     admin.dispose()
 
 
-@pytest.mark.parametrize("server", ["mariadb", "postgres"])
-def test_a_lookup_cancelled_mid_statement_leaves_no_busy_connection_in_the_pool(request, server):
+def test_a_lookup_cancelled_mid_statement_leaves_no_busy_connection_in_the_pool(url):
     """The request is cancelled (the client went away) while its SELECT runs: that
     connection's state is unknown, so it is not handed out again; the next lookup gets a
     sound one."""
-
-    found = request.getfixturevalue(f"{server}_database")
-    url = found.set(drivername=ASYNC_DRIVERS[found.drivername])
     # a SELECT that takes its time, with the lookup's two parameters in the driver's style
     sleep = (
         "SELECT SLEEP(3) FROM DUAL WHERE %s IS NOT NULL AND %s IS NOT NULL"
-        if server == "mariadb"
+        if url.drivername.startswith("mysql")
         else "SELECT pg_sleep(3) WHERE %(kind)s::text IS NOT NULL AND %(hash)s::text IS NOT NULL"
     )
 
     async def scenario() -> None:
         engine = create_async_engine(url, pool_size=1, max_overflow=0)
-        async with engine.begin() as connection:
-            await connection.run_sync(Base.metadata.drop_all)
-            await connection.run_sync(Base.metadata.create_all)
         store, secret_hash = await signed_in(engine)
         statement = store._direct_lookup._statement
         usual = statement.sql

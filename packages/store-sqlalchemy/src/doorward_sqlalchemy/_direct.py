@@ -32,16 +32,13 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import ClauseElement, Engine
 from sqlalchemy.engine.interfaces import DBAPIModule
 from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.util import greenlet_spawn  # needs greenlet only when called
-
-if TYPE_CHECKING:  # the async extension (and greenlet) only where an async engine is used
-    from sqlalchemy.ext.asyncio import AsyncEngine
 
 #: The engine's and the dialect's events a statement run through SQLAlchemy would fire.
 _ENGINE_EVENTS = (
@@ -186,8 +183,8 @@ class _Direct:
         )
 
 
-class DirectSelect(_Direct):
-    """One compiled SELECT, run with ``rows(params)`` where ``usable()`` says it may be."""
+class _Select(_Direct):
+    """What the sync and the async select share: the compiled statement and its mode."""
 
     def __init__(self, engine: Engine, statement: Any, *, autocommit: bool = False) -> None:
         super().__init__(engine)
@@ -195,6 +192,10 @@ class DirectSelect(_Direct):
         self._statement = Statement(
             engine.dialect, statement, columns=list(statement.selected_columns)
         )
+
+
+class DirectSelect(_Select):
+    """One compiled SELECT, run with ``rows(params)`` where ``usable()`` says it may be."""
 
     @classmethod
     def of(cls, engine: object, statement: Any, *, autocommit: bool = False) -> DirectSelect | None:
@@ -237,20 +238,13 @@ class DirectSelect(_Direct):
         return statement.convert(description, fetched)
 
 
-class AsyncDirectSelect(_Direct):
+class AsyncDirectSelect(_Select):
     """``DirectSelect`` for an async engine on psycopg 3 or aiomysql: the statement is
     sent with the driver's own coroutines on a connection from the engine's pool, without
     SQLAlchemy's adaptation of each step to a greenlet (the pool's checkout and return
     still go through it, so its events, pre-ping and reset apply)."""
 
     _DRIVERS = frozenset({"psycopg", "aiomysql"})
-
-    def __init__(self, engine: AsyncEngine, statement: Any, *, autocommit: bool = False) -> None:
-        super().__init__(engine.sync_engine)
-        self._autocommit = autocommit
-        self._statement = Statement(
-            engine.dialect, statement, columns=list(statement.selected_columns)
-        )
 
     @classmethod
     def of(
@@ -259,7 +253,7 @@ class AsyncDirectSelect(_Direct):
         """A direct select for an async ``engine`` on a driver it knows, else ``None``."""
         synced = getattr(engine, "sync_engine", None)  # an AsyncEngine's
         if isinstance(synced, Engine) and synced.dialect.driver in cls._DRIVERS:
-            return cls(engine, statement, autocommit=autocommit)  # type: ignore[arg-type]
+            return cls(synced, statement, autocommit=autocommit)
         return None
 
     async def rows(self, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:

@@ -206,11 +206,13 @@ class SQLAlchemyStore(SQLAlchemySignIn, SQLAlchemyOutbox):
         )
         # the per-request lookup with the roles (role scopes): one statement, one row per role
         self._lookup_roles = self._lookup.with_roles(role, user_role)
-        # the same two lookups straight through the DB-API cursor (sync engines only)
+        # the same two lookups straight through the driver's cursor (``_direct.py``), for
+        # users loaded by Core without an application session
+        self._may_go_direct = self._use_core and session is None
         self._direct_lookup = self._direct(self._lookup.statement)
         self._direct_lookup_roles = self._direct(self._lookup_roles)
         # the login's and the registration's writes likewise (SQLite and PostgreSQL)
-        self._writes = DirectWrites.of(engine) if self._use_core and session is None else None
+        self._writes = DirectWrites.of(engine) if self._may_go_direct else None
         self._direct_inserts: dict[tuple[Any, frozenset[str]], Statement | None] = {}
         self._direct_record_login = (
             self._writes.statement(self._record_login_returning, columns=self._users.columns)
@@ -321,7 +323,7 @@ class SQLAlchemyStore(SQLAlchemySignIn, SQLAlchemyOutbox):
     def _direct(self, statement: Any) -> DirectSelect | None:
         """``statement`` run straight through the driver's cursor, where that can be: a
         driver ``_direct.py`` knows, users loaded by Core, no application session."""
-        if not self._use_core or self._session is not None:
+        if not self._may_go_direct:
             return None
         autocommit = self._reads is not self.engine
         return DirectSelect.of(self.engine, statement, autocommit=autocommit)
@@ -332,16 +334,19 @@ class SQLAlchemyStore(SQLAlchemySignIn, SQLAlchemyOutbox):
         """The rows of a direct select, or ``None`` when it must go through SQLAlchemy: no
         direct select, the engine asks for something it would skip, or a store transaction
         (whose own connection must be read through) is open."""
-        if direct is None or self._in_transaction or not direct.usable():
+        if direct is None or not self._direct_now(direct):
             return None
         return direct.rows(params)
 
     def _direct_writes(self) -> DirectWrites | None:
         """Direct writes where they may run now: as ``_direct_rows``, for writes."""
         writes = self._writes
-        if writes is None or self._in_transaction or not writes.usable():
-            return None
-        return writes
+        return writes if writes is not None and self._direct_now(writes) else None
+
+    def _direct_now(self, direct: DirectSelect | DirectWrites) -> bool:
+        """Whether ``direct`` may run now: no store transaction is open (its own connection
+        must be read and written through) and the engine asks for nothing it would skip."""
+        return not self._in_transaction and direct.usable()
 
     def _direct_insert(
         self, statement: Any, values: Mapping[str, Any], returning: Sequence[Any] = ()
