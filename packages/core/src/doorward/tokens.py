@@ -219,25 +219,28 @@ def _derived_keys(signer: Signer) -> list[bytes]:
 
 
 def _signed_by(signer: Signer, keys: list[bytes], raw: bytes, signature: bytes) -> bool:
-    """``Signer.verify_signature`` with the keys ``_derived_keys`` kept: checking a cookie
-    is a per-request cost."""
-    return any(signer.algorithm.verify_signature(key, raw, signature) for key in keys)
+    """Whether ``signature`` (base64url, as sent) signs ``raw`` under one of ``keys`` (those
+    ``_derived_keys`` kept: checking a cookie is a per-request cost).
+
+    The expected signature is encoded and compared as text: only the one encoding
+    itsdangerous writes matches, never a variant a lenient decoder would take (``sig=``, a
+    changed last bit; TK-05), and nothing is decoded first.
+    """
+    algorithm = signer.algorithm
+    return any(
+        hmac.compare_digest(base64_encode(algorithm.get_signature(key, raw)), signature)
+        for key in keys
+    )
 
 
 def _signed_pair(text: str) -> tuple[bytes, bytes] | None:
-    """``raw.signature`` exactly as ``CredentialSecrets.new`` wrote it (``_canonical`` for
-    two fields): the raw value as sent and the decoded signature, or ``None``."""
+    """``raw.signature`` as ``CredentialSecrets.new`` and ``SessionSnapshots.dumps`` write
+    it: both fields as sent, or ``None`` unless it is two base64url fields. The signature is
+    over the raw text itself, so a raw value that verifies is exactly the one signed."""
     raw, dot, signature = text.partition(".")
     if not dot or not _BASE64URL.fullmatch(raw) or not _BASE64URL.fullmatch(signature):
         return None
-    try:
-        raw_bytes, signature_bytes = base64_decode(raw), base64_decode(signature)
-    except BadData:
-        return None
-    value, sent = raw.encode(), signature.encode()
-    if base64_encode(raw_bytes) != value or base64_encode(signature_bytes) != sent:
-        return None
-    return value, signature_bytes
+    return raw.encode(), signature.encode()
 
 
 #: A snapshot cookie longer than this is refused unread (browsers keep about 4 KB a cookie).
