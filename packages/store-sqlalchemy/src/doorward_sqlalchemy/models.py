@@ -45,6 +45,7 @@ tables point at ``__doorward_user_key__`` / ``__doorward_role_key__`` (``"users.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -64,6 +65,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Dialect
+from sqlalchemy.engine.processors import str_to_datetime
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 from sqlalchemy.types import TypeEngine
 
@@ -117,11 +119,47 @@ class UTCDateTime(TypeDecorator[datetime]):
         value: datetime | None,
         dialect: Dialect,  # noqa: ARG002 (the signature SQLAlchemy calls)
     ) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
+        return None if value is None else _utc(value)
+
+    def result_processor(
+        self, dialect: Dialect, coltype: object
+    ) -> Callable[[Any], datetime | None]:
+        """``process_result_value`` fused with the driver type's own conversion (SQLite's
+        text parsing): one call a value instead of three, nine values an authenticated
+        request."""
+        parse = self.impl_instance.result_processor(dialect, coltype)
+        if parse is None:
+            return lambda value: None if value is None else _utc(value)
+
+        def converted(value: Any) -> datetime | None:
+            found = None if value is None else parse(value)
+            return None if found is None else _utc(found)
+
+        if parse is not str_to_datetime:
+            return converted
+
+        def from_text(value: Any) -> datetime | None:
+            # SQLite's text, parsed as str_to_datetime does (fromisoformat) with the zone
+            # in the same call: a naive value is UTC, as ``_utc`` has it (a seventh of the
+            # cost of ``replace``); a value with an offset of its own goes the long way
+            if value.__class__ is str:
+                try:
+                    found = _from_iso(value + "+00:00")
+                except ValueError:
+                    pass
+                else:
+                    if found.tzinfo is UTC:  # a date alone reads naive: the long way too
+                        return found
+            return converted(value)
+
+        return from_text
+
+
+_from_iso = datetime.fromisoformat
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class ExactString(TypeDecorator[str]):
