@@ -422,3 +422,41 @@ def test_cli_reset_mfa_removes_every_factor_and_mails_a_notice():
     assert logged_in.email == "lost@example.com"
     unknown = runner.invoke(args=["doorward", "users", "reset-mfa", "nobody@example.com"])
     assert unknown.exit_code != 0
+
+
+def test_the_request_doorward_reads_has_the_headers_werkzeug_reads():
+    """Identification reads headers from the environ when asked; what it reads, and the
+    whole set when something iterates it, are werkzeug's (names lower case)."""
+    from doorward_flask._state import head_request
+
+    app = make_app()
+    sent = {
+        "Content-Type": "application/json",
+        "X-Forwarded-For": "203.0.113.9",
+        "Accept-Language": "fr",
+        "Cookie": "a=1; b=2",
+    }
+    with app.test_request_context("/p?x=1", method="POST", headers=sent, data="{}"):
+        from flask import request
+
+        head = head_request()
+        expected = {name.lower(): value for name, value in request.headers.items()}
+        assert head.headers.get("x-forwarded-for") == "203.0.113.9"
+        assert head.headers.get("X-Forwarded-For") == "203.0.113.9"
+        assert head.headers["content-type"] == "application/json"
+        assert head.headers.get("content-length") == "2"
+        assert head.headers.get("authorization") is None
+        assert "accept-language" in head.headers
+        assert "authorization" not in head.headers
+        with pytest.raises(KeyError):
+            head.headers["authorization"]
+        assert dict(head.headers) == expected
+        assert len(head.headers) == len(expected)
+        assert head.cookies == {"a": "1", "b": "2"}
+        assert head.query == {"x": "1"}
+        assert head_request() is head
+    with app.test_request_context("/p"):
+        head = head_request()
+        assert head.cookies == {}
+        assert head.query == {}
+        assert head.headers.get("content-type", "none") == "none"

@@ -7,6 +7,8 @@ without importing each other.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import attrs
 from flask import Flask, Response, current_app, g, render_template, request
@@ -50,6 +52,54 @@ _WITH_BODY = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _SET_BY_RESPONSE = frozenset({"content-type", "content-length", "location"})
 
 
+class _EnvironHeaders(Mapping[str, str]):
+    """The request's headers as werkzeug's ``EnvironHeaders`` gives them (lower-case names),
+    read from the WSGI environ when asked: identification reads one or two of them, so the
+    whole set is only gathered when something iterates it."""
+
+    __slots__ = ("_all", "_environ")
+
+    def __init__(self, environ: dict[str, Any]) -> None:
+        self._environ = environ
+        self._all: dict[str, str] | None = None
+
+    def get(self, name: str, default: Any = None) -> Any:
+        key = name.upper().replace("-", "_")
+        if key in _CONTENT:
+            return self._environ.get(key) or default
+        return self._environ.get("HTTP_" + key, default)
+
+    def __getitem__(self, name: str) -> str:
+        found: str | None = self.get(name)
+        if found is None:
+            raise KeyError(name)
+        return found
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and self.get(name) is not None
+
+    def _gathered(self) -> dict[str, str]:
+        if self._all is None:
+            headers = {}
+            for key, value in self._environ.items():
+                if key.startswith("HTTP_"):
+                    if key not in _NOT_HEADERS:
+                        headers[key[5:].replace("_", "-").lower()] = value
+                elif key in _CONTENT and value:
+                    headers[key.replace("_", "-").lower()] = value
+            self._all = headers
+        return self._all
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._gathered())
+
+    def __len__(self) -> int:
+        return len(self._gathered())
+
+    def __repr__(self) -> str:
+        return f"_EnvironHeaders({self._gathered()!r})"
+
+
 def head_request() -> HttpRequest:
     """What authentication and guards need: method, path and query, headers, cookies, address.
 
@@ -60,21 +110,14 @@ def head_request() -> HttpRequest:
     found: HttpRequest | None = environ.get(_HEAD_KEY)
     if found is not None:
         return found
-    # the headers as werkzeug's EnvironHeaders gives them, read from the environ directly
-    headers = {}
-    for key, value in environ.items():
-        if key.startswith("HTTP_"):
-            if key not in _NOT_HEADERS:
-                headers[key[5:].replace("_", "-").lower()] = value
-        elif key in _CONTENT and value:
-            headers[key.replace("_", "-").lower()] = value
+    cookie = environ.get("HTTP_COOKIE")
     found = HttpRequest(
         method=current.method,
         path=current.path,
-        headers=headers,
+        headers=_EnvironHeaders(environ),
         # as request.cookies parses them, without going through the headers again
-        cookies=dict(parse_cookie(headers.get("cookie", ""))),
-        query=dict(current.args.items()),
+        cookies=dict(parse_cookie(cookie)) if cookie else {},
+        query=dict(current.args.items()) if environ.get("QUERY_STRING") else {},
         remote_addr=current.remote_addr,
     )
     environ[_HEAD_KEY] = found
