@@ -542,3 +542,37 @@ def test_a_line_break_in_a_path_below_the_prefix_is_the_contracts_404():
     http = client(starlette_app(doorward))
     answer = http.get("/auth/reset/a%0Ab", headers=JSON)
     assert (answer.status_code, answer.json()["error"]["code"]) == (404, "not_found")
+
+
+def test_the_request_doorward_reads_has_the_headers_starlette_reads():
+    """Identification reads headers from the scope when asked; what it reads, and the whole
+    set when something iterates it, are Starlette's (names lower case, the last of a
+    repeated header as a dict of them keeps)."""
+    from starlette.requests import HTTPConnection
+
+    from doorward_starlette.app import credentials_request
+
+    raw = [
+        (b"host", b"app.example.com"),
+        (b"x-forwarded-for", b"203.0.113.9"),
+        (b"X-Mixed", b"first"),
+        (b"x-mixed", b"second"),
+        (b"cookie", b"a=1; b=2"),
+        (b"user-agent", b"caf\xe9"),
+    ]
+    connection = HTTPConnection(
+        {"type": "http", "method": "GET", "path": "/p", "headers": raw, "client": ("1.2.3.4", 5)}
+    )
+    head = credentials_request(connection)
+    expected = {name.lower(): value for name, value in connection.headers.items()}
+    assert head.headers.get("X-Forwarded-For") == "203.0.113.9"
+    assert head.headers["x-mixed"] == expected["x-mixed"] == "second"
+    assert head.headers.get("user-agent") == "café"
+    assert head.headers.get("authorization") is None
+    assert "authorization" not in head.headers
+    with pytest.raises(KeyError):
+        head.headers["authorization"]
+    assert dict(head.headers) == expected
+    assert head.headers.get("x-mixed") == "second"  # after gathering, the same answers
+    assert head.cookies == {"a": "1", "b": "2"}
+    assert head.remote_addr == "1.2.3.4"
