@@ -55,6 +55,9 @@ def test_driver_datetimes_read_as_utc(dialect):
     naive = datetime(2026, 12, 6, 15, 39, 18, 123456, tzinfo=UTC).replace(tzinfo=None)
     assert process(naive) == naive.replace(tzinfo=UTC)
     assert process(naive).tzinfo is UTC
+    folded = naive.replace(fold=1)
+    assert process(folded) == folded.replace(tzinfo=UTC)
+    assert process(folded).fold == 1
     offset = datetime(2026, 12, 6, 16, 39, tzinfo=timezone(timedelta(hours=1)))
     assert process(offset) == offset
     assert process(offset).tzinfo is UTC

