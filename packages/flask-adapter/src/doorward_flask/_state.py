@@ -139,12 +139,20 @@ def full_request(settings: Settings) -> HttpRequest:
     return attrs.evolve(head, body=current.stream.read(settings.max_body_size + 1))
 
 
-def request_state() -> RequestState:
-    """Who made the current request, identified on first use (as flask-login does)."""
-    found: RequestState | None = g.get("_doorward")
+def request_state(
+    app_state: AppState | None = None, head: HttpRequest | None = None
+) -> RequestState:
+    """Who made the current request, identified on first use (as flask-login does).
+
+    ``app_state`` and ``head``: the current app's state and ``head_request()``, when the
+    caller has them already.
+    """
+    current = g._get_current_object()  # noqa: SLF001 (once, not per access)
+    found: RequestState | None = current.get("_doorward")
     if found is None:
-        found = state().views.request_state(head_request())
-        g._doorward = found  # noqa: SLF001 (Flask's advice for extension data on g)
+        views = (app_state or state()).views
+        found = views.request_state(head or head_request())
+        current._doorward = found  # noqa: SLF001 (Flask's advice for extension data on g)
     return found
 
 

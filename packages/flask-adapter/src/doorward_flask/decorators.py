@@ -8,7 +8,7 @@ from typing import Any, TypeVar, cast
 
 from flask import current_app
 
-from doorward_flask._state import current_identity, head_request, state, to_response
+from doorward_flask._state import head_request, request_state, state, to_response
 
 __all__ = [
     "fresh_login_required",
@@ -31,9 +31,12 @@ def _guard(
     def decorator(view: F) -> F:
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            refusal = state().views.guard(
-                head_request(),
-                current_identity(),
+            app = current_app._get_current_object()  # type: ignore[attr-defined]  # noqa: SLF001 (once, not per access)
+            found = state(app)
+            head = head_request()
+            refusal = found.views.guard(
+                head,
+                request_state(found, head).identity,
                 fresh=fresh,
                 roles=roles,
                 any_roles=any_roles,
@@ -41,7 +44,7 @@ def _guard(
             )
             if refusal is not None:
                 return to_response(refusal)
-            return current_app.ensure_sync(view)(*args, **kwargs)
+            return app.ensure_sync(view)(*args, **kwargs)
 
         return cast("F", wrapper)
 
