@@ -69,6 +69,7 @@ from doorward.hashing import Argon2Hasher  # noqa: E402
 from doorward.queued import QueuedMailer  # noqa: E402
 from doorward.testing.smtp import SmtpServer  # noqa: E402
 from doorward.threaded import AsyncThreadedStore  # noqa: E402
+from doorward.threaded import _in_thread as threaded_call  # noqa: E402
 from doorward.tokens import CsrfTokens  # noqa: E402
 from doorward_flask import Doorward as FlaskDoorward  # noqa: E402
 from doorward_flask import login_required  # noqa: E402
@@ -547,15 +548,15 @@ async def _starlette_cost(
         await c.get("/protected", headers=session)
         statements = done()
         hops = (threaded.calls - hops) if threaded else 0
-        results = await measured_turns(
-            {
-                "bare": lambda: plain.get("/bare"),
-                "open": lambda: c.get("/open"),
-                "session": lambda: c.get("/protected", headers=session),
-                "token": lambda: c.get("/protected", headers=bearer),
-            },
-            n,
-        )
+        calls: dict[str, Callable[[], Awaitable[object]]] = {
+            "bare": lambda: plain.get("/bare"),
+            "open": lambda: c.get("/open"),
+            "session": lambda: c.get("/protected", headers=session),
+            "token": lambda: c.get("/protected", headers=bearer),
+        }
+        if threaded is not None:  # what one hop costs here: a no-op through the same threads
+            calls["hop"] = lambda: threaded_call(None, int)
+        results = await measured_turns(calls, n)
     results["statements"] = float(statements)
     results["thread_hops"] = float(hops)
     if url is None and not snapshot:
@@ -944,6 +945,8 @@ def print_request_cost(name: str, numbers: dict[str, float]) -> None:
     calls = f"{numbers['statements']:.0f} SQL"
     if numbers.get("thread_hops"):
         calls += f", {numbers['thread_hops']:.0f} thread hops"
+        if "hop" in numbers:
+            calls += f" (a no-op's hop {numbers['hop']:.0f})"
     print(
         f"  {name:17} bare {bare:5.0f}  open {numbers['open']:5.0f} "
         f"({bare / numbers['open']:.2f}x)  session {numbers['session']:5.0f} "
@@ -1089,6 +1092,12 @@ def report(
             value <= 0.125,
             spread,
         )
+        if "hop" in starlette:
+            print(
+                f"    (of its +{starlette['session'] - starlette['bare']:.0f} µs, one thread hop "
+                f"to the sync store's worker: a no-op's hop costs {starlette['hop']:.0f} µs here; "
+                f"an async store makes none)"
+            )
         value = star_token(starlette, fu)
         print(f"  Starlette API-token overhead vs fastapi-users JWT: {value:.2f}")
         for what, key in (("login", "login"), ("registration", "register")):
