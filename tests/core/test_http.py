@@ -65,3 +65,37 @@ def test_rate_limited_answer_has_retry_after():
     response = error_response(RateLimited(retry_after=2.2), json_body=True)
     assert (response.status, response.headers["Retry-After"]) == (429, "3")
     assert response.json["error"]["code"] == "rate_limited"
+
+
+def test_headers_on_demand_gather_once_and_answer_as_a_mapping():
+    """An adapter gives ``get`` and ``gather``; lookups never gather, iterating does, once."""
+    from doorward.http import HeadersOnDemand
+
+    class Raw(HeadersOnDemand):
+        def __init__(self, values):
+            super().__init__()
+            self.values = values
+            self.gathered = 0
+
+        def get(self, name, default=None):
+            return self.values.get(name.lower(), default)
+
+        def gather(self):
+            self.gathered += 1
+            return dict(self.values)
+
+    headers = Raw({"cookie": "a=1", "accept": "text/html"})
+    assert headers["Cookie"] == "a=1"
+    assert "accept" in headers
+    assert "authorization" not in headers
+    assert 42 not in headers
+    with pytest.raises(KeyError):
+        headers["authorization"]
+    assert headers.gathered == 0
+    assert dict(headers) == {"cookie": "a=1", "accept": "text/html"}
+    assert len(headers) == 2
+    assert sorted(headers) == ["accept", "cookie"]
+    assert headers.gathered == 1
+    request = HttpRequest(method="GET", path="/", headers=headers)
+    assert request.bearer_token is None
+    assert request.content_type == ""

@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping
+from abc import abstractmethod
+from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -30,6 +31,7 @@ from doorward.settings import Settings
 
 __all__ = [
     "Cookie",
+    "HeadersOnDemand",
     "HttpRequest",
     "HttpResponse",
     "error_response",
@@ -43,6 +45,50 @@ UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 #: Methods that change nothing (RFC 9110 §9.2.1): the only ones without a CSRF token.
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+class HeadersOnDemand(Mapping[str, str]):
+    """``HttpRequest.headers`` read from the framework's request when asked: identifying a
+    request reads one or two headers, so the whole set is only gathered when something
+    iterates it. An adapter gives ``get`` (one header by name, any case) and ``gather``
+    (all of them, names lower case); the rest of the mapping follows from those two.
+    """
+
+    __slots__ = ("_all",)
+
+    def __init__(self) -> None:
+        self._all: dict[str, str] | None = None
+
+    @abstractmethod
+    def get(self, name: str, default: Any = None) -> Any:
+        """The value of header ``name`` (any case), else ``default``."""
+
+    @abstractmethod
+    def gather(self) -> dict[str, str]:
+        """Every header, names lower case."""
+
+    def _gathered(self) -> dict[str, str]:
+        if self._all is None:
+            self._all = self.gather()
+        return self._all
+
+    def __getitem__(self, name: str) -> str:
+        found: str | None = self.get(name)
+        if found is None:
+            raise KeyError(name)
+        return found
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and self.get(name) is not None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._gathered())
+
+    def __len__(self) -> int:
+        return len(self._gathered())
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._gathered()!r})"
 
 
 @attrs.frozen(kw_only=True)

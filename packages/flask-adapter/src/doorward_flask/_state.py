@@ -7,7 +7,6 @@ without importing each other.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
 from typing import Any
 
 import attrs
@@ -16,7 +15,7 @@ from werkzeug.http import parse_cookie
 
 from doorward import Auth, Identity, RequestState, Settings, Views
 from doorward.exceptions import PayloadTooLarge
-from doorward.http import HttpRequest, HttpResponse
+from doorward.http import HeadersOnDemand, HttpRequest, HttpResponse
 
 __all__ = ["EXTENSION_KEY", "current_identity", "request_state", "state", "to_response"]
 
@@ -52,16 +51,15 @@ _WITH_BODY = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _SET_BY_RESPONSE = frozenset({"content-type", "content-length", "location"})
 
 
-class _EnvironHeaders(Mapping[str, str]):
-    """The request's headers as werkzeug's ``EnvironHeaders`` gives them (lower-case names),
-    read from the WSGI environ when asked: identification reads one or two of them, so the
-    whole set is only gathered when something iterates it."""
+class _EnvironHeaders(HeadersOnDemand):
+    """The request's headers as werkzeug's ``EnvironHeaders`` gives them (lower-case
+    names), read from the WSGI environ when asked."""
 
-    __slots__ = ("_all", "_environ")
+    __slots__ = ("_environ",)
 
     def __init__(self, environ: dict[str, Any]) -> None:
+        super().__init__()
         self._environ = environ
-        self._all: dict[str, str] | None = None
 
     def get(self, name: str, default: Any = None) -> Any:
         key = name.upper().replace("-", "_")
@@ -69,35 +67,15 @@ class _EnvironHeaders(Mapping[str, str]):
             return self._environ.get(key) or default
         return self._environ.get("HTTP_" + key, default)
 
-    def __getitem__(self, name: str) -> str:
-        found: str | None = self.get(name)
-        if found is None:
-            raise KeyError(name)
-        return found
-
-    def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and self.get(name) is not None
-
-    def _gathered(self) -> dict[str, str]:
-        if self._all is None:
-            headers = {}
-            for key, value in self._environ.items():
-                if key.startswith("HTTP_"):
-                    if key not in _NOT_HEADERS:
-                        headers[key[5:].replace("_", "-").lower()] = value
-                elif key in _CONTENT and value:
-                    headers[key.replace("_", "-").lower()] = value
-            self._all = headers
-        return self._all
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._gathered())
-
-    def __len__(self) -> int:
-        return len(self._gathered())
-
-    def __repr__(self) -> str:
-        return f"_EnvironHeaders({self._gathered()!r})"
+    def gather(self) -> dict[str, str]:
+        headers = {}
+        for key, value in self._environ.items():
+            if key.startswith("HTTP_"):
+                if key not in _NOT_HEADERS:
+                    headers[key[5:].replace("_", "-").lower()] = value
+            elif key in _CONTENT and value:
+                headers[key.replace("_", "-").lower()] = value
+        return headers
 
 
 def head_request() -> HttpRequest:

@@ -10,7 +10,7 @@ translates ASGI requests to ``doorward.http.HttpRequest`` and ``HttpResponse`` b
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -47,7 +47,7 @@ from doorward.exceptions import (
     PayloadTooLarge,
     ValidationFailed,
 )
-from doorward.http import SAFE_METHODS, HttpRequest, HttpResponse
+from doorward.http import SAFE_METHODS, HeadersOnDemand, HttpRequest, HttpResponse
 
 __all__ = ["Doorward", "DoorwardMiddleware", "DoorwardUser", "Refused", "RequestState"]
 
@@ -474,20 +474,17 @@ async def request_state(doorward: Doorward, connection: HTTPConnection) -> Reque
     return state
 
 
-class _ScopeHeaders(Mapping[str, str]):
+class _ScopeHeaders(HeadersOnDemand):
     """The request's headers (lower-case names; of a repeated header the last, as a dict of
-    ``connection.headers`` has it), read from the ASGI scope when asked: identification
-    reads one or two, so the whole set is only decoded when something iterates it."""
+    ``connection.headers`` has it), read from the ASGI scope when asked."""
 
-    __slots__ = ("_all", "_raw")
+    __slots__ = ("_raw",)
 
     def __init__(self, raw: Sequence[tuple[bytes, bytes]]) -> None:
+        super().__init__()
         self._raw = raw
-        self._all: dict[str, str] | None = None
 
     def get(self, name: str, default: Any = None) -> Any:
-        if self._all is not None:
-            return self._all.get(name, default)
         key = name.lower().encode("latin-1")
         found = default
         for raw_name, value in self._raw:
@@ -495,31 +492,10 @@ class _ScopeHeaders(Mapping[str, str]):
                 found = value.decode("latin-1")
         return found
 
-    def __getitem__(self, name: str) -> str:
-        found: str | None = self.get(name)
-        if found is None:
-            raise KeyError(name)
-        return found
-
-    def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and self.get(name) is not None
-
-    def _gathered(self) -> dict[str, str]:
-        if self._all is None:
-            self._all = {
-                name.decode("latin-1").lower(): value.decode("latin-1")
-                for name, value in self._raw
-            }
-        return self._all
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._gathered())
-
-    def __len__(self) -> int:
-        return len(self._gathered())
-
-    def __repr__(self) -> str:
-        return f"_ScopeHeaders({self._gathered()!r})"
+    def gather(self) -> dict[str, str]:
+        return {
+            name.decode("latin-1").lower(): value.decode("latin-1") for name, value in self._raw
+        }
 
 
 def credentials_request(connection: HTTPConnection) -> HttpRequest:
