@@ -20,18 +20,6 @@ from tests.sqlalchemy.test_login_writes import PlainHasher
 PASSWORD = "correct horse battery staple"
 
 
-@pytest.fixture(params=["sqlite", "mariadb", "postgres"])
-def engine(request, tmp_path):
-    if request.param == "sqlite":
-        made = sqlite_engine(f"sqlite:///{tmp_path}/direct.sqlite3")
-    else:
-        made = sa.create_engine(request.getfixturevalue(f"{request.param}_database"))
-        Base.metadata.drop_all(made)
-    Base.metadata.create_all(made)
-    yield made
-    made.dispose()
-
-
 def signed_in(engine: sa.Engine) -> tuple[SQLAlchemyStore, Auth, str]:
     """A store, its Auth, and the secret hash of a session of a user with two roles."""
     store = SQLAlchemyStore(engine, default_models())

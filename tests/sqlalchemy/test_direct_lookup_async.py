@@ -16,6 +16,7 @@ from doorward._async.mailers import AsyncOutbox
 from doorward.exceptions import StoreUnavailable
 from doorward_sqlalchemy import AsyncSQLAlchemyStore, default_models
 from doorward_sqlalchemy.models import Base
+from tests.sqlalchemy.test_direct_lookup import through_sqlalchemy, user_values
 
 PASSWORD = "correct horse battery staple"
 ASYNC_DRIVERS = {"postgresql+psycopg": "postgresql+psycopg", "mysql+pymysql": "mysql+aiomysql"}
@@ -66,10 +67,6 @@ async def signed_in(engine) -> tuple[AsyncSQLAlchemyStore, str]:
     return store, secret_hash
 
 
-def values_of(user) -> dict:
-    return {key: getattr(user, key) for key in (p.key for p in sa.inspect(type(user)).column_attrs)}
-
-
 def test_the_async_direct_lookups_give_what_sqlalchemy_gives(url):
     async def scenario() -> None:
         engine = create_async_engine(url)
@@ -79,22 +76,17 @@ def test_the_async_direct_lookups_give_what_sqlalchemy_gives(url):
         direct = await store.get_credential("session", secret_hash)
         direct_roles = await store.get_credential_with_roles("session", secret_hash)
         direct_login = await store.get_user_by_email_with_authenticators("direct@example.com")
-        seen: list[str] = []
-
-        def count(_conn, _cursor, statement, *_rest):
-            seen.append(statement)
-
-        sa.event.listen(engine.sync_engine, "before_cursor_execute", count)
+        seen, stop = through_sqlalchemy(engine.sync_engine)
         assert not store._direct_lookup.usable()
         plain = await store.get_credential("session", secret_hash)
         plain_roles = await store.get_credential_with_roles("session", secret_hash)
         plain_login = await store.get_user_by_email_with_authenticators("direct@example.com")
-        sa.event.remove(engine.sync_engine, "before_cursor_execute", count)
+        stop()
         assert len(seen) == 3  # these went through SQLAlchemy
         assert direct is not None
         assert plain is not None
         assert direct[0] == plain[0]
-        assert values_of(direct[1]) == values_of(plain[1])
+        assert user_values(direct[1]) == user_values(plain[1])
         assert direct_roles is not None
         assert plain_roles is not None
         assert direct_roles[0] == plain_roles[0]
@@ -102,7 +94,7 @@ def test_the_async_direct_lookups_give_what_sqlalchemy_gives(url):
         assert direct_roles[3] == plain_roles[3] == frozenset({"posts:read", "posts:edit"})
         assert direct_login is not None
         assert plain_login is not None
-        assert values_of(direct_login[0]) == values_of(plain_login[0])
+        assert user_values(direct_login[0]) == user_values(plain_login[0])
         assert direct[1].current_login_at.tzinfo is not None
         assert not sa.inspect(direct[1]).transient
         assert await store.get_credential("session", "0" * 64) is None

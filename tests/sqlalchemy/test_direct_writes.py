@@ -29,18 +29,6 @@ from tests.sqlalchemy.test_direct_lookup import through_sqlalchemy
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
 
 
-@pytest.fixture(params=["sqlite", "postgres", "mariadb"])
-def engine(request, tmp_path):
-    if request.param == "sqlite":
-        made = sqlite_engine(f"sqlite:///{tmp_path}/writes.sqlite3")
-    else:
-        made = sa.create_engine(request.getfixturevalue(f"{request.param}_database"))
-        Base.metadata.drop_all(made)
-    Base.metadata.create_all(made)
-    yield made
-    made.dispose()
-
-
 def new_user(email: str, **extra: object) -> NewUser:
     return NewUser(
         email=email,
