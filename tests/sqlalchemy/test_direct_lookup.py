@@ -55,6 +55,20 @@ def user_values(user) -> dict:
     return {key: getattr(user, key) for key in (p.key for p in sa.inspect(type(user)).column_attrs)}
 
 
+def assert_same_lookups(direct, plain, direct_roles, plain_roles):
+    """The direct and the SQLAlchemy lookups (``signed_in``'s session, with and without its
+    roles) found the same credential, user, roles and permissions."""
+    assert direct is not None
+    assert plain is not None
+    assert direct[0] == plain[0]
+    assert user_values(direct[1]) == user_values(plain[1])
+    assert direct_roles is not None
+    assert plain_roles is not None
+    assert direct_roles[0] == plain_roles[0]
+    assert direct_roles[2] == plain_roles[2] == frozenset({"member", "editor"})
+    assert direct_roles[3] == plain_roles[3] == frozenset({"posts:read", "posts:edit"})
+
+
 def test_the_direct_lookup_gives_what_sqlalchemy_gives(engine):
     store, _, secret_hash = signed_in(engine)
     assert store._direct_lookup is not None
@@ -68,21 +82,7 @@ def test_the_direct_lookup_gives_what_sqlalchemy_gives(engine):
     finally:
         stop()
     assert len(seen) == 2  # the listener saw both: the direct path stood aside
-    assert direct is not None
-    assert plain is not None
-    assert direct[0] == plain[0]
-    assert user_values(direct[1]) == user_values(plain[1])
-    assert direct_roles is not None
-    assert plain_roles is not None
-    assert direct_roles[0] == plain_roles[0]
-    assert (
-        direct_roles[2:]
-        == plain_roles[2:]
-        == (
-            frozenset({"member", "editor"}),
-            frozenset({"posts:read", "posts:edit"}),
-        )
-    )
+    assert_same_lookups(direct, plain, direct_roles, plain_roles)
     credential, user = direct
     assert credential.created_at.tzinfo is UTC
     assert user.current_login_at is not None

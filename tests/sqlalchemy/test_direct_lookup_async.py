@@ -16,7 +16,11 @@ from doorward._async.mailers import AsyncOutbox
 from doorward.exceptions import StoreUnavailable
 from doorward_sqlalchemy import AsyncSQLAlchemyStore, default_models
 from doorward_sqlalchemy.models import Base
-from tests.sqlalchemy.test_direct_lookup import through_sqlalchemy, user_values
+from tests.sqlalchemy.test_direct_lookup import (
+    assert_same_lookups,
+    through_sqlalchemy,
+    user_values,
+)
 
 PASSWORD = "correct horse battery staple"
 ASYNC_DRIVERS = {"postgresql+psycopg": "postgresql+psycopg", "mysql+pymysql": "mysql+aiomysql"}
@@ -83,15 +87,7 @@ def test_the_async_direct_lookups_give_what_sqlalchemy_gives(url):
         plain_login = await store.get_user_by_email_with_authenticators("direct@example.com")
         stop()
         assert len(seen) == 3  # these went through SQLAlchemy
-        assert direct is not None
-        assert plain is not None
-        assert direct[0] == plain[0]
-        assert user_values(direct[1]) == user_values(plain[1])
-        assert direct_roles is not None
-        assert plain_roles is not None
-        assert direct_roles[0] == plain_roles[0]
-        assert direct_roles[2] == plain_roles[2] == frozenset({"member", "editor"})
-        assert direct_roles[3] == plain_roles[3] == frozenset({"posts:read", "posts:edit"})
+        assert_same_lookups(direct, plain, direct_roles, plain_roles)
         assert direct_login is not None
         assert plain_login is not None
         assert user_values(direct_login[0]) == user_values(plain_login[0])
