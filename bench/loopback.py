@@ -76,7 +76,27 @@ def flask_doorward() -> Any:
     def protected() -> str:
         return "ok"
 
+    auth = app.extensions["doorward"].auth
+    store, secrets = auth.ctx.store, auth.ctx.secrets
+
+    @app.get("/lookup")
+    def lookup() -> str:
+        """The floor: unprotected, only the store's lookup of the session in ``FLOOR_HEADER``
+        (not a cookie, so doorward identifies nothing)."""
+        found = store.get_credential("session", secrets.secret_hash("session", _floor_token()))
+        return "ok" if found is not None else "gone"
+
     return app
+
+
+#: The header the ``/lookup`` floor routes read the session token from.
+FLOOR_HEADER = "X-Bench-Session"
+
+
+def _floor_token() -> str:
+    from flask import request
+
+    return request.headers[FLOOR_HEADER]
 
 
 def starlette_bare() -> Any:
@@ -96,6 +116,7 @@ def starlette_doorward() -> Any:
     worker threads, as the examples on SQLite): ``GET /protected`` needs a login."""
     from starlette.applications import Starlette
     from starlette.authentication import requires
+    from starlette.requests import Request
     from starlette.responses import PlainTextResponse
     from starlette.routing import Route
 
@@ -115,8 +136,16 @@ def starlette_doorward() -> Any:
     async def protected(request: object) -> PlainTextResponse:
         return PlainTextResponse("ok")
 
+    store, secrets = doorward.auth.ctx.store, doorward.auth.ctx.secrets
+
+    async def lookup(request: Request) -> PlainTextResponse:
+        """As the Flask app's ``/lookup``: the store call a protected request makes here."""
+        secret_hash = secrets.secret_hash("session", request.headers[FLOOR_HEADER])
+        found = await store.get_credential_with_roles("session", secret_hash)
+        return PlainTextResponse("ok" if found is not None else "gone")
+
     return Starlette(
-        routes=[Route("/protected", protected), doorward.mount()],
+        routes=[Route("/protected", protected), Route("/lookup", lookup), doorward.mount()],
         middleware=[doorward.middleware()],
     )
 
@@ -201,7 +230,8 @@ def measure(
     folder: Path, *, seconds: int = 5, rounds: int = 3, snapshot_seconds: int = 0
 ) -> dict[str, float]:
     """Loopback req/s of the bare apps and of a protected (session cookie) route, the
-    median of ``rounds`` alternating runs each."""
+    median of ``rounds`` alternating runs each; with the snapshot off, also of the floor
+    route (``/lookup``: the store's lookup alone, in an unprotected route of the same app)."""
     from doorward import Auth
     from doorward._sync.mailers import Outbox
     from doorward_sqlalchemy import SQLAlchemyStore, default_models, sqlite_engine
@@ -220,12 +250,16 @@ def measure(
     results: dict[str, float] = {}
     for face in ("flask", "starlette"):
         rates: dict[str, list[float]] = {"bare": [], "session": []}
+        if not snapshot_seconds:
+            rates["lookup"] = []
         with (
             serving(f"{face}_bare", env) as bare,
             serving(f"{face}_doorward", env) as protected,
         ):
             check = httpx.get(protected + "/protected", headers=session, timeout=5)
             assert check.status_code == 200, (face, check.status_code, check.text[:200])
+            floor = httpx.get(protected + "/lookup", headers={FLOOR_HEADER: issued.token})
+            assert floor.text == "ok", (face, floor.status_code, floor.text[:200])
             anonymous = httpx.get(protected + "/protected", timeout=5)
             assert anonymous.status_code in {302, 303, 401, 403}, (face, anonymous.status_code)
             for _ in range(rounds):
@@ -240,6 +274,9 @@ def measure(
                     )
                     headers = {"Cookie": f"{session['Cookie']}; __Host-doorward-snapshot={value}"}
                 rates["session"].append(wrk(protected + "/protected", headers, seconds))
+                if "lookup" in rates:
+                    floor = {FLOOR_HEADER: issued.token}
+                    rates["lookup"].append(wrk(protected + "/lookup", floor, seconds))
         for what, values in rates.items():
             results[f"{face}_{what}"] = statistics.median(values)
     return results
