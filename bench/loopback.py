@@ -164,25 +164,29 @@ def _free_port() -> int:
         return port
 
 
-def _command(factory: str, port: int, python: str) -> list[str]:
+def _command(factory: str, port: int, python: str, cpu: int | None = None) -> list[str]:
+    pinned = [] if cpu is None else ["taskset", "-c", str(cpu)]
     if factory.startswith("flask"):
-        return [
+        return [*pinned,
             python, "-m", "gunicorn", "--chdir", str(HERE), "-w", "1", "-k", "gthread",
             "--threads", "4", "-b", f"127.0.0.1:{port}", "--log-level", "warning",
             f"loopback:{factory}()",
         ]  # fmt: skip
-    return [
+    return [*pinned,
         python, "-m", "uvicorn", "--app-dir", str(HERE), "--factory", f"loopback:{factory}",
         "--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning",
     ]  # fmt: skip
 
 
 @contextmanager
-def serving(factory: str, env: dict[str, str], python: str = sys.executable) -> Iterator[str]:
-    """Run ``factory`` under its server on a free loopback port; yields the base URL."""
+def serving(
+    factory: str, env: dict[str, str], python: str = sys.executable, cpu: int | None = None
+) -> Iterator[str]:
+    """Run ``factory`` under its server on a free loopback port (pinned to ``cpu`` with
+    ``taskset`` when given); yields the base URL."""
     port = _free_port()
     server = subprocess.Popen(
-        _command(factory, port, python),
+        _command(factory, port, python, cpu),
         env={**os.environ, **env},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -210,9 +214,12 @@ def serving(factory: str, env: dict[str, str], python: str = sys.executable) -> 
             server.wait()
 
 
-def wrk(url: str, headers: dict[str, str], seconds: int) -> float:
-    """Requests per second that ``wrk -t2 -c16`` reached; every answer must be a 2xx."""
+def wrk(url: str, headers: dict[str, str], seconds: int, cpus: str | None = None) -> float:
+    """Requests per second that ``wrk -t2 -c16`` reached (on ``cpus``, a ``taskset`` list,
+    when given); every answer must be a 2xx."""
     command = ["wrk", "-t2", "-c16", f"-d{seconds}s"]
+    if cpus is not None:
+        command = ["taskset", "-c", cpus, *command]
     for name, value in headers.items():
         command += ["-H", f"{name}: {value}"]
     output = subprocess.run(
@@ -226,18 +233,33 @@ def wrk(url: str, headers: dict[str, str], seconds: int) -> float:
     return float(found.group(1))
 
 
+def pinning_available() -> bool:
+    """Whether servers can be pinned to one CPU: ``taskset`` and two CPUs or more (one for
+    the server, the rest for wrk)."""
+    return shutil.which("taskset") is not None and len(os.sched_getaffinity(0)) > 1
+
+
 def measure(
-    folder: Path, *, seconds: int = 5, rounds: int = 3, snapshot_seconds: int = 0
+    folder: Path,
+    *,
+    seconds: int = 5,
+    rounds: int = 3,
+    snapshot_seconds: int = 0,
+    pinned: bool = False,
 ) -> dict[str, float]:
     """Loopback req/s of the bare apps and of a protected (session cookie) route, the
     median of ``rounds`` alternating runs each; with the snapshot off, also of the floor
-    route (``/lookup``: the store's lookup alone, in an unprotected route of the same app)."""
+    route (``/lookup``: the store's lookup alone, in an unprotected route of the same app).
+    ``pinned``: each server pinned to one CPU (the last this process may use), as
+    ``docs/deployment.md`` suggests; wrk is left the others."""
     from doorward import Auth
     from doorward._sync.mailers import Outbox
     from doorward_sqlalchemy import SQLAlchemyStore, default_models, sqlite_engine
     from doorward_sqlalchemy.models import Base
 
-    path = folder / f"loopback{snapshot_seconds}.sqlite3"
+    path = folder / f"loopback{snapshot_seconds}{'-pinned' if pinned else ''}.sqlite3"
+    cpu = max(os.sched_getaffinity(0)) if pinned else None
+    rest = ",".join(str(c) for c in sorted(os.sched_getaffinity(0) - {cpu})) if pinned else None
     engine = sqlite_engine(f"sqlite:///{path}")
     Base.metadata.create_all(engine)
     env = {_DB: str(path), _SNAPSHOT: str(snapshot_seconds)}
@@ -250,11 +272,11 @@ def measure(
     results: dict[str, float] = {}
     for face in ("flask", "starlette"):
         rates: dict[str, list[float]] = {"bare": [], "session": []}
-        if not snapshot_seconds:
+        if not snapshot_seconds and not pinned:
             rates["lookup"] = []
         with (
-            serving(f"{face}_bare", env) as bare,
-            serving(f"{face}_doorward", env) as protected,
+            serving(f"{face}_bare", env, cpu=cpu) as bare,
+            serving(f"{face}_doorward", env, cpu=cpu) as protected,
         ):
             check = httpx.get(protected + "/protected", headers=session, timeout=5)
             assert check.status_code == 200, (face, check.status_code, check.text[:200])
@@ -263,7 +285,7 @@ def measure(
             anonymous = httpx.get(protected + "/protected", timeout=5)
             assert anonymous.status_code in {302, 303, 401, 403}, (face, anonymous.status_code)
             for _ in range(rounds):
-                rates["bare"].append(wrk(bare + "/bare", {}, seconds))
+                rates["bare"].append(wrk(bare + "/bare", {}, seconds, rest))
                 headers = session
                 if snapshot_seconds:  # a fresh snapshot for the round, as a browser holds it
                     made = httpx.get(protected + "/protected", headers=session, timeout=5)
@@ -273,7 +295,7 @@ def measure(
                         if c.startswith("__Host-doorward-snapshot=")
                     )
                     headers = {"Cookie": f"{session['Cookie']}; __Host-doorward-snapshot={value}"}
-                rates["session"].append(wrk(protected + "/protected", headers, seconds))
+                rates["session"].append(wrk(protected + "/protected", headers, seconds, rest))
                 if "lookup" in rates:
                     floor = {FLOOR_HEADER: issued.token}
                     rates["lookup"].append(wrk(protected + "/lookup", floor, seconds))

@@ -1020,6 +1020,9 @@ def main() -> None:
             wire_snapshot = loopback.measure(
                 folder, seconds=seconds, rounds=wire_rounds, snapshot_seconds=SNAPSHOT_SECONDS
             )
+            if loopback.pinning_available():
+                pinned = loopback.measure(folder, seconds=seconds, rounds=wire_rounds, pinned=True)
+                wire.update({f"pinned_{key}": value for key, value in pinned.items()})
     measured = [r.peers for r in rounds if r.peers is not None]
     other = None
     if measured and len(measured) == len(rounds):
@@ -1144,6 +1147,17 @@ def report(
                 f"{wire[f'{face}_session']:7.0f}  "
                 f"({wire[f'{face}_session'] / wire[f'{face}_bare']:.2f}x bare)"
             )
+        if "pinned_flask_bare" in wire:
+            print(
+                "  each server pinned to one CPU with taskset, wrk on the others "
+                "(docs/deployment.md, 'What a request costs'):"
+            )
+            for face in ("flask", "starlette"):
+                bare, session = wire[f"pinned_{face}_bare"], wire[f"pinned_{face}_session"]
+                print(
+                    f"  {face.capitalize():10} bare {bare:7.0f}  session {session:7.0f}  "
+                    f"({session / bare:.2f}x bare)"
+                )
     if other is not None:
         fst = other["Flask-Security-Too 5.9.2"]
         fu = other["fastapi-users 15.0.5"]
@@ -1221,6 +1235,9 @@ def report(
             key = face.lower()
             value = wire[f"{key}_session"] / wire[f"{key}_bare"]
             target(f"{face} protected loopback req/s x bare", value, f"≥ {goal:.2f}", value >= goal)
+            if f"pinned_{key}_bare" in wire:
+                pinned = wire[f"pinned_{key}_session"] / wire[f"pinned_{key}_bare"]
+                print(f"    (with each server pinned to one CPU: {pinned:.2f}x)")
             if f"{key}_lookup" in wire:
                 print(
                     f"    (an unprotected route of the same app making only the store's lookup: "
