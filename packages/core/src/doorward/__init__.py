@@ -5,22 +5,22 @@ The flows exist in two faces generated from one source: ``AsyncAuth`` for async 
 and a store implementing ``AsyncUserStore`` / ``UserStore``.
 """
 
+from doorward._async.app_clients import AsyncRefreshTokens
 from doorward._async.context import AsyncContext
 from doorward._async.feature import AsyncFeature
 from doorward._async.memory import AsyncMemoryStore
+from doorward._async.oauth import AsyncSocialIdentities
+from doorward._async.outbox import AsyncMailOutbox
+from doorward._async.passkeys import AsyncPasskeyStore
+from doorward._async.passwordless import AsyncSignInCodes
 from doorward._async.protocols import (
     AsyncAuthenticators,
     AsyncCredentials,
     AsyncCredentialsWithRoles,
     AsyncMailer,
-    AsyncMailOutbox,
-    AsyncPasskeyStore,
     AsyncPasswordHasher,
     AsyncProfiles,
-    AsyncRefreshTokens,
     AsyncRoles,
-    AsyncSignInCodes,
-    AsyncSocialIdentities,
     AsyncUsernames,
     AsyncUsers,
     AsyncUserStore,
@@ -29,22 +29,22 @@ from doorward._async.ratelimit import AsyncMemoryRateLimiter, AsyncRateLimiter
 from doorward._async.service import AsyncAuth
 from doorward._async.views import AsyncViews
 from doorward._rules import Identity, IssuedSession, SnapshotUser
+from doorward._sync.app_clients import RefreshTokens
 from doorward._sync.context import Context
 from doorward._sync.feature import Feature
 from doorward._sync.memory import MemoryStore
+from doorward._sync.oauth import SocialIdentities
+from doorward._sync.outbox import MailOutbox
+from doorward._sync.passkeys import PasskeyStore
+from doorward._sync.passwordless import SignInCodes
 from doorward._sync.protocols import (
     Authenticators,
     Credentials,
     CredentialsWithRoles,
     Mailer,
-    MailOutbox,
-    PasskeyStore,
     PasswordHasher,
     Profiles,
-    RefreshTokens,
     Roles,
-    SignInCodes,
-    SocialIdentities,
     Usernames,
     Users,
     UserStore,

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import re
 import secrets
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol
 
 from doorward._async.feature import AsyncFeature
 from doorward._async.login import AsyncLogin
-from doorward._async.protocols import AsyncCredentials, AsyncRefreshTokens, AsyncUsers
+from doorward._async.protocols import AsyncCredentials, AsyncUsers
 from doorward.capabilities import Capability
 from doorward.exceptions import (
     DoorwardError,
@@ -36,7 +37,7 @@ from doorward.routing import endpoint
 from doorward.tokens import hash_secret
 from doorward.web import Call
 
-__all__ = ["REFRESH_TOKEN_PREFIX", "AsyncAppClients"]
+__all__ = ["REFRESH_TOKEN_PREFIX", "AsyncAppClients", "AsyncRefreshTokens"]
 
 REFRESH_TOKEN_PREFIX = "dwr_"  # noqa: S105 (a public prefix, not a secret)
 _REFRESH_TOKEN = re.compile(r"dwr_[A-Za-z0-9_-]{43}")
@@ -49,6 +50,39 @@ def refresh_hash(token: object) -> str | None:
     if not isinstance(token, str) or _REFRESH_TOKEN.fullmatch(token) is None:
         return None
     return hash_secret(token[len(REFRESH_TOKEN_PREFIX) :])
+
+
+class AsyncRefreshTokens(Protocol):
+    """The refresh tokens capability: rotating token families of app clients (PL-03).
+
+    ``delete_user`` deletes the user's refresh tokens too.
+    ``doorward.testing.AsyncRefreshTokensContract`` checks every rule below.
+    """
+
+    async def create_refresh_token(self, token: RefreshToken) -> None:
+        """Store the record. ``id`` and ``secret_hash`` are unique; ``NotFound`` for no user."""
+
+    async def get_refresh_token(self, secret_hash: str) -> tuple[RefreshToken, Any] | None:
+        """The token with this hash (used or not) together with its user, or ``None``."""
+
+    async def use_refresh_token(self, token_id: str, at: datetime) -> bool:
+        """Set ``used_at = at`` if it is unset; ``True`` only to the call that did.
+
+        One conditional update (``UPDATE ... SET used_at = :at WHERE id = ? AND used_at IS
+        NULL``): of concurrent uses of one token exactly one wins.
+        """
+
+    async def list_refresh_tokens(self, user_id: str) -> list[RefreshToken]:
+        """The user's unused tokens (one per live family), oldest first."""
+
+    async def delete_refresh_family(self, family_id: str, user_id: str | None = None) -> int:
+        """Delete every token of the family (only the user's when given); return how many."""
+
+    async def delete_refresh_tokens(self, user_id: str) -> int:
+        """Delete every refresh token of the user; return how many."""
+
+    async def delete_expired_refresh_tokens(self, now: datetime) -> int:
+        """Delete every token whose ``expires_at`` is before ``now``; return how many."""
 
 
 class AsyncAppClients(AsyncFeature):

@@ -52,15 +52,15 @@ from typing import Any
 
 import attrs
 
+from doorward._async.app_clients import AsyncRefreshTokens
 from doorward._async.memory_factors import AsyncMemoryFactors, require_aware
 from doorward._async.memory_outbox import AsyncMemoryOutbox
 from doorward._async.memory_signin import AsyncMemorySignIn
+from doorward._async.oauth import AsyncSocialIdentities
+from doorward._async.passkeys import AsyncPasskeyStore
+from doorward._async.passwordless import AsyncSignInCodes
 from doorward._async.protocols import (
     AsyncAuthenticators,
-    AsyncPasskeyStore,
-    AsyncRefreshTokens,
-    AsyncSignInCodes,
-    AsyncSocialIdentities,
     AsyncUserStore,
 )
 from doorward._memory_user import MemoryUser

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 import attrs
 
 from doorward._async.memory_factors import require_aware
-from doorward._async.protocols import AsyncMailOutbox
+from doorward._async.outbox import AsyncMailOutbox
 from doorward.records import OutboxMessage, OutboxState
 
 __all__ = ["AsyncMemoryOutbox"]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from typing import Any
+from typing import Any, Protocol
 
 import attrs
 
@@ -21,7 +21,7 @@ from doorward._async.context import AsyncContext
 from doorward._async.feature import AsyncFeature
 from doorward._async.login import AsyncLogin
 from doorward._async.oauth_client import AsyncProviderClient, require_oauth_libraries
-from doorward._async.protocols import AsyncCredentials, AsyncSocialIdentities, AsyncUsers
+from doorward._async.protocols import AsyncCredentials, AsyncUsers
 from doorward.exceptions import (
     EmailTaken,
     IdentityTaken,
@@ -46,9 +46,31 @@ from doorward.routing import endpoint
 from doorward.tokens import new_stamp
 from doorward.web import Call
 
-__all__ = ["AsyncOAuth"]
+__all__ = ["AsyncOAuth", "AsyncSocialIdentities"]
 
 logger = logging.getLogger("doorward.oauth")
+
+
+class AsyncSocialIdentities(Protocol):
+    """The social identities capability: provider accounts linked to users (OAuth, OIDC).
+
+    ``doorward.testing.AsyncSocialIdentitiesContract`` checks every rule below.
+    """
+
+    async def add_social_identity(self, identity: SocialIdentity) -> None:
+        """Store the link. Raise ``IdentityTaken`` when ``(provider, subject)`` is linked
+        already (to this user or another), writing nothing; ``NotFound`` when the user is
+        not stored. The rule holds under concurrency (a unique index, never read first).
+        """
+
+    async def get_social_identity(self, provider: str, subject: str) -> SocialIdentity | None:
+        """The link of this provider account, or ``None``."""
+
+    async def list_social_identities(self, user_id: str) -> list[SocialIdentity]:
+        """The user's links, oldest first."""
+
+    async def delete_social_identity(self, identity_id: str, user_id: str) -> bool:
+        """Delete one link of this user; ``True`` only to the call that removed it."""
 
 
 class AsyncOAuth(AsyncFeature):

@@ -29,11 +29,10 @@ import os
 import socket
 import uuid
 from collections.abc import Iterable, Sequence
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 from doorward._async._io import Background, pause, run_blocking
-from doorward._async.protocols import AsyncMailOutbox
 from doorward._smtp import SmtpConfig, SmtpDelivery
 from doorward._sync.protocols import Mailer
 from doorward.capabilities import missing_methods
@@ -42,7 +41,7 @@ from doorward.exceptions import ConfigurationError
 from doorward.mail import Mail
 from doorward.records import OutboxMessage, OutboxState
 
-__all__ = ["RETRY_DELAYS", "AsyncMailWorker", "AsyncOutboxMailer"]
+__all__ = ["RETRY_DELAYS", "AsyncMailOutbox", "AsyncMailWorker", "AsyncOutboxMailer"]
 
 logger = logging.getLogger("doorward.mail")
 
@@ -73,6 +72,70 @@ def _require_outbox(store: Any) -> None:
             f"the outbox mailer needs the store capability MailOutbox but "
             f"{type(store).__name__} lacks {', '.join(missing)}"
         )
+
+
+class AsyncMailOutbox(Protocol):
+    """The outbox capability: mail kept in the store until a worker delivers it (DI-02).
+
+    Any number of workers, in any number of processes, share one outbox; each message is
+    held by at most one of them at a time (a lease), so each is delivered once while its
+    worker lives, and again after its lease ends if the worker died mid-delivery. Every
+    method is one atomic step of the database. Datetimes are aware UTC.
+
+    Optional: ``transaction()``, a context manager in whose block every method of the
+    store, ``enqueue_mail`` included, runs in one transaction, each method still atomic
+    on its own (a savepoint); the flows then write a change and its mail together
+    (``Context.change_and_mail``; ``docs/writing-a-store.md``).
+    ``doorward.testing.AsyncMailOutboxContract`` checks every rule below, races included.
+    """
+
+    async def enqueue_mail(self, message: OutboxMessage) -> None:
+        """Store a new message as given (``state="pending"``); ``id`` is unique.
+
+        A store with transactions writes it in the caller's transaction when it has one.
+        """
+
+    async def claim_mail(
+        self, worker: str, now: datetime, lease: timedelta, limit: int
+    ) -> list[OutboxMessage]:
+        """Lease up to ``limit`` pending messages whose ``next_attempt_at <= now`` to ``worker``.
+
+        Oldest ``next_attempt_at`` first. Each claimed message gets ``lease_owner=worker``,
+        ``lease_until = next_attempt_at = now + lease`` and ``attempts + 1``, and is returned
+        as stored after that write. Atomic per message: of concurrent claimers each message
+        goes to exactly one (``SELECT ... FOR UPDATE SKIP LOCKED`` then ``UPDATE``, or a
+        conditional ``UPDATE ... WHERE state = 'pending' AND next_attempt_at <= :now`` per
+        row with its row count, or ``find_one_and_update``).
+        """
+
+    async def mark_sent(self, message_id: str, worker: str, at: datetime) -> bool:
+        """``state="sent"``, ``sent_at=at``, lease cleared; only while ``worker`` holds the
+        lease of a pending message. ``True`` only to the call that did it."""
+
+    async def mark_failed(
+        self,
+        message_id: str,
+        worker: str,
+        error: str,
+        next_attempt_at: datetime | None,
+    ) -> bool:
+        """Record a failed attempt: ``last_error=error``, lease cleared, and
+        ``next_attempt_at`` set (the message stays ``pending``) or, with ``None``,
+        ``state="dead"``. Only while ``worker`` holds the lease of a pending message;
+        ``True`` only to the call that did it."""
+
+    async def list_mail(
+        self, state: OutboxState | None = None, limit: int = 100
+    ) -> list[OutboxMessage]:
+        """Up to ``limit`` messages (of ``state`` when given), oldest ``created_at`` first."""
+
+    async def retry_mail(self, message_ids: Iterable[str] | None, now: datetime) -> int:
+        """Make dead messages (these ids, or every dead one with ``None``) pending again:
+        ``attempts=0``, ``next_attempt_at=now``, lease cleared. Returns how many; ids of
+        messages that are not dead, or unknown, are skipped."""
+
+    async def purge_sent(self, before: datetime) -> int:
+        """Delete sent messages with ``sent_at < before``; return how many."""
 
 
 class AsyncMailWorker:

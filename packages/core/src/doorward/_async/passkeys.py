@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from itsdangerous import BadData, TimestampSigner, URLSafeTimedSerializer
 
@@ -32,7 +32,6 @@ from doorward._async.login import AsyncLogin
 from doorward._async.protocols import (
     AsyncAuthenticators,
     AsyncCredentials,
-    AsyncPasskeyStore,
     AsyncUsers,
 )
 from doorward._rules import Identity
@@ -50,7 +49,7 @@ from doorward.records import Authenticator
 from doorward.routing import Route, endpoint
 from doorward.web import Call
 
-__all__ = ["AsyncPasskeys"]
+__all__ = ["AsyncPasskeyStore", "AsyncPasskeys"]
 
 _NO_STORE = {"Cache-Control": "no-store"}
 #: Challenge cookie purposes: register a passkey, the second step, passwordless sign-in.
@@ -80,6 +79,42 @@ def passkey_json(authenticator: Authenticator) -> dict[str, Any]:
         "created_at": iso(authenticator.created_at),
         "last_used_at": iso(authenticator.last_used_at),
     }
+
+
+class AsyncPasskeyStore(Protocol):
+    """The passkeys capability: WebAuthn credentials, kept as ``passkey`` authenticators.
+
+    A store with it has ``AsyncAuthenticators`` too. A passkey's ``secret`` (the SHA-256
+    hex of its credential ID) is unique among all users' passkeys: a second
+    ``create_authenticator`` with it raises, writing nothing (MF-07: a credential ID
+    belongs to one user), also under concurrency (a unique index, never read first).
+    ``doorward.testing.AsyncAuthenticatorsContract`` checks every rule below.
+    """
+
+    async def get_passkey(self, secret: str) -> tuple[Authenticator, Any] | None:
+        """The passkey with this ``secret`` together with its user, or ``None`` (one
+        indexed lookup: the passwordless sign-in starts from the credential ID alone)."""
+
+    async def use_passkey(
+        self,
+        authenticator_id: str,
+        *,
+        old_count: int,
+        new_count: int,
+        at: datetime,
+        issued_at: datetime,
+    ) -> bool:
+        """Record one accepted assertion, once (MF-07).
+
+        One conditional update (``UPDATE ... SET sign_count = :new, last_used_at = :at
+        WHERE id = ? AND kind = 'passkey' AND sign_count = :old AND (last_used_at IS NULL
+        OR last_used_at < :issued_at)``): ``True`` only to the one call that moved it. A
+        parallel use of the same assertion, or any assertion of a challenge issued before
+        the passkey's last use, gets ``False``.
+        """
+
+    async def delete_passkey(self, authenticator_id: str, user_id: str) -> bool:
+        """Delete one passkey of this user; ``True`` only to the call that removed it."""
 
 
 class _Challenges:

@@ -15,12 +15,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlencode
 
 from doorward._async.feature import AsyncFeature
 from doorward._async.login import AsyncLogin
-from doorward._async.protocols import AsyncCredentials, AsyncSignInCodes, AsyncUsers
+from doorward._async.protocols import AsyncCredentials, AsyncUsers
 from doorward.capabilities import Capability
 from doorward.exceptions import InvalidCredentials, InvalidToken
 from doorward.http import HttpResponse
@@ -30,7 +30,7 @@ from doorward.records import SignInCode
 from doorward.routing import endpoint
 from doorward.web import Call
 
-__all__ = ["CODE_ALPHABET", "AsyncPasswordless"]
+__all__ = ["CODE_ALPHABET", "AsyncPasswordless", "AsyncSignInCodes"]
 
 #: 32 symbols of ``[A-Z0-9]`` without 0/O and 1/I: 8 of them are 40 bits, read without doubt.
 CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
@@ -55,6 +55,40 @@ def typed_code(code: object) -> str | None:
     if len(text) != CODE_LENGTH or any(c not in CODE_ALPHABET for c in text):
         return None
     return text
+
+
+class AsyncSignInCodes(Protocol):
+    """The sign-in codes capability: emailed one-time codes and links (PL-01, PL-02).
+
+    ``delete_user`` deletes the user's code too.
+    ``doorward.testing.AsyncSignInCodesContract`` checks every rule below.
+    """
+
+    async def create_sign_in_code(self, code: SignInCode) -> None:
+        """Store the code in place of the user's earlier ones (one per user, atomically).
+
+        ``NotFound`` when the user is not stored.
+        """
+
+    async def get_sign_in_code(self, user_id: str) -> SignInCode | None:
+        """The user's code, expired or not, or ``None``."""
+
+    async def fail_sign_in_code(self, code_id: str) -> int:
+        """Count one wrong try, atomically; the count after it (0 if the code is gone).
+
+        One conditional update (``UPDATE ... SET attempts = attempts + 1 WHERE id = ?``):
+        concurrent wrong tries each count.
+        """
+
+    async def use_sign_in_code(self, code_id: str, max_attempts: int) -> bool:
+        """Delete the code if fewer than ``max_attempts`` wrong tries were counted.
+
+        ``True`` only to the call whose delete removed it (``DELETE ... WHERE id = ? AND
+        attempts < :max``): of concurrent uses exactly one wins, and none after the limit.
+        """
+
+    async def delete_sign_in_codes(self, user_id: str) -> int:
+        """Delete the user's code(s); return how many."""
 
 
 class AsyncPasswordless(AsyncFeature):

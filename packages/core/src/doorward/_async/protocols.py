@@ -1,4 +1,11 @@
-"""The protocols a store, a hasher and a mailer implement.
+"""The protocols a store, a hasher and a mailer implement: the store capabilities the
+built-in flows share (users, usernames, profiles, roles, credentials, and the
+authenticators both second factors use), the hasher and the mailer.
+
+A capability only one feature needs lives in that feature's module, beside the flows that
+call it (``AsyncPasskeyStore`` in ``passkeys``, ``AsyncSocialIdentities`` in ``oauth``,
+``AsyncSignInCodes`` in ``passwordless``, ``AsyncRefreshTokens`` in ``app_clients``,
+``AsyncMailOutbox`` in ``outbox``); ``doorward`` exports them all.
 
 Written once with ``async def`` in ``doorward/_async/``; the sync face in
 ``doorward/_sync/`` is generated from it by ``scripts/unasync.py``.
@@ -7,7 +14,7 @@ Written once with ``async def`` in ``doorward/_async/``; the sync face in
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Protocol
 
 from doorward.mail import Mail
@@ -17,27 +24,17 @@ from doorward.records import (
     Credential,
     CredentialKind,
     NewUser,
-    OutboxMessage,
-    OutboxState,
-    RefreshToken,
     Role,
-    SignInCode,
-    SocialIdentity,
 )
 
 __all__ = [
     "AsyncAuthenticators",
     "AsyncCredentials",
     "AsyncCredentialsWithRoles",
-    "AsyncMailOutbox",
     "AsyncMailer",
-    "AsyncPasskeyStore",
     "AsyncPasswordHasher",
     "AsyncProfiles",
-    "AsyncRefreshTokens",
     "AsyncRoles",
-    "AsyncSignInCodes",
-    "AsyncSocialIdentities",
     "AsyncUserStore",
     "AsyncUsernames",
     "AsyncUsers",
@@ -309,195 +306,6 @@ class AsyncAuthenticators(Protocol):
         to the one call that moved the step forward; a replay of the same or an older step,
         from any process, gets ``False``. Only a confirmed authenticator can move.
         """
-
-
-class AsyncPasskeyStore(Protocol):
-    """The passkeys capability: WebAuthn credentials, kept as ``passkey`` authenticators.
-
-    A store with it has ``AsyncAuthenticators`` too. A passkey's ``secret`` (the SHA-256
-    hex of its credential ID) is unique among all users' passkeys: a second
-    ``create_authenticator`` with it raises, writing nothing (MF-07: a credential ID
-    belongs to one user), also under concurrency (a unique index, never read first).
-    ``doorward.testing.AsyncAuthenticatorsContract`` checks every rule below.
-    """
-
-    async def get_passkey(self, secret: str) -> tuple[Authenticator, Any] | None:
-        """The passkey with this ``secret`` together with its user, or ``None`` (one
-        indexed lookup: the passwordless sign-in starts from the credential ID alone)."""
-
-    async def use_passkey(
-        self,
-        authenticator_id: str,
-        *,
-        old_count: int,
-        new_count: int,
-        at: datetime,
-        issued_at: datetime,
-    ) -> bool:
-        """Record one accepted assertion, once (MF-07).
-
-        One conditional update (``UPDATE ... SET sign_count = :new, last_used_at = :at
-        WHERE id = ? AND kind = 'passkey' AND sign_count = :old AND (last_used_at IS NULL
-        OR last_used_at < :issued_at)``): ``True`` only to the one call that moved it. A
-        parallel use of the same assertion, or any assertion of a challenge issued before
-        the passkey's last use, gets ``False``.
-        """
-
-    async def delete_passkey(self, authenticator_id: str, user_id: str) -> bool:
-        """Delete one passkey of this user; ``True`` only to the call that removed it."""
-
-
-class AsyncSocialIdentities(Protocol):
-    """The social identities capability: provider accounts linked to users (OAuth, OIDC).
-
-    ``doorward.testing.AsyncSocialIdentitiesContract`` checks every rule below.
-    """
-
-    async def add_social_identity(self, identity: SocialIdentity) -> None:
-        """Store the link. Raise ``IdentityTaken`` when ``(provider, subject)`` is linked
-        already (to this user or another), writing nothing; ``NotFound`` when the user is
-        not stored. The rule holds under concurrency (a unique index, never read first).
-        """
-
-    async def get_social_identity(self, provider: str, subject: str) -> SocialIdentity | None:
-        """The link of this provider account, or ``None``."""
-
-    async def list_social_identities(self, user_id: str) -> list[SocialIdentity]:
-        """The user's links, oldest first."""
-
-    async def delete_social_identity(self, identity_id: str, user_id: str) -> bool:
-        """Delete one link of this user; ``True`` only to the call that removed it."""
-
-
-class AsyncSignInCodes(Protocol):
-    """The sign-in codes capability: emailed one-time codes and links (PL-01, PL-02).
-
-    ``delete_user`` deletes the user's code too.
-    ``doorward.testing.AsyncSignInCodesContract`` checks every rule below.
-    """
-
-    async def create_sign_in_code(self, code: SignInCode) -> None:
-        """Store the code in place of the user's earlier ones (one per user, atomically).
-
-        ``NotFound`` when the user is not stored.
-        """
-
-    async def get_sign_in_code(self, user_id: str) -> SignInCode | None:
-        """The user's code, expired or not, or ``None``."""
-
-    async def fail_sign_in_code(self, code_id: str) -> int:
-        """Count one wrong try, atomically; the count after it (0 if the code is gone).
-
-        One conditional update (``UPDATE ... SET attempts = attempts + 1 WHERE id = ?``):
-        concurrent wrong tries each count.
-        """
-
-    async def use_sign_in_code(self, code_id: str, max_attempts: int) -> bool:
-        """Delete the code if fewer than ``max_attempts`` wrong tries were counted.
-
-        ``True`` only to the call whose delete removed it (``DELETE ... WHERE id = ? AND
-        attempts < :max``): of concurrent uses exactly one wins, and none after the limit.
-        """
-
-    async def delete_sign_in_codes(self, user_id: str) -> int:
-        """Delete the user's code(s); return how many."""
-
-
-class AsyncRefreshTokens(Protocol):
-    """The refresh tokens capability: rotating token families of app clients (PL-03).
-
-    ``delete_user`` deletes the user's refresh tokens too.
-    ``doorward.testing.AsyncRefreshTokensContract`` checks every rule below.
-    """
-
-    async def create_refresh_token(self, token: RefreshToken) -> None:
-        """Store the record. ``id`` and ``secret_hash`` are unique; ``NotFound`` for no user."""
-
-    async def get_refresh_token(self, secret_hash: str) -> tuple[RefreshToken, Any] | None:
-        """The token with this hash (used or not) together with its user, or ``None``."""
-
-    async def use_refresh_token(self, token_id: str, at: datetime) -> bool:
-        """Set ``used_at = at`` if it is unset; ``True`` only to the call that did.
-
-        One conditional update (``UPDATE ... SET used_at = :at WHERE id = ? AND used_at IS
-        NULL``): of concurrent uses of one token exactly one wins.
-        """
-
-    async def list_refresh_tokens(self, user_id: str) -> list[RefreshToken]:
-        """The user's unused tokens (one per live family), oldest first."""
-
-    async def delete_refresh_family(self, family_id: str, user_id: str | None = None) -> int:
-        """Delete every token of the family (only the user's when given); return how many."""
-
-    async def delete_refresh_tokens(self, user_id: str) -> int:
-        """Delete every refresh token of the user; return how many."""
-
-    async def delete_expired_refresh_tokens(self, now: datetime) -> int:
-        """Delete every token whose ``expires_at`` is before ``now``; return how many."""
-
-
-class AsyncMailOutbox(Protocol):
-    """The outbox capability: mail kept in the store until a worker delivers it (DI-02).
-
-    Any number of workers, in any number of processes, share one outbox; each message is
-    held by at most one of them at a time (a lease), so each is delivered once while its
-    worker lives, and again after its lease ends if the worker died mid-delivery. Every
-    method is one atomic step of the database. Datetimes are aware UTC.
-
-    Optional: ``transaction()``, a context manager in whose block every method of the
-    store, ``enqueue_mail`` included, runs in one transaction, each method still atomic
-    on its own (a savepoint); the flows then write a change and its mail together
-    (``Context.change_and_mail``; ``docs/writing-a-store.md``).
-    ``doorward.testing.AsyncMailOutboxContract`` checks every rule below, races included.
-    """
-
-    async def enqueue_mail(self, message: OutboxMessage) -> None:
-        """Store a new message as given (``state="pending"``); ``id`` is unique.
-
-        A store with transactions writes it in the caller's transaction when it has one.
-        """
-
-    async def claim_mail(
-        self, worker: str, now: datetime, lease: timedelta, limit: int
-    ) -> list[OutboxMessage]:
-        """Lease up to ``limit`` pending messages whose ``next_attempt_at <= now`` to ``worker``.
-
-        Oldest ``next_attempt_at`` first. Each claimed message gets ``lease_owner=worker``,
-        ``lease_until = next_attempt_at = now + lease`` and ``attempts + 1``, and is returned
-        as stored after that write. Atomic per message: of concurrent claimers each message
-        goes to exactly one (``SELECT ... FOR UPDATE SKIP LOCKED`` then ``UPDATE``, or a
-        conditional ``UPDATE ... WHERE state = 'pending' AND next_attempt_at <= :now`` per
-        row with its row count, or ``find_one_and_update``).
-        """
-
-    async def mark_sent(self, message_id: str, worker: str, at: datetime) -> bool:
-        """``state="sent"``, ``sent_at=at``, lease cleared; only while ``worker`` holds the
-        lease of a pending message. ``True`` only to the call that did it."""
-
-    async def mark_failed(
-        self,
-        message_id: str,
-        worker: str,
-        error: str,
-        next_attempt_at: datetime | None,
-    ) -> bool:
-        """Record a failed attempt: ``last_error=error``, lease cleared, and
-        ``next_attempt_at`` set (the message stays ``pending``) or, with ``None``,
-        ``state="dead"``. Only while ``worker`` holds the lease of a pending message;
-        ``True`` only to the call that did it."""
-
-    async def list_mail(
-        self, state: OutboxState | None = None, limit: int = 100
-    ) -> list[OutboxMessage]:
-        """Up to ``limit`` messages (of ``state`` when given), oldest ``created_at`` first."""
-
-    async def retry_mail(self, message_ids: Iterable[str] | None, now: datetime) -> int:
-        """Make dead messages (these ids, or every dead one with ``None``) pending again:
-        ``attempts=0``, ``next_attempt_at=now``, lease cleared. Returns how many; ids of
-        messages that are not dead, or unknown, are skipped."""
-
-    async def purge_sent(self, before: datetime) -> int:
-        """Delete sent messages with ``sent_at < before``; return how many."""
 
 
 class AsyncUserStore(AsyncUsers, AsyncRoles, AsyncCredentials, Protocol):

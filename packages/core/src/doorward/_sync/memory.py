@@ -53,15 +53,15 @@ from typing import Any
 
 import attrs
 
+from doorward._sync.app_clients import RefreshTokens
 from doorward._sync.memory_factors import MemoryFactors, require_aware
 from doorward._sync.memory_outbox import MemoryOutbox
 from doorward._sync.memory_signin import MemorySignIn
+from doorward._sync.oauth import SocialIdentities
+from doorward._sync.passkeys import PasskeyStore
+from doorward._sync.passwordless import SignInCodes
 from doorward._sync.protocols import (
     Authenticators,
-    PasskeyStore,
-    RefreshTokens,
-    SignInCodes,
-    SocialIdentities,
     UserStore,
 )
 from doorward._memory_user import MemoryUser

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 import attrs
 
 from doorward._sync.memory_factors import require_aware
-from doorward._sync.protocols import MailOutbox
+from doorward._sync.outbox import MailOutbox
 from doorward.records import OutboxMessage, OutboxState
 
 __all__ = ["MemoryOutbox"]

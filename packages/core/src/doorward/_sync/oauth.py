@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from typing import Any
+from typing import Any, Protocol
 
 import attrs
 
@@ -22,7 +22,7 @@ from doorward._sync.context import Context
 from doorward._sync.feature import Feature
 from doorward._sync.login import Login
 from doorward._sync.oauth_client import ProviderClient, require_oauth_libraries
-from doorward._sync.protocols import Credentials, SocialIdentities, Users
+from doorward._sync.protocols import Credentials, Users
 from doorward.exceptions import (
     EmailTaken,
     IdentityTaken,
@@ -47,9 +47,31 @@ from doorward.routing import endpoint
 from doorward.tokens import new_stamp
 from doorward.web import Call
 
-__all__ = ["OAuth"]
+__all__ = ["OAuth", "SocialIdentities"]
 
 logger = logging.getLogger("doorward.oauth")
+
+
+class SocialIdentities(Protocol):
+    """The social identities capability: provider accounts linked to users (OAuth, OIDC).
+
+    ``doorward.testing.SocialIdentitiesContract`` checks every rule below.
+    """
+
+    def add_social_identity(self, identity: SocialIdentity) -> None:
+        """Store the link. Raise ``IdentityTaken`` when ``(provider, subject)`` is linked
+        already (to this user or another), writing nothing; ``NotFound`` when the user is
+        not stored. The rule holds under concurrency (a unique index, never read first).
+        """
+
+    def get_social_identity(self, provider: str, subject: str) -> SocialIdentity | None:
+        """The link of this provider account, or ``None``."""
+
+    def list_social_identities(self, user_id: str) -> list[SocialIdentity]:
+        """The user's links, oldest first."""
+
+    def delete_social_identity(self, identity_id: str, user_id: str) -> bool:
+        """Delete one link of this user; ``True`` only to the call that removed it."""
 
 
 class OAuth(Feature):

@@ -16,12 +16,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlencode
 
 from doorward._sync.feature import Feature
 from doorward._sync.login import Login
-from doorward._sync.protocols import Credentials, SignInCodes, Users
+from doorward._sync.protocols import Credentials, Users
 from doorward.capabilities import Capability
 from doorward.exceptions import InvalidCredentials, InvalidToken
 from doorward.http import HttpResponse
@@ -31,7 +31,7 @@ from doorward.records import SignInCode
 from doorward.routing import endpoint
 from doorward.web import Call
 
-__all__ = ["CODE_ALPHABET", "Passwordless"]
+__all__ = ["CODE_ALPHABET", "Passwordless", "SignInCodes"]
 
 #: 32 symbols of ``[A-Z0-9]`` without 0/O and 1/I: 8 of them are 40 bits, read without doubt.
 CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
@@ -56,6 +56,40 @@ def typed_code(code: object) -> str | None:
     if len(text) != CODE_LENGTH or any(c not in CODE_ALPHABET for c in text):
         return None
     return text
+
+
+class SignInCodes(Protocol):
+    """The sign-in codes capability: emailed one-time codes and links (PL-01, PL-02).
+
+    ``delete_user`` deletes the user's code too.
+    ``doorward.testing.SignInCodesContract`` checks every rule below.
+    """
+
+    def create_sign_in_code(self, code: SignInCode) -> None:
+        """Store the code in place of the user's earlier ones (one per user, atomically).
+
+        ``NotFound`` when the user is not stored.
+        """
+
+    def get_sign_in_code(self, user_id: str) -> SignInCode | None:
+        """The user's code, expired or not, or ``None``."""
+
+    def fail_sign_in_code(self, code_id: str) -> int:
+        """Count one wrong try, atomically; the count after it (0 if the code is gone).
+
+        One conditional update (``UPDATE ... SET attempts = attempts + 1 WHERE id = ?``):
+        concurrent wrong tries each count.
+        """
+
+    def use_sign_in_code(self, code_id: str, max_attempts: int) -> bool:
+        """Delete the code if fewer than ``max_attempts`` wrong tries were counted.
+
+        ``True`` only to the call whose delete removed it (``DELETE ... WHERE id = ? AND
+        attempts < :max``): of concurrent uses exactly one wins, and none after the limit.
+        """
+
+    def delete_sign_in_codes(self, user_id: str) -> int:
+        """Delete the user's code(s); return how many."""
 
 
 class Passwordless(Feature):
